@@ -1,0 +1,162 @@
+"""The `mlgov` command: the composition root, and with bot/__main__.py the only code that
+reads the environment. Heavy libraries are imported inside the verbs, so --help is fast."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bot.domain.errors import MlgovError
+
+DESCRIPTION = """ML project governance inside Slack.
+
+With no verb: `serve` when SLACK_BOT_TOKEN is set, otherwise the local `shell --demo`
+on SQLite, so you can try everything without Slack."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mlgov", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--version", action="version", version=f"mlgov {_version()}")
+    verbs = parser.add_subparsers(dest="verb", metavar="VERB")
+
+    serve = verbs.add_parser("serve", help="run the Slack app (HTTP on $PORT, or Socket Mode)")
+    serve.add_argument("--host", default="0.0.0.0", help="address to listen on (0.0.0.0)")
+    serve.add_argument("--port", type=int, default=None, help="port (default $PORT or 3000)")
+    serve.add_argument("--threads", type=int, default=16, help="HTTP worker threads (16)")
+
+    shell = verbs.add_parser("shell", help="the same app in a terminal, no Slack needed")
+    shell.add_argument("--as", dest="user", default=None, help="act as this user (name or id)")
+    shell.add_argument("--demo", action="store_true", help="seed a sample team first")
+
+    db = verbs.add_parser("db", help="database schema")
+    db_verbs = db.add_subparsers(dest="db_verb", metavar="DB_VERB", required=True)
+    db_verbs.add_parser("upgrade", help="apply migrations up to this version's schema")
+    db_verbs.add_parser("current", help="print the schema revision of the database")
+    return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("mlgov")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def load_environment() -> dict[str, str]:
+    """The process environment over the values of ``./.env`` (the environment wins)."""
+    from dotenv import dotenv_values
+
+    values = {k: v for k, v in dotenv_values(Path.cwd() / ".env").items() if v}
+    values.update(os.environ)
+    return values
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=os.environ.get("MLGOV_LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        from bot.config import Settings
+
+        settings = Settings.from_env(load_environment())
+        verb = args.verb or ("serve" if settings.has_slack else "shell")
+        if verb == "serve":
+            return serve(settings, args)
+        if verb == "shell":
+            return shell(
+                settings,
+                getattr(args, "user", None),
+                demo=getattr(args, "demo", True) if args.verb else True,
+            )
+        return database(settings, args.db_verb)
+    except MlgovError as exc:
+        print(f"mlgov: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def database(settings: Any, verb: str) -> int:
+    from storage import migrate
+    from storage.db import create_db_engine
+
+    engine = create_db_engine(settings.database_url)
+    if verb == "upgrade":
+        before = migrate.current_revision(engine)
+        migrate.upgrade(engine)
+        print(f"schema: {before or 'empty'} -> {migrate.current_revision(engine)}")
+    else:
+        print(
+            f"schema: {migrate.current_revision(engine) or 'empty'}"
+            f" (this mlgov needs {migrate.head_revision()})"
+        )
+    return 0
+
+
+def serve(settings: Any, args: argparse.Namespace) -> int:
+    from bot.runtime import Runtime
+    from bot.server import HttpServer
+    from bot.slack.app import build_bolt_app, web_client
+    from bot.slack.web_api import WebApi
+
+    settings.require_slack()
+    runtime = Runtime.create(settings)
+    client = web_client(settings.slack_bot_token, settings.slack_api_url)
+    runtime.start_outbox(WebApi(client))
+    bolt = build_bolt_app(client, settings.slack_signing_secret, runtime.dispatcher)
+    socket_mode = None
+    if settings.slack_app_token:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        socket_mode = SocketModeHandler(bolt, settings.slack_app_token)
+        socket_mode.connect()  # type: ignore[no-untyped-call]
+        logging.getLogger("mlgov").info("Socket Mode connected")
+    server = HttpServer(
+        runtime.web_app(None if socket_mode else bolt),
+        host=args.host,
+        port=args.port or settings.port,
+        threads=args.threads,
+    )
+
+    def stop(*_: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    logging.getLogger("mlgov").info("serving on %s", server.url)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+        if socket_mode is not None:
+            socket_mode.close()  # type: ignore[no-untyped-call]
+        runtime.close()
+    return 0
+
+
+def shell(settings: Any, user: str | None, demo: bool) -> int:
+    from bot.runtime import Runtime
+    from bot.shell import run_shell
+
+    runtime = Runtime.create(settings)
+    try:
+        return run_shell(runtime, user=user, demo=demo, stdin=sys.stdin, stdout=sys.stdout)
+    finally:
+        runtime.close()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""Settings, read once from the environment (and .env) by the composition root."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.domain.errors import ConfigError
+
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+
+
+@dataclass(frozen=True)
+class Settings:
+    slack_bot_token: str | None = None
+    slack_signing_secret: str | None = None
+    slack_app_token: str | None = None
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+    database_url: str = "sqlite:///mlgov.db"
+    admins: frozenset[str] = frozenset()
+    timezone: str = "UTC"
+    api_token: str | None = None
+    port: int = 3000
+
+    @property
+    def has_slack(self) -> bool:
+        return bool(self.slack_bot_token)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def require_slack(self) -> None:
+        """Stop with one clear line when serving Slack without what it needs."""
+        if not self.slack_bot_token:
+            raise ConfigError("SLACK_BOT_TOKEN is not set (a bot token, xoxb-…).")
+        if not self.slack_app_token and not self.slack_signing_secret:
+            raise ConfigError(
+                "SLACK_SIGNING_SECRET is not set (needed in HTTP mode; or set SLACK_APP_TOKEN"
+                " for Socket Mode)."
+            )
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], cwd: Path | None = None) -> Settings:
+        """Validate the environment; the first problem is raised as one ConfigError line."""
+
+        def get(name: str) -> str | None:
+            value = env.get(name, "").strip()
+            return value or None
+
+        bot_token = get("SLACK_BOT_TOKEN")
+        if bot_token and not bot_token.startswith("xoxb-"):
+            raise ConfigError("SLACK_BOT_TOKEN must be a bot token starting with xoxb-.")
+        app_token = get("SLACK_APP_TOKEN")
+        if app_token and not app_token.startswith("xapp-"):
+            raise ConfigError("SLACK_APP_TOKEN must be an app-level token starting with xapp-.")
+        api_url = get("SLACK_API_URL") or DEFAULT_SLACK_API_URL
+        parsed = urlparse(api_url)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ConfigError(f"SLACK_API_URL must be an http(s) URL, not {api_url!r}.")
+        if not api_url.endswith("/"):
+            api_url += "/"
+        timezone = get("MLGOV_TIMEZONE") or "UTC"
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(
+                f"MLGOV_TIMEZONE {timezone!r} is not an IANA time zone (like Europe/Berlin)."
+            ) from None
+        port_text = get("PORT") or "3000"
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise ConfigError(f"PORT must be a number from 1 to 65535, not {port_text!r}.")
+        admins = frozenset(a for a in (get("MLGOV_ADMINS") or "").replace(",", " ").split() if a)
+        bad = [a for a in admins if a[:1] not in ("U", "W") or not a.isalnum()]
+        if bad:
+            raise ConfigError(f"MLGOV_ADMINS must list Slack user ids (U…), not {bad[0]!r}.")
+        if get("SLACK_CLIENT_ID") and get("SLACK_CLIENT_SECRET"):
+            # Bolt would silently switch to multi-workspace OAuth mode, which mlgov is not.
+            raise ConfigError(
+                "Unset SLACK_CLIENT_ID/SLACK_CLIENT_SECRET: mlgov installs into"
+                " one workspace with SLACK_BOT_TOKEN."
+            )
+        database_url = get("DATABASE_URL") or f"sqlite:///{(cwd or Path.cwd()) / 'mlgov.db'}"
+        return cls(
+            slack_bot_token=bot_token,
+            slack_signing_secret=get("SLACK_SIGNING_SECRET"),
+            slack_app_token=app_token,
+            slack_api_url=api_url,
+            database_url=database_url,
+            admins=admins,
+            timezone=timezone,
+            api_token=get("MLGOV_API_TOKEN"),
+            port=int(port_text),
+        )

@@ -1,0 +1,108 @@
+"""Typed commands: what a user asked for, independent of the surface that asked."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.domain.model import Direction, Outcome, Role, Status, Workstream
+
+
+@dataclass(frozen=True)
+class Help:
+    command: str
+
+
+@dataclass(frozen=True)
+class NewExperiment:
+    project: str
+    title: str
+    hypothesis: str = ""
+    metric: str | None = None
+    min_delta: float | None = None
+    direction: Direction | None = None
+    stream: Workstream = Workstream.MAIN
+
+
+@dataclass(frozen=True)
+class OpenNewExperimentForm:
+    pass
+
+
+@dataclass(frozen=True)
+class ListExperiments:
+    mine: bool = False
+    everything: bool = False
+    status: Status | None = None
+    user_id: str | None = None
+    project: str | None = None
+
+
+@dataclass(frozen=True)
+class ShowExperiment:
+    number: int
+
+
+@dataclass(frozen=True)
+class History:
+    number: int
+
+
+@dataclass(frozen=True)
+class Step:
+    """start / analyze / conclude / abandon."""
+
+    step: str
+    number: int
+    force: bool = False
+    outcome: Outcome | None = None
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class AddLink:
+    number: int
+    url: str
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class AddProject:
+    slug: str
+    channel_id: str
+
+
+@dataclass(frozen=True)
+class AddMember:
+    user_id: str
+    role: Role
+    project: str | None = None
+
+
+@dataclass(frozen=True)
+class RemoveMember:
+    user_id: str
+    role: Role | None = None
+    project: str | None = None
+
+
+@dataclass(frozen=True)
+class SetRules:
+    project: str
+    changes: dict[str, str] = field(default_factory=dict)
+
+
+Command = (
+    Help
+    | NewExperiment
+    | OpenNewExperimentForm
+    | ListExperiments
+    | ShowExperiment
+    | History
+    | Step
+    | AddLink
+    | AddProject
+    | AddMember
+    | RemoveMember
+    | SetRules
+)
+READ_ONLY = (Help, ListExperiments, ShowExperiment, History, OpenNewExperimentForm)

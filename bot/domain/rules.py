@@ -1,0 +1,64 @@
+"""Parsing and validating ``key=value`` project rules."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, fields, replace
+from typing import Any
+
+from bot.domain.errors import ValidationError
+from bot.domain.model import ProjectRules
+
+_RANGES: dict[str, tuple[int, int]] = {
+    "wip_main": (1, 20),
+    "wip_side": (0, 50),
+    "wip_project": (0, 500),
+    "quorum": (1, 10),
+}
+_CHOICES: dict[str, tuple[str, ...]] = {"design_review": ("required", "optional", "off")}
+RULE_KEYS = tuple(f.name for f in fields(ProjectRules))
+
+
+def describe_rules() -> str:
+    """One line per rule with its allowed values, for help texts."""
+    lines = [f"{k}: integer {lo}–{hi}" for k, (lo, hi) in _RANGES.items()]
+    lines += [f"{k}: {' | '.join(v)}" for k, v in _CHOICES.items()]
+    return "\n".join(lines)
+
+
+def updated_rules(current: ProjectRules, changes: Mapping[str, str]) -> ProjectRules:
+    """Apply textual ``changes``; every problem is reported at once and nothing applies."""
+    problems: list[str] = []
+    values: dict[str, Any] = {}
+    for key, raw in changes.items():
+        if key in _RANGES:
+            lo, hi = _RANGES[key]
+            try:
+                number = int(raw)
+            except ValueError:
+                problems.append(f"{key} must be a whole number from {lo} to {hi}, not '{raw}'")
+                continue
+            if not lo <= number <= hi:
+                problems.append(f"{key} must be from {lo} to {hi}, not {number}")
+                continue
+            values[key] = number
+        elif key in _CHOICES:
+            if raw not in _CHOICES[key]:
+                problems.append(f"{key} must be one of {', '.join(_CHOICES[key])}, not '{raw}'")
+                continue
+            values[key] = raw
+        else:
+            problems.append(f"unknown rule '{key}' (known: {', '.join(RULE_KEYS)})")
+    if problems:
+        raise ValidationError("Rules not changed: " + "; ".join(problems) + ".")
+    return replace(current, **values)
+
+
+def rules_from_dict(data: Mapping[str, Any]) -> ProjectRules:
+    """Rules stored as JSON; unknown keys (from a newer version) are ignored."""
+    known = {k: v for k, v in data.items() if k in RULE_KEYS}
+    return replace(ProjectRules(), **known)
+
+
+def rules_to_dict(rules: ProjectRules) -> dict[str, Any]:
+    return asdict(rules)

@@ -1,0 +1,88 @@
+"""The composition root: builds every part once, from Settings, and wires them together."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Gauge
+from sqlalchemy import text
+
+from bot.config import Settings
+from bot.services.delivery import OutboxDispatcher, OutboxWorker, SlackApi
+from bot.slack.dispatch import Dispatcher
+from bot.slack.notices import SlackNotices
+from storage import migrate
+from storage.db import SessionFactories, create_db_engine
+from storage.outbox import OutboxStore
+from storage.unit_of_work import Database
+
+log = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    dispatcher: Dispatcher
+    clock: Callable[[], datetime]
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    outbox: OutboxDispatcher | None = None
+    worker: OutboxWorker | None = None
+
+    @classmethod
+    def create(
+        cls, settings: Settings, *, clock: Callable[[], datetime] = utc_now, upgrade: bool = True
+    ) -> Runtime:
+        """Open the database (migrating it when ``upgrade``) and build the dispatcher."""
+        engine = create_db_engine(settings.database_url)
+        if upgrade:
+            migrate.upgrade(engine)
+        migrate.ensure_current(engine)
+        db = Database(SessionFactories(engine))
+        dispatcher = Dispatcher(db, clock, SlackNotices(), settings.admins)
+        return cls(settings, db, dispatcher, clock)
+
+    def start_outbox(self, slack: SlackApi, poll_seconds: float = 1.0) -> OutboxWorker:
+        """Deliver queued Slack messages in the background, woken by every commit."""
+        owner = f"{socket.gethostname()}:{os.getpid()}:{id(self)}"
+        self.outbox = OutboxDispatcher(OutboxStore(self.db, owner), slack, self.clock)
+        self.worker = OutboxWorker(self.outbox, poll_seconds).start()
+        self.db.on_outbox(self.worker.wake)
+        pending = Gauge(
+            "mlgov_outbox_pending", "Slack messages waiting for delivery", registry=self.registry
+        )
+        pending.set_function(lambda: float(OutboxStore(self.db, owner).pending_count()))
+        return self.worker
+
+    def health_problem(self) -> str | None:
+        try:
+            with self.db.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception as exc:  # report any failure as unhealthy, never raise
+            return f"database: {type(exc).__name__}"
+        return None
+
+    def web_app(self, bolt_app: Any | None = None) -> Any:
+        from bot.web import create_web_app
+
+        web = create_web_app(self.health_problem, self.registry)
+        if bolt_app is not None:
+            from bot.slack.http import mount
+
+            mount(web, bolt_app)
+        return web
+
+    def close(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+        self.db.engine.dispose()

@@ -1,0 +1,54 @@
+"""The production WSGI server (waitress, threaded), startable in the background for tests."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from waitress.server import create_server
+
+
+class HttpServer:
+    def __init__(
+        self, wsgi_app: Any, host: str = "127.0.0.1", port: int = 0, threads: int = 16
+    ) -> None:
+        # channel_timeout bounds idle keep-alive connections; backlog absorbs bursts.
+        self._server: Any = create_server(
+            wsgi_app,
+            host=host,
+            port=port,
+            threads=threads,
+            backlog=1024,
+            channel_timeout=60,
+            ident="mlgov",
+        )
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+
+    @property
+    def port(self) -> int:
+        return int(self._server.effective_port)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self._server.effective_host}:{self.port}"
+
+    def serve_forever(self) -> None:
+        try:
+            self._server.run()
+        except (OSError, ValueError):
+            # Closing the listening socket from another thread ends the select loop
+            # with EBADF; that is how a stop looks, anything else is a real failure.
+            if not self._stopping:
+                raise
+
+    def start(self) -> HttpServer:
+        self._thread = threading.Thread(target=self.serve_forever, name="mlgov-http", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._server.close()
+        if self._thread is not None:
+            self._thread.join(5)

@@ -1,0 +1,144 @@
+"""Delivering the outbox: in order per channel, honouring Retry-After, backing off on failure."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from storage.outbox import OutboxStore, PendingMessage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DeliveryFailed(Exception):
+    """A Slack call failed; ``retry_after`` (seconds) when Slack said when to come back."""
+
+    reason: str
+    retry_after: float | None = None
+    permanent: bool = False
+
+
+class SlackApi(Protocol):
+    def call(self, method: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Call a Web API method; raise DeliveryFailed when it did not succeed."""
+        ...
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    first_delay: float = 1.0
+    max_delay: float = 300.0
+    give_up_after: timedelta = timedelta(hours=24)
+
+    def delay(self, attempts: int) -> float:
+        return float(min(self.max_delay, self.first_delay * 2 ** max(0, attempts)))
+
+
+class OutboxDispatcher:
+    """Delivers due messages; safe to run in any number of processes at once."""
+
+    def __init__(
+        self,
+        store: OutboxStore,
+        slack: SlackApi,
+        clock: Callable[[], datetime],
+        policy: RetryPolicy = RetryPolicy(),
+    ) -> None:
+        self.store = store
+        self.slack = slack
+        self.clock = clock
+        self.policy = policy
+
+    def deliver_due(self, budget: int = 500) -> int:
+        """Deliver what is due now, channel heads first; returns how many were sent."""
+        sent = 0
+        while budget > 0:
+            batch = self.store.lease_heads(self.clock())
+            if not batch:
+                return sent
+            for message in batch:
+                budget -= 1
+                sent += self._deliver(message)
+        return sent
+
+    def _deliver(self, message: PendingMessage) -> int:
+        payload = dict(message.payload)
+        if message.experiment_id is not None and not message.thread_root:
+            thread = self.store.thread_ts(message.experiment_id)
+            if message.method == "chat.update":
+                if thread is None:
+                    self.store.give_up(message, "the experiment's thread was never posted")
+                    return 0
+                payload["ts"] = thread
+            elif thread is not None:
+                payload["thread_ts"] = thread
+        try:
+            result = self.slack.call(message.method, payload)
+        except DeliveryFailed as failure:
+            self._failed(message, failure)
+            return 0
+        ts = result.get("ts") or result.get("message_ts")
+        self.store.delivered(message, self.clock(), str(ts) if ts else None)
+        return 1
+
+    def _failed(self, message: PendingMessage, failure: DeliveryFailed) -> None:
+        now = self.clock()
+        too_old = now - message.created_at > self.policy.give_up_after
+        if failure.permanent or too_old:
+            log.error(
+                "outbox: giving up on message %s (%s %s): %s",
+                message.id,
+                message.method,
+                message.channel,
+                failure.reason,
+            )
+            self.store.give_up(message, failure.reason)
+            return
+        delay = failure.retry_after
+        if delay is None:
+            delay = self.policy.delay(message.attempts)
+        log.warning(
+            "outbox: %s to %s failed (%s); retrying in %.1fs",
+            message.method,
+            message.channel,
+            failure.reason,
+            delay,
+        )
+        self.store.retry_later(message, now + timedelta(seconds=delay), failure.reason)
+
+
+class OutboxWorker:
+    """A background thread that delivers as soon as changes commit, and polls as a fallback."""
+
+    def __init__(self, dispatcher: OutboxDispatcher, poll_seconds: float = 1.0) -> None:
+        self.dispatcher = dispatcher
+        self.poll_seconds = poll_seconds
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="mlgov-outbox", daemon=True)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> OutboxWorker:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.poll_seconds)
+            self._wake.clear()
+            try:
+                self.dispatcher.deliver_due()
+            except Exception:  # keep delivering after a database hiccup
+                log.exception("outbox: delivery round failed")

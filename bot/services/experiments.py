@@ -1,0 +1,236 @@
+"""Use cases for experiments: create, move through the lifecycle, link, read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bot.domain import lifecycle, wip
+from bot.domain.commands import ListExperiments, NewExperiment
+from bot.domain.errors import PermissionDenied
+from bot.domain.lifecycle import FINAL, IN_FLIGHT
+from bot.domain.model import (
+    Actor,
+    AuditEntry,
+    Experiment,
+    Link,
+    Outcome,
+    Project,
+    Status,
+    SuccessCriterion,
+    Workstream,
+)
+from bot.services.ports import Context
+from storage.unit_of_work import UnitOfWork
+
+
+def _may_read(actor: Actor, project: str) -> bool:
+    return actor.is_admin() or actor.on_project(project)
+
+
+def _require_readable(actor: Actor, experiment: Experiment) -> Experiment:
+    if not _may_read(actor, experiment.project):
+        raise PermissionDenied(
+            f"{experiment.key} belongs to project {experiment.project}, which you are not on."
+        )
+    return experiment
+
+
+def _announce(
+    uow: UnitOfWork,
+    ctx: Context,
+    experiment: Experiment,
+    project: Project,
+    action: str,
+    detail: dict[str, Any],
+) -> None:
+    for message in ctx.notices.experiment_changed(
+        experiment, project, ctx.actor.user_id, action, detail
+    ):
+        uow.outbox.add(message, ctx.now)
+
+
+def create_experiment(uow: UnitOfWork, ctx: Context, cmd: NewExperiment) -> Experiment:
+    """Propose an experiment in a project; the actor owns it."""
+    actor = ctx.actor
+    project = uow.projects.require(actor.team_id, cmd.project)
+    if not (actor.on_project(project.slug) or actor.is_admin()):
+        raise PermissionDenied(
+            f"You are not on project {project.slug}; a manager can add you with"
+            f" /mlgov member add <@{actor.user_id}> scientist {project.slug}."
+        )
+    criterion = None
+    if cmd.metric is not None and cmd.direction is not None:
+        criterion = SuccessCriterion(cmd.metric, cmd.direction, cmd.min_delta or 0.0)
+    draft = Experiment(
+        id=0,
+        team_id=actor.team_id,
+        number=uow.workspaces.allocate_experiment_number(actor.team_id),
+        project=project.slug,
+        title=cmd.title,
+        hypothesis=cmd.hypothesis,
+        owner_id=actor.user_id,
+        workstream=cmd.stream,
+        criterion=criterion,
+        status=Status.PROPOSED,
+        outcome=None,
+        learnings="",
+        version=1,
+        created_at=ctx.now,
+        updated_at=ctx.now,
+    )
+    experiment = uow.experiments.add(draft, project.id)
+    uow.audit.record(
+        actor.team_id,
+        actor.user_id,
+        "created",
+        ctx.now,
+        experiment=experiment,
+        project_id=project.id,
+        to_status=Status.PROPOSED.value,
+        detail={
+            "title": cmd.title,
+            "stream": cmd.stream.value,
+            "criterion": criterion.describe() if criterion else None,
+        },
+    )
+    for message in ctx.notices.experiment_created(experiment, project):
+        uow.outbox.add(message, ctx.now)
+    return experiment
+
+
+@dataclass(frozen=True)
+class Moved:
+    before: Experiment
+    after: Experiment
+    forced: bool = False
+
+
+def take_step(
+    uow: UnitOfWork,
+    ctx: Context,
+    number: int,
+    step: str,
+    *,
+    force: bool = False,
+    outcome: Outcome | None = None,
+    text: str = "",
+) -> Moved:
+    """Move an experiment by ``step`` (start, analyze, conclude, abandon), audited."""
+    actor = ctx.actor
+    before = uow.experiments.require(actor.team_id, number)
+    project = uow.projects.require(actor.team_id, before.project)
+    after = lifecycle.apply(
+        before,
+        step,
+        actor,
+        ctx.now,
+        outcome=outcome,
+        learnings=text if step == "conclude" else None,
+    )
+    forced = False
+    if step == "start":
+        forced = wip.check_start(
+            before,
+            project.rules,
+            _in_flight(uow, actor.team_id, owner_id=before.owner_id, stream=before.workstream),
+            _in_flight(uow, actor.team_id, project=project.slug)
+            if project.rules.wip_project
+            else [],
+            actor,
+            force,
+        )
+    elif force:
+        raise PermissionDenied("--force only applies to start.")
+    saved = uow.experiments.save(after)
+    detail: dict[str, Any] = {}
+    if forced:
+        detail["forced_past_wip_limit"] = True
+    if step == "conclude":
+        detail.update(outcome=saved.outcome.value if saved.outcome else None, learnings=text)
+    if step == "abandon":
+        detail["reason"] = text
+    uow.audit.record(
+        actor.team_id,
+        actor.user_id,
+        step,
+        ctx.now,
+        experiment=saved,
+        project_id=project.id,
+        from_status=before.status.value,
+        to_status=saved.status.value,
+        detail=detail,
+    )
+    _announce(uow, ctx, saved, project, step, detail)
+    return Moved(before, saved, forced)
+
+
+def _in_flight(
+    uow: UnitOfWork,
+    team_id: str,
+    *,
+    owner_id: str | None = None,
+    stream: Workstream | None = None,
+    project: str | None = None,
+) -> list[Experiment]:
+    return uow.experiments.find(
+        team_id, owner_id=owner_id, workstream=stream, project=project, statuses=IN_FLIGHT
+    )
+
+
+def add_link(uow: UnitOfWork, ctx: Context, number: int, url: str, label: str) -> Experiment:
+    """Attach a link (notebook, prototype, dataset, run) to an experiment."""
+    actor = ctx.actor
+    experiment = _require_readable(actor, uow.experiments.require(actor.team_id, number))
+    if not (actor.user_id == experiment.owner_id or actor.on_project(experiment.project)):
+        raise PermissionDenied(f"Only people on {experiment.project} can add links.")
+    project = uow.projects.require(actor.team_id, experiment.project)
+    uow.experiments.add_link(experiment, Link(url, label, actor.user_id, ctx.now))
+    detail = {"url": url, "label": label}
+    uow.audit.record(
+        actor.team_id,
+        actor.user_id,
+        "link",
+        ctx.now,
+        experiment=experiment,
+        project_id=project.id,
+        detail=detail,
+    )
+    _announce(uow, ctx, experiment, project, "link", detail)
+    return uow.experiments.require(actor.team_id, number)
+
+
+def show_experiment(uow: UnitOfWork, ctx: Context, number: int) -> Experiment:
+    return _require_readable(ctx.actor, uow.experiments.require(ctx.actor.team_id, number))
+
+
+def experiment_history(
+    uow: UnitOfWork, ctx: Context, number: int
+) -> tuple[Experiment, list[AuditEntry]]:
+    experiment = show_experiment(uow, ctx, number)
+    return experiment, uow.audit.for_experiment(experiment)
+
+
+def list_experiments(uow: UnitOfWork, ctx: Context, query: ListExperiments) -> list[Experiment]:
+    """Experiments the actor may read; active ones unless ``all`` or a status is asked for."""
+    actor = ctx.actor
+    if query.project is not None:
+        uow.projects.require(actor.team_id, query.project)
+        if not _may_read(actor, query.project):
+            raise PermissionDenied(f"You are not on project {query.project}.")
+    owner = actor.user_id if query.mine else query.user_id
+    statuses: frozenset[Status] | None
+    if query.status is not None:
+        statuses = frozenset({query.status})
+    elif query.everything:
+        statuses = None
+    else:
+        statuses = frozenset(Status) - FINAL
+    found = uow.experiments.find(
+        actor.team_id, project=query.project, owner_id=owner, statuses=statuses
+    )
+    return [e for e in found if _may_read(actor, e.project)]
+
+
+def readable_projects(uow: UnitOfWork, actor: Actor) -> list[Project]:
+    return [p for p in uow.projects.all_in(actor.team_id) if _may_read(actor, p.slug)]

@@ -1,0 +1,37 @@
+"""What services need from the outside, as Protocols (implemented in storage/ and slack/)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from bot.domain.model import Actor, Experiment, OutgoingMessage, Project
+
+
+class Notices(Protocol):
+    """Renders the Slack messages a change causes (they go to the outbox)."""
+
+    def project_added(self, project: Project, actor_id: str) -> list[OutgoingMessage]: ...
+
+    def experiment_created(
+        self, experiment: Experiment, project: Project
+    ) -> list[OutgoingMessage]: ...
+
+    def experiment_changed(
+        self,
+        experiment: Experiment,
+        project: Project,
+        actor_id: str,
+        action: str,
+        detail: dict[str, Any],
+    ) -> list[OutgoingMessage]: ...
+
+
+@dataclass(frozen=True)
+class Context:
+    """Who acts, when, and how changes are announced: passed to every use case."""
+
+    actor: Actor
+    now: datetime
+    notices: Notices

@@ -1,0 +1,80 @@
+"""Pure renderers: domain values -> Block Kit (built with slack_sdk.models, so limits are
+checked) plus fallback text. Every user-facing string of the Slack surface lives here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
+
+MAX_BLOCKS = 50
+SECTION_LIMIT = 3000
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What a command answers: fallback ``text`` plus ``blocks``; or a form to open."""
+
+    text: str
+    blocks: list[dict[str, Any]] = field(default_factory=list)
+    ephemeral: bool = True
+    modal: dict[str, Any] | None = None
+    failed: bool = False
+
+
+def clip(text: str, limit: int = SECTION_LIMIT) -> str:
+    """Shorten ``text`` to ``limit`` characters, saying that it was cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def escape(text: str) -> str:
+    """Escape user text for mrkdwn, so it cannot forge mentions or links."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def section(text: str) -> SectionBlock:
+    return SectionBlock(text=MarkdownTextObject(text=clip(text)))
+
+
+def context(text: str) -> ContextBlock:
+    return ContextBlock(elements=[MarkdownTextObject(text=clip(text))])
+
+
+def header(text: str) -> HeaderBlock:
+    return HeaderBlock(text=clip(text, 150))
+
+
+def button(text: str, action_id: str, value: str, style: str | None = None) -> ButtonElement:
+    return ButtonElement(text=clip(text, 75), action_id=action_id, value=value, style=style)
+
+
+def actions(*buttons: ButtonElement, block_id: str | None = None) -> ActionsBlock:
+    return ActionsBlock(elements=list(buttons), block_id=block_id)
+
+
+def to_dicts(blocks: list[Block]) -> list[dict[str, Any]]:
+    """Serialise (and so validate) blocks, keeping within the per-message limit."""
+    if len(blocks) > MAX_BLOCKS:
+        blocks = blocks[: MAX_BLOCKS - 1] + [context("…more not shown; narrow the query.")]
+    return [b.to_dict() for b in blocks]
+
+
+def reply(text: str, blocks: list[Block] | None = None, *, ephemeral: bool = True) -> Reply:
+    return Reply(
+        text=clip(text, 4000), blocks=to_dicts(blocks or [section(text)]), ephemeral=ephemeral
+    )
+
+
+def error(message: str) -> Reply:
+    """An ephemeral error: says exactly what was wrong (and the usage, when it was usage)."""
+    text = f":warning: {message}"
+    return Reply(text=clip(text, 4000), blocks=to_dicts([section(text)]), failed=True)

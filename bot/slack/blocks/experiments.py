@@ -1,0 +1,182 @@
+"""Experiment cards, lists, history and thread messages."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from slack_sdk.models.blocks import Block
+
+from bot.domain.lifecycle import allowed_steps
+from bot.domain.model import AuditEntry, Experiment, Project, Status
+from bot.slack.blocks import (
+    Reply,
+    actions,
+    button,
+    clip,
+    context,
+    escape,
+    header,
+    reply,
+    section,
+    to_dicts,
+)
+
+STATUS_ICON = {
+    Status.PROPOSED: "📝",
+    Status.RUNNING: "🏃",
+    Status.ANALYZING: "🔬",
+    Status.IN_REVIEW: "👀",
+    Status.APPROVED: "✅",
+    Status.SCHEDULED: "📅",
+    Status.SHIPPED: "🚀",
+    Status.CLOSED: "📕",
+    Status.ABANDONED: "🗑️",
+}
+# Steps a button can take; conclude and abandon open a form first.
+BUTTONS = {
+    "start": ("Start", "primary"),
+    "analyze": ("Analyze", None),
+    "conclude": ("Conclude…", "primary"),
+    "abandon": ("Abandon…", "danger"),
+}
+ACTION_PREFIX = "exp_"
+
+
+def status_text(e: Experiment) -> str:
+    outcome = f" ({e.outcome})" if e.outcome else ""
+    return f"{STATUS_ICON[e.status]} {e.status.value}{outcome}"
+
+
+def one_line(e: Experiment) -> str:
+    return (
+        f"*{e.key}* {escape(e.title)} — {status_text(e)} · {e.project} · {e.workstream}"
+        f" · <@{e.owner_id}>"
+    )
+
+
+def _details(e: Experiment) -> str:
+    lines = [
+        f"*Status:* {status_text(e)}   *Project:* {e.project}   *Stream:* {e.workstream}",
+        f"*Owner:* <@{e.owner_id}>",
+        f"*Hypothesis:* {escape(e.hypothesis) or '_none written yet_'}",
+        f"*Success criterion:* {escape(e.criterion.describe()) if e.criterion else '_none_'}",
+    ]
+    if e.learnings:
+        lines.append(f"*Learnings:* {escape(e.learnings)}")
+    for link in e.links:
+        label = escape(link.label) if link.label else link.url
+        lines.append(f"🔗 <{link.url}|{label}>")
+    return "\n".join(lines)
+
+
+def step_buttons(e: Experiment) -> list[Block]:
+    steps = [s for s in allowed_steps(e.status) if s in BUTTONS]
+    if not steps:
+        return []
+    return [
+        actions(
+            *(button(BUTTONS[s][0], ACTION_PREFIX + s, e.key, BUTTONS[s][1]) for s in steps),
+            block_id=f"steps:{e.key}:{e.version}",
+        )
+    ]
+
+
+def card(e: Experiment, *, with_buttons: bool = True) -> list[Block]:
+    blocks: list[Block] = [header(f"{e.key} · {e.title}"), section(_details(e))]
+    if with_buttons:
+        blocks += step_buttons(e)
+    blocks.append(context(f"Next steps: {', '.join(allowed_steps(e.status)) or 'none (final)'}"))
+    return blocks
+
+
+def show(e: Experiment) -> Reply:
+    return reply(f"{e.key} {e.title}: {e.status}", card(e))
+
+
+def listing(found: Sequence[Experiment], what: str) -> Reply:
+    if not found:
+        return reply(f"No experiments match ({what}).")
+    blocks: list[Block] = [section(f"*{len(found)} experiment(s)* — {what}")]
+    chunk: list[str] = []
+    for e in found:
+        line = one_line(e)
+        if sum(len(x) + 1 for x in chunk) + len(line) > 2900:
+            blocks.append(section("\n".join(chunk)))
+            chunk = []
+        chunk.append(line)
+    if chunk:
+        blocks.append(section("\n".join(chunk)))
+    text = "\n".join(f"{e.key} {e.title} ({e.status})" for e in found[:30])
+    return reply(text, blocks)
+
+
+def _describe_entry(entry: AuditEntry) -> str:
+    move = ""
+    if entry.from_status or entry.to_status:
+        move = f" {entry.from_status or '∅'} → {entry.to_status or '∅'}"
+    extras = []
+    for key, value in entry.detail.items():
+        if value not in (None, "", {}, []):
+            extras.append(f"{key}: {escape(str(value))}")
+    extra = f" ({'; '.join(extras)})" if extras else ""
+    when = entry.at.strftime("%Y-%m-%d %H:%M UTC")
+    return f"`{when}` <@{entry.actor_id}> *{entry.action}*{move}{extra}"
+
+
+def history(e: Experiment, entries: Sequence[AuditEntry]) -> Reply:
+    blocks: list[Block] = [header(f"History of {e.key} · {e.title}")]
+    chunk: list[str] = []
+    for entry in entries:
+        line = clip(_describe_entry(entry), 1000)
+        if sum(len(x) + 1 for x in chunk) + len(line) > 2900:
+            blocks.append(section("\n".join(chunk)))
+            chunk = []
+        chunk.append(line)
+    if chunk:
+        blocks.append(section("\n".join(chunk)))
+    text = f"History of {e.key}: " + "; ".join(
+        f"{x.action} {x.to_status or ''}".strip() for x in entries
+    )
+    return reply(text, blocks)
+
+
+# --- messages posted in the project channel (through the outbox) --------------------
+
+
+def thread_root(e: Experiment) -> tuple[str, list[dict[str, Any]]]:
+    """The experiment's thread starter; updated in place as the status changes."""
+    text = f"{e.key} {e.title} — {e.status} (owner <@{e.owner_id}>)"
+    return text, to_dicts(card(e, with_buttons=True))
+
+
+CHANGE_TEXT = {
+    "start": "started",
+    "analyze": "moved to analysis",
+    "conclude": "concluded",
+    "abandon": "abandoned",
+    "link": "added a link to",
+}
+
+
+def change_message(e: Experiment, actor_id: str, action: str, detail: dict[str, Any]) -> str:
+    verb = CHANGE_TEXT.get(action, action)
+    text = f"<@{actor_id}> {verb} *{e.key}* — now {status_text(e)}"
+    if action == "conclude":
+        text += f"\n*Learnings:* {escape(str(detail.get('learnings', '')))}"
+    elif action == "abandon":
+        text += f"\n*Reason:* {escape(str(detail.get('reason', '')))}"
+    elif action == "link":
+        label = escape(str(detail.get("label") or detail["url"]))
+        text = f"<@{actor_id}> added a link to *{e.key}*: <{detail['url']}|{label}>"
+    if detail.get("forced_past_wip_limit"):
+        text += "\n:warning: started past a WIP limit with --force (logged)."
+    return clip(text)
+
+
+def project_intro(project: Project, actor_id: str) -> str:
+    return (
+        f"👋 <@{actor_id}> set this channel up as the home of project *{project.slug}*. "
+        "Each experiment gets a thread here; try `/exp new "
+        f"{project.slug} <title> --hypothesis …`."
+    )

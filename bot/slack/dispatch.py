@@ -1,0 +1,263 @@
+"""The surface-neutral core: a command line, a button or a form -> one use case -> a reply.
+
+Slash commands, mentions, buttons, modals and the terminal shell all come through here,
+so every surface runs the same parsing, the same permission checks and the same renderers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.domain import lifecycle
+from bot.domain.commands import (
+    READ_ONLY,
+    AddLink,
+    AddMember,
+    AddProject,
+    Command,
+    Help,
+    History,
+    ListExperiments,
+    NewExperiment,
+    OpenNewExperimentForm,
+    RemoveMember,
+    SetRules,
+    ShowExperiment,
+    Step,
+)
+from bot.domain.errors import MlgovError, NotFound, UsageError
+from bot.domain.model import KEY_PATTERN, Outcome, OutgoingMessage
+from bot.services import experiments as exp
+from bot.services import team
+from bot.services.ports import Context, Notices
+from bot.slack import parsing
+from bot.slack.blocks import Reply, error, forms, reply
+from bot.slack.blocks import experiments as render
+from bot.slack.blocks import team as team_render
+from storage.unit_of_work import Database, UnitOfWork
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Who sent a request, as Slack (or the shell) says."""
+
+    team_id: str
+    user_id: str
+    workspace_admin: bool = False
+
+
+class Dispatcher:
+    def __init__(
+        self, db: Database, clock: Clock, notices: Notices, admins: Collection[str] = ()
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.notices = notices
+        self.admins = frozenset(admins)
+
+    # --- entry points -------------------------------------------------------------
+
+    def command(self, origin: Origin, command: str, text: str) -> Reply:
+        """Run a slash command line and return the (ephemeral) reply."""
+        try:
+            parsed = parsing.parse(command, text)
+        except UsageError as exc:
+            return error(str(exc))
+        return self.run(origin, parsed)
+
+    def run(self, origin: Origin, parsed: Command) -> Reply:
+        write = not isinstance(parsed, READ_ONLY)
+        try:
+            with self.db.write() if write else self.db.read() as uow:
+                result = self._execute(uow, self._context(uow, origin), parsed)
+                if write:
+                    uow.commit()
+                return result
+        except MlgovError as exc:
+            return error(str(exc))
+
+    def mention(
+        self,
+        origin: Origin,
+        event_id: str,
+        channel: str,
+        thread_ts: str,
+        text: str,
+        bot_user_id: str | None,
+    ) -> bool:
+        """Handle ``@mlgov <command line>`` once per event id; False for a repeat.
+
+        The claim of the event id, the command's effect and the reply (through the
+        outbox) commit together: a retry of a delivery that failed does the work, a
+        retry of one that succeeded does nothing.
+        """
+        with self.db.write() as uow:
+            if not uow.events.claim(origin.team_id, event_id, self.clock()):
+                return False
+            savepoint = uow.session.begin_nested()
+            try:
+                name, rest = parsing.parse_mention(text, bot_user_id)
+                parsed = parsing.parse(name, rest)
+                if isinstance(parsed, OpenNewExperimentForm):
+                    raise UsageError(
+                        "In a mention, give the experiment's details.", parsing.USAGE["exp"]["new"]
+                    )
+                result = self._execute(uow, self._context(uow, origin), parsed)
+                savepoint.commit()
+                message = OutgoingMessage(
+                    origin.team_id,
+                    channel,
+                    "chat.postMessage",
+                    {
+                        "channel": channel,
+                        "thread_ts": thread_ts,
+                        "text": result.text,
+                        "blocks": result.blocks,
+                    },
+                )
+            except MlgovError as exc:
+                savepoint.rollback()
+                failure = error(str(exc))
+                message = OutgoingMessage(
+                    origin.team_id,
+                    channel,
+                    "chat.postEphemeral",
+                    {
+                        "channel": channel,
+                        "user": origin.user_id,
+                        "thread_ts": thread_ts,
+                        "text": failure.text,
+                        "blocks": failure.blocks,
+                    },
+                )
+            uow.outbox.add(message, self.clock())
+            uow.commit()
+        return True
+
+    def action(self, origin: Origin, action_id: str, value: str) -> Reply:
+        """A button: take the step at once, or open the form it needs."""
+        step = action_id.removeprefix(render.ACTION_PREFIX)
+        match = KEY_PATTERN.match(value)
+        if step not in render.BUTTONS or match is None:
+            return error("That button is not one I know; it may be from an older version.")
+        number = int(match.group(1))
+        if step in ("start", "analyze"):
+            return self.run(origin, Step(step, number))
+        try:
+            with self.db.read() as uow:
+                ctx = self._context(uow, origin)
+                experiment = exp.show_experiment(uow, ctx, number)
+                # Say no now rather than after the form is filled in.
+                lifecycle.apply(
+                    experiment,
+                    step,
+                    ctx.actor,
+                    ctx.now,
+                    outcome=experiment.outcome or _ANY_OUTCOME,
+                    learnings="-",
+                )
+        except MlgovError as exc:
+            return error(str(exc))
+        form = (
+            forms.conclude_form(experiment)
+            if step == "conclude"
+            else forms.abandon_form(experiment)
+        )
+        return Reply(text=f"{step} {experiment.key}", modal=form)
+
+    def submit(
+        self, origin: Origin, callback_id: str, metadata: str, state: dict[str, Any]
+    ) -> Reply | forms.FieldErrors:
+        """A submitted form: field errors to show in the form, or the reply."""
+        values = forms.form_values(state)
+        parsed: Command | forms.FieldErrors
+        if callback_id == forms.NEW_EXPERIMENT:
+            parsed = forms.read_new_experiment(values)
+        elif callback_id in (forms.CONCLUDE, forms.ABANDON):
+            match = KEY_PATTERN.match(metadata)
+            if match is None:
+                return error("This form lost track of its experiment; open it again.")
+            parsed = forms.read_step(callback_id, int(match.group(1)), values)
+        else:
+            return error("That form is not one I know.")
+        if isinstance(parsed, dict):
+            return parsed
+        return self.run(origin, parsed)
+
+    # --- the use cases -------------------------------------------------------------
+
+    def _context(self, uow: UnitOfWork, origin: Origin) -> Context:
+        actor = team.resolve_actor(
+            uow, origin.team_id, origin.user_id, self.admins, origin.workspace_admin
+        )
+        return Context(actor, self.clock(), self.notices)
+
+    def _execute(self, uow: UnitOfWork, ctx: Context, cmd: Command) -> Reply:
+        if isinstance(cmd, Help):
+            return team_render.help_text(cmd.command)
+        if isinstance(cmd, NewExperiment):
+            e = exp.create_experiment(uow, ctx, cmd)
+            return reply(
+                f"Created *{e.key}* {e.title} in {e.project}; its thread is in the"
+                " project channel.",
+                render.card(e),
+            )
+        if isinstance(cmd, OpenNewExperimentForm):
+            slugs = [p.slug for p in exp.readable_projects(uow, ctx.actor)]
+            if not slugs:
+                raise NotFound("You are on no project yet; ask a manager to add you.")
+            return Reply(text="New experiment", modal=forms.new_experiment_form(slugs))
+        if isinstance(cmd, ListExperiments):
+            return render.listing(exp.list_experiments(uow, ctx, cmd), _describe(cmd))
+        if isinstance(cmd, ShowExperiment):
+            return render.show(exp.show_experiment(uow, ctx, cmd.number))
+        if isinstance(cmd, History):
+            return render.history(*exp.experiment_history(uow, ctx, cmd.number))
+        if isinstance(cmd, Step):
+            moved = exp.take_step(
+                uow, ctx, cmd.number, cmd.step, force=cmd.force, outcome=cmd.outcome, text=cmd.text
+            )
+            e = moved.after
+            note = " (past a WIP limit, by --force; logged)" if moved.forced else ""
+            return reply(f"{e.key}: {moved.before.status} → {e.status}{note}.", render.card(e))
+        if isinstance(cmd, AddLink):
+            e = exp.add_link(uow, ctx, cmd.number, cmd.url, cmd.label)
+            return reply(f"Link added to {e.key}.", render.card(e, with_buttons=False))
+        if isinstance(cmd, AddProject):
+            return team_render.project_added(team.add_project(uow, ctx, cmd.slug, cmd.channel_id))
+        if isinstance(cmd, AddMember):
+            added = team.add_member(uow, ctx, cmd.user_id, cmd.role, cmd.project)
+            return team_render.member_added(cmd.user_id, cmd.role, cmd.project, added)
+        if isinstance(cmd, RemoveMember):
+            count = team.remove_member(uow, ctx, cmd.user_id, cmd.role, cmd.project)
+            return team_render.member_removed(cmd.user_id, count)
+        if isinstance(cmd, SetRules):
+            if not cmd.changes:
+                return team_render.rules(
+                    cmd.project, team.project_rules(uow, ctx, cmd.project), changed=False
+                )
+            return team_render.rules(
+                cmd.project, team.set_rules(uow, ctx, cmd.project, cmd.changes), changed=True
+            )
+        raise AssertionError(f"unhandled command {cmd!r}")
+
+
+_ANY_OUTCOME = Outcome.INCONCLUSIVE
+
+
+def _describe(query: ListExperiments) -> str:
+    parts = [
+        "yours" if query.mine else "",
+        "all" if query.everything else "",
+        query.status.value if query.status else "",
+        f"<@{query.user_id}>" if query.user_id else "",
+        f"project {query.project}" if query.project else "",
+    ]
+    return ", ".join(p for p in parts if p) or "active, on your projects"

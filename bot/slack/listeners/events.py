@@ -1,0 +1,42 @@
+"""Events: ``@mlgov <command line>`` mentions, once per event id."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from slack_bolt import App, BoltContext
+
+from bot.domain.errors import StorageError
+from bot.slack.dispatch import Dispatcher, Origin
+
+log = logging.getLogger(__name__)
+EVENTS = ("app_mention",)
+ATTEMPTS = 3
+
+
+def register(app: App, dispatcher: Dispatcher) -> None:
+    @app.event("app_mention")
+    def on_mention(body: dict[str, Any], event: dict[str, Any], context: BoltContext) -> None:
+        # Bolt has answered 200 already; a database hiccup is retried here, since Slack
+        # will not redeliver an event we acknowledged.
+        if event.get("bot_id") or event.get("user") in (None, context.bot_user_id):
+            return
+        origin = Origin(body.get("team_id") or event.get("team", ""), event["user"])
+        thread = event.get("thread_ts") or event["ts"]
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                dispatcher.mention(
+                    origin,
+                    body["event_id"],
+                    event["channel"],
+                    thread,
+                    event.get("text", ""),
+                    context.bot_user_id,
+                )
+                return
+            except StorageError:
+                log.warning("mention %s: storage failed (attempt %d)", body["event_id"], attempt)
+                time.sleep(attempt)
+        log.error("mention %s dropped after %d attempts", body["event_id"], ATTEMPTS)

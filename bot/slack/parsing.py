@@ -1,0 +1,400 @@
+"""Command text -> typed commands, or a UsageError that shows the right usage (SPEC §7).
+
+Pure: no Slack SDK. Accepts Slack's escaped forms (``<@U123|name>``, ``<#C123|name>``,
+``<https://…|label>``, ``&amp;``) as well as bare ids.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+
+from bot.domain.commands import (
+    AddLink,
+    AddMember,
+    AddProject,
+    Command,
+    Help,
+    History,
+    ListExperiments,
+    NewExperiment,
+    OpenNewExperimentForm,
+    RemoveMember,
+    SetRules,
+    ShowExperiment,
+    Step,
+)
+from bot.domain.errors import UsageError
+from bot.domain.model import (
+    KEY_PATTERN,
+    KNOWN_METRICS,
+    LOWER_IS_BETTER,
+    SLUG_PATTERN,
+    Direction,
+    Outcome,
+    Role,
+    Status,
+    Workstream,
+)
+
+USER_PATTERN = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$|^@?([UW][A-Z0-9]{2,})$")
+CHANNEL_PATTERN = re.compile(r"^<#([CGD][A-Z0-9]+)(?:\|[^>]*)?>$|^#?([CGD][A-Z0-9]{2,})$")
+LINK_PATTERN = re.compile(r"^<(https?://[^|>]+)(?:\|[^>]*)?>$")
+URL_PATTERN = re.compile(r"^https?://[^\s<>]+$")
+MAX_TITLE = 200
+MAX_TEXT = 3000
+
+USAGE: dict[str, dict[str, str]] = {
+    "exp": {
+        "new": "/exp new <project> <title> [--hypothesis TEXT] [--metric auc --min-delta 0.01"
+        " [--direction higher|lower]] [--stream main|side]   (no arguments: a form)",
+        "list": "/exp list [mine|all|<status>|@user] [--project p]",
+        "show": "/exp show EXP-7",
+        "start": "/exp start EXP-7 [--force]",
+        "analyze": "/exp analyze EXP-7",
+        "conclude": "/exp conclude EXP-7 success|failure|inconclusive <learnings>",
+        "abandon": "/exp abandon EXP-7 <reason>",
+        "link": "/exp link EXP-7 <url> [label]",
+        "history": "/exp history EXP-7",
+        "help": "/exp help",
+    },
+    "mlgov": {
+        "project add": "/mlgov project add <slug> #channel",
+        "member add": "/mlgov member add @user scientist|engineer|manager|admin [project]",
+        "member remove": "/mlgov member remove @user [role] [project]",
+        "rules": "/mlgov rules <project> [key=value ...]",
+        "help": "/mlgov help",
+    },
+}
+
+
+def usage_of(command: str) -> str:
+    """All usage lines of ``command`` (``exp`` or ``mlgov``)."""
+    return "\n".join(USAGE[command].values())
+
+
+# --- tokens -------------------------------------------------------------------------
+
+
+def tokens(text: str) -> list[str]:
+    """Whitespace-separated words; Slack's ``<…>`` spans stay whole."""
+    return re.findall(r"<[^<>]*>|[^\s]+", text.strip())
+
+
+def unescape(text: str) -> str:
+    """Undo Slack's escaping of ``&``, ``<`` and ``>`` in free text."""
+    return html.unescape(text)
+
+
+def user_id(token: str, usage: str) -> str:
+    match = USER_PATTERN.match(token)
+    if not match:
+        raise UsageError(f"'{unescape(token)}' is not a user; mention them like @alice.", usage)
+    return match.group(1) or match.group(2)
+
+
+def channel_id(token: str, usage: str) -> str:
+    match = CHANNEL_PATTERN.match(token)
+    if not match:
+        raise UsageError(f"'{unescape(token)}' is not a channel; name it like #churn.", usage)
+    return match.group(1) or match.group(2)
+
+
+def experiment_number(token: str, usage: str) -> int:
+    match = KEY_PATTERN.match(token)
+    if not match:
+        raise UsageError(f"'{unescape(token)}' is not an experiment key like EXP-7.", usage)
+    return int(match.group(1))
+
+
+def project_slug(token: str, usage: str) -> str:
+    slug = token.lower()
+    if not SLUG_PATTERN.match(slug):
+        raise UsageError(
+            f"'{unescape(token)}' is not a project slug (2–40 of a-z, 0-9, '-', starting with"
+            " a letter).",
+            usage,
+        )
+    return slug
+
+
+def split_flags(
+    words: list[str], allowed: set[str], usage: str, switches: frozenset[str] = frozenset()
+) -> tuple[list[str], dict[str, str]]:
+    """Split ``words`` into leading words and ``--flag value…`` pairs.
+
+    A flag's value runs to the next flag, so titles and hypotheses need no quotes.
+    """
+    positional: list[str] = []
+    flags: dict[str, list[str]] = {}
+    current: str | None = None
+    for word in words:
+        if word.startswith("--") and len(word) > 2:
+            name = word[2:].lower()
+            if name not in allowed and name not in switches:
+                known = ", ".join(f"--{a}" for a in sorted(allowed | switches)) or "none"
+                raise UsageError(f"Unknown option '{unescape(word)}' (options: {known}).", usage)
+            if name in flags:
+                raise UsageError(f"Option --{name} given twice.", usage)
+            flags[name] = []
+            current = None if name in switches else name
+        elif current is not None:
+            flags[current].append(word)
+        elif flags:
+            raise UsageError(f"'{unescape(word)}' follows a switch that takes no value.", usage)
+        else:
+            positional.append(word)
+    values: dict[str, str] = {}
+    for name, value in flags.items():
+        if name in switches:
+            values[name] = "yes"
+        elif not value:
+            raise UsageError(f"Option --{name} needs a value.", usage)
+        else:
+            values[name] = unescape(" ".join(value))
+    return positional, values
+
+
+def _text(words: list[str], what: str, usage: str, limit: int = MAX_TEXT) -> str:
+    value = unescape(" ".join(words)).strip()
+    if not value:
+        raise UsageError(f"Missing {what}.", usage)
+    if len(value) > limit:
+        raise UsageError(
+            f"The {what} is too long ({len(value)} characters, at most {limit}).", usage
+        )
+    return value
+
+
+# --- /exp ---------------------------------------------------------------------------
+
+
+def parse_exp(text: str) -> Command:
+    words = tokens(text)
+    if not words:
+        return OpenNewExperimentForm()
+    sub, rest = words[0].lower(), words[1:]
+    usage = USAGE["exp"].get(sub)
+    if sub == "help":
+        return Help("exp")
+    if usage is None:
+        raise UsageError(f"Unknown subcommand '{unescape(words[0])}'.", usage_of("exp"))
+    if sub == "new":
+        return _parse_new(rest, usage)
+    if sub == "list":
+        return _parse_list(rest, usage)
+    if not rest:
+        raise UsageError(f"'{sub}' needs an experiment key.", usage)
+    number = experiment_number(rest[0], usage)
+    args = rest[1:]
+    if sub in ("show", "history", "analyze"):
+        if args:
+            raise UsageError(f"Unexpected '{unescape(' '.join(args))}'.", usage)
+        if sub == "show":
+            return ShowExperiment(number)
+        return History(number) if sub == "history" else Step("analyze", number)
+    if sub == "start":
+        if args and [a.lower() for a in args] != ["--force"]:
+            raise UsageError(f"Unexpected '{unescape(' '.join(args))}'.", usage)
+        return Step("start", number, force=bool(args))
+    if sub == "conclude":
+        if not args:
+            raise UsageError("conclude needs an outcome and the learnings.", usage)
+        try:
+            outcome = Outcome(args[0].lower())
+        except ValueError:
+            raise UsageError(
+                f"'{unescape(args[0])}' is not an outcome (success, failure, inconclusive).",
+                usage,
+            ) from None
+        return Step("conclude", number, outcome=outcome, text=_text(args[1:], "learnings", usage))
+    if sub == "abandon":
+        return Step("abandon", number, text=_text(args, "reason", usage))
+    # link
+    if not args:
+        raise UsageError("link needs a URL.", usage)
+    match = LINK_PATTERN.match(args[0])
+    url = match.group(1) if match else unescape(args[0])
+    if not URL_PATTERN.match(url) or len(url) > 2000:
+        raise UsageError(f"'{url[:80]}' is not an http(s) URL.", usage)
+    label = unescape(" ".join(args[1:])).strip()
+    return AddLink(number, url, label[:200])
+
+
+def _parse_new(rest: list[str], usage: str) -> NewExperiment:
+    positional, flags = split_flags(
+        rest, {"hypothesis", "metric", "min-delta", "direction", "stream"}, usage
+    )
+    if len(positional) < 2:
+        raise UsageError("new needs a project and a title.", usage)
+    project = project_slug(positional[0], usage)
+    title = _text(positional[1:], "title", usage, MAX_TITLE)
+    stream = Workstream.MAIN
+    if "stream" in flags:
+        try:
+            stream = Workstream(flags["stream"].lower())
+        except ValueError:
+            raise UsageError(
+                f"--stream must be main or side, not '{flags['stream']}'.", usage
+            ) from None
+    metric = flags.get("metric")
+    if metric is not None:
+        metric = metric.lower().replace("-", "_")
+        if metric not in KNOWN_METRICS:
+            raise UsageError(
+                f"Unknown metric '{metric}' (known: {', '.join(sorted(KNOWN_METRICS))}).", usage
+            )
+    min_delta: float | None = None
+    if "min-delta" in flags:
+        try:
+            min_delta = float(flags["min-delta"])
+        except ValueError:
+            raise UsageError(
+                f"--min-delta must be a number, not '{flags['min-delta']}'.", usage
+            ) from None
+        if not math.isfinite(min_delta) or min_delta < 0:
+            raise UsageError("--min-delta must be a finite number ≥ 0.", usage)
+    direction: Direction | None = None
+    if "direction" in flags:
+        try:
+            direction = Direction(flags["direction"].lower())
+        except ValueError:
+            raise UsageError("--direction must be higher or lower.", usage) from None
+    if metric is None and (min_delta is not None or direction is not None):
+        raise UsageError("--min-delta and --direction need --metric.", usage)
+    if metric is not None:
+        if direction is None:
+            direction = Direction.LOWER if metric in LOWER_IS_BETTER else Direction.HIGHER
+        min_delta = 0.0 if min_delta is None else min_delta
+    return NewExperiment(
+        project=project,
+        title=title,
+        hypothesis=flags.get("hypothesis", "")[:MAX_TEXT],
+        metric=metric,
+        min_delta=min_delta,
+        direction=direction,
+        stream=stream,
+    )
+
+
+def _parse_list(rest: list[str], usage: str) -> ListExperiments:
+    positional, flags = split_flags(rest, {"project"}, usage)
+    project = project_slug(flags["project"], usage) if "project" in flags else None
+    if len(positional) > 1:
+        raise UsageError("list takes one filter at most.", usage)
+    if not positional:
+        return ListExperiments(project=project)
+    word = positional[0]
+    if word.lower() == "mine":
+        return ListExperiments(mine=True, project=project)
+    if word.lower() == "all":
+        return ListExperiments(everything=True, project=project)
+    try:
+        return ListExperiments(status=Status(word.lower()), project=project)
+    except ValueError:
+        pass
+    if USER_PATTERN.match(word):
+        return ListExperiments(user_id=user_id(word, usage), project=project)
+    statuses = ", ".join(s.value for s in Status)
+    raise UsageError(
+        f"'{unescape(word)}' is not a filter: use mine, all, @user or a status ({statuses}).",
+        usage,
+    )
+
+
+# --- /mlgov -------------------------------------------------------------------------
+
+
+def parse_mlgov(text: str) -> Command:
+    words = tokens(text)
+    if not words or words[0].lower() == "help":
+        return Help("mlgov")
+    head = words[0].lower()
+    if head in ("project", "member") and len(words) > 1:
+        key, rest = f"{head} {words[1].lower()}", words[2:]
+    else:
+        key, rest = head, words[1:]
+    usage = USAGE["mlgov"].get(key)
+    if usage is None:
+        raise UsageError(
+            f"Unknown subcommand '{unescape(' '.join(words[:2]))}'.", usage_of("mlgov")
+        )
+    if key == "project add":
+        if len(rest) != 2:
+            raise UsageError("project add needs a slug and a channel.", usage)
+        return AddProject(project_slug(rest[0], usage), channel_id(rest[1], usage))
+    if key == "member add":
+        if len(rest) not in (2, 3):
+            raise UsageError("member add needs a user and a role, and optionally a project.", usage)
+        return AddMember(
+            user_id(rest[0], usage),
+            _role(rest[1], usage),
+            project_slug(rest[2], usage) if len(rest) == 3 else None,
+        )
+    if key == "member remove":
+        if not 1 <= len(rest) <= 3:
+            raise UsageError("member remove needs a user.", usage)
+        role: Role | None = None
+        project: str | None = None
+        for word in rest[1:]:
+            if word.lower() in {r.value for r in Role}:
+                if role is not None:
+                    raise UsageError("Name one role at most.", usage)
+                role = Role(word.lower())
+            elif project is None:
+                project = project_slug(word, usage)
+            else:
+                raise UsageError(f"Unexpected '{unescape(word)}'.", usage)
+        return RemoveMember(user_id(rest[0], usage), role, project)
+    # rules
+    if not rest:
+        raise UsageError("rules needs a project.", usage)
+    changes: dict[str, str] = {}
+    for pair in rest[1:]:
+        name, sep, value = unescape(pair).partition("=")
+        if not sep or not name or not value:
+            raise UsageError(f"'{unescape(pair)}' is not key=value.", usage)
+        if name.lower() in changes:
+            raise UsageError(f"'{name}' given twice.", usage)
+        changes[name.lower()] = value
+    return SetRules(project_slug(rest[0], usage), changes)
+
+
+def _role(word: str, usage: str) -> Role:
+    try:
+        return Role(word.lower())
+    except ValueError:
+        raise UsageError(
+            f"'{unescape(word)}' is not a role (scientist, engineer, manager, admin).", usage
+        ) from None
+
+
+PARSERS = {"exp": parse_exp, "mlgov": parse_mlgov}
+
+
+def parse(command: str, text: str) -> Command:
+    """Parse ``/command text``; raises only UsageError."""
+    name = command.lstrip("/").lower()
+    parser = PARSERS.get(name)
+    if parser is None:
+        raise UsageError(f"Unknown command '/{name}'.", "/exp help, /mlgov help")
+    return parser(text)
+
+
+def parse_mention(text: str, bot_user_id: str | None) -> tuple[str, str]:
+    """``<@BOT> exp list`` or ``<@BOT> /exp list`` -> ("exp", "list")."""
+    words = text.strip()
+    if bot_user_id:
+        words = re.sub(rf"<@{re.escape(bot_user_id)}(?:\|[^>]*)?>", " ", words, count=1).strip()
+    else:
+        words = re.sub(r"^<@[UW][A-Z0-9]+(?:\|[^>]*)?>", " ", words).strip()
+    head, _, rest = words.partition(" ")
+    name = head.lstrip("/").lower()
+    if name not in PARSERS:
+        raise UsageError(
+            f"I did not understand '{unescape(head)[:40]}'. Mention me with a command,"
+            " like @mlgov exp list.",
+            "@mlgov exp help, @mlgov mlgov help",
+        )
+    return name, rest

@@ -1,0 +1,64 @@
+"""The Slack Web API behind the outbox: slack_sdk's WebClient, failures classified."""
+
+from __future__ import annotations
+
+import urllib.error
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.services.delivery import DeliveryFailed
+
+# Errors that will not go away by trying again.
+PERMANENT = frozenset(
+    {
+        "channel_not_found", "not_in_channel", "is_archived", "invalid_auth",
+        "account_inactive", "token_revoked", "missing_scope", "invalid_blocks",
+        "invalid_arguments", "msg_too_long", "msg_blocks_too_long", "no_text",
+        "user_not_in_channel", "cant_update_message", "message_not_found",
+        "restricted_action", "not_authed", "invalid_blocks_format",
+    }
+)  # fmt: skip
+# Errors that mean the call's purpose is already met.
+HARMLESS = frozenset({"already_in_channel", "method_not_supported_for_channel_type"})
+
+
+class WebApi:
+    """Implements services.delivery.SlackApi over a WebClient that it is given."""
+
+    def __init__(self, client: WebClient) -> None:
+        self.client = client
+
+    def call(self, method: str, payload: dict[str, Any]) -> dict[str, Any]:
+        try:
+            response = self.client.api_call(method, json=payload)
+        except SlackApiError as exc:
+            error = exc.response.get("error", "") if isinstance(exc.response.data, dict) else ""
+            if method == "conversations.join" and error in HARMLESS:
+                return {"ok": True}
+            raise _classify(exc, str(error)) from exc
+        except (TimeoutError, urllib.error.URLError, ConnectionError) as exc:
+            raise DeliveryFailed(f"network: {exc}") from exc
+        return dict(response.data) if isinstance(response.data, dict) else {"ok": True}
+
+
+def _classify(exc: SlackApiError, error: str) -> DeliveryFailed:
+    status = exc.response.status_code
+    if status == 429:
+        headers = {k.lower(): v for k, v in exc.response.headers.items()}
+        retry_after = headers.get("retry-after", "1")
+        if isinstance(retry_after, list):
+            retry_after = retry_after[0]
+        return DeliveryFailed("ratelimited", retry_after=_seconds(str(retry_after)))
+    if status >= 500:
+        return DeliveryFailed(f"HTTP {status} {error}".strip())
+    permanent = error in PERMANENT or 400 <= status < 500
+    return DeliveryFailed(error or f"HTTP {status}", permanent=permanent)
+
+
+def _seconds(value: str) -> float:
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return 1.0

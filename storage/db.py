@@ -1,0 +1,86 @@
+"""Engines and sessions: SQLite (WAL, busy timeout, foreign keys, BEGIN IMMEDIATE) or PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.domain.errors import ConfigError
+
+SQLITE_BUSY_TIMEOUT_S = 5.0
+WRITE = {"mlgov_write": True}
+
+
+def normalise_url(url: str) -> str:
+    """Accept the URL forms people paste and pick the driver we ship (psycopg 3)."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def create_db_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine for ``url``; on SQLite every write transaction begins IMMEDIATE."""
+    url = normalise_url(url)
+    try:
+        parsed = make_url(url)
+    except Exception as exc:  # sqlalchemy raises ArgumentError with a long message
+        raise ConfigError(f"DATABASE_URL is not a database URL: {url!r}") from exc
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(url, parsed.database, **kwargs)
+    if parsed.get_backend_name() != "postgresql":
+        raise ConfigError(
+            f"DATABASE_URL must be sqlite:///FILE or postgresql://..., not {parsed.drivername}"
+        )
+    return create_engine(url, pool_pre_ping=True, future=True, **kwargs)
+
+
+def _sqlite_engine(url: str, database: str | None, **kwargs: Any) -> Engine:
+    if database and database != ":memory:":
+        folder = os.path.dirname(os.path.abspath(database))
+        if not os.path.isdir(folder):
+            raise ConfigError(f"DATABASE_URL points into a missing folder: {folder}")
+    engine = create_engine(
+        url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}, **kwargs
+    )
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event below issue BEGIN, so writers can take the
+        # lock up front: a deferred transaction that reads then writes fails at once
+        # with "database is locked" under contention, whatever the busy timeout.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        write = connection.get_execution_options().get("mlgov_write", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine
+
+
+class SessionFactories:
+    """Read and write session makers over one engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.reader = sessionmaker(bind=engine, expire_on_commit=False)
+        self.writer = sessionmaker(bind=engine.execution_options(**WRITE), expire_on_commit=False)
+
+    def session(self, write: bool) -> Session:
+        return (self.writer if write else self.reader)()

@@ -1,0 +1,140 @@
+"""The dispatcher's side of the outbox: lease the head message of each channel, settle it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+
+from storage.models import ExperimentRow, OutboxRow
+from storage.unit_of_work import Database
+
+
+@dataclass(frozen=True)
+class PendingMessage:
+    id: int
+    team_id: str
+    channel: str
+    method: str
+    payload: dict[str, Any]
+    experiment_id: int | None
+    thread_root: bool
+    attempts: int
+    created_at: datetime
+
+
+class OutboxStore:
+    """Leases keep one worker per message; only a channel's oldest message is ever leased,
+    so each channel's messages go out in order across any number of workers."""
+
+    def __init__(self, db: Database, owner: str, lease: timedelta = timedelta(seconds=60)) -> None:
+        self.db = db
+        self.owner = owner
+        self.lease = lease
+
+    def lease_heads(self, now: datetime, limit: int = 20) -> list[PendingMessage]:
+        """Lease the oldest undelivered message of each channel that is due and free."""
+        pending = and_(OutboxRow.sent_at.is_(None), OutboxRow.dead.is_(False))
+        heads = select(func.min(OutboxRow.id)).where(pending).group_by(OutboxRow.channel)
+        free = or_(OutboxRow.lease_until.is_(None), OutboxRow.lease_until < now)
+        leased: list[PendingMessage] = []
+        with self.db.write() as uow:
+            rows = uow.session.scalars(
+                select(OutboxRow)
+                .where(OutboxRow.id.in_(heads), OutboxRow.next_attempt_at <= now, free)
+                .order_by(OutboxRow.id)
+                .limit(limit)
+            ).all()
+            for row in rows:
+                taken = uow.session.execute(
+                    update(OutboxRow)
+                    .where(OutboxRow.id == row.id, OutboxRow.sent_at.is_(None), free)
+                    .values(lease_owner=self.owner, lease_until=now + self.lease)
+                    .execution_options(synchronize_session=False)
+                ).rowcount  # type: ignore[attr-defined]
+                if taken == 1:
+                    leased.append(
+                        PendingMessage(
+                            row.id,
+                            row.team_id,
+                            row.channel,
+                            row.method,
+                            dict(row.payload),
+                            row.experiment_id,
+                            row.thread_root,
+                            row.attempts,
+                            row.created_at,
+                        )
+                    )
+            uow.commit()
+        return leased
+
+    def thread_ts(self, experiment_id: int) -> str | None:
+        with self.db.read() as uow:
+            return uow.experiments.thread_of(experiment_id)
+
+    def delivered(self, message: PendingMessage, now: datetime, ts: str | None) -> None:
+        with self.db.write() as uow:
+            self._settle(
+                uow,
+                message,
+                sent_at=now,
+                result_ts=ts,
+                lease_until=None,
+                attempts=message.attempts + 1,
+                last_error=None,
+            )
+            if message.thread_root and message.experiment_id is not None and ts:
+                uow.session.execute(
+                    update(ExperimentRow)
+                    .where(
+                        ExperimentRow.id == message.experiment_id, ExperimentRow.thread_ts.is_(None)
+                    )
+                    .values(thread_ts=ts)
+                )
+            uow.commit()
+
+    def retry_later(self, message: PendingMessage, at: datetime, error: str) -> None:
+        with self.db.write() as uow:
+            self._settle(
+                uow,
+                message,
+                next_attempt_at=at,
+                lease_until=None,
+                attempts=message.attempts + 1,
+                last_error=error[:500],
+            )
+            uow.commit()
+
+    def give_up(self, message: PendingMessage, error: str) -> None:
+        with self.db.write() as uow:
+            self._settle(
+                uow,
+                message,
+                dead=True,
+                lease_until=None,
+                attempts=message.attempts + 1,
+                last_error=error[:500],
+            )
+            uow.commit()
+
+    def _settle(self, uow: Any, message: PendingMessage, **values: Any) -> None:
+        uow.session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id == message.id, OutboxRow.lease_owner == self.owner)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+
+    def pending_count(self) -> int:
+        with self.db.read() as uow:
+            return int(
+                uow.session.scalar(
+                    select(func.count()).where(
+                        OutboxRow.sent_at.is_(None), OutboxRow.dead.is_(False)
+                    )
+                )
+                or 0
+            )

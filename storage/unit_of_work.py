@@ -1,0 +1,107 @@
+"""One use case, one transaction: the unit of work services use."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from bot.domain.errors import MlgovError, StorageError
+from storage.db import SessionFactories
+from storage.repositories import (
+    Audit,
+    Experiments,
+    Members,
+    Outbox,
+    ProcessedEvents,
+    Projects,
+    Workspaces,
+)
+
+
+class UnitOfWork:
+    """Repositories over one session; leaving without ``commit()`` rolls back.
+
+    Database failures leave as :class:`StorageError` so the edges can answer clearly.
+    """
+
+    session: Session
+
+    def __init__(
+        self,
+        factories: SessionFactories,
+        write: bool,
+        on_outbox: Callable[[], None] | None = None,
+    ) -> None:
+        self._factories = factories
+        self._write = write
+        self._on_outbox = on_outbox
+
+    def __enter__(self) -> UnitOfWork:
+        self.session = self._factories.session(self._write)
+        self.workspaces = Workspaces(self.session)
+        self.members = Members(self.session)
+        self.projects = Projects(self.session)
+        self.experiments = Experiments(self.session)
+        self.audit = Audit(self.session)
+        self.events = ProcessedEvents(self.session)
+        self.outbox = Outbox(self.session)
+        self._committed = False
+        return self
+
+    def commit(self) -> None:
+        if not self._write:
+            raise RuntimeError("commit() on a read-only unit of work")
+        try:
+            self.session.commit()
+        except DBAPIError as exc:
+            raise _translate(exc) from exc
+        self._committed = True
+        if self.outbox.added and self._on_outbox is not None:
+            self._on_outbox()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            self.session.rollback()
+        finally:
+            self.session.close()
+        if isinstance(exc, DBAPIError) and not isinstance(exc, MlgovError):
+            raise _translate(exc) from exc
+
+
+def _translate(exc: DBAPIError) -> StorageError:
+    if isinstance(exc, IntegrityError):
+        return StorageError("That conflicts with something saved meanwhile; please try again.")
+    if isinstance(exc, OperationalError):
+        return StorageError("The database is busy or unreachable; please try again shortly.")
+    return StorageError("The database refused the change; nothing was saved.")
+
+
+class Database:
+    """The storage port services depend on: hands out units of work."""
+
+    def __init__(self, factories: SessionFactories) -> None:
+        self.factories = factories
+        self.engine = factories.engine
+        self._listeners: list[Callable[[], None]] = []
+
+    def on_outbox(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after any commit that queued Slack messages."""
+        self._listeners.append(listener)
+
+    def _notify(self) -> None:
+        for listener in self._listeners:
+            listener()
+
+    def write(self) -> UnitOfWork:
+        return UnitOfWork(self.factories, write=True, on_outbox=self._notify)
+
+    def read(self) -> UnitOfWork:
+        return UnitOfWork(self.factories, write=False)

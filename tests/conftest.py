@@ -1,0 +1,80 @@
+"""Shared fixtures: databases (SQLite and PostgreSQL), the fake Slack Web API, a running app."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from tests.fakes.slack_api import FakeSlack
+
+PG_URL = os.environ.get("MLGOV_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+# CI sets this so that unreachable PostgreSQL fails the run instead of skipping tests.
+REQUIRE_PG = os.environ.get("MLGOV_REQUIRE_POSTGRES") == "1"
+_pg_problem: list[str | None] = []
+
+
+def _postgres_problem() -> str | None:
+    """Why PostgreSQL cannot be used (None when it can); checked once per run."""
+    if not _pg_problem:
+        from storage.db import create_db_engine
+
+        try:
+            engine = create_db_engine(PG_URL, connect_args={"connect_timeout": 3})
+            with engine.connect() as connection:
+                connection.execute(sa.text("SELECT 1"))
+            engine.dispose()
+            _pg_problem.append(None)
+        except Exception as exc:  # any failure means "not reachable"
+            _pg_problem.append(f"PostgreSQL not reachable at {PG_URL}: {type(exc).__name__}")
+    return _pg_problem[0]
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
+    problem = _postgres_problem()
+    if problem:
+        if REQUIRE_PG:
+            pytest.fail(problem + " (MLGOV_REQUIRE_POSTGRES=1)")
+        pytest.skip(problem + "; set MLGOV_TEST_POSTGRES_URL")
+    from storage.db import create_db_engine
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_db_engine(PG_URL)
+    with admin.begin() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in PG_URL else "?"
+    yield f"{PG_URL}{separator}options=-csearch_path%3D{schema}"
+    with admin.begin() as connection:
+        connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A SQLite file in the test's own folder."""
+    return f"sqlite:///{tmp_path / 'mlgov.db'}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """Each storage test runs on SQLite and on PostgreSQL."""
+    name = "sqlite_url" if request.param == "sqlite" else "pg_url"
+    return str(request.getfixturevalue(name))
+
+
+@pytest.fixture
+def fake_slack() -> Iterator[FakeSlack]:
+    """The fake Slack Web API, over real HTTP on 127.0.0.1."""
+    with FakeSlack() as fake:
+        yield fake
+
+
+def pytest_report_header() -> str:
+    problem = _postgres_problem()
+    return f"postgres: {'SKIPPED — ' + problem if problem else 'available at ' + PG_URL}"

@@ -1,0 +1,165 @@
+"""The real HTTP app under test, and a client that sends what Slack sends, signed."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk.signature import SignatureVerifier
+
+from bot.config import Settings
+from bot.runtime import Runtime
+from bot.server import HttpServer
+from bot.slack.app import build_bolt_app, web_client
+from bot.slack.web_api import WebApi
+from tests.fakes.slack_api import FakeSlack
+
+SIGNING_SECRET = "test-signing-secret"
+TEAM = "T1"
+ADMIN = "UADMIN"
+
+
+@dataclass
+class HttpResult:
+    status: int
+    body: str
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class AppUnderTest:
+    """`mlgov serve`'s parts, on port 0, against ``fake`` as the Slack Web API."""
+
+    def __init__(self, fake: FakeSlack, database_url: str, *, poll_seconds: float = 0.2) -> None:
+        self.fake = fake
+        self.settings = Settings(
+            slack_bot_token="xoxb-test", slack_signing_secret=SIGNING_SECRET,
+            slack_api_url=fake.api_url, database_url=database_url, admins=frozenset({ADMIN}),
+        )
+        self.runtime = Runtime.create(self.settings)
+        client = web_client("xoxb-test", fake.api_url)
+        self.runtime.start_outbox(WebApi(client), poll_seconds)
+        self.bolt = build_bolt_app(client, SIGNING_SECRET, self.runtime.dispatcher)
+        self.server = HttpServer(self.runtime.web_app(self.bolt), threads=8).start()
+        self.url = self.server.url
+        self.signer = SignatureVerifier(SIGNING_SECRET)
+        self._responses = 0
+
+    def close(self) -> None:
+        self.server.stop()
+        self.runtime.close()
+
+    # --- raw HTTP -------------------------------------------------------------------
+
+    def post(self, path: str, body: str, headers: dict[str, str]) -> HttpResult:
+        request = urllib.request.Request(self.url + path, data=body.encode(), headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return HttpResult(response.status, response.read().decode())
+        except urllib.error.HTTPError as error:
+            return HttpResult(error.code, error.read().decode())
+
+    def get(self, path: str) -> HttpResult:
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=10) as response:
+                return HttpResult(response.status, response.read().decode())
+        except urllib.error.HTTPError as error:
+            return HttpResult(error.code, error.read().decode())
+
+    def signed(
+        self, body: str, content_type: str, *, timestamp: int | None = None,
+        secret: str | None = None, extra: dict[str, str] | None = None,
+    ) -> HttpResult:
+        ts = str(int(time.time()) if timestamp is None else timestamp)
+        signer = self.signer if secret is None else SignatureVerifier(secret)
+        headers = {
+            "Content-Type": content_type,
+            "X-Slack-Request-Timestamp": ts,
+            "X-Slack-Signature": signer.generate_signature(timestamp=ts, body=body),
+            **(extra or {}),
+        }
+        return self.post("/slack/events", body, headers)
+
+    # --- what Slack sends -----------------------------------------------------------
+
+    def command_body(self, user: str, command: str, text: str) -> tuple[str, str]:
+        """A slash command payload; returns (form body, its response_url key)."""
+        self._responses += 1
+        key = f"r{self._responses}"
+        form = {
+            "token": "unused", "team_id": TEAM, "team_domain": "test", "channel_id": "CGENERAL",
+            "channel_name": "general", "user_id": user, "user_name": user.lower(),
+            "command": command, "text": text, "api_app_id": "A1",
+            "response_url": self.fake.response_url(key), "trigger_id": f"trigger-{key}",
+        }
+        return urllib.parse.urlencode(form), key
+
+    def command(self, user: str, command: str, text: str, **kwargs: Any) -> HttpResult:
+        body, _ = self.command_body(user, command, text)
+        return self.signed(body, "application/x-www-form-urlencoded", **kwargs)
+
+    def command_reply(self, user: str, command: str, text: str) -> dict[str, Any]:
+        """Run a slash command and return what it answered at its response_url."""
+        body, key = self.command_body(user, command, text)
+        result = self.signed(body, "application/x-www-form-urlencoded")
+        assert result.status == 200, result
+        calls = self.fake.wait_for("response_url",
+                                   predicate=lambda c: c.params.get("_key") == key)
+        return calls[-1].params
+
+    def event(self, event: dict[str, Any], event_id: str, *, retry: int | None = None
+              ) -> HttpResult:
+        payload = {"token": "unused", "team_id": TEAM, "api_app_id": "A1", "type":
+                   "event_callback", "event_id": event_id, "event_time": int(time.time()),
+                   "event": event}
+        extra = {}
+        if retry is not None:
+            extra = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
+        return self.signed(json.dumps(payload), "application/json", extra=extra)
+
+    def interaction(self, payload: dict[str, Any]) -> HttpResult:
+        body = urllib.parse.urlencode({"payload": json.dumps(payload)})
+        return self.signed(body, "application/x-www-form-urlencoded")
+
+    def button(self, user: str, action_id: str, value: str) -> tuple[HttpResult, str]:
+        """Press a button; returns the HTTP result and the response_url key."""
+        self._responses += 1
+        key = f"b{self._responses}"
+        payload = {
+            "type": "block_actions", "team": {"id": TEAM, "domain": "test"},
+            "user": {"id": user, "team_id": TEAM}, "api_app_id": "A1",
+            "trigger_id": f"trigger-{key}", "response_url": self.fake.response_url(key),
+            "container": {"type": "message", "channel_id": "CCHURN", "message_ts": "1.2"},
+            "channel": {"id": "CCHURN"},
+            "actions": [{"type": "button", "action_id": action_id, "block_id": "steps",
+                         "value": value, "action_ts": str(time.time())}],
+        }
+        return self.interaction(payload), key
+
+    def submit_view(self, user: str, view: dict[str, Any], values: dict[str, str]) -> HttpResult:
+        """Submit ``view`` (as opened through views.open) with ``values`` per block id."""
+        state: dict[str, Any] = {}
+        for block in view["blocks"]:
+            if block["type"] != "input":
+                continue
+            value = values.get(block["block_id"])
+            element = block["element"]
+            if element["type"] == "static_select":
+                entry = {"type": "static_select", "selected_option":
+                         {"value": value, "text": {"type": "plain_text", "text": value or ""}}
+                         if value else None}
+            else:
+                entry = {"type": "plain_text_input", "value": value}
+            state[block["block_id"]] = {element["action_id"]: entry}
+        payload = {
+            "type": "view_submission", "team": {"id": TEAM, "domain": "test"},
+            "user": {"id": user, "team_id": TEAM}, "api_app_id": "A1",
+            "view": {**view, "id": "V1", "state": {"values": state}},
+        }
+        return self.interaction(payload)
