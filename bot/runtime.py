@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry, Gauge
 from sqlalchemy import text
 
 from bot.config import Settings
-from bot.services.delivery import OutboxDispatcher, OutboxWorker, SlackApi
+from bot.services.delivery import OutboxDispatcher, OutboxWorker, RetryPolicy, SlackApi
 from bot.slack.dispatch import Dispatcher
 from bot.slack.notices import SlackNotices
 from storage import migrate
@@ -52,10 +52,12 @@ class Runtime:
         dispatcher = Dispatcher(db, clock, SlackNotices(), settings.admins)
         return cls(settings, db, dispatcher, clock)
 
-    def start_outbox(self, slack: SlackApi, poll_seconds: float = 1.0) -> OutboxWorker:
+    def start_outbox(
+        self, slack: SlackApi, poll_seconds: float = 1.0, policy: RetryPolicy = RetryPolicy()
+    ) -> OutboxWorker:
         """Deliver queued Slack messages in the background, woken by every commit."""
         owner = f"{socket.gethostname()}:{os.getpid()}:{id(self)}"
-        self.outbox = OutboxDispatcher(OutboxStore(self.db, owner), slack, self.clock)
+        self.outbox = OutboxDispatcher(OutboxStore(self.db, owner), slack, self.clock, policy)
         self.worker = OutboxWorker(self.outbox, poll_seconds).start()
         self.db.on_outbox(self.worker.wake)
         pending = Gauge(

@@ -78,3 +78,25 @@ def fake_slack() -> Iterator[FakeSlack]:
 def pytest_report_header() -> str:
     problem = _postgres_problem()
     return f"postgres: {'SKIPPED — ' + problem if problem else 'available at ' + PG_URL}"
+
+
+_pg_tests_passed: list[str] = []
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.when == "call" and report.passed and "pg_url" in getattr(item, "fixturenames", ()):
+        _pg_tests_passed.append(item.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """With MLGOV_REQUIRE_POSTGRES=1, a run in which no PostgreSQL test passed fails."""
+    if REQUIRE_PG and session.testscollected and not _pg_tests_passed and exitstatus == 0:
+        session.exitstatus = 1
+        print("\nMLGOV_REQUIRE_POSTGRES=1 but no PostgreSQL test ran.", flush=True)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    terminalreporter.write_line(f"postgres: {len(_pg_tests_passed)} PostgreSQL tests passed")

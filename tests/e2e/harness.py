@@ -15,6 +15,7 @@ from slack_sdk.signature import SignatureVerifier
 from bot.config import Settings
 from bot.runtime import Runtime
 from bot.server import HttpServer
+from bot.services.delivery import RetryPolicy
 from bot.slack.app import build_bolt_app, web_client
 from bot.slack.web_api import WebApi
 from tests.fakes.slack_api import FakeSlack
@@ -36,7 +37,8 @@ class HttpResult:
 class AppUnderTest:
     """`mlgov serve`'s parts, on port 0, against ``fake`` as the Slack Web API."""
 
-    def __init__(self, fake: FakeSlack, database_url: str, *, poll_seconds: float = 0.2) -> None:
+    def __init__(self, fake: FakeSlack, database_url: str, *, poll_seconds: float = 0.2,
+                 first_retry_delay: float = 0.05) -> None:
         self.fake = fake
         self.settings = Settings(
             slack_bot_token="xoxb-test", slack_signing_secret=SIGNING_SECRET,
@@ -44,12 +46,28 @@ class AppUnderTest:
         )
         self.runtime = Runtime.create(self.settings)
         client = web_client("xoxb-test", fake.api_url)
-        self.runtime.start_outbox(WebApi(client), poll_seconds)
+        # Short backoff so that tests of Slack outages take a fraction of a second.
+        self.runtime.start_outbox(WebApi(client), poll_seconds,
+                                  RetryPolicy(first_delay=first_retry_delay, max_delay=1.0))
         self.bolt = build_bolt_app(client, SIGNING_SECRET, self.runtime.dispatcher)
         self.server = HttpServer(self.runtime.web_app(self.bolt), threads=8).start()
         self.url = self.server.url
         self.signer = SignatureVerifier(SIGNING_SECRET)
         self._responses = 0
+
+    def setup_team(self) -> None:
+        """Project churn in #CCHURN; alice and bob scientists, mia manager, erin engineer."""
+        self.command_reply(ADMIN, "/mlgov", "project add churn <#CCHURN|churn>")
+        for user, role in (("UALICE", "scientist"), ("UBOB", "scientist"),
+                           ("UMIA", "manager"), ("UERIN", "engineer")):
+            self.command_reply(ADMIN, "/mlgov", f"member add <@{user}> {role} churn")
+
+    def count(self, table: str) -> int:
+        """Rows in ``table`` (to show that a refused request wrote nothing)."""
+        from sqlalchemy import text
+
+        with self.runtime.db.engine.connect() as connection:
+            return int(connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
 
     def close(self) -> None:
         self.server.stop()

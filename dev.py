@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""Set-up and the two everyday commands, needing nothing but Python 3.11+.
+
+    python3 dev.py run [mlgov arguments]   # creates .venv from requirements.lock, runs mlgov
+    python3 dev.py test [pytest arguments] # the same set-up, then ruff, mypy and pytest
+
+With no Slack credentials in the environment (or .env), `run` opens the local shell on
+SQLite with a demo team. The first call takes a minute or two to install; later calls
+reinstall only when requirements.lock or pyproject.toml change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+STAMP = VENV / ".mlgov-installed"
+INPUTS = (ROOT / "requirements.lock", ROOT / "pyproject.toml")
+
+
+def _digest() -> str:
+    return hashlib.sha256(b"".join(p.read_bytes() for p in INPUTS)).hexdigest()
+
+
+def ensure_environment() -> None:
+    """Create .venv and install the locked dependencies and mlgov itself, when needed."""
+    if sys.version_info < (3, 11):
+        sys.exit(f"mlgov needs Python 3.11 or newer; this is {sys.version.split()[0]}")
+    if not (BIN / "python").exists():
+        print("dev.py: creating .venv …", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    if STAMP.exists() and STAMP.read_text() == _digest():
+        return
+    print("dev.py: installing locked dependencies (once) …", flush=True)
+    pip = [str(BIN / "python"), "-m", "pip", "--disable-pip-version-check", "install", "-q"]
+    subprocess.run([*pip, "-r", str(ROOT / "requirements.lock")], check=True)
+    subprocess.run([*pip, "--no-deps", "-e", str(ROOT)], check=True)
+    STAMP.write_text(_digest())
+
+
+def run(args: list[str]) -> int:
+    return subprocess.call([str(BIN / "mlgov"), *args])
+
+
+def test(args: list[str]) -> int:
+    steps = [
+        [str(BIN / "ruff"), "check", "bot", "storage", "tests", "benchmarks", "dev.py"],
+        [str(BIN / "mypy")],
+        [str(BIN / "python"), "-m", "pytest", *args],
+    ]
+    for step in steps:
+        print("dev.py:", " ".join(Path(step[0]).name if i == 0 else a
+                                  for i, a in enumerate(step)), flush=True)
+        code = subprocess.call(step, cwd=ROOT)
+        if code != 0:
+            return code
+    return 0
+
+
+def main() -> int:
+    if len(sys.argv) < 2 or sys.argv[1] not in ("run", "test"):
+        print(__doc__)
+        return 2
+    ensure_environment()
+    verb, args = sys.argv[1], sys.argv[2:]
+    return run(args) if verb == "run" else test(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
