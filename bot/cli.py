@@ -63,15 +63,13 @@ def load_environment() -> dict[str, str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=os.environ.get("MLGOV_LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
     try:
         from bot.config import Settings
 
-        settings = Settings.from_env(load_environment())
+        environment = load_environment()
+        settings = Settings.from_env(environment)
         verb = args.verb or ("serve" if settings.has_slack else "shell")
+        configure_logging(environment.get("MLGOV_LOG_LEVEL"), quiet=verb == "shell")
         if verb == "serve":
             return serve(settings, args)
         if verb == "shell":
@@ -86,6 +84,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def configure_logging(level: str | None, quiet: bool) -> None:
+    """INFO for the service (WARNING in the shell, whose output is the conversation)."""
+    name = (level or ("WARNING" if quiet else "INFO")).upper()
+    if name not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        name = "INFO"
+    logging.basicConfig(level=name, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLevelName(name)))
 
 
 def database(settings: Any, verb: str) -> int:

@@ -12,6 +12,8 @@ import sqlalchemy as sa
 
 from tests.fakes.slack_api import FakeSlack
 
+# slack_sdk and urllib honour HTTP(S)_PROXY; the fake Slack and the app live on loopback.
+os.environ["NO_PROXY"] = ",".join(filter(None, [os.environ.get("NO_PROXY"), "127.0.0.1,localhost"]))
 PG_URL = os.environ.get("MLGOV_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 # CI sets this so that unreachable PostgreSQL fails the run instead of skipping tests.
 REQUIRE_PG = os.environ.get("MLGOV_REQUIRE_POSTGRES") == "1"
