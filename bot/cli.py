@@ -125,10 +125,10 @@ def serve(settings: Any, args: argparse.Namespace) -> int:
     bolt = build_bolt_app(client, settings.slack_signing_secret, runtime.dispatcher)
     socket_mode = None
     if settings.slack_app_token:
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
+        from bot.slack.app import socket_mode_handler
 
-        socket_mode = SocketModeHandler(bolt, settings.slack_app_token)
-        socket_mode.connect()  # type: ignore[no-untyped-call]
+        socket_mode = socket_mode_handler(bolt, settings.slack_app_token)
+        socket_mode.connect()
         logging.getLogger("mlgov").info("Socket Mode connected")
     server = HttpServer(
         runtime.web_app(None if socket_mode else bolt),
@@ -149,7 +149,7 @@ def serve(settings: Any, args: argparse.Namespace) -> int:
     finally:
         server.stop()
         if socket_mode is not None:
-            socket_mode.close()  # type: ignore[no-untyped-call]
+            socket_mode.close()
         runtime.close()
     return 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,15 +67,15 @@ class Settings:
         timezone = get("MLGOV_TIMEZONE") or "UTC"
         try:
             ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):
             raise ConfigError(
                 f"MLGOV_TIMEZONE {timezone!r} is not an IANA time zone (like Europe/Berlin)."
             ) from None
         port_text = get("PORT") or "3000"
-        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        if not (port_text.isascii() and port_text.isdigit()) or not 0 < int(port_text) < 65536:
             raise ConfigError(f"PORT must be a number from 1 to 65535, not {port_text!r}.")
         admins = frozenset(a for a in (get("MLGOV_ADMINS") or "").replace(",", " ").split() if a)
-        bad = [a for a in admins if a[:1] not in ("U", "W") or not a.isalnum()]
+        bad = [a for a in admins if not re.fullmatch(r"[UW][A-Z0-9]{2,}", a)]
         if bad:
             raise ConfigError(f"MLGOV_ADMINS must list Slack user ids (U…), not {bad[0]!r}.")
         if get("SLACK_CLIENT_ID") and get("SLACK_CLIENT_SECRET"):

@@ -53,11 +53,13 @@ class Runtime:
         return cls(settings, db, dispatcher, clock)
 
     def start_outbox(
-        self, slack: SlackApi, poll_seconds: float = 1.0, policy: RetryPolicy = RetryPolicy()
+        self, slack: SlackApi, poll_seconds: float = 1.0, policy: RetryPolicy | None = None
     ) -> OutboxWorker:
         """Deliver queued Slack messages in the background, woken by every commit."""
         owner = f"{socket.gethostname()}:{os.getpid()}:{id(self)}"
-        self.outbox = OutboxDispatcher(OutboxStore(self.db, owner), slack, self.clock, policy)
+        self.outbox = OutboxDispatcher(
+            OutboxStore(self.db, owner), slack, self.clock, policy or RetryPolicy()
+        )
         self.worker = OutboxWorker(self.outbox, poll_seconds).start()
         self.db.on_outbox(self.worker.wake)
         pending = Gauge(

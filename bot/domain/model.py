@@ -52,6 +52,13 @@ KEY_PATTERN = re.compile(r"^EXP-([1-9][0-9]{0,8})$", re.IGNORECASE)
 SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,39}$")
 
 
+def plain_number(text: str) -> float:
+    """A number as people type it: Python's float() without ``1_0`` or non-ASCII digits."""
+    if "_" in text or not text.isascii():
+        raise ValueError(text)
+    return float(text)
+
+
 def experiment_key(number: int) -> str:
     """The user-facing key of experiment ``number``."""
     return f"EXP-{number}"

@@ -34,6 +34,8 @@ def updated_rules(current: ProjectRules, changes: Mapping[str, str]) -> ProjectR
         if key in _RANGES:
             lo, hi = _RANGES[key]
             try:
+                if not raw.lstrip("-").isascii() or "_" in raw:
+                    raise ValueError(raw)
                 number = int(raw)
             except ValueError:
                 problems.append(f"{key} must be a whole number from {lo} to {hi}, not '{raw}'")

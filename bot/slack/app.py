@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from slack_bolt import App
 from slack_sdk import WebClient
@@ -27,3 +28,10 @@ def build_bolt_app(client: WebClient, signing_secret: str | None, dispatcher: Di
 def web_client(token: str, api_url: str) -> WebClient:
     """The one WebClient of the process; every Web API call goes to ``api_url``."""
     return WebClient(token=token, base_url=api_url, timeout=10)
+
+
+def socket_mode_handler(bolt_app: App, app_token: str) -> Any:
+    """Socket Mode over slack_sdk's built-in WebSocket client (no extra dependency)."""
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    return SocketModeHandler(bolt_app, app_token)

@@ -36,12 +36,13 @@ from bot.domain.model import (
     Role,
     Status,
     Workstream,
+    plain_number,
 )
 
 USER_PATTERN = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$|^@?([UW][A-Z0-9]{2,})$")
 CHANNEL_PATTERN = re.compile(r"^<#([CGD][A-Z0-9]+)(?:\|[^>]*)?>$|^#?([CGD][A-Z0-9]{2,})$")
 LINK_PATTERN = re.compile(r"^<(https?://[^|>]+)(?:\|[^>]*)?>$")
-URL_PATTERN = re.compile(r"^https?://[^\s<>]+$")
+URL_PATTERN = re.compile(r"https?://[^\s<>|]+")
 MAX_TITLE = 200
 MAX_TEXT = 3000
 
@@ -181,6 +182,8 @@ def parse_exp(text: str) -> Command:
     if usage is None:
         raise UsageError(f"Unknown subcommand '{unescape(words[0])}'.", usage_of("exp"))
     if sub == "new":
+        if not rest:
+            return OpenNewExperimentForm()
         return _parse_new(rest, usage)
     if sub == "list":
         return _parse_list(rest, usage)
@@ -215,8 +218,8 @@ def parse_exp(text: str) -> Command:
     if not args:
         raise UsageError("link needs a URL.", usage)
     match = LINK_PATTERN.match(args[0])
-    url = match.group(1) if match else unescape(args[0])
-    if not URL_PATTERN.match(url) or len(url) > 2000:
+    url = unescape(match.group(1) if match else args[0])
+    if not URL_PATTERN.fullmatch(url) or len(url) > 2000:
         raise UsageError(f"'{url[:80]}' is not an http(s) URL.", usage)
     label = unescape(" ".join(args[1:])).strip()
     return AddLink(number, url, label[:200])
@@ -248,7 +251,7 @@ def _parse_new(rest: list[str], usage: str) -> NewExperiment:
     min_delta: float | None = None
     if "min-delta" in flags:
         try:
-            min_delta = float(flags["min-delta"])
+            min_delta = plain_number(flags["min-delta"])
         except ValueError:
             raise UsageError(
                 f"--min-delta must be a number, not '{flags['min-delta']}'.", usage
@@ -389,7 +392,8 @@ def parse_mention(text: str, bot_user_id: str | None) -> tuple[str, str]:
         words = re.sub(rf"<@{re.escape(bot_user_id)}(?:\|[^>]*)?>", " ", words, count=1).strip()
     else:
         words = re.sub(r"^<@[UW][A-Z0-9]+(?:\|[^>]*)?>", " ", words).strip()
-    head, _, rest = words.partition(" ")
+    head, *tail = words.split(None, 1) or [""]  # the command may be followed by a newline
+    rest = tail[0] if tail else ""
     name = head.lstrip("/").lower()
     if name not in PARSERS:
         raise UsageError(

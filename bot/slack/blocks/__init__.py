@@ -45,6 +45,23 @@ def section(text: str) -> SectionBlock:
     return SectionBlock(text=MarkdownTextObject(text=clip(text)))
 
 
+def sections(lines: list[str], limit: int = 2900) -> list[SectionBlock]:
+    """Lines packed into as few sections as fit, never splitting a line."""
+    blocks: list[SectionBlock] = []
+    chunk: list[str] = []
+    size = 0
+    for line in lines:
+        line = clip(line, limit)
+        if chunk and size + len(line) + 1 > limit:
+            blocks.append(section("\n".join(chunk)))
+            chunk, size = [], 0
+        chunk.append(line)
+        size += len(line) + 1
+    if chunk:
+        blocks.append(section("\n".join(chunk)))
+    return blocks
+
+
 def context(text: str) -> ContextBlock:
     return ContextBlock(elements=[MarkdownTextObject(text=clip(text))])
 

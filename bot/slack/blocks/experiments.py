@@ -19,6 +19,7 @@ from bot.slack.blocks import (
     header,
     reply,
     section,
+    sections,
     to_dicts,
 )
 
@@ -55,19 +56,21 @@ def one_line(e: Experiment) -> str:
     )
 
 
-def _details(e: Experiment) -> str:
-    lines = [
-        f"*Status:* {status_text(e)}   *Project:* {e.project}   *Stream:* {e.workstream}",
-        f"*Owner:* <@{e.owner_id}>",
-        f"*Hypothesis:* {escape(e.hypothesis) or '_none written yet_'}",
-        f"*Success criterion:* {escape(e.criterion.describe()) if e.criterion else '_none_'}",
+def _details(e: Experiment) -> list[Block]:
+    """Summary, hypothesis, learnings and links in their own sections, so a long text
+    never pushes the success criterion or a link out of the card."""
+    criterion = escape(e.criterion.describe()) if e.criterion else "_none_"
+    blocks: list[Block] = [
+        section(
+            f"*Status:* {status_text(e)}   *Project:* {e.project}   *Stream:* {e.workstream}\n"
+            f"*Owner:* <@{e.owner_id}>   *Success criterion:* {criterion}"
+        ),
+        section(f"*Hypothesis:* {escape(e.hypothesis) or '_none written yet_'}"),
     ]
     if e.learnings:
-        lines.append(f"*Learnings:* {escape(e.learnings)}")
-    for link in e.links:
-        label = escape(link.label) if link.label else link.url
-        lines.append(f"🔗 <{link.url}|{label}>")
-    return "\n".join(lines)
+        blocks.append(section(f"*Learnings:* {escape(e.learnings)}"))
+    links = [f"🔗 <{x.url}|{escape(x.label) if x.label else x.url}>" for x in e.links]
+    return blocks + sections(links)
 
 
 def step_buttons(e: Experiment) -> list[Block]:
@@ -83,7 +86,7 @@ def step_buttons(e: Experiment) -> list[Block]:
 
 
 def card(e: Experiment, *, with_buttons: bool = True) -> list[Block]:
-    blocks: list[Block] = [header(f"{e.key} · {e.title}"), section(_details(e))]
+    blocks: list[Block] = [header(f"{e.key} · {e.title}"), *_details(e)]
     if with_buttons:
         blocks += step_buttons(e)
     blocks.append(context(f"Next steps: {', '.join(allowed_steps(e.status)) or 'none (final)'}"))
@@ -98,15 +101,7 @@ def listing(found: Sequence[Experiment], what: str) -> Reply:
     if not found:
         return reply(f"No experiments match ({what}).")
     blocks: list[Block] = [section(f"*{len(found)} experiment(s)* — {what}")]
-    chunk: list[str] = []
-    for e in found:
-        line = one_line(e)
-        if sum(len(x) + 1 for x in chunk) + len(line) > 2900:
-            blocks.append(section("\n".join(chunk)))
-            chunk = []
-        chunk.append(line)
-    if chunk:
-        blocks.append(section("\n".join(chunk)))
+    blocks += sections([one_line(e) for e in found])
     text = "\n".join(f"{e.key} {e.title} ({e.status})" for e in found[:30])
     return reply(text, blocks)
 
@@ -126,15 +121,7 @@ def _describe_entry(entry: AuditEntry) -> str:
 
 def history(e: Experiment, entries: Sequence[AuditEntry]) -> Reply:
     blocks: list[Block] = [header(f"History of {e.key} · {e.title}")]
-    chunk: list[str] = []
-    for entry in entries:
-        line = clip(_describe_entry(entry), 1000)
-        if sum(len(x) + 1 for x in chunk) + len(line) > 2900:
-            blocks.append(section("\n".join(chunk)))
-            chunk = []
-        chunk.append(line)
-    if chunk:
-        blocks.append(section("\n".join(chunk)))
+    blocks += sections([clip(_describe_entry(entry), 1000) for entry in entries])
     text = f"History of {e.key}: " + "; ".join(
         f"{x.action} {x.to_status or ''}".strip() for x in entries
     )

@@ -22,6 +22,7 @@ from bot.domain.model import (
     Experiment,
     Outcome,
     Workstream,
+    plain_number,
 )
 from bot.slack.blocks import section
 
@@ -169,7 +170,7 @@ def read_new_experiment(values: dict[str, str]) -> NewExperiment | FieldErrors:
     min_delta: float | None = None
     if values.get("min_delta"):
         try:
-            min_delta = float(values["min_delta"])
+            min_delta = plain_number(values["min_delta"])
         except ValueError:
             errors["min_delta"] = "A number, like 0.01."
         else:

@@ -1,0 +1,283 @@
+"""The weekly science/engineering review rotation (SPEC §4): pure and deterministic.
+
+Presenter choice: among the pool for the week's topic, the member who presented least
+recently goes next; never presented comes first, in joining order; ties in joining order.
+Someone out of office that week is skipped and keeps their place. A swap for a week hands
+the slot from one of the two to the other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from bot.domain.errors import ValidationError
+from bot.domain.model import Role
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class Topic(StrEnum):
+    SCIENCE = "science"
+    ENGINEERING = "engineering"
+
+
+TOPIC_ROLE = {Topic.SCIENCE: Role.SCIENTIST, Topic.ENGINEERING: Role.ENGINEER}
+
+
+@dataclass(frozen=True)
+class RotationConfig:
+    """When a project meets, and in which order topics come."""
+
+    weekday: int = 0  # Monday
+    meeting: time = time(10, 0)
+    announce: time = time(9, 0)  # on the meeting day; the presenter is told a day earlier
+    timezone: str = "UTC"
+    pattern: tuple[Topic, ...] = (Topic.SCIENCE, Topic.ENGINEERING)
+    # The Monday of the week the pattern starts counting from.
+    anchor: date = date(2024, 1, 1)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def describe(self) -> str:
+        return (
+            f"weekday={WEEKDAYS[self.weekday]} time={self.meeting:%H:%M}"
+            f" announce={self.announce:%H:%M} timezone={self.timezone}"
+            f" pattern={','.join(self.pattern)}"
+        )
+
+
+@dataclass(frozen=True)
+class PoolMember:
+    user_id: str
+    role: Role
+    joined: int  # joining order: smaller joined earlier
+    joined_on: date
+
+
+@dataclass(frozen=True)
+class Absence:
+    user_id: str
+    start: date
+    end: date  # inclusive
+
+    def covers(self, day: date) -> bool:
+        return self.start <= day <= self.end
+
+
+@dataclass(frozen=True)
+class Swap:
+    week: date  # the meeting date
+    a: str
+    b: str
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One meeting: its topic, presenter, who was skipped and why, and any swap."""
+
+    week: date
+    topic: Topic
+    presenter: str | None
+    skipped: tuple[tuple[str, str], ...] = ()  # (user, reason)
+    swapped_from: str | None = None
+
+
+# --- time -----------------------------------------------------------------------------
+
+
+def monday_of(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def meeting_date(config: RotationConfig, week_monday: date) -> date:
+    return week_monday + timedelta(days=config.weekday)
+
+
+def at_local(config: RotationConfig, day: date, clock: time) -> datetime:
+    """``day`` at wall-clock ``clock`` in the team's zone, as an aware UTC datetime.
+
+    zoneinfo applies the offset in force on that date, so 09:00 Berlin is 09:00 Berlin
+    in March and in November. A wall-clock time skipped by a spring-forward change
+    resolves to the instant an hour later, as the clocks read then.
+    """
+    local = datetime.combine(day, clock, tzinfo=config.zone)
+    roundtrip = local.astimezone(UTC).astimezone(config.zone)
+    if roundtrip.replace(tzinfo=None) != local.replace(tzinfo=None):
+        local = roundtrip  # nonexistent local time
+    return local.astimezone(UTC)
+
+
+def topic_for(config: RotationConfig, day: date) -> Topic:
+    weeks = (monday_of(day) - monday_of(config.anchor)).days // 7
+    return config.pattern[weeks % len(config.pattern)]
+
+
+def meetings_from(config: RotationConfig, now: datetime, count: int) -> list[date]:
+    """The next ``count`` meeting dates whose meeting has not started at ``now``."""
+    local_today = now.astimezone(config.zone).date()
+    day = meeting_date(config, monday_of(local_today))
+    if at_local(config, day, config.meeting) <= now:
+        day += timedelta(days=7)
+    return [day + timedelta(days=7 * i) for i in range(count)]
+
+
+def meetings_between(config: RotationConfig, start: date, end: date) -> list[date]:
+    """Meeting dates in ``[start, end]``."""
+    day = meeting_date(config, monday_of(start))
+    if day < start:
+        day += timedelta(days=7)
+    days = []
+    while day <= end:
+        days.append(day)
+        day += timedelta(days=7)
+    return days
+
+
+# --- who presents ---------------------------------------------------------------------
+
+
+def plan(
+    config: RotationConfig,
+    pool: Sequence[PoolMember],
+    history: Iterable[Slot],
+    absences: Iterable[Absence],
+    swaps: Iterable[Swap],
+    weeks: Sequence[date],
+) -> list[Slot]:
+    """The presenter of each of ``weeks`` (ascending), continuing from ``history``."""
+    last: dict[str, date] = {}
+    for slot in history:
+        if slot.presenter is not None:
+            last[slot.presenter] = max(slot.week, last.get(slot.presenter, date.min))
+    away = list(absences)
+    swaps_by_week: dict[date, list[Swap]] = {}
+    for swap in swaps:
+        swaps_by_week.setdefault(swap.week, []).append(swap)
+    slots = []
+    for week in weeks:
+        slot = _choose(config, pool, last, away, swaps_by_week.get(week, []), week)
+        if slot.presenter is not None:
+            last[slot.presenter] = week
+        slots.append(slot)
+    return slots
+
+
+def _choose(
+    config: RotationConfig,
+    pool: Sequence[PoolMember],
+    last: dict[str, date],
+    away: list[Absence],
+    swaps: list[Swap],
+    week: date,
+) -> Slot:
+    topic = topic_for(config, week)
+    role = TOPIC_ROLE[topic]
+    eligible = sorted(
+        (m for m in pool if m.role is role and m.joined_on <= week),
+        key=lambda m: (last.get(m.user_id, date.min), m.joined),
+    )
+    absent = {
+        m.user_id for m in eligible if any(a.user_id == m.user_id and a.covers(week) for a in away)
+    }
+    skipped: list[tuple[str, str]] = []
+    presenter: str | None = None
+    for member in eligible:
+        if member.user_id in absent:
+            skipped.append((member.user_id, "out of office"))
+            continue
+        presenter = member.user_id
+        break
+    slot = Slot(week, topic, presenter, tuple(skipped))
+    for swap in swaps:
+        if presenter in (swap.a, swap.b):
+            other = swap.b if presenter == swap.a else swap.a
+            if other in {m.user_id for m in eligible} and other not in absent:
+                slot = replace(slot, presenter=other, swapped_from=presenter)
+            break
+    return slot
+
+
+# --- fairness you can see -------------------------------------------------------------
+
+
+@dataclass
+class PersonStats:
+    presented: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)  # reason -> count
+    swaps: int = 0
+
+
+def stats(slots: Iterable[Slot]) -> dict[str, PersonStats]:
+    """Presentations, skips (by reason) and swaps per person over ``slots``."""
+    table: dict[str, PersonStats] = {}
+    for slot in slots:
+        if slot.presenter is not None:
+            table.setdefault(slot.presenter, PersonStats()).presented += 1
+        for user, reason in slot.skipped:
+            person = table.setdefault(user, PersonStats())
+            person.skipped[reason] = person.skipped.get(reason, 0) + 1
+        if slot.swapped_from is not None and slot.presenter is not None:
+            table.setdefault(slot.swapped_from, PersonStats()).swaps += 1
+            table[slot.presenter].swaps += 1
+    return table
+
+
+# --- configuration from key=value -----------------------------------------------------
+
+
+def _clock(value: str, key: str) -> time:
+    try:
+        hours, minutes = value.split(":")
+        return time(int(hours), int(minutes))
+    except ValueError:
+        raise ValidationError(f"{key} must be a time like 09:00, not '{value}'") from None
+
+
+def configured(current: RotationConfig, changes: dict[str, str]) -> RotationConfig:
+    """Apply ``/rotation config`` changes; every problem reported at once, all or nothing."""
+    problems: list[str] = []
+    values: dict[str, object] = {}
+    for key, raw in changes.items():
+        try:
+            if key == "weekday":
+                if raw.lower()[:3] not in WEEKDAYS:
+                    raise ValidationError(f"weekday must be one of {', '.join(WEEKDAYS)}")
+                values["weekday"] = WEEKDAYS.index(raw.lower()[:3])
+            elif key in ("time", "announce"):
+                values["meeting" if key == "time" else "announce"] = _clock(raw, key)
+            elif key == "timezone":
+                try:
+                    ZoneInfo(raw)
+                except (KeyError, ValueError):
+                    raise ValidationError(f"timezone '{raw}' is not an IANA zone") from None
+                values["timezone"] = raw
+            elif key == "pattern":
+                topics = [t.strip().lower() for t in raw.split(",") if t.strip()]
+                bad = [t for t in topics if t not in {x.value for x in Topic}]
+                if not topics or bad or len(topics) > 12:
+                    raise ValidationError(
+                        "pattern must list 1–12 topics from science, engineering,"
+                        f" comma-separated, not '{raw}'"
+                    )
+                values["pattern"] = tuple(Topic(t) for t in topics)
+            else:
+                raise ValidationError(
+                    f"unknown key '{key}' (known: weekday, time, announce, timezone, pattern)"
+                )
+        except ValidationError as exc:
+            problems.append(exc.message)
+    if problems:
+        raise ValidationError("Rotation not changed: " + "; ".join(problems) + ".")
+    new = replace(current, **values)  # type: ignore[arg-type]
+    if new.announce > new.meeting:
+        raise ValidationError(
+            "Rotation not changed: the announcement (announce=) must not be after the"
+            " meeting (time=)."
+        )
+    return new

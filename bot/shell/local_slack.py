@@ -1,0 +1,85 @@
+"""A Slack Web API that prints to the terminal: what the outbox would post, shown in place.
+
+It implements ``services.delivery.SlackApi``, so the shell delivers messages through the
+same outbox dispatcher as the server, and hands out ``ts`` values so threads work.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable
+from typing import Any
+
+from bot.shell.render import Names, Renderer
+
+KEY = re.compile(r"\bEXP-[0-9]+\b")
+
+
+class LocalSlack:
+    """Shows channel posts as ``  [#churn › EXP-3 thread] text``; ``quiet`` shows nothing."""
+
+    def __init__(
+        self, write: Callable[[str], None], names: Callable[[], Names], *, color: bool = False
+    ) -> None:
+        self.write = write
+        self.names = names
+        self.color = color
+        self.quiet = False
+        self._serial = itertools.count(1)
+        # ts -> the experiment key of the thread it starts, to label replies.
+        self._threads: dict[str, str] = {}
+
+    def call(self, method: str, payload: dict[str, Any]) -> dict[str, Any]:
+        if method == "conversations.join":
+            return {"ok": True}
+        if method == "conversations.open":
+            users = str(payload.get("users", ""))
+            return {"ok": True, "channel": {"id": "D" + users.split(",")[0]}}
+        if method == "chat.update":
+            # The thread root restates the experiment's card; the change itself is already
+            # shown as the thread reply posted with it, so the update is not printed again.
+            return {"ok": True, "ts": payload.get("ts"), "channel": payload.get("channel")}
+        ts = f"{next(self._serial)}.000000"
+        if method in ("chat.postMessage", "chat.postEphemeral"):
+            self._show(method, payload, ts)
+        else:
+            self._say(f"[slack {method}]", str(payload.get("text", "")))
+        return {"ok": True, "ts": ts, "message_ts": ts, "channel": payload.get("channel")}
+
+    def _show(self, method: str, payload: dict[str, Any], ts: str) -> None:
+        names = self.names()
+        renderer = Renderer(names, color=self.color)
+        text = str(payload.get("text", ""))
+        channel = str(payload.get("channel", ""))
+        where = self._where(channel, names)
+        thread = payload.get("thread_ts")
+        if thread:
+            key = self._threads.get(str(thread)) or _key_in(text)
+            where += f" › {key} thread" if key else " › thread"
+        elif payload.get("blocks") and (key := _key_in(text)):
+            # A message with a card that names an experiment starts that experiment's thread.
+            self._threads[ts] = key
+            where += f" › new thread {key}"
+        if method == "chat.postEphemeral":
+            where += ", only you"
+        self._say(f"[{where}]", renderer.mrkdwn(text))
+
+    def _where(self, channel: str, names: Names) -> str:
+        if channel[:1] in ("U", "W"):
+            return f"DM to @{names.user(channel)}"
+        if channel[:1] == "D":
+            return f"DM to @{names.user(channel[1:])}"
+        return "#" + names.channel(channel)
+
+    def _say(self, label: str, text: str) -> None:
+        if self.quiet:
+            return
+        lines = text.splitlines() or [""]
+        pad = " " * (len(label) + 3)
+        self.write("  " + label + " " + lines[0] + "".join("\n" + pad + x for x in lines[1:]))
+
+
+def _key_in(text: str) -> str | None:
+    match = KEY.search(text)
+    return match.group(0) if match else None

@@ -1,0 +1,262 @@
+"""Rendered messages stay within Slack's Block Kit limits and always carry fallback text."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from bot.domain.model import (
+    AuditEntry,
+    Direction,
+    Experiment,
+    Link,
+    Outcome,
+    Status,
+    SuccessCriterion,
+    Workstream,
+)
+from bot.slack.blocks import Reply
+from bot.slack.blocks import experiments as render
+
+AT = datetime(2024, 3, 4, 9, 0, tzinfo=UTC)
+# Slack's documented limits (api.slack.com/reference/block-kit).
+MAX_BLOCKS = 50
+SECTION_TEXT = 3000
+HEADER_TEXT = 150
+CONTEXT_ELEMENTS = 10
+ACTIONS_ELEMENTS = 25
+BUTTON_TEXT = 75
+BUTTON_VALUE = 2000
+ID_LENGTH = 255
+FALLBACK_TEXT = 4000  # Slack truncates messages longer than this in notifications
+SANE_JSON = MAX_BLOCKS * (SECTION_TEXT + 500)
+NASTY = "A & B <!channel> > C "  # grows when escaped, and must never become a mention
+
+
+def experiment(
+    number: int,
+    *,
+    title: str = "Tenure features",
+    hypothesis: str = "Tenure interactions lift AUC",
+    links: tuple[Link, ...] = (),
+    status: Status = Status.RUNNING,
+    learnings: str = "",
+) -> Experiment:
+    return Experiment(
+        id=number,
+        team_id="T1",
+        number=number,
+        project="churn-prediction-v2",
+        title=title,
+        hypothesis=hypothesis,
+        owner_id="U0123ABCDEF",
+        workstream=Workstream.MAIN,
+        criterion=SuccessCriterion("log_loss", Direction.LOWER, 0.005),
+        status=status,
+        outcome=Outcome.SUCCESS if status is Status.IN_REVIEW else None,
+        learnings=learnings,
+        version=12,
+        created_at=AT,
+        updated_at=AT,
+        links=links,
+    )
+
+
+def texts(block: dict[str, Any]) -> Iterator[str]:
+    """Every text a reader sees in ``block``."""
+    if isinstance(block.get("text"), dict):
+        yield block["text"]["text"]
+    for element in block.get("elements", []):
+        if element.get("type") in ("mrkdwn", "plain_text"):
+            yield element["text"]
+        elif isinstance(element.get("text"), dict):
+            yield element["text"]["text"]
+
+
+def assert_within_slack_limits(reply: Reply) -> None:
+    assert reply.text.strip(), "every message needs fallback text"
+    assert len(reply.text) <= FALLBACK_TEXT
+    blocks = reply.blocks
+    assert 0 < len(blocks) <= MAX_BLOCKS
+    for block in blocks:
+        kind = block["type"]
+        if kind == "section":
+            assert len(block["text"]["text"]) <= SECTION_TEXT
+        elif kind == "header":
+            assert block["text"]["type"] == "plain_text"
+            assert len(block["text"]["text"]) <= HEADER_TEXT
+        elif kind == "context":
+            assert len(block["elements"]) <= CONTEXT_ELEMENTS
+            assert all(len(e["text"]) <= SECTION_TEXT for e in block["elements"])
+        elif kind == "actions":
+            assert len(block["elements"]) <= ACTIONS_ELEMENTS
+            for button in block["elements"]:
+                assert len(button["text"]["text"]) <= BUTTON_TEXT
+                assert len(button["value"]) <= BUTTON_VALUE
+                assert len(button["action_id"]) <= ID_LENGTH
+        else:
+            pytest.fail(f"unexpected block type {kind}")
+        assert len(block.get("block_id", "")) <= ID_LENGTH
+        for text in texts(block):
+            assert text.strip()
+    assert len(json.dumps(blocks, ensure_ascii=False)) <= SANE_JSON
+
+
+def visible(reply: Reply) -> str:
+    return "\n".join(text for block in reply.blocks for text in texts(block))
+
+
+def mrkdwn(reply: Reply) -> str:
+    """The texts Slack formats (plain_text, as in headers, never becomes a mention)."""
+    found: list[str] = []
+    for block in reply.blocks:
+        objects = [block.get("text"), *block.get("elements", [])]
+        found += [o["text"] for o in objects if isinstance(o, dict) and o.get("type") == "mrkdwn"]
+    return "\n".join(found)
+
+
+def audit(n: int, detail: dict[str, Any] | None = None) -> AuditEntry:
+    return AuditEntry(
+        at=AT + timedelta(minutes=n),
+        actor_id="U0123ABCDEF",
+        action="link" if n % 2 else "conclude",
+        experiment_key="EXP-7",
+        from_status="running",
+        to_status="in_review",
+        detail=detail if detail is not None else {"url": f"https://nb.example.com/{n}"},
+    )
+
+
+# --- listing -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("title", ["Tenure features", "t" * 200, (NASTY * 10)[:200]])
+def test_a_listing_of_500_experiments_stays_within_limits(title: str) -> None:
+    found = [experiment(n, title=title) for n in range(1, 501)]
+    reply = render.listing(found, "all")
+    assert_within_slack_limits(reply)
+    shown = visible(reply)
+    assert "500 experiment(s)" in shown
+    if "*EXP-500*" not in shown:
+        assert "more not shown" in shown
+    # Whole lines only: every experiment shown is shown with its status.
+    for line in shown.splitlines():
+        if line.startswith("*EXP-"):
+            assert "running" in line
+
+
+def test_a_short_listing_shows_every_experiment() -> None:
+    found = [experiment(n) for n in range(1, 21)]
+    reply = render.listing(found, "mine")
+    assert_within_slack_limits(reply)
+    for n in range(1, 21):
+        assert f"*EXP-{n}*" in visible(reply)
+        assert f"EXP-{n} " in reply.text
+
+
+def test_an_empty_listing_still_says_something() -> None:
+    reply = render.listing([], "status running")
+    assert_within_slack_limits(reply)
+    assert "No experiments" in reply.text
+
+
+def test_user_text_cannot_forge_a_mention_in_a_listing() -> None:
+    reply = render.listing([experiment(1, title=NASTY.strip())], "all")
+    assert "<!channel>" not in mrkdwn(reply)
+    assert "&lt;!channel&gt;" in mrkdwn(reply)
+
+
+# --- history -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "detail",
+    [None, {"reason": NASTY * 100}, {"learnings": "x" * 5000, "forced_past_wip_limit": True}],
+    ids=["short", "long-escaped", "very-long"],
+)
+def test_a_history_of_1000_entries_stays_within_limits(detail: dict[str, Any] | None) -> None:
+    entries = [audit(n, detail) for n in range(1000)]
+    reply = render.history(experiment(7, title="t" * 200), entries)
+    assert_within_slack_limits(reply)
+    assert reply.text.startswith("History of EXP-7")
+    assert "<!channel>" not in mrkdwn(reply)
+
+
+def test_a_short_history_shows_every_entry() -> None:
+    entries = [audit(n) for n in range(5)]
+    reply = render.history(experiment(7), entries)
+    assert_within_slack_limits(reply)
+    shown = visible(reply)
+    for n in range(5):
+        assert f"https://nb.example.com/{n}" in shown
+    assert "running → in_review" in shown
+
+
+def test_an_empty_history_still_has_text() -> None:
+    reply = render.history(experiment(7), [])
+    assert_within_slack_limits(reply)
+
+
+# --- cards -------------------------------------------------------------------------
+
+FIFTY_LINKS = tuple(
+    Link(f"https://notebooks.example.com/team/churn/{n}", f"Notebook {n}", "U1", AT)
+    for n in range(50)
+)
+
+
+@pytest.mark.parametrize(
+    "e",
+    [
+        experiment(7, title="t" * 200, hypothesis="h" * 3000, links=FIFTY_LINKS),
+        experiment(7, title=(NASTY * 10)[:200], hypothesis=(NASTY * 200)[:3000]),
+        experiment(123456789, status=Status.IN_REVIEW, learnings="l" * 3000, links=FIFTY_LINKS),
+        experiment(8, status=Status.SHIPPED),
+    ],
+    ids=["long-hypothesis-50-links", "escaped", "long-learnings", "final"],
+)
+def test_a_card_stays_within_limits(e: Experiment) -> None:
+    reply = render.show(e)
+    assert_within_slack_limits(reply)
+    assert e.key in reply.text
+    assert "<!channel>" not in mrkdwn(reply)
+    _, root_blocks = render.thread_root(e)
+    assert_within_slack_limits(Reply(text=e.key, blocks=root_blocks))
+
+
+def test_a_card_offers_the_next_steps_as_buttons() -> None:
+    reply = render.show(experiment(7, status=Status.RUNNING))
+    buttons = [
+        el["action_id"] for b in reply.blocks if b["type"] == "actions" for el in b["elements"]
+    ]
+    assert buttons == ["exp_analyze", "exp_conclude", "exp_abandon"]
+    assert all(
+        el["value"] == "EXP-7"
+        for b in reply.blocks
+        if b["type"] == "actions"
+        for el in b["elements"]
+    )
+
+
+def test_a_final_card_has_no_buttons() -> None:
+    reply = render.show(experiment(7, status=Status.SHIPPED))
+    assert not [b for b in reply.blocks if b["type"] == "actions"]
+    assert "none (final)" in visible(reply)
+
+
+def test_a_long_hypothesis_does_not_hide_the_criterion_or_the_links() -> None:
+    reply = render.show(experiment(7, hypothesis="h" * 3000, links=FIFTY_LINKS[:5]))
+    shown = visible(reply)
+    assert "log_loss" in shown
+    assert "https://notebooks.example.com/team/churn/4" in shown
+
+
+def test_change_messages_are_clipped_and_escaped() -> None:
+    e = experiment(7, status=Status.IN_REVIEW)
+    text = render.change_message(e, "U1", "conclude", {"learnings": NASTY * 500})
+    assert 0 < len(text) <= SECTION_TEXT
+    assert "<!channel>" not in text

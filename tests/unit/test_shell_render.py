@@ -1,0 +1,120 @@
+"""The shell's text rendering of Block Kit, and its writing of typed mentions as Slack's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bot.shell.directory import to_slack_text
+from bot.shell.render import BOLD, RESET, Names, Renderer
+
+NAMES = Names(users={"U123": "grace"}, channels={"C9": "ml-churn"})
+plain = Renderer(NAMES)
+
+
+@pytest.mark.parametrize(
+    ("mrkdwn", "shown"),
+    [
+        ("<@U123> started it", "@grace started it"),
+        ("<@U123|oldname> started it", "@grace started it"),  # the directory wins
+        ("<@UALICE>", "@alice"),  # an id nobody named reads back as the shell's name
+        ("in <#C9> and <#CFRAUD|fraud>", "in #ml-churn and #fraud"),
+        ("<https://example.com/nb|the notebook>", "the notebook (https://example.com/nb)"),
+        ("<https://example.com/a_b_c>", "https://example.com/a_b_c"),
+        ("<https://x.io|https://x.io>", "https://x.io"),
+        ("<!here> look", "@here look"),
+        ("<!date^1700000000^{date}|Nov 14>", "Nov 14"),
+        ("*Status:* running", "Status: running"),
+        ("_none written yet_", "none written yet"),
+        ("in_review and log_loss stay", "in_review and log_loss stay"),
+        ("2 * 3 * 4", "2 * 3 * 4"),
+        ("`/exp new <project> <title>`", "/exp new <project> <title>"),
+        ("usage: /exp show <key>", "usage: /exp show <key>"),
+        ("a &lt;b&gt; &amp; c", "a <b> & c"),
+        ("&lt;@UBOB|bob&gt; said so", "@bob said so"),  # a mention typed into free text
+        (":warning: careful", "⚠️ careful"),
+        (":unknown_code: stays", ":unknown_code: stays"),
+        ("*bold with <@U123>*", "bold with @grace"),
+        ("```\nline one\nline *two*\n```", "    line one\n    line *two*"),
+    ],
+)
+def test_mrkdwn_reads_as_plain_text(mrkdwn: str, shown: str) -> None:
+    assert plain.mrkdwn(mrkdwn) == shown
+
+
+def test_colour_makes_bold_bold() -> None:
+    assert Renderer(NAMES, color=True).mrkdwn("*Owner:* x") == f"{BOLD}Owner:{RESET} x"
+
+
+def _button(text: str, action: str, value: str = "EXP-1") -> dict[str, Any]:
+    return {
+        "type": "button",
+        "text": {"type": "plain_text", "text": text},
+        "action_id": action,
+        "value": value,
+    }
+
+
+def test_a_message_renders_in_reading_order_with_buttons_numbered_across_it() -> None:
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": "EXP-1 · Title"}},
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": "*Owner:* <@U123>"},
+            "accessory": _button("Open", "open"),
+        },
+        {"type": "divider"},
+        {
+            "type": "section",
+            "fields": [{"type": "mrkdwn", "text": "*a*"}, {"type": "plain_text", "text": "b"}],
+        },
+        {
+            "type": "actions",
+            "elements": [_button("Start", "exp_start"), _button("Abandon…", "exp_abandon")],
+        },
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": "Next: _start_"}]},
+        {"type": "image", "image_url": "https://x.io/c.png", "alt_text": "ROC chart"},
+        {"type": "rich_text", "elements": []},  # unknown to the shell: skipped
+    ]
+    rendered = plain.blocks(blocks, "fallback")
+    assert rendered.text.splitlines() == [
+        "EXP-1 · Title",
+        "─────────────",
+        "Owner: @grace",
+        "[1] Open",
+        "─" * 40,
+        "a",
+        "b",
+        "[2] Start  [3] Abandon…",
+        "Next: start",
+        "[image: ROC chart]",
+    ]
+    assert [(b.number, b.label, b.action_id, b.value) for b in rendered.buttons] == [
+        (1, "Open", "open", "EXP-1"),
+        (2, "Start", "exp_start", "EXP-1"),
+        (3, "Abandon…", "exp_abandon", "EXP-1"),
+    ]
+
+
+def test_without_blocks_the_fallback_text_is_shown() -> None:
+    rendered = plain.blocks([], "*Created* EXP-2 for <@U123>")
+    assert rendered.text == "Created EXP-2 for @grace"
+    assert rendered.buttons == ()
+
+
+@pytest.mark.parametrize(
+    ("typed", "sent"),
+    [
+        ("member add @alice scientist churn", "member add <@UALICE|alice> scientist churn"),
+        ("project add churn #Churn", "project add churn <#CCHURN|churn>"),
+        ("list @UALICE", "list <@UALICE>"),  # already an id
+        ("ping @bob, @carol.", "ping <@UBOB|bob>, <@UCAROL|carol>."),
+        ("mail alice@example.com", "mail alice@example.com"),
+        ("@mary-jane and #ml-churn", "@mary-jane and #ml-churn"),  # not shell names: as typed
+        ("fixes #12 and @1bad", "fixes #12 and @1bad"),
+        ("<@UBOB> already escaped", "<@UBOB> already escaped"),
+    ],
+)
+def test_typed_mentions_are_sent_as_slack_sends_them(typed: str, sent: str) -> None:
+    assert to_slack_text(typed) == sent
