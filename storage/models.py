@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -243,3 +244,96 @@ class OutboxRow(Base):
     result_ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
     last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
     dead: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class JobRunRow(Base):
+    """The run ledger: a (job, scope, period) is claimed once, with the work it does."""
+
+    __tablename__ = "job_runs"
+    __table_args__ = (UniqueConstraint("job", "scope", "period"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job: Mapped[str] = mapped_column(String(40))
+    scope: Mapped[str] = mapped_column(String(80))
+    period: Mapped[str] = mapped_column(String(40))
+    claimed_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+
+
+class RotationRow(Base):
+    """A project's weekly review: when it meets and the topic pattern."""
+
+    __tablename__ = "rotations"
+    __table_args__ = (CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday_range"),)
+
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    weekday: Mapped[int] = mapped_column(Integer)
+    meeting: Mapped[str] = mapped_column(String(5))  # HH:MM team time
+    announce: Mapped[str] = mapped_column(String(5))
+    timezone: Mapped[str] = mapped_column(String(64))
+    pattern: Mapped[list[str]] = mapped_column(JsonType)
+    anchor: Mapped[date] = mapped_column(Date)
+
+
+class RotationMemberRow(Base):
+    """A member in a project's presenter pool for one role; joining order is the id."""
+
+    __tablename__ = "rotation_members"
+    __table_args__ = (
+        UniqueConstraint("project_id", "user_id", "role"),
+        CheckConstraint(_in("role", (Role.SCIENTIST, Role.ENGINEER)), name="role_presenting"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(String(32))
+    role: Mapped[str] = mapped_column(String(16))
+    joined_on: Mapped[date] = mapped_column(Date)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class AbsenceRow(Base):
+    __tablename__ = "absences"
+    __table_args__ = (
+        CheckConstraint("start_day <= end_day", name="ordered"),
+        Index("ix_absences_user", "team_id", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[str] = mapped_column(ForeignKey("workspaces.team_id"))
+    user_id: Mapped[str] = mapped_column(String(32))
+    start_day: Mapped[date] = mapped_column(Date)
+    end_day: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class SwapRow(Base):
+    __tablename__ = "rotation_swaps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), index=True
+    )
+    week: Mapped[date] = mapped_column(Date)
+    user_a: Mapped[str] = mapped_column(String(32))
+    user_b: Mapped[str] = mapped_column(String(32))
+    created_by: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class PresentationRow(Base):
+    """A meeting as announced: the rotation's history."""
+
+    __tablename__ = "presentations"
+    __table_args__ = (UniqueConstraint("project_id", "week"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    week: Mapped[date] = mapped_column(Date)
+    topic: Mapped[str] = mapped_column(String(16))
+    presenter: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    swapped_from: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    skipped: Mapped[list[list[str]]] = mapped_column(JsonType, default=list)
+    announced_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 
 from storage.models import ExperimentRow, OutboxRow
+from storage.repositories import affected
 from storage.unit_of_work import Database
 
 
@@ -29,15 +30,28 @@ class OutboxStore:
     """Leases keep one worker per message; only a channel's oldest message is ever leased,
     so each channel's messages go out in order across any number of workers."""
 
-    def __init__(self, db: Database, owner: str, lease: timedelta = timedelta(seconds=60)) -> None:
+    def __init__(
+        self,
+        db: Database,
+        owner: str,
+        lease: timedelta = timedelta(seconds=60),
+        team_id: str | None = None,
+    ) -> None:
         self.db = db
         self.owner = owner
         self.lease = lease
+        # A worker for one workspace only (the shell) never takes another's messages.
+        self.team_id = team_id
+
+    def _pending(self) -> ColumnElement[bool]:
+        condition = and_(OutboxRow.sent_at.is_(None), OutboxRow.dead.is_(False))
+        if self.team_id is not None:
+            condition = and_(condition, OutboxRow.team_id == self.team_id)
+        return condition
 
     def lease_heads(self, now: datetime, limit: int = 20) -> list[PendingMessage]:
         """Lease the oldest undelivered message of each channel that is due and free."""
-        pending = and_(OutboxRow.sent_at.is_(None), OutboxRow.dead.is_(False))
-        heads = select(func.min(OutboxRow.id)).where(pending).group_by(OutboxRow.channel)
+        heads = select(func.min(OutboxRow.id)).where(self._pending()).group_by(OutboxRow.channel)
         free = or_(OutboxRow.lease_until.is_(None), OutboxRow.lease_until < now)
         leased: list[PendingMessage] = []
         with self.db.write() as uow:
@@ -48,12 +62,14 @@ class OutboxStore:
                 .limit(limit)
             ).all()
             for row in rows:
-                taken = uow.session.execute(
-                    update(OutboxRow)
-                    .where(OutboxRow.id == row.id, OutboxRow.sent_at.is_(None), free)
-                    .values(lease_owner=self.owner, lease_until=now + self.lease)
-                    .execution_options(synchronize_session=False)
-                ).rowcount  # type: ignore[attr-defined]
+                taken = affected(
+                    uow.session.execute(
+                        update(OutboxRow)
+                        .where(OutboxRow.id == row.id, OutboxRow.sent_at.is_(None), free)
+                        .values(lease_owner=self.owner, lease_until=now + self.lease)
+                        .execution_options(synchronize_session=False)
+                    )
+                )
                 if taken == 1:
                     leased.append(
                         PendingMessage(
@@ -130,11 +146,4 @@ class OutboxStore:
 
     def pending_count(self) -> int:
         with self.db.read() as uow:
-            return int(
-                uow.session.scalar(
-                    select(func.count()).where(
-                        OutboxRow.sent_at.is_(None), OutboxRow.dead.is_(False)
-                    )
-                )
-                or 0
-            )
+            return int(uow.session.scalar(select(func.count()).where(self._pending())) or 0)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import CursorResult, Result, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -41,12 +41,17 @@ from storage.models import (
 )
 
 
-def _insert_ignoring_conflicts(session: Session, table: Any, values: dict[str, Any]) -> bool:
+def affected(result: Result[Any]) -> int:
+    """Rows an UPDATE, DELETE or INSERT touched."""
+    return int(cast("CursorResult[Any]", result).rowcount)
+
+
+def insert_ignoring_conflicts(session: Session, table: Any, values: dict[str, Any]) -> bool:
     """INSERT … ON CONFLICT DO NOTHING; True when the row was inserted."""
     dialect = session.get_bind().dialect.name
     module: Any = postgresql if dialect == "postgresql" else sqlite
     statement = module.insert(table).values(**values).on_conflict_do_nothing()
-    return bool(session.execute(statement).rowcount)  # type: ignore[attr-defined]
+    return bool(affected(session.execute(statement)))
 
 
 class Workspaces:
@@ -55,7 +60,7 @@ class Workspaces:
 
     def ensure(self, team_id: str, now: datetime, name: str = "") -> None:
         """Create the workspace row on first sight."""
-        _insert_ignoring_conflicts(
+        insert_ignoring_conflicts(
             self.session,
             WorkspaceRow,
             {"team_id": team_id, "name": name, "next_experiment_number": 1, "created_at": now},
@@ -107,7 +112,7 @@ class Members:
         name: str = "",
     ) -> bool:
         """Grant ``role``; False when the member had it already."""
-        _insert_ignoring_conflicts(
+        insert_ignoring_conflicts(
             self.session,
             MemberRow,
             {"team_id": team_id, "user_id": user_id, "name": name, "created_at": now},
@@ -117,7 +122,7 @@ class Members:
         ).one()
         if name and member.name != name:
             member.name = name
-        return _insert_ignoring_conflicts(
+        return insert_ignoring_conflicts(
             self.session,
             RoleRow,
             {
@@ -142,7 +147,7 @@ class Members:
             statement = statement.where(RoleRow.role == role.value)
         if project_id is not None:
             statement = statement.where(RoleRow.project_id == project_id)
-        return int(self.session.execute(statement).rowcount)  # type: ignore[attr-defined]
+        return affected(self.session.execute(statement))
 
     def _load(self, rows: Sequence[MemberRow]) -> list[Member]:
         if not rows:
@@ -216,7 +221,7 @@ class Projects:
 
     def add(self, team_id: str, slug: str, channel_id: str, now: datetime) -> Project | None:
         """Create the project; None when the slug is taken."""
-        inserted = _insert_ignoring_conflicts(
+        inserted = insert_ignoring_conflicts(
             self.session,
             ProjectRow,
             {
@@ -328,7 +333,7 @@ class Experiments:
                 version=ExperimentRow.version + 1,
             )
         )
-        if self.session.execute(statement).rowcount != 1:  # type: ignore[attr-defined]
+        if affected(self.session.execute(statement)) != 1:
             raise ConcurrentUpdate(
                 f"{experiment.key} was changed by someone else meanwhile; "
                 f"look at it again (/exp show {experiment.key}) and retry."
@@ -436,6 +441,30 @@ class Audit:
             for r in rows
         ]
 
+    def moves(
+        self, project_id: int, actions: Iterable[str], since: datetime, until: datetime
+    ) -> list[tuple[AuditEntry, str]]:
+        """Experiment changes by ``actions`` in ``[since, until)``, with the titles."""
+        rows = self.session.execute(
+            select(AuditRow, ExperimentRow.number, ExperimentRow.title)
+            .join(ExperimentRow, ExperimentRow.id == AuditRow.experiment_id)
+            .where(
+                AuditRow.project_id == project_id,
+                AuditRow.action.in_(list(actions)),
+                AuditRow.created_at >= since,
+                AuditRow.created_at < until,
+            )
+            .order_by(AuditRow.id)
+        ).all()
+        return [
+            (
+                AuditEntry(r.created_at, r.actor_id, r.action, experiment_key(number),
+                           r.from_status, r.to_status, dict(r.detail or {})),
+                title,
+            )
+            for r, number, title in rows
+        ]
+
 
 class ProcessedEvents:
     def __init__(self, session: Session) -> None:
@@ -447,7 +476,7 @@ class ProcessedEvents:
         The claim commits or rolls back with the event's effect, so a delivery whose
         handling failed is not marked seen and a retry can still do the work.
         """
-        return _insert_ignoring_conflicts(
+        return insert_ignoring_conflicts(
             self.session,
             ProcessedEventRow,
             {"team_id": team_id, "event_id": event_id, "processed_at": now},
@@ -455,7 +484,7 @@ class ProcessedEvents:
 
     def forget_before(self, cutoff: datetime) -> int:
         statement = delete(ProcessedEventRow).where(ProcessedEventRow.processed_at < cutoff)
-        return int(self.session.execute(statement).rowcount)  # type: ignore[attr-defined]
+        return affected(self.session.execute(statement))
 
 
 class Outbox:

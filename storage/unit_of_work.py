@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from bot.domain.errors import MlgovError, StorageError
 from storage.db import SessionFactories
+from storage.ledger import RunLedger
 from storage.repositories import (
     Audit,
     Experiments,
@@ -19,6 +20,7 @@ from storage.repositories import (
     Projects,
     Workspaces,
 )
+from storage.rotations import Rotations
 
 
 class UnitOfWork:
@@ -48,6 +50,8 @@ class UnitOfWork:
         self.audit = Audit(self.session)
         self.events = ProcessedEvents(self.session)
         self.outbox = Outbox(self.session)
+        self.ledger = RunLedger(self.session)
+        self.rotations = Rotations(self.session)
         self._committed = False
         return self
 

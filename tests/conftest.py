@@ -89,7 +89,8 @@ _pg_tests_passed: list[str] = []
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     outcome = yield
     report = outcome.get_result()  # type: ignore[attr-defined]
-    if report.when == "call" and report.passed and "pg_url" in getattr(item, "fixturenames", ()):
+    uses_pg = "pg_url" in getattr(item, "fixturenames", ()) or item.get_closest_marker("postgres")
+    if report.when == "call" and report.passed and uses_pg:
         _pg_tests_passed.append(item.nodeid)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
 from bot.domain.model import Direction, Outcome, Role, Status, Workstream
 
@@ -76,6 +77,7 @@ class AddMember:
     user_id: str
     role: Role
     project: str | None = None
+    name: str = ""  # the display name Slack sent along with the mention
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,44 @@ class RemoveMember:
 
 @dataclass(frozen=True)
 class SetRules:
+    project: str
+    changes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ShowRotation:
+    project: str | None = None
+    weeks: int = 6
+
+
+@dataclass(frozen=True)
+class RotationStats:
+    project: str | None = None
+    weeks: int = 12
+
+
+@dataclass(frozen=True)
+class JoinRotation:
+    project: str | None = None
+    leave: bool = False
+
+
+@dataclass(frozen=True)
+class RecordAbsence:
+    start: date
+    end: date
+
+
+@dataclass(frozen=True)
+class SwapPresenters:
+    a: str
+    b: str
+    week: date | None = None
+    project: str | None = None
+
+
+@dataclass(frozen=True)
+class ConfigureRotation:
     project: str
     changes: dict[str, str] = field(default_factory=dict)
 
@@ -104,5 +144,19 @@ Command = (
     | AddMember
     | RemoveMember
     | SetRules
+    | ShowRotation
+    | RotationStats
+    | JoinRotation
+    | RecordAbsence
+    | SwapPresenters
+    | ConfigureRotation
 )
-READ_ONLY = (Help, ListExperiments, ShowExperiment, History, OpenNewExperimentForm)
+READ_ONLY = (
+    Help,
+    ListExperiments,
+    ShowExperiment,
+    History,
+    OpenNewExperimentForm,
+    ShowRotation,
+    RotationStats,
+)

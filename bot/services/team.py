@@ -53,7 +53,12 @@ def add_project(uow: UnitOfWork, ctx: Context, slug: str, channel_id: str) -> Pr
 
 
 def add_member(
-    uow: UnitOfWork, ctx: Context, user_id: str, role: Role, project_slug: str | None
+    uow: UnitOfWork,
+    ctx: Context,
+    user_id: str,
+    role: Role,
+    project_slug: str | None,
+    name: str = "",
 ) -> bool:
     """Grant ``role`` (on a project or workspace-wide); False when it was held already."""
     actor = ctx.actor
@@ -65,7 +70,7 @@ def add_member(
         raise PermissionDenied("Only an admin can make admins, and only workspace-wide.")
     uow.workspaces.ensure(actor.team_id, ctx.now)
     added = uow.members.add_role(
-        actor.team_id, user_id, role, project.id if project else None, ctx.now
+        actor.team_id, user_id, role, project.id if project else None, ctx.now, name=name
     )
     if added:
         uow.audit.record(

@@ -33,7 +33,7 @@ def run_shell(
     session.slack.quiet = True
     try:
         session.deliver()
-        seeded = _seed(runtime, session) if demo else None
+        seeded = sample.seed(runtime, session.deliver) if demo else None
     except MlgovError as exc:
         session.write(f"Could not set up the demo team: {exc}")
         return 1
@@ -58,10 +58,6 @@ def run_shell(
     )
     session.write("Try /exp list all, /exp show EXP-1, /exp help. :help for more, Ctrl-D leaves.")
     return session.loop()
-
-
-def _seed(runtime: Runtime, session: Session) -> sample.Seeded | None:
-    return sample.seed(runtime, session.deliver)
 
 
 def _choose_user(runtime: Runtime, directory: Directory, user: str | None) -> Person:

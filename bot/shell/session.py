@@ -65,7 +65,9 @@ class Session:
         # Delivered here, synchronously after each command, so a channel post prints right
         # under the reply that caused it; no background worker runs in the shell.
         owner = f"shell:{os.getpid()}:{id(self)}"
-        self.outbox = OutboxDispatcher(OutboxStore(runtime.db, owner), self.slack, runtime.clock)
+        self.outbox = OutboxDispatcher(
+            OutboxStore(runtime.db, owner, team_id=TEAM_ID), self.slack, runtime.clock
+        )
 
     # --- input and output -----------------------------------------------------------
 

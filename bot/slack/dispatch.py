@@ -233,7 +233,7 @@ class Dispatcher:
         if isinstance(cmd, AddProject):
             return team_render.project_added(team.add_project(uow, ctx, cmd.slug, cmd.channel_id))
         if isinstance(cmd, AddMember):
-            added = team.add_member(uow, ctx, cmd.user_id, cmd.role, cmd.project)
+            added = team.add_member(uow, ctx, cmd.user_id, cmd.role, cmd.project, cmd.name)
             return team_render.member_added(cmd.user_id, cmd.role, cmd.project, added)
         if isinstance(cmd, RemoveMember):
             count = team.remove_member(uow, ctx, cmd.user_id, cmd.role, cmd.project)

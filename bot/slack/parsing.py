@@ -9,21 +9,28 @@ from __future__ import annotations
 import html
 import math
 import re
+from datetime import date
 
 from bot.domain.commands import (
     AddLink,
     AddMember,
     AddProject,
     Command,
+    ConfigureRotation,
     Help,
     History,
+    JoinRotation,
     ListExperiments,
     NewExperiment,
     OpenNewExperimentForm,
+    RecordAbsence,
     RemoveMember,
+    RotationStats,
     SetRules,
     ShowExperiment,
+    ShowRotation,
     Step,
+    SwapPresenters,
 )
 from bot.domain.errors import UsageError
 from bot.domain.model import (
@@ -39,7 +46,7 @@ from bot.domain.model import (
     plain_number,
 )
 
-USER_PATTERN = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$|^@?([UW][A-Z0-9]{2,})$")
+USER_PATTERN = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|([^>]*))?>$|^@?([UW][A-Z0-9]{2,})$")
 CHANNEL_PATTERN = re.compile(r"^<#([CGD][A-Z0-9]+)(?:\|[^>]*)?>$|^#?([CGD][A-Z0-9]{2,})$")
 LINK_PATTERN = re.compile(r"^<(https?://[^|>]+)(?:\|[^>]*)?>$")
 URL_PATTERN = re.compile(r"https?://[^\s<>|]+")
@@ -59,6 +66,17 @@ USAGE: dict[str, dict[str, str]] = {
         "link": "/exp link EXP-7 <url> [label]",
         "history": "/exp history EXP-7",
         "help": "/exp help",
+    },
+    "rotation": {
+        "show": "/rotation show [project] [weeks]",
+        "stats": "/rotation stats [project] [weeks]",
+        "join": "/rotation join [project]",
+        "leave": "/rotation leave [project]",
+        "ooo": "/rotation ooo <from YYYY-MM-DD> <to YYYY-MM-DD>",
+        "swap": "/rotation swap @a @b [YYYY-MM-DD] [--project p]",
+        "config": "/rotation config <project> [weekday=mon time=10:00 announce=09:00"
+        " timezone=Europe/Berlin pattern=science,engineering]",
+        "help": "/rotation help",
     },
     "mlgov": {
         "project add": "/mlgov project add <slug> #channel",
@@ -92,7 +110,13 @@ def user_id(token: str, usage: str) -> str:
     match = USER_PATTERN.match(token)
     if not match:
         raise UsageError(f"'{unescape(token)}' is not a user; mention them like @alice.", usage)
-    return match.group(1) or match.group(2)
+    return match.group(1) or match.group(3)
+
+
+def user_name(token: str) -> str:
+    """The display name Slack puts in ``<@U123|name>`` (empty for other forms)."""
+    match = USER_PATTERN.match(token)
+    return unescape(match.group(2) or "")[:200] if match else ""
 
 
 def channel_id(token: str, usage: str) -> str:
@@ -334,6 +358,7 @@ def parse_mlgov(text: str) -> Command:
             user_id(rest[0], usage),
             _role(rest[1], usage),
             project_slug(rest[2], usage) if len(rest) == 3 else None,
+            name=user_name(rest[0]),
         )
     if key == "member remove":
         if not 1 <= len(rest) <= 3:
@@ -353,15 +378,7 @@ def parse_mlgov(text: str) -> Command:
     # rules
     if not rest:
         raise UsageError("rules needs a project.", usage)
-    changes: dict[str, str] = {}
-    for pair in rest[1:]:
-        name, sep, value = unescape(pair).partition("=")
-        if not sep or not name or not value:
-            raise UsageError(f"'{unescape(pair)}' is not key=value.", usage)
-        if name.lower() in changes:
-            raise UsageError(f"'{name}' given twice.", usage)
-        changes[name.lower()] = value
-    return SetRules(project_slug(rest[0], usage), changes)
+    return SetRules(project_slug(rest[0], usage), _pairs(rest[1:], usage))
 
 
 def _role(word: str, usage: str) -> Role:
@@ -373,7 +390,79 @@ def _role(word: str, usage: str) -> Role:
         ) from None
 
 
-PARSERS = {"exp": parse_exp, "mlgov": parse_mlgov}
+def _day(word: str, usage: str) -> date:
+    try:
+        return date.fromisoformat(word)
+    except ValueError:
+        raise UsageError(f"'{unescape(word)}' is not a date like 2026-03-30.", usage) from None
+
+
+def _project_and_weeks(words: list[str], default: int, usage: str) -> tuple[str | None, int]:
+    project: str | None = None
+    weeks = default
+    for word in words:
+        if word.isascii() and word.isdigit():
+            weeks = int(word)
+            if not 1 <= weeks <= 52:
+                raise UsageError("weeks must be from 1 to 52.", usage)
+        elif project is None:
+            project = project_slug(word, usage)
+        else:
+            raise UsageError(f"Unexpected '{unescape(word)}'.", usage)
+    return project, weeks
+
+
+def parse_rotation(text: str) -> Command:
+    words = tokens(text)
+    if not words or words[0].lower() == "help":
+        return Help("rotation")
+    sub, rest = words[0].lower(), words[1:]
+    usage = USAGE["rotation"].get(sub)
+    if usage is None:
+        raise UsageError(f"Unknown subcommand '{unescape(words[0])}'.", usage_of("rotation"))
+    if sub in ("show", "stats"):
+        project, weeks = _project_and_weeks(rest, 6 if sub == "show" else 12, usage)
+        return ShowRotation(project, weeks) if sub == "show" else RotationStats(project, weeks)
+    if sub in ("join", "leave"):
+        if len(rest) > 1:
+            raise UsageError(f"Unexpected '{unescape(' '.join(rest[1:]))}'.", usage)
+        return JoinRotation(project_slug(rest[0], usage) if rest else None, leave=sub == "leave")
+    if sub == "ooo":
+        if len(rest) != 2:
+            raise UsageError("ooo needs the first and the last day away.", usage)
+        start, end = _day(rest[0], usage), _day(rest[1], usage)
+        if end < start:
+            raise UsageError("The last day is before the first.", usage)
+        return RecordAbsence(start, end)
+    if sub == "swap":
+        positional, flags = split_flags(rest, {"project"}, usage)
+        if len(positional) not in (2, 3):
+            raise UsageError("swap needs two people and optionally the meeting date.", usage)
+        a, b = user_id(positional[0], usage), user_id(positional[1], usage)
+        if a == b:
+            raise UsageError("Swap two different people.", usage)
+        week = _day(positional[2], usage) if len(positional) == 3 else None
+        project = project_slug(flags["project"], usage) if "project" in flags else None
+        return SwapPresenters(a, b, week, project)
+    # config
+    if not rest:
+        raise UsageError("config needs a project.", usage)
+    return ConfigureRotation(project_slug(rest[0], usage), _pairs(rest[1:], usage))
+
+
+def _pairs(words: list[str], usage: str) -> dict[str, str]:
+    changes: dict[str, str] = {}
+    for pair in words:
+        name, sep, value = unescape(pair).partition("=")
+        if not sep or not name or not value:
+            raise UsageError(f"'{unescape(pair)}' is not key=value.", usage)
+        if name.lower() in changes:
+            raise UsageError(f"'{name}' given twice.", usage)
+        changes[name.lower()] = value
+    return changes
+
+
+PARSERS = {"exp": parse_exp, "mlgov": parse_mlgov, "rotation": parse_rotation}
 
 
 def parse(command: str, text: str) -> Command:
@@ -399,6 +488,6 @@ def parse_mention(text: str, bot_user_id: str | None) -> tuple[str, str]:
         raise UsageError(
             f"I did not understand '{unescape(head)[:40]}'. Mention me with a command,"
             " like @mlgov exp list.",
-            "@mlgov exp help, @mlgov mlgov help",
+            "@mlgov exp help, @mlgov rotation help, @mlgov mlgov help",
         )
     return name, rest

@@ -37,18 +37,28 @@ class HttpResult:
 class AppUnderTest:
     """`mlgov serve`'s parts, on port 0, against ``fake`` as the Slack Web API."""
 
-    def __init__(self, fake: FakeSlack, database_url: str, *, poll_seconds: float = 0.2,
-                 first_retry_delay: float = 0.05) -> None:
+    def __init__(
+        self,
+        fake: FakeSlack,
+        database_url: str,
+        *,
+        poll_seconds: float = 0.2,
+        first_retry_delay: float = 0.05,
+    ) -> None:
         self.fake = fake
         self.settings = Settings(
-            slack_bot_token="xoxb-test", slack_signing_secret=SIGNING_SECRET,
-            slack_api_url=fake.api_url, database_url=database_url, admins=frozenset({ADMIN}),
+            slack_bot_token="xoxb-test",
+            slack_signing_secret=SIGNING_SECRET,
+            slack_api_url=fake.api_url,
+            database_url=database_url,
+            admins=frozenset({ADMIN}),
         )
         self.runtime = Runtime.create(self.settings)
         client = web_client("xoxb-test", fake.api_url)
         # Short backoff so that tests of Slack outages take a fraction of a second.
-        self.runtime.start_outbox(WebApi(client), poll_seconds,
-                                  RetryPolicy(first_delay=first_retry_delay, max_delay=1.0))
+        self.runtime.start_outbox(
+            WebApi(client), poll_seconds, RetryPolicy(first_delay=first_retry_delay, max_delay=1.0)
+        )
         self.bolt = build_bolt_app(client, SIGNING_SECRET, self.runtime.dispatcher)
         self.server = HttpServer(self.runtime.web_app(self.bolt), threads=8).start()
         self.url = self.server.url
@@ -58,8 +68,12 @@ class AppUnderTest:
     def setup_team(self) -> None:
         """Project churn in #CCHURN; alice and bob scientists, mia manager, erin engineer."""
         self.command_reply(ADMIN, "/mlgov", "project add churn <#CCHURN|churn>")
-        for user, role in (("UALICE", "scientist"), ("UBOB", "scientist"),
-                           ("UMIA", "manager"), ("UERIN", "engineer")):
+        for user, role in (
+            ("UALICE", "scientist"),
+            ("UBOB", "scientist"),
+            ("UMIA", "manager"),
+            ("UERIN", "engineer"),
+        ):
             self.command_reply(ADMIN, "/mlgov", f"member add <@{user}> {role} churn")
 
     def count(self, table: str) -> int:
@@ -91,8 +105,13 @@ class AppUnderTest:
             return HttpResult(error.code, error.read().decode())
 
     def signed(
-        self, body: str, content_type: str, *, timestamp: int | None = None,
-        secret: str | None = None, extra: dict[str, str] | None = None,
+        self,
+        body: str,
+        content_type: str,
+        *,
+        timestamp: int | None = None,
+        secret: str | None = None,
+        extra: dict[str, str] | None = None,
     ) -> HttpResult:
         ts = str(int(time.time()) if timestamp is None else timestamp)
         signer = self.signer if secret is None else SignatureVerifier(secret)
@@ -111,10 +130,18 @@ class AppUnderTest:
         self._responses += 1
         key = f"r{self._responses}"
         form = {
-            "token": "unused", "team_id": TEAM, "team_domain": "test", "channel_id": "CGENERAL",
-            "channel_name": "general", "user_id": user, "user_name": user.lower(),
-            "command": command, "text": text, "api_app_id": "A1",
-            "response_url": self.fake.response_url(key), "trigger_id": f"trigger-{key}",
+            "token": "unused",
+            "team_id": TEAM,
+            "team_domain": "test",
+            "channel_id": "CGENERAL",
+            "channel_name": "general",
+            "user_id": user,
+            "user_name": user.lower(),
+            "command": command,
+            "text": text,
+            "api_app_id": "A1",
+            "response_url": self.fake.response_url(key),
+            "trigger_id": f"trigger-{key}",
         }
         return urllib.parse.urlencode(form), key
 
@@ -127,15 +154,21 @@ class AppUnderTest:
         body, key = self.command_body(user, command, text)
         result = self.signed(body, "application/x-www-form-urlencoded")
         assert result.status == 200, result
-        calls = self.fake.wait_for("response_url",
-                                   predicate=lambda c: c.params.get("_key") == key)
+        calls = self.fake.wait_for("response_url", predicate=lambda c: c.params.get("_key") == key)
         return calls[-1].params
 
-    def event(self, event: dict[str, Any], event_id: str, *, retry: int | None = None
-              ) -> HttpResult:
-        payload = {"token": "unused", "team_id": TEAM, "api_app_id": "A1", "type":
-                   "event_callback", "event_id": event_id, "event_time": int(time.time()),
-                   "event": event}
+    def event(
+        self, event: dict[str, Any], event_id: str, *, retry: int | None = None
+    ) -> HttpResult:
+        payload = {
+            "token": "unused",
+            "team_id": TEAM,
+            "api_app_id": "A1",
+            "type": "event_callback",
+            "event_id": event_id,
+            "event_time": int(time.time()),
+            "event": event,
+        }
         extra = {}
         if retry is not None:
             extra = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
@@ -150,13 +183,23 @@ class AppUnderTest:
         self._responses += 1
         key = f"b{self._responses}"
         payload = {
-            "type": "block_actions", "team": {"id": TEAM, "domain": "test"},
-            "user": {"id": user, "team_id": TEAM}, "api_app_id": "A1",
-            "trigger_id": f"trigger-{key}", "response_url": self.fake.response_url(key),
+            "type": "block_actions",
+            "team": {"id": TEAM, "domain": "test"},
+            "user": {"id": user, "team_id": TEAM},
+            "api_app_id": "A1",
+            "trigger_id": f"trigger-{key}",
+            "response_url": self.fake.response_url(key),
             "container": {"type": "message", "channel_id": "CCHURN", "message_ts": "1.2"},
             "channel": {"id": "CCHURN"},
-            "actions": [{"type": "button", "action_id": action_id, "block_id": "steps",
-                         "value": value, "action_ts": str(time.time())}],
+            "actions": [
+                {
+                    "type": "button",
+                    "action_id": action_id,
+                    "block_id": "steps",
+                    "value": value,
+                    "action_ts": str(time.time()),
+                }
+            ],
         }
         return self.interaction(payload), key
 
@@ -169,15 +212,23 @@ class AppUnderTest:
             value = values.get(block["block_id"])
             element = block["element"]
             if element["type"] == "static_select":
-                entry = {"type": "static_select", "selected_option":
-                         {"value": value, "text": {"type": "plain_text", "text": value or ""}}
-                         if value else None}
+                entry = {
+                    "type": "static_select",
+                    "selected_option": {
+                        "value": value,
+                        "text": {"type": "plain_text", "text": value or ""},
+                    }
+                    if value
+                    else None,
+                }
             else:
                 entry = {"type": "plain_text_input", "value": value}
             state[block["block_id"]] = {element["action_id"]: entry}
         payload = {
-            "type": "view_submission", "team": {"id": TEAM, "domain": "test"},
-            "user": {"id": user, "team_id": TEAM}, "api_app_id": "A1",
+            "type": "view_submission",
+            "team": {"id": TEAM, "domain": "test"},
+            "user": {"id": user, "team_id": TEAM},
+            "api_app_id": "A1",
             "view": {**view, "id": "V1", "state": {"values": state}},
         }
         return self.interaction(payload)

@@ -78,16 +78,31 @@ def test_app_answers_every_declared_command_and_nothing_else(
     assert app.command("UALICE", "/undeclared", "help").status == 404
 
 
-def test_scopes_are_exactly_what_the_app_uses(app: AppUnderTest, manifest: dict[str, Any]
-                                              ) -> None:
+def test_scopes_are_exactly_what_the_app_uses(app: AppUnderTest, manifest: dict[str, Any]) -> None:
     """Drive every surface, then compare the Web API methods called with the scopes."""
     app.setup_team()
     app.command_reply("UALICE", "/exp", "new churn Scoped")
     app.command("UALICE", "/exp", "")  # opens the form
-    app.event({"type": "app_mention", "user": "UALICE", "text": "<@UBOT> exp list",
-               "ts": "1.5", "channel": "CCHURN"}, "EvScopes")
-    app.event({"type": "app_mention", "user": "UALICE", "text": "<@UBOT> exp nope",
-               "ts": "1.6", "channel": "CCHURN"}, "EvScopes2")
+    app.event(
+        {
+            "type": "app_mention",
+            "user": "UALICE",
+            "text": "<@UBOT> exp list",
+            "ts": "1.5",
+            "channel": "CCHURN",
+        },
+        "EvScopes",
+    )
+    app.event(
+        {
+            "type": "app_mention",
+            "user": "UALICE",
+            "text": "<@UBOT> exp nope",
+            "ts": "1.6",
+            "channel": "CCHURN",
+        },
+        "EvScopes2",
+    )
     app.button("UALICE", "exp_start", "EXP-1")
     app.fake.wait_for("views.open")
     app.fake.wait_for("chat.postEphemeral")

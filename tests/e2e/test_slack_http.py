@@ -12,15 +12,22 @@ from tests.e2e.harness import ADMIN, AppUnderTest
 
 
 def mention(text: str, ts: str = "1700000100.000100", user: str = "UALICE") -> dict[str, object]:
-    return {"type": "app_mention", "user": user, "text": f"<@UBOT> {text}", "ts": ts,
-            "channel": "CCHURN", "event_ts": ts}
+    return {
+        "type": "app_mention",
+        "user": user,
+        "text": f"<@UBOT> {text}",
+        "ts": ts,
+        "channel": "CCHURN",
+        "event_ts": ts,
+    }
 
 
 # --- signatures -------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    "how", ["forged", "stale", "unsigned", "tampered"],
+    "how",
+    ["forged", "stale", "unsigned", "tampered"],
 )
 def test_unverified_requests_get_401_and_write_nothing(app: AppUnderTest, how: str) -> None:
     body, _ = app.command_body(ADMIN, "/mlgov", "project add churn <#CCHURN|churn>")
@@ -34,9 +41,11 @@ def test_unverified_requests_get_401_and_write_nothing(app: AppUnderTest, how: s
     else:  # signed, then the body changed on the way
         ts = str(int(time.time()))
         signature = app.signer.generate_signature(timestamp=ts, body=body)
-        result = app.post("/slack/events", body.replace("churn", "fraud"),
-                          {"Content-Type": form, "X-Slack-Request-Timestamp": ts,
-                           "X-Slack-Signature": signature})
+        result = app.post(
+            "/slack/events",
+            body.replace("churn", "fraud"),
+            {"Content-Type": form, "X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature},
+        )
     assert result.status == 401
     time.sleep(0.3)  # give a wrongly accepted request the chance to write
     assert app.count("projects") == 0
@@ -50,22 +59,33 @@ def test_unverified_requests_get_401_and_write_nothing(app: AppUnderTest, how: s
 
 def test_lifecycle_over_http_posts_in_one_thread(app: AppUnderTest) -> None:
     app.setup_team()
-    reply = app.command_reply("UALICE", "/exp",
-                              "new churn Tenure features --hypothesis tenure predicts churn"
-                              " --metric auc --min-delta 0.01")
+    reply = app.command_reply(
+        "UALICE",
+        "/exp",
+        "new churn Tenure features --hypothesis tenure predicts churn"
+        " --metric auc --min-delta 0.01",
+    )
     assert "Created *EXP-1*" in reply["text"] and reply["response_type"] == "ephemeral"
-    root = app.fake.wait_for("chat.postMessage",
-                             predicate=lambda c: c.params["text"].startswith("EXP-1"))[0]
+    root = app.fake.wait_for(
+        "chat.postMessage", predicate=lambda c: c.params["text"].startswith("EXP-1")
+    )[0]
     assert root.params["channel"] == "CCHURN"
-    for line, expected in (("start EXP-1", "proposed → running"),
-                           ("analyze EXP-1", "running → analyzing"),
-                           ("conclude EXP-1 failure tenure adds nothing", "analyzing → in_review")):
+    for line, expected in (
+        ("start EXP-1", "proposed → running"),
+        ("analyze EXP-1", "running → analyzing"),
+        ("conclude EXP-1 failure tenure adds nothing", "analyzing → in_review"),
+    ):
         assert expected in app.command_reply("UALICE", "/exp", line)["text"]
-    thread = app.fake.wait_for("chat.postMessage", count=3,
-                               predicate=lambda c: c.params.get("thread_ts") == root.response["ts"])
+    thread = app.fake.wait_for(
+        "chat.postMessage",
+        count=3,
+        predicate=lambda c: c.params.get("thread_ts") == root.response["ts"],
+    )
     assert [c.params["text"].split(" — ")[0] for c in thread[:3]] == [
-        "<@UALICE> started *EXP-1*", "<@UALICE> moved to analysis *EXP-1*",
-        "<@UALICE> concluded *EXP-1*"]
+        "<@UALICE> started *EXP-1*",
+        "<@UALICE> moved to analysis *EXP-1*",
+        "<@UALICE> concluded *EXP-1*",
+    ]
     # The root message is kept up to date with the status.
     updates = app.fake.wait_for("chat.update", count=3)
     assert updates[-1].params["ts"] == root.response["ts"]
@@ -84,8 +104,10 @@ def test_refused_transition_changes_nothing_and_lists_next_steps(app: AppUnderTe
     assert "EXP-1 is proposed; it cannot conclude" in reply["text"]
     assert "Allowed next steps: start, abandon" in reply["text"]
     assert app.count("audit_log") == audit_before
-    assert "EXP-1 Tenure features: proposed" in app.command_reply("UALICE", "/exp",
-                                                                  "show EXP-1")["text"]
+    assert (
+        "EXP-1 Tenure features: proposed"
+        in app.command_reply("UALICE", "/exp", "show EXP-1")["text"]
+    )
 
 
 def test_only_owner_or_manager_moves_and_wip_limit_refuses(app: AppUnderTest) -> None:
@@ -128,7 +150,8 @@ def test_bad_input_gets_a_clear_ephemeral_error(
 
 def test_help_lists_the_grammar(app: AppUnderTest) -> None:
     text = app.command_reply("UALICE", "/exp", "help")["text"]
-    assert "/exp conclude EXP-7 success|failure|inconclusive <learnings>" in text
+    # Escaped for mrkdwn, so that Slack shows <learnings> instead of reading a link.
+    assert "/exp conclude EXP-7 success|failure|inconclusive &lt;learnings&gt;" in text
 
 
 # --- events -----------------------------------------------------------------------------
@@ -137,15 +160,27 @@ def test_help_lists_the_grammar(app: AppUnderTest) -> None:
 def test_same_event_three_times_creates_one_experiment(app: AppUnderTest) -> None:
     app.setup_team()
     event = mention("exp new churn Mentioned experiment --hypothesis from a thread")
-    results = [app.event(event, "Ev001"), app.event(event, "Ev001", retry=1),
-               app.event(event, "Ev001", retry=2)]
+    results = [
+        app.event(event, "Ev001"),
+        app.event(event, "Ev001", retry=1),
+        app.event(event, "Ev001", retry=2),
+    ]
     assert [r.status for r in results] == [200, 200, 200]
-    replies = app.fake.wait_for("chat.postMessage",
-                                predicate=lambda c: c.params.get("thread_ts") == event["ts"])
+    replies = app.fake.wait_for(
+        "chat.postMessage", predicate=lambda c: c.params.get("thread_ts") == event["ts"]
+    )
     time.sleep(0.5)  # any duplicate would be delivered by now
     assert app.count("experiments") == 1
-    assert len([c for c in app.fake.calls("chat.postMessage")
-                if c.params.get("thread_ts") == event["ts"]]) == 1
+    assert (
+        len(
+            [
+                c
+                for c in app.fake.calls("chat.postMessage")
+                if c.params.get("thread_ts") == event["ts"]
+            ]
+        )
+        == 1
+    )
     assert "Created *EXP-1*" in replies[0].params["text"]
 
 
@@ -153,8 +188,9 @@ def test_a_retry_whose_first_delivery_never_arrived_is_processed(app: AppUnderTe
     app.setup_team()
     event = mention("exp new churn Only the retry arrived")
     assert app.event(event, "Ev002", retry=1).status == 200
-    app.fake.wait_for("chat.postMessage",
-                      predicate=lambda c: c.params.get("thread_ts") == event["ts"])
+    app.fake.wait_for(
+        "chat.postMessage", predicate=lambda c: c.params.get("thread_ts") == event["ts"]
+    )
     assert app.count("experiments") == 1
 
 
@@ -169,8 +205,16 @@ def test_mention_with_bad_command_answers_ephemerally(app: AppUnderTest) -> None
 def test_unhandled_event_types_still_get_200(app: AppUnderTest) -> None:
     # Bolt answers unknown events with 404 unless told otherwise; Slack would then
     # count failures against the app. Only subscribed events reach us, but be safe.
-    result = app.event({"type": "app_mention", "user": "UBOT", "text": "<@UBOT> hi",
-                        "ts": "1.1", "channel": "CCHURN"}, "Ev004")
+    result = app.event(
+        {
+            "type": "app_mention",
+            "user": "UBOT",
+            "text": "<@UBOT> hi",
+            "ts": "1.1",
+            "channel": "CCHURN",
+        },
+        "Ev004",
+    )
     assert result.status == 200
 
 
@@ -202,16 +246,26 @@ def test_new_experiment_form_validates_in_the_form(app: AppUnderTest) -> None:
     opened = app.fake.wait_for("views.open")[0]
     view = opened.params["view"]
     assert view["callback_id"] == "exp_new"
-    bad = app.submit_view("UALICE", view, {"project": "churn", "title": "", "min_delta": "x",
-                                           "stream": "main"})
+    bad = app.submit_view(
+        "UALICE", view, {"project": "churn", "title": "", "min_delta": "x", "stream": "main"}
+    )
     assert bad.status == 200
     errors = bad.json()
     assert errors["response_action"] == "errors"
     assert set(errors["errors"]) >= {"title", "min_delta"}
     assert app.count("experiments") == 0
-    good = app.submit_view("UALICE", view, {"project": "churn", "title": "From the form",
-                                            "hypothesis": "h", "metric": "auc",
-                                            "min_delta": "0.02", "stream": "side"})
+    good = app.submit_view(
+        "UALICE",
+        view,
+        {
+            "project": "churn",
+            "title": "From the form",
+            "hypothesis": "h",
+            "metric": "auc",
+            "min_delta": "0.02",
+            "stream": "side",
+        },
+    )
     assert good.status == 200 and good.body == ""
     shown = app.command_reply("UALICE", "/exp", "show EXP-1")
     assert "From the form" in json.dumps(shown["blocks"])
@@ -225,8 +279,9 @@ def test_conclude_button_opens_a_form_that_concludes(app: AppUnderTest) -> None:
     app.button("UALICE", "exp_conclude", "EXP-1")
     view = app.fake.wait_for("views.open")[0].params["view"]
     assert view["private_metadata"] == "EXP-1"
-    result = app.submit_view("UALICE", view, {"outcome": "inconclusive",
-                                              "learnings": "Needs more data"})
+    result = app.submit_view(
+        "UALICE", view, {"outcome": "inconclusive", "learnings": "Needs more data"}
+    )
     assert result.status == 200 and result.body == ""
     history = app.command_reply("UALICE", "/exp", "history EXP-1")["text"]
     assert "conclude in_review" in history
@@ -240,10 +295,13 @@ def test_429_twice_still_delivers_the_message_once(app: AppUnderTest) -> None:
     app.fake.wait_for("chat.postMessage")  # the project intro went out
     app.fake.fail_next("chat.postMessage", status=429, retry_after=1, times=2)
     app.command_reply("UALICE", "/exp", "new churn Rate limited")
-    app.fake.wait_for("chat.postMessage", predicate=lambda c: c.status == 200
-                      and c.params["text"].startswith("EXP-1"))
-    attempts = [c for c in app.fake.calls("chat.postMessage")
-                if c.params["text"].startswith("EXP-1")]
+    app.fake.wait_for(
+        "chat.postMessage",
+        predicate=lambda c: c.status == 200 and c.params["text"].startswith("EXP-1"),
+    )
+    attempts = [
+        c for c in app.fake.calls("chat.postMessage") if c.params["text"].startswith("EXP-1")
+    ]
     assert [c.status for c in attempts] == [429, 429, 200]
 
 
@@ -254,8 +312,9 @@ def test_slack_down_loses_nothing_and_keeps_channel_order(app: AppUnderTest) -> 
     app.command_reply("UALICE", "/exp", "new churn During the outage")
     app.command_reply("UALICE", "/exp", "start EXP-1")
     app.command_reply("UALICE", "/exp", "abandon EXP-1 outage drill")
-    delivered = app.fake.wait_for("chat.postMessage", count=4, timeout=20,
-                                  predicate=lambda c: c.status == 200)
+    delivered = app.fake.wait_for(
+        "chat.postMessage", count=4, timeout=20, predicate=lambda c: c.status == 200
+    )
     texts = [c.params["text"] for c in delivered][1:]
     assert texts[0].startswith("EXP-1 During the outage")
     assert "started" in texts[1] and "abandoned" in texts[2]

@@ -177,7 +177,7 @@ MLGOV_FORMS: list[tuple[str, Command]] = [
     ("project add churn #C0123ABC", AddProject("churn", "C0123ABC")),
     ("project add churn C0123ABC", AddProject("churn", "C0123ABC")),
     ("PROJECT ADD Churn <#G0PRIVATE|secret>", AddProject("churn", "G0PRIVATE")),
-    ("member add <@U123ABC|alice> scientist", AddMember("U123ABC", Role.SCIENTIST)),
+    ("member add <@U123ABC|alice> scientist", AddMember("U123ABC", Role.SCIENTIST, name="alice")),
     ("member add <@U123ABC> engineer churn", AddMember("U123ABC", Role.ENGINEER, "churn")),
     ("member add U123ABC Manager churn", AddMember("U123ABC", Role.MANAGER, "churn")),
     ("member add @U123ABC admin", AddMember("U123ABC", Role.ADMIN)),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.domain.model import Project, ProjectRules, Role
 from bot.domain.rules import describe_rules, rules_to_dict
-from bot.slack.blocks import Reply, reply, section
+from bot.slack.blocks import Reply, escape, reply, section
 from bot.slack.parsing import USAGE
 
 INTRO = {
@@ -15,7 +15,7 @@ INTRO = {
 
 
 def help_text(command: str) -> Reply:
-    lines = "\n".join(f"• `{usage}`" for usage in USAGE[command].values())
+    lines = "\n".join(f"• `{escape(usage)}`" for usage in USAGE[command].values())
     text = f"*/{command}* — {INTRO[command]}\n{lines}"
     if command == "mlgov":
         text += f"\n*Rules* (`/mlgov rules <project> key=value`):\n```{describe_rules()}```"

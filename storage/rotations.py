@@ -1,0 +1,174 @@
+"""Rotation storage: configuration, presenter pools, absences, swaps and the history."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from bot.domain.model import Role
+from bot.domain.rotation import Absence, PoolMember, RotationConfig, Slot, Swap, Topic
+from storage.models import (
+    AbsenceRow,
+    PresentationRow,
+    RotationMemberRow,
+    RotationRow,
+    SwapRow,
+)
+from storage.repositories import affected, insert_ignoring_conflicts
+
+
+def _clock(text: str) -> time:
+    hours, minutes = text.split(":")
+    return time(int(hours), int(minutes))
+
+
+class Rotations:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def config(self, project_id: int, default: RotationConfig) -> RotationConfig:
+        row = self.session.get(RotationRow, project_id)
+        if row is None:
+            return default
+        return RotationConfig(
+            weekday=row.weekday,
+            meeting=_clock(row.meeting),
+            announce=_clock(row.announce),
+            timezone=row.timezone,
+            pattern=tuple(Topic(t) for t in row.pattern),
+            anchor=row.anchor,
+        )
+
+    def save_config(self, project_id: int, config: RotationConfig) -> None:
+        row = self.session.get(RotationRow, project_id) or RotationRow(project_id=project_id)
+        row.weekday = config.weekday
+        row.meeting = f"{config.meeting:%H:%M}"
+        row.announce = f"{config.announce:%H:%M}"
+        row.timezone = config.timezone
+        row.pattern = [t.value for t in config.pattern]
+        row.anchor = config.anchor
+        self.session.add(row)
+
+    def pool(self, project_id: int) -> list[PoolMember]:
+        rows = self.session.scalars(
+            select(RotationMemberRow)
+            .where(RotationMemberRow.project_id == project_id, RotationMemberRow.active)
+            .order_by(RotationMemberRow.id)
+        ).all()
+        return [PoolMember(r.user_id, Role(r.role), r.id, r.joined_on) for r in rows]
+
+    def join(self, project_id: int, user_id: str, role: Role, today: date) -> bool:
+        """Enter the pool for ``role``; True when that changed anything."""
+        if insert_ignoring_conflicts(
+            self.session,
+            RotationMemberRow,
+            {
+                "project_id": project_id,
+                "user_id": user_id,
+                "role": role.value,
+                "joined_on": today,
+                "active": True,
+            },
+        ):
+            return True
+        # Rejoining keeps the original joining order.
+        return bool(
+            affected(
+                self.session.execute(
+                    update(RotationMemberRow)
+                    .where(
+                        RotationMemberRow.project_id == project_id,
+                        RotationMemberRow.user_id == user_id,
+                        RotationMemberRow.role == role.value,
+                        RotationMemberRow.active.is_(False),
+                    )
+                    .values(active=True)
+                )
+            )
+        )
+
+    def leave(self, project_id: int, user_id: str) -> int:
+        return affected(
+            self.session.execute(
+                update(RotationMemberRow)
+                .where(
+                    RotationMemberRow.project_id == project_id,
+                    RotationMemberRow.user_id == user_id,
+                    RotationMemberRow.active,
+                )
+                .values(active=False)
+            )
+        )
+
+    def absences(self, team_id: str, since: date) -> list[Absence]:
+        rows = self.session.scalars(
+            select(AbsenceRow)
+            .where(AbsenceRow.team_id == team_id, AbsenceRow.end_day >= since)
+            .order_by(AbsenceRow.id)
+        ).all()
+        return [Absence(r.user_id, r.start_day, r.end_day) for r in rows]
+
+    def add_absence(self, team_id: str, absence: Absence, now: datetime) -> None:
+        self.session.add(
+            AbsenceRow(
+                team_id=team_id,
+                user_id=absence.user_id,
+                start_day=absence.start,
+                end_day=absence.end,
+                created_at=now,
+            )
+        )
+
+    def swaps(self, project_id: int, since: date) -> list[Swap]:
+        rows = self.session.scalars(
+            select(SwapRow)
+            .where(SwapRow.project_id == project_id, SwapRow.week >= since)
+            .order_by(SwapRow.id)
+        ).all()
+        return [Swap(r.week, r.user_a, r.user_b) for r in rows]
+
+    def add_swap(self, project_id: int, swap: Swap, by: str, now: datetime) -> None:
+        self.session.add(
+            SwapRow(
+                project_id=project_id,
+                week=swap.week,
+                user_a=swap.a,
+                user_b=swap.b,
+                created_by=by,
+                created_at=now,
+            )
+        )
+
+    def history(self, project_id: int, since: date | None = None) -> list[Slot]:
+        statement = select(PresentationRow).where(PresentationRow.project_id == project_id)
+        if since is not None:
+            statement = statement.where(PresentationRow.week >= since)
+        rows = self.session.scalars(statement.order_by(PresentationRow.week)).all()
+        return [
+            Slot(
+                r.week,
+                Topic(r.topic),
+                r.presenter,
+                tuple((u, reason) for u, reason in r.skipped),
+                r.swapped_from,
+            )
+            for r in rows
+        ]
+
+    def record(self, project_id: int, slot: Slot, now: datetime) -> bool:
+        """Keep an announced meeting in the history; False when it was recorded already."""
+        return insert_ignoring_conflicts(
+            self.session,
+            PresentationRow,
+            {
+                "project_id": project_id,
+                "week": slot.week,
+                "topic": slot.topic.value,
+                "presenter": slot.presenter,
+                "swapped_from": slot.swapped_from,
+                "skipped": [list(s) for s in slot.skipped],
+                "announced_at": now,
+            },
+        )

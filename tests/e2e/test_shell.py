@@ -1,0 +1,356 @@
+"""`mlgov shell`: a person at a terminal, typing commands, pressing buttons, filling forms."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings
+from bot.runtime import Runtime
+from bot.shell import run_shell
+from bot.shell.demo import STORY
+from bot.slack.blocks import Reply
+from bot.slack.dispatch import Origin
+
+# The demo creates these many experiments; the next one a test creates gets this number.
+SEEDED = sum(line.startswith("new ") for _, line in STORY)
+NEXT = f"EXP-{SEEDED + 1}"
+
+
+def shell(
+    url: str,
+    *lines: str,
+    user: str | None = None,
+    demo: bool = True,
+    runtime: Runtime | None = None,
+) -> tuple[int, str]:
+    """Run a whole shell session on ``lines``; the exit code and everything it printed."""
+    own = runtime is None
+    runtime = runtime or Runtime.create(Settings(database_url=url))
+    stdout = io.StringIO()
+    try:
+        code = run_shell(
+            runtime,
+            user=user,
+            demo=demo,
+            stdin=io.StringIO("".join(line + "\n" for line in lines)),
+            stdout=stdout,
+        )
+    finally:
+        if own:
+            runtime.close()
+    return code, stdout.getvalue()
+
+
+def answers(transcript: str) -> dict[str, str]:
+    """What the shell printed after each command line, keyed by ``user> line``.
+
+    A line typed again is keyed ``user> line #2`` (and so on).
+    """
+    found: dict[str, str] = {}
+    current: str | None = None
+    for line in transcript.splitlines():
+        if re.match(r"^\w+> ", line):
+            current, repeat = line, 1
+            while current in found:
+                repeat += 1
+                current = f"{line} #{repeat}"
+            found[current] = ""
+        elif current is not None:
+            found[current] += line + "\n"
+    return found
+
+
+def test_experiment_lifecycle_with_thread_posts_and_history(sqlite_url: str) -> None:
+    code, out = shell(
+        sqlite_url,
+        "/exp new churn Some title --hypothesis h",
+        f"/exp start {NEXT}",
+        f"/exp conclude {NEXT} success learned x",
+        f"/exp history {NEXT}",
+    )
+    said = answers(out)
+    assert code == 0
+    assert "You are @ada (manager, admin)" in out
+    created = said["ada> /exp new churn Some title --hypothesis h"]
+    assert f"{NEXT} · Some title" in created
+    assert "Status: 📝 proposed" in created
+    assert f"[#churn › new thread {NEXT}] {NEXT} Some title — proposed (owner @ada)" in created
+    started = said[f"ada> /exp start {NEXT}"]
+    assert "Status: 🏃 running" in started
+    assert f"[#churn › {NEXT} thread] @ada started {NEXT} — now 🏃 running" in started
+    concluded = said[f"ada> /exp conclude {NEXT} success learned x"]
+    assert "in_review (success)" in concluded
+    assert f"[#churn › {NEXT} thread] @ada concluded {NEXT}" in concluded
+    assert "Learnings: learned x" in concluded
+    history = said[f"ada> /exp history {NEXT}"].splitlines()
+    assert [re.sub(r"^\S+ \S+ UTC ", "", x) for x in history[2:]] == [
+        "@ada created ∅ → proposed (title: Some title; stream: main)",
+        "@ada start proposed → running",
+        "@ada conclude running → in_review (outcome: success; learnings: learned x)",
+    ]
+
+
+def test_slash_is_optional_and_mentions_are_typed_by_name(sqlite_url: str) -> None:
+    _, out = shell(sqlite_url, "exp list @bob", "/exp list @nobody")
+    said = answers(out)
+    bobs = said["ada> exp list @bob"]
+    assert "EXP-2 Calibrated logistic regression" in bobs
+    assert "@alice" not in bobs
+    assert "No experiments match" in said["ada> /exp list @nobody"]
+
+
+def test_pressing_a_button_by_number_starts_the_experiment(sqlite_url: str) -> None:
+    _, out = shell(sqlite_url, "/exp show EXP-3", "1", "/exp show EXP-3")
+    said = answers(out)
+    assert "[1] Start  [2] Abandon…" in said["ada> /exp show EXP-3"]
+    pressed = said["ada> 1"]
+    assert "(pressing [1] Start)" in pressed
+    assert "Status: 🏃 running" in pressed
+    assert "[#churn › EXP-3 thread] @ada started EXP-3 — now 🏃 running" in pressed
+    assert "Status: 🏃 running" in said["ada> /exp show EXP-3 #2"]
+
+
+def test_a_button_that_opens_a_form_concludes_after_the_questions(sqlite_url: str) -> None:
+    _, out = shell(
+        sqlite_url,
+        ":as bob",
+        "/exp show EXP-2",
+        ":press 2",
+        "9",  # not an outcome number: asked again
+        "failure",
+        "",  # learnings are required: asked again
+        "calibration did not help",
+        "/exp show EXP-2",
+    )
+    said = answers(out)
+    form = said["bob> :press 2"]
+    assert "┌ Conclude EXP-2" in form
+    assert "Choose 1–3 (or type the option)." in form
+    assert "This field is required." in form
+    assert "Status: 👀 in_review (failure)" in form
+    assert "Learnings: calibration did not help" in form
+    assert "[#churn › EXP-2 thread] @bob concluded EXP-2" in form
+    assert "in_review (failure)" in said["bob> /exp show EXP-2 #2"]
+
+
+def test_a_cancelled_form_saves_nothing(sqlite_url: str) -> None:
+    _, out = shell(sqlite_url, ":as bob", "/exp show EXP-2", "3", ":cancel", "/exp show EXP-2")
+    said = answers(out)
+    assert "Form cancelled; nothing was saved." in said["bob> 3"]
+    assert "Status: 🏃 running" in said["bob> /exp show EXP-2 #2"]
+
+
+@pytest.mark.parametrize("opener", ["/exp new", "/exp"])
+def test_the_new_experiment_form_asks_each_field(sqlite_url: str, opener: str) -> None:
+    code, out = shell(
+        sqlite_url,
+        ":as alice",
+        opener,
+        "2",  # project: fraud
+        "",  # title is required: asked again
+        "Form title",
+        "Written before results",
+        "",  # metric left out...
+        "0.01",  # ...but a minimum improvement given: the form asks for the metric again
+        "",  # stream: the default, main
+        "auc",
+        f"/exp show {NEXT}",
+    )
+    said = answers(out)
+    form = said[f"alice> {opener}"]
+    assert code == 0
+    assert "┌ New experiment" in form
+    assert "1) churn  (default)" in form
+    assert form.count("This field is required.") == 1
+    assert "⚠️ Success metric: Choose the metric the improvement is measured in." in form
+    assert f"{NEXT} · Form title" in form
+    assert f"[#fraud › new thread {NEXT}] {NEXT} Form title — proposed (owner @alice)" in form
+    shown = said[f"alice> /exp show {NEXT}"]
+    assert "Project: fraud" in shown
+    assert "Hypothesis: Written before results" in shown
+    assert "Success criterion: auc +0.01 vs baseline" in shown
+
+
+def test_another_user_is_refused_with_the_reason(sqlite_url: str) -> None:
+    _, out = shell(
+        sqlite_url,
+        ":as alice",
+        "/exp new churn Alice idea --hypothesis h",
+        ":as bob",
+        f"/exp start {NEXT}",
+        f"/exp show {NEXT}",
+        "1",
+        f"/exp history {NEXT}",
+    )
+    said = answers(out)
+    assert "You are now @bob (scientist on churn, fraud)." in said["alice> :as bob"]
+    refusal = f"⚠️ Only the owner or manager can start {NEXT} (owner: @alice)."
+    assert refusal in said[f"bob> /exp start {NEXT}"]
+    assert refusal in said["bob> 1"]
+    history = said[f"bob> /exp history {NEXT}"]
+    assert "@alice created ∅ → proposed" in history
+    assert "start" not in history
+
+
+def test_bad_input_gets_clear_messages_and_the_shell_goes_on(sqlite_url: str) -> None:
+    code, out = shell(
+        sqlite_url,
+        "4",
+        ":frobnicate",
+        "/exp show EXP-1",
+        "9",
+        ":press two",
+        "hello there",
+        "/exp frobnicate",
+        "/nope",
+        ":as mary-jane",
+        ":as dave",
+        "/exp new churn Dave idea",
+        "/exp list all",
+    )
+    said = answers(out)
+    assert code == 0
+    assert said["ada> 4"] == "The last reply has no buttons to press.\n"
+    assert "Unknown shell command ':frobnicate'. Type :help" in said["ada> :frobnicate"]
+    assert said["ada> 9"] == "No button 9; the last reply has: [1] Abandon…\n"
+    assert "No button two" in said["ada> :press two"]
+    assert "'hello' is neither a slash command" in said["ada> hello there"]
+    assert "Unknown subcommand 'frobnicate'" in said["ada> /exp frobnicate"]
+    assert "Usage: /exp new" in said["ada> /exp frobnicate"]
+    assert "Unknown command '/nope'" in said["ada> /nope"]
+    assert "is not a name" in said["ada> :as mary-jane"]
+    assert "You are now @dave (no roles yet)." in said["ada> :as dave"]
+    assert "members: ada, alice, bob, carol, erin, mia" in said["ada> :as dave"]
+    assert "/mlgov member add @dave" in said["ada> :as dave"]
+    assert "You are not on project churn" in said["dave> /exp new churn Dave idea"]
+    assert "No experiments match" in said["dave> /exp list all"]
+
+
+def test_an_unexpected_failure_is_reported_and_the_loop_goes_on(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime = Runtime.create(Settings(database_url=sqlite_url))
+    real = runtime.dispatcher.command
+
+    def flaky(origin: Origin, command: str, text: str) -> Reply:
+        if "boom" in text:
+            raise RuntimeError("boom")
+        return real(origin, command, text)
+
+    monkeypatch.setattr(runtime.dispatcher, "command", flaky)
+    try:
+        code, out = shell(sqlite_url, "/exp show boom", "/exp show EXP-1", runtime=runtime)
+    finally:
+        runtime.close()
+    said = answers(out)
+    assert code == 0
+    assert "error: RuntimeError: boom (logged; the shell goes on)" in said["ada> /exp show boom"]
+    assert "EXP-1 · Gradient boosting" in said["ada> /exp show EXP-1"]
+
+
+def test_demo_seeding_is_idempotent_and_audited(sqlite_url: str) -> None:
+    _, first = shell(sqlite_url, "/exp list all")
+    _, second = shell(sqlite_url, "/exp list all", "/exp history EXP-1", ":who")
+    assert "Seeded a demo team: 6 people, projects #churn and #fraud" in first
+    assert "Seeded a demo team" not in second
+    listing = f"{SEEDED} experiment(s) — all"
+    assert listing in answers(first)["ada> /exp list all"]
+    said = answers(second)
+    assert listing in said["ada> /exp list all"]
+    for status in ("in_review (success)", "running", "proposed", "abandoned"):
+        assert status in said["ada> /exp list all"]
+    history = said["ada> /exp history EXP-1"]
+    assert "@alice created ∅ → proposed" in history
+    assert "@alice conclude running → in_review" in history
+    who = said["ada> :who"]
+    assert re.search(r"@ada +manager, admin  ← you", who)
+    assert re.search(r"@mia +manager on churn, fraud", who)
+    assert re.search(r"@erin +engineer on churn, fraud", who)
+
+
+def test_as_picks_the_user_and_help_lists_the_shell_commands(sqlite_url: str) -> None:
+    code, out = shell(sqlite_url, ":help", ":quit", "/exp list", user="carol")
+    said = answers(out)
+    assert code == 0
+    assert "You are @carol (scientist on churn, fraud)." in out
+    for command in (":as <name>", ":who", ":press <N>", ":help", ":quit"):
+        assert command in said["carol> :help"]
+    assert "carol> /exp list" not in out  # :quit ended the session
+
+
+def test_an_empty_workspace_makes_the_operator_its_first_admin(sqlite_url: str) -> None:
+    _, out = shell(
+        sqlite_url,
+        "/mlgov project add churn #churn",
+        "/mlgov member add @bob scientist churn",
+        ":as bob",
+        "/exp new churn First --hypothesis h",
+        demo=False,
+    )
+    said = answers(out)
+    assert "you are its first admin" in out
+    assert "You are @alice (admin)." in out
+    added = said["alice> /mlgov project add churn #churn"]
+    assert "Project churn created, home channel #churn." in added
+    assert "[#churn] 👋 @alice set this channel up as the home of project churn." in added
+    assert (
+        "@bob is now scientist on churn." in said["alice> /mlgov member add @bob scientist churn"]
+    )
+    assert "EXP-1 · First" in said["bob> /exp new churn First --hypothesis h"]
+
+
+# --- the real console script ----------------------------------------------------------
+
+
+def _run_mlgov(tmp_path: Path, *args: str, stdin: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "MLGOV_"))}
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'cli.db'}"
+    env["PYTHONIOENCODING"] = "utf-8"
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "mlgov"), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
+    )
+
+
+def test_the_console_script_runs_the_demo_shell(tmp_path: Path) -> None:
+    done = _run_mlgov(tmp_path, "shell", "--demo", stdin="/exp list all\n")
+    assert done.returncode == 0, done.stderr
+    assert "Seeded a demo team" in done.stdout
+    listing = answers(done.stdout)["ada> /exp list all"]
+    assert f"{SEEDED} experiment(s) — all" in listing
+    assert "EXP-1 Gradient boosting on tenure features — 👀 in_review (success)" in listing
+
+
+def test_mlgov_without_a_verb_or_slack_lands_in_the_demo_shell(tmp_path: Path) -> None:
+    done = _run_mlgov(tmp_path, stdin=":who\n")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("mlgov shell — the Slack app without Slack")
+    assert "Seeded a demo team" in done.stdout
+    assert "@alice" in answers(done.stdout)["ada> :who"]
+
+
+def test_the_demo_works_on_each_database(database_url: str) -> None:
+    _, out = shell(database_url, "/exp show EXP-3", "1", "/exp list all")
+    said = answers(out)
+    assert "[#churn › EXP-3 thread] @ada started EXP-3" in said["ada> 1"]
+    assert f"{SEEDED} experiment(s) — all" in said["ada> /exp list all"]
+
+
+def test_as_refuses_what_cannot_be_a_name(sqlite_url: str) -> None:
+    code, out = shell(sqlite_url, "/exp list", user="mary jane")
+    assert code == 2
+    assert "--as 'mary jane' is not a name" in out
+    assert "> /exp list" not in out
