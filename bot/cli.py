@@ -121,15 +121,18 @@ def serve(settings: Any, args: argparse.Namespace) -> int:
     settings.require_slack()
     runtime = Runtime.create(settings)
     client = web_client(settings.slack_bot_token, settings.slack_api_url)
-    runtime.start_outbox(WebApi(client))
-    bolt = build_bolt_app(client, settings.slack_signing_secret, runtime.dispatcher)
     socket_mode = None
-    if settings.slack_app_token:
-        from bot.slack.app import socket_mode_handler
+    try:  # Slack may refuse a token here: one clear line, nothing left open
+        bolt = build_bolt_app(client, settings.slack_signing_secret, runtime.dispatcher)
+        if settings.slack_app_token:
+            from bot.slack.app import connect_socket_mode
 
-        socket_mode = socket_mode_handler(bolt, settings.slack_app_token)
-        socket_mode.connect()
-        logging.getLogger("mlgov").info("Socket Mode connected")
+            socket_mode = connect_socket_mode(bolt, settings.slack_app_token)
+            logging.getLogger("mlgov").info("Socket Mode connected")
+    except MlgovError:
+        runtime.close()
+        raise
+    runtime.start_outbox(WebApi(client))
     server = HttpServer(
         runtime.web_app(None if socket_mode else bolt),
         host=args.host,

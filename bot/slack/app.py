@@ -6,8 +6,10 @@ import logging
 from typing import Any
 
 from slack_bolt import App
+from slack_bolt.error import BoltError
 from slack_sdk import WebClient
 
+from bot.domain.errors import ConfigError
 from bot.slack.dispatch import Dispatcher
 from bot.slack.listeners import register
 from bot.slack.workspace_admins import WorkspaceAdmins
@@ -15,14 +17,25 @@ from bot.slack.workspace_admins import WorkspaceAdmins
 
 def build_bolt_app(client: WebClient, signing_secret: str | None, dispatcher: Dispatcher) -> App:
     """A Bolt app whose listeners ack first and do the work after (never before) the ack."""
-    app = App(
-        client=client,
-        signing_secret=signing_secret or "unused-in-socket-mode",
-        process_before_response=False,
-        logger=logging.getLogger("mlgov.bolt"),
-    )
+    logger = logging.getLogger("mlgov.bolt")
+    logger.addFilter(_not_the_token_warning)
+    try:
+        app = App(
+            client=client,
+            signing_secret=signing_secret or "unused-in-socket-mode",
+            process_before_response=False,
+            logger=logger,
+        )
+    except BoltError as exc:  # auth.test refused the bot token
+        raise ConfigError(f"SLACK_BOT_TOKEN was refused by Slack ({exc}).") from None
     register(app, dispatcher, WorkspaceAdmins())
     return app
+
+
+def _not_the_token_warning(record: logging.LogRecord) -> bool:
+    # Bolt reads SLACK_BOT_TOKEN from the environment although the client carries it,
+    # and warns on every start that it will not use it; that is what we want.
+    return "token will be unused" not in record.getMessage()
 
 
 def web_client(token: str, api_url: str) -> WebClient:
@@ -30,8 +43,16 @@ def web_client(token: str, api_url: str) -> WebClient:
     return WebClient(token=token, base_url=api_url, timeout=10)
 
 
-def socket_mode_handler(bolt_app: App, app_token: str) -> Any:
-    """Socket Mode over slack_sdk's built-in WebSocket client (no extra dependency)."""
+def connect_socket_mode(bolt_app: App, app_token: str) -> Any:
+    """Connect over slack_sdk's built-in WebSocket client; a refused token is a ConfigError."""
     from slack_bolt.adapter.socket_mode import SocketModeHandler
+    from slack_sdk.errors import SlackApiError
 
-    return SocketModeHandler(bolt_app, app_token)
+    handler = SocketModeHandler(bolt_app, app_token)
+    try:
+        handler.connect()  # type: ignore[no-untyped-call]
+    except SlackApiError as exc:
+        handler.close()  # type: ignore[no-untyped-call]
+        error = exc.response.get("error") or exc.response.status_code
+        raise ConfigError(f"SLACK_APP_TOKEN was refused by Slack ({error}).") from None
+    return handler

@@ -8,7 +8,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -174,3 +173,20 @@ def test_serve_answers_signed_commands_and_stops_cleanly(
     fake.wait_for("conversations.join")
     intro = fake.wait_for("chat.postMessage")[0]
     assert intro.params["channel"] == "CCHURN"
+
+
+def test_a_refused_bot_token_stops_the_start_with_one_line(
+    tmp_path: Path, fake_slack: FakeSlack
+) -> None:
+    fake_slack.answer("auth.test", {"ok": False, "error": "invalid_auth"})
+    result = run(
+        tmp_path,
+        "serve",
+        SLACK_BOT_TOKEN="xoxb-revoked",
+        SLACK_SIGNING_SECRET="s",
+        SLACK_API_URL=fake_slack.api_url,
+        PORT=str(free_port()),
+    )
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if "WARNING" not in line]
+    assert lines == [lines[0]] and "SLACK_BOT_TOKEN was refused by Slack" in lines[0]

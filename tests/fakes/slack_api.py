@@ -1,7 +1,8 @@
 """A fake Slack Web API served over real HTTP on 127.0.0.1 for tests.
 
 Point the app (or ``slack_sdk.WebClient(base_url=...)``) at ``fake.api_url``. Every request
-is recorded as a :class:`Call`; failures, Slack errors and delays can be queued per method.
+is recorded as a :class:`Call`; failures, Slack errors and delays can be queued per method,
+and a method's answer can be replaced with :meth:`FakeSlack.answer`.
 Header names in ``Call.headers`` are lower-cased.
 """
 
@@ -72,6 +73,7 @@ class FakeSlack:
             deque
         )
         self._delays: dict[str, deque[float]] = defaultdict(deque)
+        self._answers: dict[str, dict[str, Any]] = {}
         self._hosted: dict[str, bytes] = {}
         self._uploads: dict[str, bytes] = {}
         self._file_names: dict[str, str] = {}
@@ -201,6 +203,15 @@ class FakeSlack:
         with self._lock:
             self._delays[method].extend([seconds] * times)
 
+    def answer(self, method: str, body: dict[str, Any]) -> None:
+        """Answer every later call of ``method`` with ``body`` (HTTP 200), kept across reset().
+
+        For methods the fake has no answer of its own, e.g.
+        ``answer("apps.connections.open", {"ok": True, "url": socket_mode.url})``.
+        """
+        with self._lock:
+            self._answers[method] = dict(body)
+
     def reset(self) -> None:
         """Forget recorded calls, messages and queued failures/delays."""
         with self._lock:
@@ -232,6 +243,10 @@ class FakeSlack:
     def _answer(self, call: Call, raw: bytes) -> dict[str, Any]:
         """The successful JSON answer for ``call``."""
         p, m = call.params, call.method
+        with self._lock:
+            canned = self._answers.get(m)
+        if canned is not None:
+            return dict(canned)
         if m == "auth.test":
             return {
                 "ok": True,
