@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bot.domain.errors import MlgovError
+from bot.domain.errors import ConfigError, MlgovError
 
 DESCRIPTION = """ML project governance inside Slack.
 
@@ -35,6 +35,18 @@ def build_parser() -> argparse.ArgumentParser:
     shell = verbs.add_parser("shell", help="the same app in a terminal, no Slack needed")
     shell.add_argument("--as", dest="user", default=None, help="act as this user (name or id)")
     shell.add_argument("--demo", action="store_true", help="seed a sample team first")
+
+    jobs = verbs.add_parser("jobs", help="scheduled jobs: list them, or run one now")
+    job_verbs = jobs.add_subparsers(dest="jobs_verb", metavar="JOBS_VERB", required=True)
+    job_verbs.add_parser("list", help="the jobs, how often they look for work, last runs")
+    run = job_verbs.add_parser("run", help="run a job now, as if at --as-of")
+    run.add_argument("job", help="rotation, stale-nudges or outbox")
+    run.add_argument(
+        "--as-of",
+        dest="as_of",
+        default=None,
+        help="ISO time, e.g. 2026-11-30T09:00 (team time zone unless it has an offset)",
+    )
 
     db = verbs.add_parser("db", help="database schema")
     db_verbs = db.add_subparsers(dest="db_verb", metavar="DB_VERB", required=True)
@@ -78,6 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 getattr(args, "user", None),
                 demo=getattr(args, "demo", True) if args.verb else True,
             )
+        if verb == "jobs":
+            return jobs(settings, args)
         return database(settings, args.db_verb)
     except MlgovError as exc:
         print(f"mlgov: {exc}", file=sys.stderr)
@@ -112,6 +126,56 @@ def database(settings: Any, verb: str) -> int:
     return 0
 
 
+def jobs(settings: Any, args: argparse.Namespace) -> int:
+    from bot.jobs import JOBS
+    from bot.jobs.scheduler import run_job
+    from bot.runtime import Runtime
+
+    runtime = Runtime.create(settings, upgrade=False)
+    try:
+        if args.jobs_verb == "list":
+            with runtime.db.read() as uow:
+                for job in JOBS.values():
+                    runs = uow.ledger.last_runs(job.name, 3)
+                    last = "; ".join(f"{p} ({when:%Y-%m-%d %H:%M}Z)" for _, p, when in runs)
+                    print(f"{job.name:<13} every {job.every}  {job.summary}")
+                    if last:
+                        print(f"{'':<13} last: {last}")
+            return 0
+        if args.job not in JOBS:
+            raise ConfigError(f"No job '{args.job}'; jobs: {', '.join(JOBS)}.")
+        chosen = JOBS[args.job]
+        now = _as_of(args.as_of, settings.zone) if args.as_of else runtime.clock()
+        if settings.has_slack:
+            from bot.slack.app import web_client
+            from bot.slack.web_api import WebApi
+
+            runtime.attach_outbox(
+                WebApi(web_client(settings.slack_bot_token, settings.slack_api_url))
+            )
+        done = run_job(chosen, runtime.job_env(), now)
+        if runtime.outbox is not None and chosen.name != "outbox":
+            runtime.outbox.deliver_due()
+        print(f"{chosen.name} as of {now.isoformat()}:")
+        for line in done or ["nothing due"]:
+            print(f"  {line}")
+        return 0
+    finally:
+        runtime.close()
+
+
+def _as_of(text: str, zone: Any) -> Any:
+    from datetime import datetime
+
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(
+            f"--as-of must be an ISO time like 2026-11-30T09:00, not {text!r}."
+        ) from None
+    return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment
+
+
 def serve(settings: Any, args: argparse.Namespace) -> int:
     from bot.runtime import Runtime
     from bot.server import HttpServer
@@ -133,6 +197,7 @@ def serve(settings: Any, args: argparse.Namespace) -> int:
         runtime.close()
         raise
     runtime.start_outbox(WebApi(client))
+    runtime.start_scheduler()
     server = HttpServer(
         runtime.web_app(None if socket_mode else bolt),
         host=args.host,

@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry, Gauge
 from sqlalchemy import text
 
 from bot.config import Settings
+from bot.jobs import JobEnv
 from bot.services.delivery import OutboxDispatcher, OutboxWorker, RetryPolicy, SlackApi
 from bot.slack.dispatch import Dispatcher
 from bot.slack.notices import SlackNotices
@@ -38,6 +39,7 @@ class Runtime:
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     outbox: OutboxDispatcher | None = None
     worker: OutboxWorker | None = None
+    scheduler: Any | None = None
 
     @classmethod
     def create(
@@ -49,24 +51,40 @@ class Runtime:
             migrate.upgrade(engine)
         migrate.ensure_current(engine)
         db = Database(SessionFactories(engine))
-        dispatcher = Dispatcher(db, clock, SlackNotices(), settings.admins)
+        dispatcher = Dispatcher(db, clock, SlackNotices(), settings.admins, settings.timezone)
         return cls(settings, db, dispatcher, clock)
 
     def start_outbox(
         self, slack: SlackApi, poll_seconds: float = 1.0, policy: RetryPolicy | None = None
     ) -> OutboxWorker:
         """Deliver queued Slack messages in the background, woken by every commit."""
-        owner = f"{socket.gethostname()}:{os.getpid()}:{id(self)}"
-        self.outbox = OutboxDispatcher(
-            OutboxStore(self.db, owner), slack, self.clock, policy or RetryPolicy()
-        )
-        self.worker = OutboxWorker(self.outbox, poll_seconds).start()
+        outbox = self.attach_outbox(slack, policy)
+        self.worker = OutboxWorker(outbox, poll_seconds).start()
         self.db.on_outbox(self.worker.wake)
         pending = Gauge(
             "mlgov_outbox_pending", "Slack messages waiting for delivery", registry=self.registry
         )
-        pending.set_function(lambda: float(OutboxStore(self.db, owner).pending_count()))
+        pending.set_function(lambda: float(outbox.store.pending_count()))
         return self.worker
+
+    def attach_outbox(self, slack: SlackApi, policy: RetryPolicy | None = None) -> OutboxDispatcher:
+        """A dispatcher for this process, to deliver on demand (see start_outbox)."""
+        owner = f"{socket.gethostname()}:{os.getpid()}:{id(self)}"
+        self.outbox = OutboxDispatcher(
+            OutboxStore(self.db, owner), slack, self.clock, policy or RetryPolicy()
+        )
+        return self.outbox
+
+    def job_env(self) -> JobEnv:
+        deliver = self.outbox.deliver_due if self.outbox is not None else None
+        return JobEnv(self.db, self.dispatcher.notices, self.settings.timezone, deliver)
+
+    def start_scheduler(self, names: tuple[str, ...] | None = None) -> Any:
+        """Run the scheduled jobs in the background (every replica may; see bot.jobs)."""
+        from bot.jobs.scheduler import start_scheduler
+
+        self.scheduler = start_scheduler(self.job_env(), self.clock, names)
+        return self.scheduler
 
     def health_problem(self) -> str | None:
         try:
@@ -87,6 +105,8 @@ class Runtime:
         return web
 
     def close(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=True)
         if self.worker is not None:
             self.worker.stop()
         self.db.engine.dispose()

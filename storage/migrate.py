@@ -48,6 +48,12 @@ def ensure_current(engine: Engine) -> None:
     """Refuse to run on a schema that is not this code's."""
     current, head = current_revision(engine), head_revision()
     if current != head:
+        known = {s.revision for s in ScriptDirectory.from_config(_config()).walk_revisions()}
+        if current is not None and current not in known:
+            raise SchemaOutOfDate(
+                f"The database schema is at revision {current}, which this mlgov does not"
+                f" know: it was migrated by a newer version. Run that version (or newer)."
+            )
         shown = current or "empty"
         raise SchemaOutOfDate(
             f"The database schema is at revision {shown} but this mlgov needs {head}: "

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Result, delete, func, insert, select, update
+from sqlalchemy import CursorResult, Result, delete, func, insert, inspect, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -47,11 +47,16 @@ def affected(result: Result[Any]) -> int:
 
 
 def insert_ignoring_conflicts(session: Session, table: Any, values: dict[str, Any]) -> bool:
-    """INSERT … ON CONFLICT DO NOTHING; True when the row was inserted."""
+    """INSERT … ON CONFLICT DO NOTHING; True when the row was inserted.
+
+    Whether a row came back from RETURNING is the answer: psycopg reports no rowcount
+    for such an INSERT (SQLAlchemy gives -1), so rowcount would say "inserted" always.
+    """
     dialect = session.get_bind().dialect.name
     module: Any = postgresql if dialect == "postgresql" else sqlite
-    statement = module.insert(table).values(**values).on_conflict_do_nothing()
-    return bool(affected(session.execute(statement)))
+    key = inspect(table).primary_key[0]
+    statement = module.insert(table).values(**values).on_conflict_do_nothing().returning(key)
+    return session.execute(statement).first() is not None
 
 
 class Workspaces:
@@ -211,6 +216,11 @@ class Projects:
         ).all()
         return [_project(r) for r in rows]
 
+    def everywhere(self) -> list[Project]:
+        """Every project of every workspace (for scheduled jobs)."""
+        rows = self.session.scalars(select(ProjectRow).order_by(ProjectRow.id)).all()
+        return [_project(r) for r in rows]
+
     def by_channel(self, team_id: str, channel_id: str) -> Project | None:
         row = self.session.scalars(
             select(ProjectRow)
@@ -340,6 +350,17 @@ class Experiments:
             )
         return self.require(experiment.team_id, experiment.number)
 
+    def idle_since(self, cutoff: datetime) -> list[Experiment]:
+        """Unfinished experiments, in every workspace, unchanged since ``cutoff``."""
+        final = [Status.SHIPPED.value, Status.CLOSED.value, Status.ABANDONED.value]
+        statement = (
+            select(*_EXPERIMENT_COLUMNS)
+            .join(ProjectRow, ProjectRow.id == ExperimentRow.project_id)
+            .where(ExperimentRow.updated_at < cutoff, ExperimentRow.status.not_in(final))
+            .order_by(ExperimentRow.id)
+        )
+        return [_experiment(row, slug) for row, slug in self.session.execute(statement).all()]
+
     def set_thread(self, experiment_id: int, ts: str) -> None:
         self.session.execute(
             update(ExperimentRow).where(ExperimentRow.id == experiment_id).values(thread_ts=ts)
@@ -458,8 +479,15 @@ class Audit:
         ).all()
         return [
             (
-                AuditEntry(r.created_at, r.actor_id, r.action, experiment_key(number),
-                           r.from_status, r.to_status, dict(r.detail or {})),
+                AuditEntry(
+                    r.created_at,
+                    r.actor_id,
+                    r.action,
+                    experiment_key(number),
+                    r.from_status,
+                    r.to_status,
+                    dict(r.detail or {}),
+                ),
                 title,
             )
             for r, number, title in rows

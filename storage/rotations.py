@@ -89,18 +89,16 @@ class Rotations:
             )
         )
 
-    def leave(self, project_id: int, user_id: str) -> int:
-        return affected(
-            self.session.execute(
-                update(RotationMemberRow)
-                .where(
-                    RotationMemberRow.project_id == project_id,
-                    RotationMemberRow.user_id == user_id,
-                    RotationMemberRow.active,
-                )
-                .values(active=False)
-            )
+    def leave(self, project_id: int, user_id: str, role: Role | None = None) -> int:
+        """Leave the pools (of ``role`` only, when given); returns how many were left."""
+        statement = update(RotationMemberRow).where(
+            RotationMemberRow.project_id == project_id,
+            RotationMemberRow.user_id == user_id,
+            RotationMemberRow.active,
         )
+        if role is not None:
+            statement = statement.where(RotationMemberRow.role == role.value)
+        return affected(self.session.execute(statement.values(active=False)))
 
     def absences(self, team_id: str, since: date) -> list[Absence]:
         rows = self.session.scalars(

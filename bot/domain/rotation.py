@@ -15,7 +15,7 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from bot.domain.errors import ValidationError
-from bot.domain.model import Role
+from bot.domain.model import AuditEntry, Role
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -86,6 +86,14 @@ class Slot:
     presenter: str | None
     skipped: tuple[tuple[str, str], ...] = ()  # (user, reason)
     swapped_from: str | None = None
+
+
+@dataclass(frozen=True)
+class Agenda:
+    """What a meeting should look at, built from the board (SPEC §4)."""
+
+    moves: list[tuple[AuditEntry, str]]  # (audit entry, experiment title)
+    in_review: list[tuple[str, str]]  # (key, title); science weeks only
 
 
 # --- time -----------------------------------------------------------------------------

@@ -33,6 +33,7 @@ class SlackApi(Protocol):
 class RetryPolicy:
     first_delay: float = 1.0
     max_delay: float = 300.0
+    min_delay: float = 1.0
     give_up_after: timedelta = timedelta(hours=24)
 
     def delay(self, attempts: int) -> float:
@@ -54,14 +55,20 @@ class OutboxDispatcher:
         self.clock = clock
         self.policy = policy
 
-    def deliver_due(self, budget: int = 500) -> int:
-        """Deliver what is due now, channel heads first; returns how many were sent."""
+    def deliver_due(self, budget: int = 500, stopping: Callable[[], bool] = lambda: False) -> int:
+        """Deliver what is due now, channel heads first; returns how many were sent.
+
+        ``stopping`` is asked between messages, so a shutdown does not wait for a backlog.
+        """
         sent = 0
-        while budget > 0:
+        while budget > 0 and not stopping():
             batch = self.store.lease_heads(self.clock())
             if not batch:
                 return sent
             for message in batch:
+                if stopping():
+                    # Leased but not sent: the lease runs out and any worker sends it.
+                    return sent
                 budget -= 1
                 sent += self._deliver(message)
         return sent
@@ -102,6 +109,8 @@ class OutboxDispatcher:
         delay = failure.retry_after
         if delay is None:
             delay = self.policy.delay(message.attempts)
+        # Retry-After: 0 must not spin through the whole round on one message.
+        delay = max(delay, self.policy.min_delay)
         log.warning(
             "outbox: %s to %s failed (%s); retrying in %.1fs",
             message.method,
@@ -139,6 +148,6 @@ class OutboxWorker:
             self._wake.wait(self.poll_seconds)
             self._wake.clear()
             try:
-                self.dispatcher.deliver_due()
+                self.dispatcher.deliver_due(stopping=self._stop.is_set)
             except Exception:  # keep delivering after a database hiccup
                 log.exception("outbox: delivery round failed")

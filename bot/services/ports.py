@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from bot.domain.model import Actor, Experiment, OutgoingMessage, Project
+from bot.domain.rotation import Agenda, RotationConfig, Slot
 
 
 class Notices(Protocol):
@@ -27,6 +28,21 @@ class Notices(Protocol):
         detail: dict[str, Any],
     ) -> list[OutgoingMessage]: ...
 
+    def rotation_announced(
+        self,
+        project: Project,
+        slot: Slot,
+        agenda: Agenda,
+        meeting: datetime,
+        config: RotationConfig,
+    ) -> list[OutgoingMessage]: ...
+
+    def presenter_reminder(
+        self, project: Project, slot: Slot, meeting: datetime, config: RotationConfig
+    ) -> list[OutgoingMessage]: ...
+
+    def stale_nudge(self, experiment: Experiment, idle_days: int) -> list[OutgoingMessage]: ...
+
 
 @dataclass(frozen=True)
 class Context:
@@ -35,3 +51,5 @@ class Context:
     actor: Actor
     now: datetime
     notices: Notices
+    timezone: str = "UTC"  # the team's default (MLGOV_TIMEZONE)
+    channel: str = ""  # where the command was typed, when it came from a channel

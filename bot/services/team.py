@@ -26,6 +26,9 @@ def resolve_actor(
     return Actor(team_id, user_id, frozenset(roles), member.project_roles if member else {})
 
 
+PRESENTING = frozenset({Role.SCIENTIST, Role.ENGINEER})
+
+
 def _may_configure(actor: Actor, project: str | None) -> bool:
     return actor.is_admin() or actor.has(Role.MANAGER, project)
 
@@ -81,6 +84,10 @@ def add_member(
             project_id=project.id if project else None,
             detail={"user": user_id, "role": role.value, "project": project_slug},
         )
+    if project is not None and role in PRESENTING:
+        # Scientists and engineers of a project present at its weekly review by default;
+        # /rotation leave opts out.
+        uow.rotations.join(project.id, user_id, role, ctx.now.date())
     return added
 
 
@@ -99,6 +106,8 @@ def remove_member(
     )
     if not removed:
         raise NotFound(f"<@{user_id}> has no such role to remove.")
+    if project is not None and (role is None or role in PRESENTING):
+        uow.rotations.leave(project.id, user_id, role)
     uow.audit.record(
         actor.team_id,
         actor.user_id,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from slack_bolt import App
@@ -14,16 +15,21 @@ from bot.slack.dispatch import Dispatcher
 from bot.slack.listeners import register
 from bot.slack.workspace_admins import WorkspaceAdmins
 
+WORKERS = 8  # post-ack work; SQLite serialises writers anyway
+
 
 def build_bolt_app(client: WebClient, signing_secret: str | None, dispatcher: Dispatcher) -> App:
-    """A Bolt app whose listeners ack first and do the work after (never before) the ack."""
+    """A Bolt app whose listeners ack at once and do the work after the ack."""
     logger = logging.getLogger("mlgov.bolt")
     logger.addFilter(_not_the_token_warning)
     try:
         app = App(
             client=client,
             signing_secret=signing_secret or "unused-in-socket-mode",
-            process_before_response=False,
+            # Listeners ack on the request thread and hand their work to lazy listeners
+            # on this pool; forms answer after their use case so errors show in the form.
+            process_before_response=True,
+            listener_executor=ThreadPoolExecutor(WORKERS, thread_name_prefix="mlgov-work"),
             logger=logger,
         )
     except BoltError as exc:  # auth.test refused the bot token

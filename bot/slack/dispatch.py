@@ -15,29 +15,19 @@ from typing import Any
 from bot.domain import lifecycle
 from bot.domain.commands import (
     READ_ONLY,
-    AddLink,
-    AddMember,
-    AddProject,
     Command,
-    Help,
-    History,
-    ListExperiments,
-    NewExperiment,
     OpenNewExperimentForm,
-    RemoveMember,
-    SetRules,
-    ShowExperiment,
     Step,
 )
-from bot.domain.errors import MlgovError, NotFound, UsageError
+from bot.domain.errors import MlgovError, UsageError
 from bot.domain.model import KEY_PATTERN, Outcome, OutgoingMessage
 from bot.services import experiments as exp
 from bot.services import team
 from bot.services.ports import Context, Notices
 from bot.slack import parsing
-from bot.slack.blocks import Reply, error, forms, reply
+from bot.slack.blocks import Reply, error, forms
 from bot.slack.blocks import experiments as render
-from bot.slack.blocks import team as team_render
+from bot.slack.handlers import HANDLERS
 from storage.unit_of_work import Database, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -51,13 +41,20 @@ class Origin:
     team_id: str
     user_id: str
     workspace_admin: bool = False
+    channel: str = ""
 
 
 class Dispatcher:
     def __init__(
-        self, db: Database, clock: Clock, notices: Notices, admins: Collection[str] = ()
+        self,
+        db: Database,
+        clock: Clock,
+        notices: Notices,
+        admins: Collection[str] = (),
+        timezone: str = "UTC",
     ) -> None:
         self.db = db
+        self.timezone = timezone
         self.clock = clock
         self.notices = notices
         self.admins = frozenset(admins)
@@ -197,67 +194,13 @@ class Dispatcher:
         actor = team.resolve_actor(
             uow, origin.team_id, origin.user_id, self.admins, origin.workspace_admin
         )
-        return Context(actor, self.clock(), self.notices)
+        return Context(actor, self.clock(), self.notices, self.timezone, origin.channel)
 
     def _execute(self, uow: UnitOfWork, ctx: Context, cmd: Command) -> Reply:
-        if isinstance(cmd, Help):
-            return team_render.help_text(cmd.command)
-        if isinstance(cmd, NewExperiment):
-            e = exp.create_experiment(uow, ctx, cmd)
-            return reply(
-                f"Created *{e.key}* {e.title} in {e.project}; its thread is in the"
-                " project channel.",
-                render.card(e),
-            )
-        if isinstance(cmd, OpenNewExperimentForm):
-            slugs = [p.slug for p in exp.readable_projects(uow, ctx.actor)]
-            if not slugs:
-                raise NotFound("You are on no project yet; ask a manager to add you.")
-            return Reply(text="New experiment", modal=forms.new_experiment_form(slugs))
-        if isinstance(cmd, ListExperiments):
-            return render.listing(exp.list_experiments(uow, ctx, cmd), _describe(cmd))
-        if isinstance(cmd, ShowExperiment):
-            return render.show(exp.show_experiment(uow, ctx, cmd.number))
-        if isinstance(cmd, History):
-            return render.history(*exp.experiment_history(uow, ctx, cmd.number))
-        if isinstance(cmd, Step):
-            moved = exp.take_step(
-                uow, ctx, cmd.number, cmd.step, force=cmd.force, outcome=cmd.outcome, text=cmd.text
-            )
-            e = moved.after
-            note = " (past a WIP limit, by --force; logged)" if moved.forced else ""
-            return reply(f"{e.key}: {moved.before.status} → {e.status}{note}.", render.card(e))
-        if isinstance(cmd, AddLink):
-            e = exp.add_link(uow, ctx, cmd.number, cmd.url, cmd.label)
-            return reply(f"Link added to {e.key}.", render.card(e, with_buttons=False))
-        if isinstance(cmd, AddProject):
-            return team_render.project_added(team.add_project(uow, ctx, cmd.slug, cmd.channel_id))
-        if isinstance(cmd, AddMember):
-            added = team.add_member(uow, ctx, cmd.user_id, cmd.role, cmd.project, cmd.name)
-            return team_render.member_added(cmd.user_id, cmd.role, cmd.project, added)
-        if isinstance(cmd, RemoveMember):
-            count = team.remove_member(uow, ctx, cmd.user_id, cmd.role, cmd.project)
-            return team_render.member_removed(cmd.user_id, count)
-        if isinstance(cmd, SetRules):
-            if not cmd.changes:
-                return team_render.rules(
-                    cmd.project, team.project_rules(uow, ctx, cmd.project), changed=False
-                )
-            return team_render.rules(
-                cmd.project, team.set_rules(uow, ctx, cmd.project, cmd.changes), changed=True
-            )
-        raise AssertionError(f"unhandled command {cmd!r}")
+        handler = HANDLERS.get(type(cmd))
+        if handler is None:
+            raise AssertionError(f"no handler for {cmd!r}")
+        return handler(uow, ctx, cmd)
 
 
 _ANY_OUTCOME = Outcome.INCONCLUSIVE
-
-
-def _describe(query: ListExperiments) -> str:
-    parts = [
-        "yours" if query.mine else "",
-        "all" if query.everything else "",
-        query.status.value if query.status else "",
-        f"<@{query.user_id}>" if query.user_id else "",
-        f"project {query.project}" if query.project else "",
-    ]
-    return ", ".join(p for p in parts if p) or "active, on your projects"

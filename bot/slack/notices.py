@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from bot.domain.model import Experiment, OutgoingMessage, Project
+from bot.domain.rotation import Agenda, RotationConfig, Slot
 from bot.slack.blocks import experiments as render
+from bot.slack.blocks import rotation as rotation_render
 
 
 class SlackNotices:
@@ -70,3 +73,38 @@ class SlackNotices:
                 experiment_id=experiment.id,
             ),
         ]
+
+    def rotation_announced(
+        self,
+        project: Project,
+        slot: Slot,
+        agenda: Agenda,
+        meeting: datetime,
+        config: RotationConfig,
+    ) -> list[OutgoingMessage]:
+        text, blocks = rotation_render.announcement(slot, agenda, meeting, config)
+        channel = project.channel_id
+        return [
+            OutgoingMessage(
+                project.team_id,
+                channel,
+                "chat.postMessage",
+                {"channel": channel, "text": text, "blocks": blocks},
+            )
+        ]
+
+    def presenter_reminder(
+        self, project: Project, slot: Slot, meeting: datetime, config: RotationConfig
+    ) -> list[OutgoingMessage]:
+        assert slot.presenter is not None
+        text = rotation_render.reminder(project.slug, slot, meeting, config)
+        return [_direct_message(project.team_id, slot.presenter, text)]
+
+    def stale_nudge(self, experiment: Experiment, idle_days: int) -> list[OutgoingMessage]:
+        text = render.stale_nudge(experiment, idle_days)
+        return [_direct_message(experiment.team_id, experiment.owner_id, text)]
+
+
+def _direct_message(team_id: str, user_id: str, text: str) -> OutgoingMessage:
+    # Posting to a user id lands in the app's Messages tab with that user.
+    return OutgoingMessage(team_id, user_id, "chat.postMessage", {"channel": user_id, "text": text})

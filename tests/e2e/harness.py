@@ -57,7 +57,9 @@ class AppUnderTest:
         client = web_client("xoxb-test", fake.api_url)
         # Short backoff so that tests of Slack outages take a fraction of a second.
         self.runtime.start_outbox(
-            WebApi(client), poll_seconds, RetryPolicy(first_delay=first_retry_delay, max_delay=1.0)
+            WebApi(client),
+            poll_seconds,
+            RetryPolicy(first_delay=first_retry_delay, max_delay=1.0, min_delay=first_retry_delay),
         )
         self.bolt = build_bolt_app(client, SIGNING_SECRET, self.runtime.dispatcher)
         self.server = HttpServer(self.runtime.web_app(self.bolt), threads=8).start()

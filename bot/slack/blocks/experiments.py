@@ -97,11 +97,21 @@ def show(e: Experiment) -> Reply:
     return reply(f"{e.key} {e.title}: {e.status}", card(e))
 
 
+LIST_LIMIT = 40  # lines, to stay well inside Slack's ~13k characters of blocks
+
+
 def listing(found: Sequence[Experiment], what: str) -> Reply:
     if not found:
         return reply(f"No experiments match ({what}).")
     blocks: list[Block] = [section(f"*{len(found)} experiment(s)* — {what}")]
-    blocks += sections([one_line(e) for e in found])
+    blocks += sections([one_line(e) for e in found[:LIST_LIMIT]])
+    if len(found) > LIST_LIMIT:
+        blocks.append(
+            context(
+                f"…and {len(found) - LIST_LIMIT} more not shown (newest first);"
+                " narrow with --project, a status or @user."
+            )
+        )
     text = "\n".join(f"{e.key} {e.title} ({e.status})" for e in found[:30])
     return reply(text, blocks)
 
@@ -166,4 +176,13 @@ def project_intro(project: Project, actor_id: str) -> str:
         f"👋 <@{actor_id}> set this channel up as the home of project *{project.slug}*. "
         "Each experiment gets a thread here; try `/exp new "
         f"{project.slug} <title> --hypothesis …`."
+    )
+
+
+def stale_nudge(e: Experiment, idle_days: int) -> str:
+    steps = ", ".join(allowed_steps(e.status))
+    return (
+        f"⏰ *{e.key}* {escape(e.title)} has had no activity for {idle_days} days"
+        f" ({e.status}). Next steps: {steps} — or add a link with what is happening:"
+        f" `/exp link {e.key} <url> [label]`."
     )

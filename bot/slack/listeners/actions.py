@@ -5,26 +5,25 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import App, Respond
 from slack_sdk import WebClient
 
 from bot.slack.blocks.experiments import ACTION_PREFIX
 from bot.slack.dispatch import Dispatcher, Origin
-from bot.slack.listeners.replies import show
+from bot.slack.listeners.replies import ack_now, show
 
 ACTIONS = re.compile(f"^{ACTION_PREFIX}")
 
 
 def register(app: App, dispatcher: Dispatcher) -> None:
-    @app.action(ACTIONS)
     def on_button(
-        ack: Ack,
         body: dict[str, Any],
         action: dict[str, Any],
         respond: Respond,
         client: WebClient,
     ) -> None:
-        ack()
         origin = Origin(body["team"]["id"], body["user"]["id"])
         reply = dispatcher.action(origin, action["action_id"], action.get("value", ""))
         show(reply, respond, client, body.get("trigger_id"))
+
+    app.action(ACTIONS)(ack=ack_now, lazy=[on_button])

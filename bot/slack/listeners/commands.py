@@ -1,30 +1,33 @@
-"""Slash commands: /exp and /mlgov."""
+"""Slash commands: /exp, /mlgov and /rotation."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import App, Respond
 from slack_sdk import WebClient
 
 from bot.slack.dispatch import Dispatcher, Origin
-from bot.slack.listeners.replies import show
+from bot.slack.listeners.replies import ack_now, show
 from bot.slack.workspace_admins import WorkspaceAdmins
 
-COMMANDS = ("/exp", "/mlgov")
+COMMANDS = ("/exp", "/mlgov", "/rotation")
+CONFIGURING = frozenset({"/mlgov", "/rotation"})
 
 
 def register(app: App, dispatcher: Dispatcher, admins: WorkspaceAdmins) -> None:
-    def handle(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
-        ack()  # first: everything below may take longer than Slack's 3 seconds
+    def handle(body: dict[str, Any], respond: Respond, client: WebClient) -> None:
         user = body["user_id"]
+        # Only configuration asks Slack whether the user is a workspace admin.
+        configures = body["command"] in CONFIGURING
         origin = Origin(
             body["team_id"],
             user,
-            admins.is_admin(client, user) if body["command"] == "/mlgov" else False,
+            admins.is_admin(client, user) if configures else False,
+            body.get("channel_id", ""),
         )
         reply = dispatcher.command(origin, body["command"], body.get("text", ""))
         show(reply, respond, client, body.get("trigger_id"))
 
     for name in COMMANDS:
-        app.command(name)(handle)
+        app.command(name)(ack=ack_now, lazy=[handle])

@@ -10,6 +10,7 @@ from slack_bolt import App, BoltContext
 
 from bot.domain.errors import StorageError
 from bot.slack.dispatch import Dispatcher, Origin
+from bot.slack.listeners.replies import ack_now
 
 log = logging.getLogger(__name__)
 EVENTS = ("app_mention",)
@@ -17,13 +18,14 @@ ATTEMPTS = 3
 
 
 def register(app: App, dispatcher: Dispatcher) -> None:
-    @app.event("app_mention")
     def on_mention(body: dict[str, Any], event: dict[str, Any], context: BoltContext) -> None:
-        # Bolt has answered 200 already; a database hiccup is retried here, since Slack
+        # Slack has its 200 already; a database hiccup is retried here, since Slack
         # will not redeliver an event we acknowledged.
         if event.get("bot_id") or event.get("user") in (None, context.bot_user_id):
             return
-        origin = Origin(body.get("team_id") or event.get("team", ""), event["user"])
+        origin = Origin(
+            body.get("team_id") or event.get("team", ""), event["user"], channel=event["channel"]
+        )
         thread = event.get("thread_ts") or event["ts"]
         for attempt in range(1, ATTEMPTS + 1):
             try:
@@ -40,3 +42,5 @@ def register(app: App, dispatcher: Dispatcher) -> None:
                 log.warning("mention %s: storage failed (attempt %d)", body["event_id"], attempt)
                 time.sleep(attempt)
         log.error("mention %s dropped after %d attempts", body["event_id"], ATTEMPTS)
+
+    app.event("app_mention")(ack=ack_now, lazy=[on_mention])

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import logging
 
-from slack_bolt import Respond
+from slack_bolt import Ack, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.slack.blocks import Reply
 
 log = logging.getLogger(__name__)
+
+
+def ack_now(ack: Ack) -> None:
+    """Acknowledge on the request's own thread; the work runs afterwards as a lazy
+    listener, so a busy worker pool never delays an ack past Slack's 3 seconds."""
+    ack()
 
 
 def show(reply: Reply, respond: Respond, client: WebClient, trigger_id: str | None) -> None:

@@ -1,0 +1,296 @@
+"""Use cases of the weekly review rotation, and its scheduled announcements."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from bot.domain import rotation as rot
+from bot.domain.errors import NotFound, PermissionDenied, UsageError, ValidationError
+from bot.domain.model import Project, Role, Status
+from bot.domain.rotation import Agenda, RotationConfig, Slot, Swap
+from bot.services.ports import Context, Notices
+from storage.unit_of_work import Database, UnitOfWork
+
+# How long after its time a missed post is still made up (e.g. after a restart).
+REMINDER_GRACE = timedelta(hours=12)
+MAX_ABSENCE = timedelta(days=366)
+SCIENCE_AGENDA = ("conclude",)
+ENGINEERING_AGENDA = ("schedule", "ship")
+
+
+@dataclass(frozen=True)
+class Schedule:
+    project: Project
+    config: RotationConfig
+    slots: list[Slot]
+
+
+def resolve_project(uow: UnitOfWork, ctx: Context, slug: str | None, channel: str) -> Project:
+    """The named project, else the channel's, else the actor's only one."""
+    team = ctx.actor.team_id
+    if slug:
+        return uow.projects.require(team, slug)
+    if channel:
+        found = uow.projects.by_channel(team, channel)
+        if found is not None:
+            return found
+    mine = [p for p in uow.projects.all_in(team) if ctx.actor.on_project(p.slug)]
+    if len(mine) == 1:
+        return mine[0]
+    names = ", ".join(p.slug for p in mine) or "none"
+    raise UsageError(f"Which project? Name it (your projects: {names}).")
+
+
+def config_of(uow: UnitOfWork, project: Project, timezone: str) -> RotationConfig:
+    default = RotationConfig(timezone=timezone, anchor=rot.monday_of(project.created_at.date()))
+    return uow.rotations.config(project.id, default)
+
+
+def _plan(
+    uow: UnitOfWork, project: Project, config: RotationConfig, weeks: list[date]
+) -> list[Slot]:
+    start = weeks[0] if weeks else date.min
+    return rot.plan(
+        config,
+        uow.rotations.pool(project.id),
+        uow.rotations.history(project.id),
+        uow.rotations.absences(project.team_id, start),
+        uow.rotations.swaps(project.id, start),
+        weeks,
+    )
+
+
+def upcoming(
+    uow: UnitOfWork, ctx: Context, project: Project, timezone: str, weeks: int
+) -> Schedule:
+    """The next ``weeks`` meetings exactly as they will happen (a dry run)."""
+    config = config_of(uow, project, timezone)
+    days = rot.meetings_from(config, ctx.now, weeks)
+    return Schedule(project, config, _plan(uow, project, config, days))
+
+
+def past(
+    uow: UnitOfWork, ctx: Context, project: Project, timezone: str, weeks: int
+) -> tuple[Schedule, dict[str, rot.PersonStats]]:
+    """The announced meetings of the last ``weeks`` weeks and their fairness figures."""
+    config = config_of(uow, project, timezone)
+    since = ctx.now.astimezone(config.zone).date() - timedelta(weeks=weeks)
+    history = uow.rotations.history(project.id, since)
+    return Schedule(project, config, history), rot.stats(history)
+
+
+def join(uow: UnitOfWork, ctx: Context, project: Project, leave: bool) -> list[Role]:
+    """Enter (or leave) the presenter pools the actor's roles on the project allow."""
+    actor = ctx.actor
+    roles = [r for r in (Role.SCIENTIST, Role.ENGINEER) if actor.has(r, project.slug)]
+    if not roles:
+        raise PermissionDenied(f"Only scientists and engineers of {project.slug} present.")
+    if leave:
+        if not uow.rotations.leave(project.id, actor.user_id):
+            raise NotFound(f"You are not in the {project.slug} rotation.")
+    else:
+        today = ctx.now.date()
+        changed = [r for r in roles if uow.rotations.join(project.id, actor.user_id, r, today)]
+        if not changed:
+            raise ValidationError(f"You are in the {project.slug} rotation already.")
+        roles = changed
+    uow.audit.record(
+        actor.team_id,
+        actor.user_id,
+        "rotation_leave" if leave else "rotation_join",
+        ctx.now,
+        project_id=project.id,
+        detail={"roles": [r.value for r in roles]},
+    )
+    return roles
+
+
+def record_absence(uow: UnitOfWork, ctx: Context, start: date, end: date) -> rot.Absence:
+    """The actor is out of office from ``start`` to ``end`` (inclusive)."""
+    if end < start:
+        raise ValidationError("The last day is before the first.")
+    if end - start > MAX_ABSENCE:
+        raise ValidationError("An absence can be at most a year; record longer ones in parts.")
+    if end < ctx.now.date():
+        raise ValidationError("That absence is over already; nothing to record.")
+    actor = ctx.actor
+    uow.workspaces.ensure(actor.team_id, ctx.now)
+    absence = rot.Absence(actor.user_id, start, end)
+    uow.rotations.add_absence(actor.team_id, absence, ctx.now)
+    uow.audit.record(
+        actor.team_id,
+        actor.user_id,
+        "out_of_office",
+        ctx.now,
+        detail={"from": start.isoformat(), "to": end.isoformat()},
+    )
+    return absence
+
+
+def swap(
+    uow: UnitOfWork,
+    ctx: Context,
+    project: Project,
+    timezone: str,
+    a: str,
+    b: str,
+    week: date | None,
+) -> Slot:
+    """Hand a meeting between ``a`` and ``b`` (one of them, or a manager, may ask)."""
+    actor = ctx.actor
+    if actor.user_id not in (a, b) and not actor.has(Role.MANAGER, project.slug):
+        raise PermissionDenied("Only one of the two, or a manager, can swap a presentation.")
+    config = config_of(uow, project, timezone)
+    horizon = rot.meetings_from(config, ctx.now, 26)
+    slots = _plan(uow, project, config, horizon)
+    if week is None:
+        mine = [s for s in slots if s.presenter in (a, b)]
+        if not mine:
+            raise ValidationError(f"Neither <@{a}> nor <@{b}> presents in the next 26 weeks.")
+        target = mine[0]
+    else:
+        found = [s for s in slots if s.week == week]
+        if not found:
+            raise ValidationError(
+                f"{week} is not one of the next meetings of {project.slug}"
+                f" ({', '.join(d.isoformat() for d in horizon[:4])}, …)."
+            )
+        target = found[0]
+    pool = {
+        m.user_id for m in uow.rotations.pool(project.id) if m.role is rot.TOPIC_ROLE[target.topic]
+    }
+    missing = [u for u in (a, b) if u not in pool]
+    if missing:
+        raise ValidationError(
+            f"<@{missing[0]}> is not in the {target.topic} pool of {project.slug}."
+        )
+    if target.presenter not in (a, b):
+        raise ValidationError(f"Neither presents on {target.week} (<@{target.presenter}> does).")
+    change = Swap(target.week, a, b)
+    uow.rotations.add_swap(project.id, change, actor.user_id, ctx.now)
+    after = _plan(uow, project, config, [s.week for s in slots if s.week >= target.week])[0]
+    if after.presenter == target.presenter:
+        raise ValidationError(
+            f"<@{a if target.presenter == b else b}> is away on {target.week}; nothing swapped."
+        )
+    uow.audit.record(
+        actor.team_id,
+        actor.user_id,
+        "rotation_swap",
+        ctx.now,
+        project_id=project.id,
+        detail={"week": target.week.isoformat(), "from": target.presenter, "to": after.presenter},
+    )
+    return after
+
+
+def configure(
+    uow: UnitOfWork, ctx: Context, project: Project, timezone: str, changes: dict[str, str]
+) -> RotationConfig:
+    actor = ctx.actor
+    current = config_of(uow, project, timezone)
+    if not changes:
+        return current
+    if not (actor.is_admin() or actor.has(Role.MANAGER, project.slug)):
+        raise PermissionDenied(
+            f"Only a manager of {project.slug} or an admin configures its rotation."
+        )
+    new = rot.configured(current, changes)
+    uow.rotations.save_config(project.id, new)
+    uow.audit.record(
+        actor.team_id,
+        actor.user_id,
+        "rotation_config",
+        ctx.now,
+        project_id=project.id,
+        detail={"before": current.describe(), "after": new.describe()},
+    )
+    return new
+
+
+# --- the scheduled job ----------------------------------------------------------------
+
+
+def agenda(uow: UnitOfWork, project: Project, config: RotationConfig, slot: Slot) -> Agenda:
+    """Science: concluded since the last science meeting, and what is in review.
+    Engineering: scheduled or shipped since the last engineering meeting."""
+    history = [
+        s for s in uow.rotations.history(project.id) if s.topic is slot.topic and s.week < slot.week
+    ]
+    since = (
+        rot.at_local(config, history[-1].week, config.meeting)
+        if history
+        else datetime.min.replace(tzinfo=UTC)
+    )
+    until = rot.at_local(config, slot.week, config.meeting)
+    actions = SCIENCE_AGENDA if slot.topic is rot.Topic.SCIENCE else ENGINEERING_AGENDA
+    in_review: list[tuple[str, str]] = []
+    if slot.topic is rot.Topic.SCIENCE:
+        in_review = [
+            (e.key, e.title)
+            for e in uow.experiments.find(
+                project.team_id, project=project.slug, statuses={Status.IN_REVIEW}
+            )
+        ]
+    return Agenda(uow.audit.moves(project.id, actions, since, until), in_review)
+
+
+def run_rotation(db: Database, notices: Notices, now: datetime, timezone: str) -> list[str]:
+    """Announce due meetings and remind presenters, each exactly once per meeting."""
+    done: list[str] = []
+    with db.read() as uow:
+        projects = uow.projects.everywhere()
+    for project in projects:
+        with db.write() as uow:
+            config = config_of(uow, project, timezone)
+            note = _announce(uow, notices, project, config, now) or _remind(
+                uow, notices, project, config, now
+            )
+            if note:
+                uow.commit()
+                done.append(note)
+    return done
+
+
+def _announce(
+    uow: UnitOfWork, notices: Notices, project: Project, config: RotationConfig, now: datetime
+) -> str | None:
+    today = now.astimezone(config.zone).date()
+    week = rot.meeting_date(config, rot.monday_of(today))
+    due, meeting = (
+        rot.at_local(config, week, config.announce),
+        rot.at_local(config, week, config.meeting),
+    )
+    if not due <= now < meeting:  # made up after a restart until the meeting starts
+        return None
+    if not uow.ledger.claim("rotation", str(project.id), f"announce:{week}", now):
+        return None
+    slot = _plan(uow, project, config, [week])[0]
+    uow.rotations.record(project.id, slot, now)
+    for message in notices.rotation_announced(
+        project, slot, agenda(uow, project, config, slot), meeting, config
+    ):
+        uow.outbox.add(message, now)
+    return f"{project.slug}: announced the {slot.topic} review of {week}"
+
+
+def _remind(
+    uow: UnitOfWork, notices: Notices, project: Project, config: RotationConfig, now: datetime
+) -> str | None:
+    tomorrow = now.astimezone(config.zone).date() + timedelta(days=1)
+    week = rot.meeting_date(config, rot.monday_of(tomorrow))
+    if week != tomorrow:
+        return None
+    due = rot.at_local(config, tomorrow - timedelta(days=1), config.announce)
+    if not due <= now < due + REMINDER_GRACE:
+        return None
+    slot = _plan(uow, project, config, [week])[0]
+    if slot.presenter is None:
+        return None
+    if not uow.ledger.claim("rotation", str(project.id), f"remind:{week}", now):
+        return None
+    meeting = rot.at_local(config, week, config.meeting)
+    for message in notices.presenter_reminder(project, slot, meeting, config):
+        uow.outbox.add(message, now)
+    return f"{project.slug}: reminded <@{slot.presenter}> of {week}"

@@ -1,0 +1,141 @@
+"""The rotation: schedules, fairness tables, announcements and reminders."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from slack_sdk.models.blocks import Block
+
+from bot.domain.model import Role
+from bot.domain.rotation import WEEKDAYS, Agenda, PersonStats, RotationConfig, Slot, Topic
+from bot.services.rotation import Schedule
+from bot.slack.blocks import (
+    Reply,
+    context,
+    escape,
+    header,
+    reply,
+    section,
+    sections,
+    to_dicts,
+)
+
+TOPIC_ICON = {Topic.SCIENCE: "🔬", Topic.ENGINEERING: "🛠️"}
+
+
+def _who(user: str | None) -> str:
+    return f"<@{user}>" if user else "_nobody available_"
+
+
+def _skips(slot: Slot) -> str:
+    return ", ".join(f"<@{user}> ({why})" for user, why in slot.skipped)
+
+
+def slot_line(slot: Slot) -> str:
+    line = (
+        f"`{slot.week:%a %Y-%m-%d}` {TOPIC_ICON[slot.topic]} {slot.topic}: {_who(slot.presenter)}"
+    )
+    if slot.swapped_from:
+        line += f" (swapped with <@{slot.swapped_from}>)"
+    if slot.skipped:
+        line += f" · skipped: {_skips(slot)}"
+    return line
+
+
+def schedule(plan: Schedule) -> Reply:
+    c = plan.config
+    blocks: list[Block] = [
+        header(f"Review rotation · {plan.project.slug}"),
+        context(
+            f"Meets {WEEKDAYS[c.weekday].title()} {c.meeting:%H:%M} ({c.timezone}), announced"
+            f" at {c.announce:%H:%M}. Topics in turn: {', '.join(c.pattern)}."
+        ),
+        *sections([slot_line(s) for s in plan.slots]),
+        context("Exactly how the next weeks will go with today's pools, absences and swaps."),
+    ]
+    text = f"Rotation of {plan.project.slug}: " + "; ".join(
+        f"{s.week} {s.topic} {s.presenter or 'nobody'}" for s in plan.slots
+    )
+    return reply(text, blocks)
+
+
+def fairness(plan: Schedule, table: dict[str, PersonStats], weeks: int) -> Reply:
+    slug = plan.project.slug
+    if not plan.slots:
+        return reply(f"No {slug} reviews were announced in the last {weeks} weeks.")
+    lines = []
+    for user, person in sorted(table.items(), key=lambda kv: (-kv[1].presented, kv[0])):
+        skips = ", ".join(f"{n}× {why}" for why, n in person.skipped.items()) or "none"
+        lines.append(
+            f"<@{user}>: presented {person.presented}, skipped {skips}, swaps {person.swaps}"
+        )
+    blocks: list[Block] = [
+        header(f"Rotation fairness · {slug} · last {weeks} weeks"),
+        *sections(lines),
+        context(f"{len(plan.slots)} meeting(s) announced in the period."),
+    ]
+    summary = "; ".join(f"{u} presented {p.presented}" for u, p in table.items())
+    return reply(f"Rotation stats of {slug}: {summary}", blocks)
+
+
+def config(project: str, value: RotationConfig, changed: bool) -> Reply:
+    return reply(
+        f"Rotation of *{project}* is {'now' if changed else 'currently'}: `{value.describe()}`"
+    )
+
+
+def joined(project: str, roles: list[Role], leave: bool) -> Reply:
+    if leave:
+        return reply(f"You left the {project} rotation.")
+    pools = " and ".join(r.value for r in roles)
+    return reply(f"You joined the {project} rotation ({pools} pool).")
+
+
+def absence(start: str, end: str) -> Reply:
+    return reply(f"Noted: out of office {start} to {end}. You keep your place in every rotation.")
+
+
+def swapped(slot: Slot) -> Reply:
+    return reply(f"Swapped: {slot_line(slot)}")
+
+
+def announcement(
+    slot: Slot, agenda: Agenda, meeting: datetime, config: RotationConfig
+) -> tuple[str, list[dict[str, Any]]]:
+    """The channel post before the meeting: topic, presenter, agenda from the board."""
+    when = meeting.astimezone(config.zone)
+    title = (
+        f"{TOPIC_ICON[slot.topic]} {slot.topic.title()} review ·"
+        f" {when:%a %d %b %H:%M} ({config.timezone})"
+    )
+    lines = [f"*Presenter:* {_who(slot.presenter)}"]
+    if slot.swapped_from:
+        lines.append(f"(swapped with <@{slot.swapped_from}>)")
+    if slot.skipped:
+        lines.append(f"Away this week: {_skips(slot)}")
+    items = [
+        f"• *{entry.experiment_key}* {escape(name)}: {entry.action}"
+        + (f" ({entry.detail['outcome']})" if entry.detail.get("outcome") else "")
+        for entry, name in agenda.moves
+    ]
+    items += [f"• *{key}* {escape(name)}: in review" for key, name in agenda.in_review]
+    since = "science" if slot.topic is Topic.SCIENCE else "engineering"
+    what = "concluded or in review" if slot.topic is Topic.SCIENCE else "scheduled or shipped"
+    blocks: list[Block] = [
+        header(title),
+        section("\n".join(lines)),
+        section(f"*Agenda:* {what} since the last {since} review"),
+        *sections(items or ["_Nothing new on the board; bring questions._"]),
+    ]
+    text = f"{slot.topic.title()} review {when:%a %d %b %H:%M}: {_who(slot.presenter)} presents"
+    return text, to_dicts(blocks)
+
+
+def reminder(project: str, slot: Slot, meeting: datetime, config: RotationConfig) -> str:
+    when = meeting.astimezone(config.zone)
+    return (
+        f"👋 You present at the *{project}* {slot.topic} review tomorrow,"
+        f" {when:%a %d %b %H:%M} ({config.timezone}). Can't make it? `/rotation swap"
+        f" <@{slot.presenter}> @someone {slot.week}` or `/rotation ooo`."
+    )

@@ -1,0 +1,70 @@
+"""/rotation handlers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.domain.commands import (
+    ConfigureRotation,
+    JoinRotation,
+    RecordAbsence,
+    RotationStats,
+    ShowRotation,
+    SwapPresenters,
+)
+from bot.domain.errors import PermissionDenied
+from bot.domain.model import Project
+from bot.services import rotation
+from bot.services.ports import Context
+from bot.slack.blocks import Reply
+from bot.slack.blocks import rotation as render
+from storage.unit_of_work import UnitOfWork
+
+
+def _project(uow: UnitOfWork, ctx: Context, slug: str | None) -> Project:
+    project = rotation.resolve_project(uow, ctx, slug, ctx.channel)
+    if not (ctx.actor.is_admin() or ctx.actor.on_project(project.slug)):
+        raise PermissionDenied(f"You are not on project {project.slug}.")
+    return project
+
+
+def show(uow: UnitOfWork, ctx: Context, cmd: ShowRotation) -> Reply:
+    project = _project(uow, ctx, cmd.project)
+    return render.schedule(rotation.upcoming(uow, ctx, project, ctx.timezone, cmd.weeks))
+
+
+def stats(uow: UnitOfWork, ctx: Context, cmd: RotationStats) -> Reply:
+    project = _project(uow, ctx, cmd.project)
+    schedule, table = rotation.past(uow, ctx, project, ctx.timezone, cmd.weeks)
+    return render.fairness(schedule, table, cmd.weeks)
+
+
+def join(uow: UnitOfWork, ctx: Context, cmd: JoinRotation) -> Reply:
+    project = _project(uow, ctx, cmd.project)
+    return render.joined(project.slug, rotation.join(uow, ctx, project, cmd.leave), cmd.leave)
+
+
+def absence(uow: UnitOfWork, ctx: Context, cmd: RecordAbsence) -> Reply:
+    recorded = rotation.record_absence(uow, ctx, cmd.start, cmd.end)
+    return render.absence(recorded.start.isoformat(), recorded.end.isoformat())
+
+
+def swap(uow: UnitOfWork, ctx: Context, cmd: SwapPresenters) -> Reply:
+    project = _project(uow, ctx, cmd.project)
+    return render.swapped(rotation.swap(uow, ctx, project, ctx.timezone, cmd.a, cmd.b, cmd.week))
+
+
+def configure(uow: UnitOfWork, ctx: Context, cmd: ConfigureRotation) -> Reply:
+    project = _project(uow, ctx, cmd.project)
+    value = rotation.configure(uow, ctx, project, ctx.timezone, cmd.changes)
+    return render.config(project.slug, value, changed=bool(cmd.changes))
+
+
+HANDLERS: dict[type, Any] = {
+    ShowRotation: show,
+    RotationStats: stats,
+    JoinRotation: join,
+    RecordAbsence: absence,
+    SwapPresenters: swap,
+    ConfigureRotation: configure,
+}

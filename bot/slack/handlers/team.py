@@ -1,0 +1,45 @@
+"""/mlgov handlers, and help for every command."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.domain.commands import AddMember, AddProject, Help, RemoveMember, SetRules
+from bot.services import team
+from bot.services.ports import Context
+from bot.slack.blocks import Reply
+from bot.slack.blocks import team as render
+from storage.unit_of_work import UnitOfWork
+
+
+def help_text(uow: UnitOfWork, ctx: Context, cmd: Help) -> Reply:
+    return render.help_text(cmd.command)
+
+
+def add_project(uow: UnitOfWork, ctx: Context, cmd: AddProject) -> Reply:
+    return render.project_added(team.add_project(uow, ctx, cmd.slug, cmd.channel_id))
+
+
+def add_member(uow: UnitOfWork, ctx: Context, cmd: AddMember) -> Reply:
+    added = team.add_member(uow, ctx, cmd.user_id, cmd.role, cmd.project, cmd.name)
+    return render.member_added(cmd.user_id, cmd.role, cmd.project, added)
+
+
+def remove_member(uow: UnitOfWork, ctx: Context, cmd: RemoveMember) -> Reply:
+    count = team.remove_member(uow, ctx, cmd.user_id, cmd.role, cmd.project)
+    return render.member_removed(cmd.user_id, count)
+
+
+def rules(uow: UnitOfWork, ctx: Context, cmd: SetRules) -> Reply:
+    if not cmd.changes:
+        return render.rules(cmd.project, team.project_rules(uow, ctx, cmd.project), False)
+    return render.rules(cmd.project, team.set_rules(uow, ctx, cmd.project, cmd.changes), True)
+
+
+HANDLERS: dict[type, Any] = {
+    Help: help_text,
+    AddProject: add_project,
+    AddMember: add_member,
+    RemoveMember: remove_member,
+    SetRules: rules,
+}

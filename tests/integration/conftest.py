@@ -1,0 +1,224 @@
+"""Integration fixtures: a migrated database per backend, a clock, notices and a seeded team."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+import pytest
+from sqlalchemy import Row, func, select
+
+from bot.domain.model import Actor, Experiment, OutgoingMessage, Project, Role
+from bot.services import team as team_service
+from bot.services.ports import Context
+from storage import migrate
+from storage.db import SessionFactories, create_db_engine
+from storage.models import AuditRow, OutboxRow
+from storage.unit_of_work import Database, UnitOfWork
+
+TEAM = "T0001"
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+R = TypeVar("R")
+
+
+def open_database(url: str) -> Database:
+    """A Database over ``url`` with the schema at head."""
+    engine = create_db_engine(url)
+    migrate.upgrade(engine)
+    return Database(SessionFactories(engine))
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    """A migrated database, on SQLite and on PostgreSQL."""
+    database = open_database(database_url)
+    yield database
+    database.engine.dispose()
+
+
+@pytest.fixture
+def pg_db(pg_url: str) -> Iterator[Database]:
+    """A migrated PostgreSQL database (for behaviour only PostgreSQL has)."""
+    database = open_database(pg_url)
+    yield database
+    database.engine.dispose()
+
+
+@pytest.fixture
+def sqlite_db(sqlite_url: str) -> Iterator[Database]:
+    """A migrated SQLite file (for behaviour only SQLite has)."""
+    database = open_database(sqlite_url)
+    yield database
+    database.engine.dispose()
+
+
+class Clock:
+    """A clock tests move by hand instead of sleeping."""
+
+    def __init__(self, now: datetime = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """Time stands at T0 until the test advances it."""
+    return Clock()
+
+
+class RecordingNotices:
+    """A Notices double: records each call and queues one Slack message per change."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def _record(self, name: str, what: Any) -> None:
+        with self._lock:
+            self.calls.append((name, what))
+
+    def project_added(self, project: Project, actor_id: str) -> list[OutgoingMessage]:
+        self._record("project_added", project.slug)
+        payload = {"channel": project.channel_id, "text": f"{project.slug} added by {actor_id}"}
+        return [OutgoingMessage(project.team_id, project.channel_id, "chat.postMessage", payload)]
+
+    def experiment_created(self, experiment: Experiment, project: Project) -> list[OutgoingMessage]:
+        self._record("experiment_created", experiment.key)
+        payload = {"channel": project.channel_id, "text": f"{experiment.key} proposed"}
+        return [
+            OutgoingMessage(
+                project.team_id,
+                project.channel_id,
+                "chat.postMessage",
+                payload,
+                experiment_id=experiment.id,
+                thread_root=True,
+            )
+        ]
+
+    def experiment_changed(
+        self,
+        experiment: Experiment,
+        project: Project,
+        actor_id: str,
+        action: str,
+        detail: dict[str, Any],
+    ) -> list[OutgoingMessage]:
+        self._record("experiment_changed", (experiment.key, actor_id, action, dict(detail)))
+        payload = {"channel": project.channel_id, "text": f"{experiment.key}: {action}"}
+        return [
+            OutgoingMessage(
+                project.team_id,
+                project.channel_id,
+                "chat.postMessage",
+                payload,
+                experiment_id=experiment.id,
+            )
+        ]
+
+    # Scheduled announcements are not under test here: recorded, nothing queued.
+    def rotation_announced(
+        self, project: Project, slot: Any, agenda: Any, meeting: datetime, config: Any
+    ) -> list[OutgoingMessage]:
+        self._record("rotation_announced", project.slug)
+        return []
+
+    def presenter_reminder(
+        self, project: Project, slot: Any, meeting: datetime, config: Any
+    ) -> list[OutgoingMessage]:
+        self._record("presenter_reminder", project.slug)
+        return []
+
+    def stale_nudge(self, experiment: Experiment, idle_days: int) -> list[OutgoingMessage]:
+        self._record("stale_nudge", experiment.key)
+        return []
+
+
+@pytest.fixture
+def notices() -> RecordingNotices:
+    """Notices that record what they were asked to announce."""
+    return RecordingNotices()
+
+
+@dataclass
+class Team:
+    """A workspace with project ``churn`` (#C-CHURN) and people in every role.
+
+    ``admin`` is a workspace admin; ``manager`` manages churn only; ``boss`` is a
+    workspace-wide manager; ``alice`` and ``bob`` are churn scientists; ``erin`` a
+    churn engineer; ``zoe`` is in the workspace but on no project.
+    """
+
+    db: Database
+    clock: Clock
+    notices: RecordingNotices
+    actors: dict[str, Actor] = field(default_factory=dict)
+
+    def ctx(self, who: str | Actor) -> Context:
+        actor = self.actors[who] if isinstance(who, str) else who
+        return Context(actor, self.clock(), self.notices)
+
+    def run(self, who: str | Actor, use_case: Callable[..., R], *args: Any, **kwargs: Any) -> R:
+        """Run one use case as ``who`` in its own committed unit of work."""
+        with self.db.write() as uow:
+            result = use_case(uow, self.ctx(who), *args, **kwargs)
+            uow.commit()
+        return result
+
+    def read(self, query: Callable[[UnitOfWork], R]) -> R:
+        with self.db.read() as uow:
+            return query(uow)
+
+    def experiment(self, number: int) -> Experiment:
+        return self.read(lambda uow: uow.experiments.require(TEAM, number))
+
+    def audit_count(self) -> int:
+        return self.read(
+            lambda uow: int(uow.session.scalar(select(func.count()).select_from(AuditRow)) or 0)
+        )
+
+    def outbox_rows(self) -> list[Row[Any]]:
+        """The outbox as plain rows, oldest first."""
+        columns = OutboxRow.__table__.columns
+        return self.read(
+            lambda uow: list(uow.session.execute(select(*columns).order_by(OutboxRow.id)).all())
+        )
+
+
+def seed_team(db: Database, clock: Clock, notices: RecordingNotices) -> Team:
+    """Create the workspace, project churn and its people through the services."""
+    team = Team(db, clock, notices)
+    admin = Actor(TEAM, "UADMIN", frozenset({Role.ADMIN}))
+    team.run(admin, team_service.add_member, "UADMIN", Role.ADMIN, None)
+    team.run(admin, team_service.add_project, "churn", "C-CHURN")
+    team.run(admin, team_service.add_member, "UBOSS", Role.MANAGER, None)
+    team.run(admin, team_service.add_member, "UMGR", Role.MANAGER, "churn")
+    team.run(admin, team_service.add_member, "UALICE", Role.SCIENTIST, "churn")
+    team.run(admin, team_service.add_member, "UBOB", Role.SCIENTIST, "churn")
+    team.run(admin, team_service.add_member, "UERIN", Role.ENGINEER, "churn")
+    with db.write() as uow:
+        # Someone the workspace knows of who holds no role yet.
+        uow.members.add_role(TEAM, "UZOE", Role.SCIENTIST, None, clock())
+        uow.members.remove_roles(TEAM, "UZOE", None, None)
+        uow.commit()
+    names = {"admin": "UADMIN", "boss": "UBOSS", "manager": "UMGR", "alice": "UALICE"}
+    names |= {"bob": "UBOB", "erin": "UERIN", "zoe": "UZOE"}
+    with db.read() as uow:
+        team.actors = {k: team_service.resolve_actor(uow, TEAM, v) for k, v in names.items()}
+    notices.calls.clear()
+    return team
+
+
+@pytest.fixture
+def team(db: Database, clock: Clock, notices: RecordingNotices) -> Team:
+    """A seeded team on each backend."""
+    return seed_team(db, clock, notices)
