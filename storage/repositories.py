@@ -537,3 +537,8 @@ class Outbox:
             )
         )
         self.added += 1
+
+    def forget_delivered_before(self, cutoff: datetime) -> int:
+        """Delete messages delivered before ``cutoff`` (failed ones stay for inspection)."""
+        statement = delete(OutboxRow).where(OutboxRow.sent_at < cutoff)
+        return affected(self.session.execute(statement))

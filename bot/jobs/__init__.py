@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.services.housekeeping import run_housekeeping
 from bot.services.nudges import run_stale_nudges
 from bot.services.ports import Notices
 from bot.services.rotation import run_rotation
@@ -52,6 +53,12 @@ JOBS: dict[str, Job] = {
             "DM owners of experiments idle for 14 days, once per experiment per week",
             timedelta(hours=1),
             lambda env, now: run_stale_nudges(env.db, env.notices, now),
+        ),
+        Job(
+            "housekeeping",
+            "forget Slack event ids after a day and delivered messages after a week",
+            timedelta(hours=6),
+            lambda env, now: run_housekeeping(env.db, now),
         ),
         Job(
             "outbox",
