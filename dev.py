@@ -31,7 +31,7 @@ def _digest() -> str:
 
 def ensure_environment() -> None:
     """Create .venv and install the locked dependencies and mlgov itself, when needed."""
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - dev.py runs under any python3
         sys.exit(f"mlgov needs Python 3.11 or newer; this is {sys.version.split()[0]}")
     if not (BIN / "python").exists():
         print("dev.py: creating .venv …", flush=True)

@@ -1,233 +1,85 @@
 """Ack latency of slash commands at 50 concurrent clients, mlgov against a bare Bolt app.
 
-SPEC §10: p99 within 1.5x of a Bolt app that only acks, on the same server stack. Run from
-the repository root::
+SPEC §10: p99 within 1.5x of a Bolt app that only acks, on the same server stack, and never
+near 3 s even while a 1M-row evaluation is being computed. Run from the repository root::
 
-    .venv/bin/python -m benchmarks.ack_latency [--requests 2000] [--database-url URL]
+    .venv/bin/python -m benchmarks.ack_latency
 
 Three targets, one after another, each on its own ``bot.server.HttpServer`` (waitress, same
-thread count) on 127.0.0.1: (a) a bare Bolt app whose ``/exp`` listener only acks, mounted
-like mlgov's; (b) mlgov answering ``/exp list``; (c) mlgov answering ``/exp new``. Requests
-are signed like Slack's; their response_url points at the fake Slack Web API, which runs
-in a process of its own, as real Slack would be elsewhere. The load generator runs in its
-own process too (``--generator thread`` keeps it in the server's process, to compare).
+thread count) on 127.0.0.1: (a) a bare Bolt app whose ``/exp`` listener only acks, built
+like mlgov's; (b) mlgov answering ``/exp list``; (c) mlgov answering ``/exp new``. Each is
+measured three ways: a closed loop (as fast as it answers), an open loop at ``--rate``
+requests per second, and that open loop again while the server's process computes 1M-row
+evaluations on a background thread. Requests are signed like Slack's; their response_url
+points at the fake Slack Web API, which runs in a process of its own, as does the load
+generator (see ``benchmarks/_load.py``).
 """
 
 from __future__ import annotations
 
 import argparse
-import http.client
-import itertools
 import logging
 import math
-import multiprocessing
 import os
 import platform
 import sys
 import tempfile
-import threading
 import time
-import urllib.parse
 import uuid
-from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
 from typing import Any
 
-SIGNING_SECRET = "bench-signing-secret"
+from benchmarks._busy import Evaluations
+from benchmarks._load import (
+    REQUEST_TIMEOUT_S,
+    SIGNING_SECRET,
+    Child,
+    Phase,
+    PhaseResult,
+    fake_slack_process,
+    generator_process,
+    percentile,
+    run_phase,
+)
+
 BOT_TOKEN = "xoxb-bench"
-TEAM = "T1"
 ADMIN = "UADMIN"
 SCIENTIST = "UALICE"
 SPEC_RATIO = 1.5
+SLACK_ACK_LIMIT_MS = 3000.0
 SEED_EXPERIMENTS = 20  # so that /exp list renders a real listing, not "no experiments"
-REQUEST_TIMEOUT_S = 10.0
 
-
-# --- the load generator (runs in its own process unless --generator thread) -------------------
-
-
-@dataclass(frozen=True)
-class Phase:
-    """One batch of signed slash commands, one text per request, sent by ``clients`` threads."""
-
-    port: int
-    fake_url: str  # the fake Slack's root; each request's response_url is under it
-    key_prefix: str  # response_url keys are f"{key_prefix}-{i}"
-    user: str
-    command: str
-    texts: tuple[str, ...]
-    clients: int
-    deadline_s: float
-
-
-@dataclass
-class PhaseResult:
-    latencies_ms: list[float]
-    errors: Counter[str]
-    wall_s: float
-    unsent: int
-
-
-def _signed_requests(phase: Phase) -> list[tuple[bytes, dict[str, str]]]:
-    """Bodies and headers exactly as Slack sends a slash command, signed now."""
-    from slack_sdk.signature import SignatureVerifier
-
-    signer = SignatureVerifier(SIGNING_SECRET)
-    timestamp = str(int(time.time()))
-    built = []
-    for i, text in enumerate(phase.texts):
-        key = f"{phase.key_prefix}-{i}"
-        body = urllib.parse.urlencode({
-            "token": "unused", "team_id": TEAM, "team_domain": "bench", "channel_id": "CGENERAL",
-            "channel_name": "general", "user_id": phase.user, "user_name": phase.user.lower(),
-            "command": phase.command, "text": text, "api_app_id": "A1",
-            "response_url": f"{phase.fake_url}/response/{key}", "trigger_id": f"trigger-{key}",
-        })  # fmt: skip
-        signature = signer.generate_signature(timestamp=timestamp, body=body) or ""
-        headers = {
-            "Content-Type": "application/x-www-form-urlencoded",
-            "X-Slack-Request-Timestamp": timestamp,
-            "X-Slack-Signature": signature,
-        }
-        built.append((body.encode(), headers))
-    return built
-
-
-def run_phase(phase: Phase) -> PhaseResult:
-    """Send every request once; each client thread keeps one keep-alive connection."""
-    requests = _signed_requests(phase)
-    next_index = itertools.count().__next__  # atomic under the GIL: no lock needed
-    latencies: list[float] = []
-    errors: Counter[str] = Counter()
-    merge = threading.Lock()
-    started = time.monotonic()
-    stop_at = started + phase.deadline_s
-
-    def client() -> None:
-        mine: list[float] = []
-        failed: Counter[str] = Counter()
-        conn: http.client.HTTPConnection | None = None
-        while time.monotonic() < stop_at:
-            i = next_index()
-            if i >= len(requests):
-                break
-            body, headers = requests[i]
-            if conn is None:
-                conn = http.client.HTTPConnection("127.0.0.1", phase.port, REQUEST_TIMEOUT_S)
-            sent = time.perf_counter()
-            try:
-                conn.request("POST", "/slack/events", body, headers)
-                response = conn.getresponse()
-                response.read()
-                elapsed = (time.perf_counter() - sent) * 1000.0
-            except (OSError, http.client.HTTPException) as exc:
-                failed[type(exc).__name__] += 1
-                conn.close()
-                conn = None
-                continue
-            if response.status == 200:
-                mine.append(elapsed)
-            else:
-                failed[f"HTTP {response.status}"] += 1
-            if response.will_close:
-                conn.close()
-                conn = None
-        if conn is not None:
-            conn.close()
-        with merge:
-            latencies.extend(mine)
-            errors.update(failed)
-
-    threads = [threading.Thread(target=client, daemon=True) for _ in range(phase.clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(max(0.0, stop_at - time.monotonic()) + REQUEST_TIMEOUT_S + 1)
-    wall = time.monotonic() - started
-    with merge:
-        done = len(latencies) + sum(errors.values())
-        return PhaseResult(list(latencies), Counter(errors), wall, len(requests) - done)
-
-
-def _generator_process(conn: Connection) -> None:
-    """Run phases sent over ``conn`` until told to stop (None)."""
-    while (phase := conn.recv()) is not None:
-        conn.send(run_phase(phase))
-
-
-def _fake_slack_process(conn: Connection, delay_s: float = 0.0) -> None:
-    """Serve the fake Slack Web API; count the calls asked about over ``conn``.
-
-    A query (method, key prefix, scope, needle) answers (calls, of those with the needle in
-    their text), counting only calls whose response_url key has the prefix and whose text
-    has the scope.
-    """
-    from tests.fakes.slack_api import FakeSlack
-
-    with FakeSlack() as fake:
-        if delay_s:
-            for method in ("response_url", "chat.postMessage"):
-                fake.delay_next(method, delay_s, times=100_000)
-        conn.send(fake.base_url)
-        while (query := conn.recv()) is not None:
-            method, prefix, scope, needle = query
-            texts = [
-                str(c.params.get("text", ""))
-                for c in fake.calls(method)
-                if c.params.get("_key", "").startswith(prefix)
-            ]
-            texts = [t for t in texts if scope in t]
-            conn.send((len(texts), sum(1 for t in texts if needle in t)))
-
-
-class Child:
-    """A helper process we started, spoken to over a pipe, always ended by us."""
-
-    def __init__(self, target: Callable[..., None], name: str, *args: Any) -> None:
-        # spawn, not fork: the parent has threads, and forking those is unsafe.
-        context = multiprocessing.get_context("spawn")
-        ours, theirs = context.Pipe()
-        self.process = context.Process(target=target, args=(theirs, *args), name=name, daemon=True)
-        self.process.start()
-        self.conn = ours
-
-    def ask(self, message: Any, timeout: float) -> Any:
-        self.conn.send(message)
-        if not self.conn.poll(timeout):
-            raise TimeoutError(f"{self.process.name} did not answer within {timeout:.0f}s")
-        return self.conn.recv()
-
-    def close(self) -> None:
-        try:
-            self.conn.send(None)
-        except OSError:
-            pass
-        self.process.join(10)
-        if self.process.is_alive():
-            self.process.terminate()
-            self.process.join(5)
+# How a row's requests were sent; the first letters tell the phases' requests apart.
+WARMUP, CLOSED, OPEN, BUSY = "warm-up", "closed loop", "open loop", "busy open loop"
 
 
 # --- the targets --------------------------------------------------------------------------
 
 
-def bare_web_app(fake_api_url: str) -> Any:
-    """A Bolt app that only acks /exp, configured and mounted exactly like mlgov's."""
+def bare_web_app(fake_api_url: str, like_mlgov: bool) -> Any:
+    """A Bolt app that only acks /exp, mounted like mlgov's (and configured so, by default)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from prometheus_client import CollectorRegistry
     from slack_bolt import Ack, App
 
-    from bot.slack.app import web_client
+    from bot.slack.app import WORKERS, web_client
     from bot.slack.http import mount
     from bot.web import create_web_app
 
+    options: dict[str, Any] = {}
+    if like_mlgov:  # ack on the request thread, as mlgov's listeners do
+        options = {
+            "process_before_response": True,
+            "listener_executor": ThreadPoolExecutor(WORKERS, thread_name_prefix="bare-work"),
+        }
     bolt = App(
         client=web_client(BOT_TOKEN, fake_api_url),
         signing_secret=SIGNING_SECRET,
-        process_before_response=False,
         logger=logging.getLogger("bench.bolt"),
+        **options,
     )
 
     @bolt.command("/exp")
@@ -252,10 +104,7 @@ def serving(web_app: Any, threads: int) -> Iterator[int]:
 
 @contextmanager
 def mlgov_app(fake_api_url: str, database_url: str, threads: int) -> Iterator[int]:
-    """mlgov's Slack app and outbox worker, wired as `mlgov serve` does, on a free port.
-
-    The scheduled jobs are left out: they are not in the request path.
-    """
+    """mlgov's Slack app, outbox worker and scheduler, wired as `mlgov serve` does."""
     from bot.config import Settings
     from bot.runtime import Runtime
     from bot.slack.app import build_bolt_app, web_client
@@ -268,10 +117,10 @@ def mlgov_app(fake_api_url: str, database_url: str, threads: int) -> Iterator[in
     runtime = Runtime.create(settings)
     try:
         client = web_client(BOT_TOKEN, fake_api_url)
+        bolt = build_bolt_app(client, SIGNING_SECRET, runtime.dispatcher)
         runtime.start_outbox(WebApi(client))
-        with serving(
-            runtime.web_app(build_bolt_app(client, SIGNING_SECRET, runtime.dispatcher)), threads
-        ) as port:
+        runtime.start_scheduler()
+        with serving(runtime.web_app(bolt), threads) as port:
             yield port
     finally:
         runtime.close()
@@ -303,7 +152,7 @@ def database(url: str | None) -> Iterator[tuple[str, str]]:
         admin.dispose()
 
 
-# --- running and reporting ----------------------------------------------------------------
+# --- running ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -326,15 +175,20 @@ class Delivered:
 @dataclass
 class Row:
     target: str
+    mode: str
     result: PhaseResult
     replies: Delivered | None = None  # ephemeral replies at response_url
     posts: Delivered | None = None  # thread roots the outbox posted to the project channel
+    load: Evaluations | None = None  # the CPU load in the server's process (BUSY rows)
 
     @property
     def broken(self) -> bool:
         delivered = [d for d in (self.replies, self.posts) if d is not None]
         return bool(
-            self.result.errors or self.result.unsent or not all(d.complete for d in delivered)
+            self.result.errors
+            or self.result.unsent
+            or not all(d.complete for d in delivered)
+            or (self.load is not None and self.load.error is not None)
         )
 
     def delivered_text(self) -> str:
@@ -343,22 +197,15 @@ class Row:
         return f"{self.replies}" + (f"; posts {self.posts}" if self.posts else "")
 
 
-def percentile(sorted_ms: list[float], p: float) -> float:
-    """Nearest-rank percentile of an ascending list (NaN when empty)."""
-    if not sorted_ms:
-        return math.nan
-    return sorted_ms[max(0, math.ceil(p / 100 * len(sorted_ms)) - 1)]
-
-
 @dataclass(frozen=True)
 class Target:
-    """What one row of the table sends, and what its post-ack work must deliver."""
+    """What one row of a table sends, and what its post-ack work must deliver."""
 
     name: str
     prefix: str
-    text: Callable[[int], str]
+    text: Callable[[str, int], str]  # (phase tag, index) -> command text
     reply_needle: str | None = None  # in every response_url reply; None: no reply expected
-    post_scope: str | None = None  # marks the channel posts the outbox makes, one per request
+    post_scope: Callable[[str], str] | None = None  # marks a phase's posts, one per request
     post_needle: str = ""  # in every such post
 
 
@@ -378,6 +225,7 @@ class Bench:
         command: str,
         texts: list[str],
         clients: int | None = None,
+        rate: float = 0.0,
     ) -> PhaseResult:
         phase = Phase(
             port,
@@ -388,6 +236,8 @@ class Bench:
             tuple(texts),
             clients or self.args.clients,
             self.args.phase_timeout,
+            rate,
+            self.args.arrivals,
         )
         if self.generator is None or clients == 1:
             return run_phase(phase)
@@ -405,40 +255,50 @@ class Bench:
                 return Delivered(good, arrived, expected)
             time.sleep(0.1)
 
-    def measure(self, port: int, target: Target) -> None:
-        """Warm up and let its work finish; then measure, and wait for that work too."""
-        warmup, requests = self.args.warmup, self.args.requests
-        warm = self.send(
-            port, f"{target.prefix}w", SCIENTIST, "/exp", [target.text(i) for i in range(warmup)]
-        )
+    def phase(
+        self,
+        port: int,
+        target: Target,
+        mode: str,
+        count: int,
+        rate: float = 0.0,
+        load: Evaluations | None = None,
+    ) -> Row:
+        """Send ``count`` requests (under ``load``), then wait for their post-ack work."""
+        tag = mode[0]  # tells this phase's replies and posts from the others'
+        prefix = f"{target.prefix}{tag}"
+        texts = [target.text(tag, i) for i in range(count)]
+        with load or nullcontext():  # the load stops before the drain, which is not measured
+            result = self.send(port, prefix, SCIENTIST, "/exp", texts, rate=rate)
+        row = Row(target.name, mode, result, load=load)
+        acked = len(result.latencies_ms)
+        drained = time.perf_counter()
         if target.reply_needle is not None:
-            self.delivered(
-                "response_url", f"{target.prefix}w-", target.reply_needle, len(warm.latencies_ms)
-            )
-        measured = self.send(
-            port,
-            f"{target.prefix}m",
-            SCIENTIST,
-            "/exp",
-            [target.text(warmup + i) for i in range(requests)],
-        )
-        row = Row(target.name, measured)
-        if target.reply_needle is not None:
-            row.replies = self.delivered(
-                "response_url",
-                f"{target.prefix}m-",
-                target.reply_needle,
-                len(measured.latencies_ms),
-            )
+            row.replies = self.delivered("response_url", f"{prefix}-", target.reply_needle, acked)
         if target.post_scope is not None:
-            row.posts = self.delivered(
-                "chat.postMessage",
-                "",
-                target.post_needle,
-                len(warm.latencies_ms) + len(measured.latencies_ms),
-                scope=target.post_scope,
-            )
-        self.rows.append(row)
+            scope = target.post_scope(tag)
+            row.posts = self.delivered("chat.postMessage", "", target.post_needle, acked, scope)
+        drained = time.perf_counter() - drained
+        print(
+            f"  {target.name}, {mode}: {count} requests in {result.wall_s:.1f} s,"
+            f" post-ack work done {drained:.1f} s later",
+            file=sys.stderr,
+            flush=True,
+        )
+        return row
+
+    def measure(self, port: int, target: Target) -> None:
+        """Warm up; then a closed loop, an open loop, and the open loop under CPU load."""
+        args = self.args
+        if args.warmup:  # imports, Bolt's first auth.test, pool connections: not measured
+            self.phase(port, target, WARMUP, args.warmup)
+        if args.requests:
+            self.rows.append(self.phase(port, target, CLOSED, args.requests))
+        if args.rate:
+            self.rows.append(self.phase(port, target, OPEN, args.open_requests, args.rate))
+        if args.rate and args.busy:
+            row = self.phase(port, target, BUSY, args.open_requests, args.rate, Evaluations())
+            self.rows.append(row)
 
     def seed(self, port: int) -> None:
         """An admin adds project churn and a scientist, who proposes a few experiments."""
@@ -459,8 +319,9 @@ class Bench:
 
     def run(self, database_url: str) -> None:
         api_url, threads = self.fake_url + "/api/", self.args.threads
-        with serving(bare_web_app(api_url), threads) as port:
-            self.measure(port, Target("(a) bare Bolt, ack only", "bare", lambda i: "list"))
+        like_mlgov = self.args.bare == "like-mlgov"
+        with serving(bare_web_app(api_url, like_mlgov), threads) as port:
+            self.measure(port, Target("(a) bare Bolt, ack only", "bare", lambda tag, i: "list"))
         with mlgov_app(api_url, database_url, threads) as port:
             self.seed(port)
             # list before new: /exp list then shows the seeded experiments, not thousands.
@@ -469,7 +330,7 @@ class Bench:
                 Target(
                     "(b) mlgov /exp list",
                     "list",
-                    lambda i: "list",
+                    lambda tag, i: "list",
                     reply_needle="Seed 0 (proposed)",
                 ),
             )
@@ -478,12 +339,15 @@ class Bench:
                 Target(
                     "(c) mlgov /exp new",
                     "new",
-                    lambda i: f"new churn Bench {i} --metric auc --min-delta 0.01",
+                    lambda tag, i: f"new churn Bench {tag} {i} --metric auc --min-delta 0.01",
                     reply_needle="Created *EXP-",
-                    post_scope=" Bench ",
+                    post_scope=lambda tag: f" Bench {tag} ",
                     post_needle="proposed (owner <@UALICE>)",
                 ),
             )
+
+
+# --- reporting ----------------------------------------------------------------------------
 
 
 def machine() -> str:
@@ -505,34 +369,48 @@ def machine() -> str:
     )
 
 
-def report(rows: list[Row], args: argparse.Namespace, db: str) -> str:
-    generator = (
-        "its own process" if args.generator == "process" else "threads in the server's process"
+def _title(mode: str, args: argparse.Namespace) -> str:
+    if mode == CLOSED:
+        return (
+            f"CLOSED LOOP: {args.clients} clients, each sends its next request as soon as the"
+            f" last is answered; {args.requests} requests per target"
+        )
+    arrivals = "Poisson" if args.arrivals == "poisson" else "evenly spaced"
+    title = (
+        f"OPEN LOOP: {args.rate:g} requests/s offered ({arrivals} arrivals, the same schedule"
+        f" for every target) over {args.clients} clients; {args.open_requests} requests per"
+        " target; latency from each request's scheduled time"
     )
+    if mode == BUSY:
+        title += "; the server's process computes 1M-row evaluations on a background thread"
+    return title
+
+
+def table(rows: list[Row], mode: str, args: argparse.Namespace) -> list[str]:
+    """One mode's table, then p99 and p50 of each mlgov row over the bare row's."""
+    opened = mode != CLOSED
+    late = f" {'late p99':>8}" if opened else ""
     lines = [
-        f"ack latency: {args.clients} concurrent clients, keep-alive connections, "
-        f"{args.requests} requests per target after {args.warmup} warm-up; "
-        f"waitress {args.threads} threads; load generator in {generator}; "
-        f"fake Slack in its own process, answering after {args.slack_delay_ms:g} ms; "
-        f"mlgov database: {db}",
-        "",
+        _title(mode, args),
         f"{'target':<26} {'requests':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
-        f"{'errors':>6} {'req/s':>7}  replies",
+        f"{'errors':>6} {'req/s':>7}{late}  replies",
     ]
     for row in rows:
         ms = sorted(row.result.latencies_ms)
         errors = sum(row.result.errors.values()) + row.result.unsent
         rate = len(ms) / row.result.wall_s if row.result.wall_s else math.nan
+        late = f" {percentile(sorted(row.result.late_ms), 99):>8.1f}" if opened else ""
         lines.append(
             f"{row.target:<26} {len(ms) + errors:>8} {percentile(ms, 50):>8.1f} "
             f"{percentile(ms, 99):>8.1f} {max(ms, default=math.nan):>8.1f} {errors:>6} "
-            f"{rate:>7.0f}  {row.delivered_text()}"
+            f"{rate:>7.0f}{late}  {row.delivered_text()}"
         )
         for reason, count in sorted(row.result.errors.items()):
             lines.append(f"{'':<26}   {count} x {reason}")
         if row.result.unsent:
             lines.append(f"{'':<26}   {row.result.unsent} not sent before --phase-timeout")
-    lines.append("")
+        if row.load is not None:
+            lines.append(f"{'':<26}   load: {row.load.summary()}")
     bare = sorted(rows[0].result.latencies_ms)
     for row in rows[1:]:
         ms = sorted(row.result.latencies_ms)
@@ -545,6 +423,30 @@ def report(rows: list[Row], args: argparse.Namespace, db: str) -> str:
             f"p99 {row.target} / p99 bare = {ratio:.2f}x ({verdict} the SPEC target of"
             f" {SPEC_RATIO}x); p50 ratio {percentile(ms, 50) / percentile(bare, 50):.2f}x"
         )
+    if mode == BUSY:
+        slowest = max((max(r.result.latencies_ms, default=0.0) for r in rows[1:]), default=0.0)
+        lines.append(
+            f"slowest mlgov ack while evaluating: {slowest:.0f} ms ="
+            f" {slowest / SLACK_ACK_LIMIT_MS:.1%} of Slack's 3 s limit"
+        )
+    return lines
+
+
+def report(rows: list[Row], args: argparse.Namespace, db: str) -> str:
+    generator = (
+        "its own process" if args.generator == "process" else "threads in the server's process"
+    )
+    bare = "built like mlgov's" if args.bare == "like-mlgov" else "with Bolt's defaults"
+    lines = [
+        f"ack latency: keep-alive connections, {args.warmup} warm-up requests per target;"
+        f" waitress {args.threads} threads; load generator in {generator};"
+        f" fake Slack in its own process, answering after {args.slack_delay_ms:g} ms;"
+        f" bare Bolt {bare}; mlgov with outbox worker and scheduler, database: {db}",
+    ]
+    for mode in (CLOSED, OPEN, BUSY):
+        chosen = [row for row in rows if row.mode == mode]
+        if chosen:
+            lines += ["", *table(chosen, mode, args)]
     return "\n".join(lines)
 
 
@@ -552,71 +454,93 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.ack_latency", description=__doc__.splitlines()[0]
     )
-    parser.add_argument("--requests", type=int, default=2000, help="measured per target (2000)")
-    parser.add_argument("--warmup", type=int, default=200, help="unmeasured, per target (200)")
-    parser.add_argument("--clients", type=int, default=50, help="concurrent clients (50)")
-    parser.add_argument(
-        "--threads", type=int, default=16, help="waitress threads, as `mlgov serve` (16)"
+    add = parser.add_argument
+    add("--requests", type=int, default=1000, help="closed loop, per target; 0 skips it (1000)")
+    add("--rate", type=float, default=100.0, help="open loop: requests/s; 0 skips it (100)")
+    add("--open-requests", type=int, default=1000, help="open loop, per target (1000)")
+    add(
+        "--arrivals",
+        choices=("poisson", "uniform"),
+        default="poisson",
+        help="open loop: random (seeded) or evenly spaced send times (poisson)",
     )
-    parser.add_argument(
+    add(
+        "--no-busy",
+        dest="busy",
+        action="store_false",
+        help="skip the open loop under a 1M-row evaluation in the server's process",
+    )
+    add("--warmup", type=int, default=100, help="unmeasured, per target (100)")
+    add("--clients", type=int, default=50, help="concurrent clients (50)")
+    add("--threads", type=int, default=16, help="waitress threads, as `mlgov serve` (16)")
+    add(
+        "--bare",
+        choices=("like-mlgov", "bolt-default"),
+        default="like-mlgov",
+        help="the bare app acks on the request thread as mlgov does, or runs its listener"
+        " on Bolt's default executor (like-mlgov)",
+    )
+    add(
         "--generator",
         choices=("process", "thread"),
         default="process",
         help="where the load generator runs (process)",
     )
-    parser.add_argument(
+    add(
         "--database-url",
         default=None,
         help="a PostgreSQL URL for mlgov; the run uses a fresh schema and drops"
         " it afterwards (default: SQLite in a temporary folder)",
     )
-    parser.add_argument(
+    add(
         "--slack-delay-ms",
         type=float,
         default=0.0,
         help="the fake Slack answers response_url and chat.postMessage this much"
         " later, as Slack over the internet would (0)",
     )
-    parser.add_argument(
-        "--phase-timeout",
-        type=float,
-        default=60.0,
-        help="seconds one batch of requests may take (60)",
-    )
-    parser.add_argument(
+    add("--phase-timeout", type=float, default=60.0, help="seconds one batch may take (60)")
+    add(
         "--drain-timeout",
         type=float,
         default=60.0,
         help="seconds to wait for post-ack replies after a batch (60)",
     )
     args = parser.parse_args(argv)
-    for name in ("requests", "clients", "threads"):
+    for name in ("open_requests", "clients", "threads"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
-    for name in ("warmup", "slack_delay_ms"):
-        if getattr(args, name) < 0:
+    for name in ("requests", "rate", "warmup", "slack_delay_ms"):
+        if not getattr(args, name) >= 0:  # also refuses NaN
             parser.error(f"--{name.replace('_', '-')} must not be negative")
+    if not (args.requests or args.rate):
+        parser.error("--requests 0 and --rate 0 leave nothing to measure")
     if args.database_url is not None and not args.database_url.startswith("postgresql"):
         parser.error("--database-url must be postgresql://... (SQLite is the default)")
     for name in ("phase_timeout", "drain_timeout"):
         if not 0 < getattr(args, name) <= 600:
             parser.error(f"--{name.replace('_', '-')} must be more than 0 and at most 600")
+    if args.rate and args.open_requests / args.rate > args.phase_timeout - 5:
+        parser.error(
+            f"--open-requests {args.open_requests} at --rate {args.rate:g} takes longer than"
+            " --phase-timeout allows; raise it"
+        )
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the three targets and print the table; 1 when a request or a reply went wrong."""
+    """Run the three targets and print the tables; 1 when a request or a reply went wrong."""
     args = parse_args(argv)
     started = time.monotonic()
     # At 50 clients and 16 threads waitress warns of every queued request; the table says it.
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     print(machine(), flush=True)
     with ExitStack() as stack:
-        fake = Child(_fake_slack_process, "fake-slack", args.slack_delay_ms / 1000)
+        fake = Child(fake_slack_process, "fake-slack", args.slack_delay_ms / 1000)
         stack.callback(fake.close)
         generator = None
         if args.generator == "process":
-            generator = Child(_generator_process, "load-generator")
+            generator = Child(generator_process, "load-generator")
             stack.callback(generator.close)
         bench = Bench(args, fake, generator)
         if not fake.conn.poll(30):

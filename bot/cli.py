@@ -98,6 +98,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # an unreachable database: one line, not a traceback
+        from sqlalchemy.exc import DBAPIError
+
+        if not isinstance(exc, DBAPIError):
+            raise
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        print(f"mlgov: cannot use the database: {reason}", file=sys.stderr)
+        return 2
 
 
 def configure_logging(level: str | None, quiet: bool) -> None:
@@ -128,7 +136,6 @@ def database(settings: Any, verb: str) -> int:
 
 def jobs(settings: Any, args: argparse.Namespace) -> int:
     from bot.jobs import JOBS
-    from bot.jobs.scheduler import run_job
     from bot.runtime import Runtime
 
     runtime = Runtime.create(settings, upgrade=False)
@@ -153,7 +160,7 @@ def jobs(settings: Any, args: argparse.Namespace) -> int:
             runtime.attach_outbox(
                 WebApi(web_client(settings.slack_bot_token, settings.slack_api_url))
             )
-        done = run_job(chosen, runtime.job_env(), now)
+        done = chosen.run(runtime.job_env(), now)  # a failure shows, unlike in the scheduler
         if runtime.outbox is not None and chosen.name != "outbox":
             runtime.outbox.deliver_due()
         print(f"{chosen.name} as of {now.isoformat()}:")

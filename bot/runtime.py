@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -69,7 +69,7 @@ class Runtime:
 
     def attach_outbox(self, slack: SlackApi, policy: RetryPolicy | None = None) -> OutboxDispatcher:
         """A dispatcher for this process, to deliver on demand (see start_outbox)."""
-        owner = f"{socket.gethostname()}:{os.getpid()}:{id(self)}"
+        owner = f"{os.getpid()}:{uuid.uuid4().hex}"  # unique per process; fits the column
         self.outbox = OutboxDispatcher(
             OutboxStore(self.db, owner), slack, self.clock, policy or RetryPolicy()
         )

@@ -37,7 +37,8 @@ def current_revision(engine: Engine) -> str | None:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to ``revision``; safe to run from several processes at once."""
     config = _config()
-    with engine.begin() as connection:
+    # On SQLite, BEGIN IMMEDIATE: two processes starting on a fresh file take turns.
+    with engine.execution_options(mlgov_write=True).begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
         config.attributes["connection"] = connection

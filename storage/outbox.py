@@ -34,7 +34,7 @@ class OutboxStore:
         self,
         db: Database,
         owner: str,
-        lease: timedelta = timedelta(seconds=60),
+        lease: timedelta = timedelta(seconds=120),
         team_id: str | None = None,
     ) -> None:
         self.db = db
@@ -49,11 +49,18 @@ class OutboxStore:
             condition = and_(condition, OutboxRow.team_id == self.team_id)
         return condition
 
-    def lease_heads(self, now: datetime, limit: int = 20) -> list[PendingMessage]:
-        """Lease the oldest undelivered message of each channel that is due and free."""
+    def lease_heads(self, now: datetime, limit: int = 5) -> list[PendingMessage]:
+        """Lease the oldest undelivered message of each channel that is due and free.
+
+        A few at a time: they are sent one after another (10 s timeout each), and all
+        must be settled well within the lease, or another worker could send them again.
+        """
         heads = select(func.min(OutboxRow.id)).where(self._pending()).group_by(OutboxRow.channel)
         free = or_(OutboxRow.lease_until.is_(None), OutboxRow.lease_until < now)
         leased: list[PendingMessage] = []
+        with self.db.read() as uow:  # most polls find nothing: no write lock for them
+            if uow.session.scalar(select(OutboxRow.id).where(self._pending()).limit(1)) is None:
+                return leased
         with self.db.write() as uow:
             rows = uow.session.scalars(
                 select(OutboxRow)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Result, delete, func, insert, inspect, select, update
@@ -40,6 +40,8 @@ from storage.models import (
     WorkspaceRow,
 )
 
+DUE_NOW = datetime(2000, 1, 1, tzinfo=UTC)
+
 
 def affected(result: Result[Any]) -> int:
     """Rows an UPDATE, DELETE or INSERT touched."""
@@ -69,6 +71,20 @@ class Workspaces:
             self.session,
             WorkspaceRow,
             {"team_id": team_id, "name": name, "next_experiment_number": 1, "created_at": now},
+        )
+
+    def lock(self, team_id: str) -> None:
+        """Serialise this transaction with others of the workspace that also lock it.
+
+        Used where a decision counts rows that other transactions may be adding to (WIP
+        limits): PostgreSQL takes the row lock; SQLite writers are serial already.
+        """
+        # FOR NO KEY UPDATE: rows referencing the workspace (audit, experiments) take KEY
+        # SHARE on it, which FOR UPDATE would block, deadlocking with a concurrent change.
+        self.session.execute(
+            select(WorkspaceRow.team_id)
+            .where(WorkspaceRow.team_id == team_id)
+            .with_for_update(key_share=True)
         )
 
     def allocate_experiment_number(self, team_id: str) -> int:
@@ -531,7 +547,9 @@ class Outbox:
                 thread_root=message.thread_root,
                 created_at=now,
                 attempts=0,
-                next_attempt_at=now,
+                # Due at once in real time, even when ``now`` is a job's --as-of time:
+                # a future timestamp would hold back the whole channel until then.
+                next_attempt_at=DUE_NOW,
                 sent_at=None,
                 dead=False,
             )

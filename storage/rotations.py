@@ -155,6 +155,19 @@ class Rotations:
             for r in rows
         ]
 
+    def last_announced(self, project_id: int, topic: Topic, before: date) -> datetime | None:
+        """When the last meeting of ``topic`` before ``before`` was announced."""
+        return self.session.scalar(
+            select(PresentationRow.announced_at)
+            .where(
+                PresentationRow.project_id == project_id,
+                PresentationRow.topic == topic.value,
+                PresentationRow.week < before,
+            )
+            .order_by(PresentationRow.week.desc())
+            .limit(1)
+        )
+
     def record(self, project_id: int, slot: Slot, now: datetime) -> bool:
         """Keep an announced meeting in the history; False when it was recorded already."""
         return insert_ignoring_conflicts(

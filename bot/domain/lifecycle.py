@@ -75,8 +75,15 @@ TRANSITIONS: dict[str, Transition] = {
 
 
 def allowed_steps(status: Status) -> list[str]:
-    """Names of the steps that may be taken from ``status``, in table order."""
-    return [t.name for t in TRANSITIONS.values() if status in t.sources]
+    """What a person can do next from ``status``, in table order; steps that peer review
+    takes on its own are shown as one entry, 'peer review'."""
+    steps: list[str] = []
+    for t in TRANSITIONS.values():
+        if status in t.sources:
+            name = "peer review" if t.mover is Mover.REVIEW else t.name
+            if name not in steps:
+                steps.append(name)
+    return steps
 
 
 def may_move(actor: Actor, experiment: Experiment, mover: Mover) -> bool:
@@ -102,6 +109,19 @@ def apply(
 
     ``actor`` is None only for steps the review process takes on its own behalf.
     """
+    transition = check(experiment, step, actor)
+    if step == "conclude":
+        if outcome is None:
+            raise ValidationError("conclude needs an outcome: success, failure or inconclusive.")
+        if not learnings or not learnings.strip():
+            raise ValidationError("conclude needs the learnings, in a sentence or more.")
+        experiment = replace(experiment, outcome=outcome, learnings=learnings.strip())
+    target = transition.target_for(experiment.outcome)
+    return replace(experiment, status=target, updated_at=now)
+
+
+def check(experiment: Experiment, step: str, actor: Actor | None) -> Transition:
+    """Raise why ``actor`` may not take ``step`` now (before asking for its details)."""
     transition = TRANSITIONS.get(step)
     if transition is None:
         raise ValidationError(f"Unknown step '{step}'.")
@@ -118,11 +138,4 @@ def apply(
             f"Only the {transition.mover.value} can {step} {experiment.key}"
             f" (owner: <@{experiment.owner_id}>)."
         )
-    if step == "conclude":
-        if outcome is None:
-            raise ValidationError("conclude needs an outcome: success, failure or inconclusive.")
-        if not learnings or not learnings.strip():
-            raise ValidationError("conclude needs the learnings, in a sentence or more.")
-        experiment = replace(experiment, outcome=outcome, learnings=learnings.strip())
-    target = transition.target_for(experiment.outcome)
-    return replace(experiment, status=target, updated_at=now)
+    return transition

@@ -8,6 +8,7 @@ the slot from one of the two to the other.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -111,14 +112,10 @@ def at_local(config: RotationConfig, day: date, clock: time) -> datetime:
     """``day`` at wall-clock ``clock`` in the team's zone, as an aware UTC datetime.
 
     zoneinfo applies the offset in force on that date, so 09:00 Berlin is 09:00 Berlin
-    in March and in November. A wall-clock time skipped by a spring-forward change
-    resolves to the instant an hour later, as the clocks read then.
+    in March and in November; a time skipped by a spring-forward change (02:30) comes
+    out as the instant the clocks then read 03:30.
     """
-    local = datetime.combine(day, clock, tzinfo=config.zone)
-    roundtrip = local.astimezone(UTC).astimezone(config.zone)
-    if roundtrip.replace(tzinfo=None) != local.replace(tzinfo=None):
-        local = roundtrip  # nonexistent local time
-    return local.astimezone(UTC)
+    return datetime.combine(day, clock, tzinfo=config.zone).astimezone(UTC)
 
 
 def topic_for(config: RotationConfig, day: date) -> Topic:
@@ -159,10 +156,12 @@ def plan(
     weeks: Sequence[date],
 ) -> list[Slot]:
     """The presenter of each of ``weeks`` (ascending), continuing from ``history``."""
-    last: dict[str, date] = {}
+    # Per topic: presenting in engineering weeks must not push back a turn in science.
+    last: dict[tuple[str, Topic], date] = {}
     for slot in history:
         if slot.presenter is not None:
-            last[slot.presenter] = max(slot.week, last.get(slot.presenter, date.min))
+            key = (slot.presenter, slot.topic)
+            last[key] = max(slot.week, last.get(key, date.min))
     away = list(absences)
     swaps_by_week: dict[date, list[Swap]] = {}
     for swap in swaps:
@@ -171,7 +170,7 @@ def plan(
     for week in weeks:
         slot = _choose(config, pool, last, away, swaps_by_week.get(week, []), week)
         if slot.presenter is not None:
-            last[slot.presenter] = week
+            last[(slot.presenter, slot.topic)] = week
         slots.append(slot)
     return slots
 
@@ -179,7 +178,7 @@ def plan(
 def _choose(
     config: RotationConfig,
     pool: Sequence[PoolMember],
-    last: dict[str, date],
+    last: dict[tuple[str, Topic], date],
     away: list[Absence],
     swaps: list[Swap],
     week: date,
@@ -188,7 +187,7 @@ def _choose(
     role = TOPIC_ROLE[topic]
     eligible = sorted(
         (m for m in pool if m.role is role and m.joined_on <= week),
-        key=lambda m: (last.get(m.user_id, date.min), m.joined),
+        key=lambda m: (last.get((m.user_id, topic), date.min), m.joined),
     )
     absent = {
         m.user_id for m in eligible if any(a.user_id == m.user_id and a.covers(week) for a in away)
@@ -239,12 +238,15 @@ def stats(slots: Iterable[Slot]) -> dict[str, PersonStats]:
 # --- configuration from key=value -----------------------------------------------------
 
 
+CLOCK = re.compile(r"([01]?[0-9]|2[0-3]):([0-5][0-9])")
+DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
 def _clock(value: str, key: str) -> time:
-    try:
-        hours, minutes = value.split(":")
-        return time(int(hours), int(minutes))
-    except ValueError:
-        raise ValidationError(f"{key} must be a time like 09:00, not '{value}'") from None
+    match = CLOCK.fullmatch(value)
+    if match is None:
+        raise ValidationError(f"{key} must be a time like 09:00, not '{value}'")
+    return time(int(match[1]), int(match[2]))
 
 
 def configured(current: RotationConfig, changes: dict[str, str]) -> RotationConfig:
@@ -254,7 +256,7 @@ def configured(current: RotationConfig, changes: dict[str, str]) -> RotationConf
     for key, raw in changes.items():
         try:
             if key == "weekday":
-                if raw.lower()[:3] not in WEEKDAYS:
+                if raw.lower() not in WEEKDAYS + DAY_NAMES:
                     raise ValidationError(f"weekday must be one of {', '.join(WEEKDAYS)}")
                 values["weekday"] = WEEKDAYS.index(raw.lower()[:3])
             elif key in ("time", "announce"):
@@ -262,7 +264,7 @@ def configured(current: RotationConfig, changes: dict[str, str]) -> RotationConf
             elif key == "timezone":
                 try:
                     ZoneInfo(raw)
-                except (KeyError, ValueError):
+                except (KeyError, ValueError, OSError):  # OSError: a folder like 'Europe'
                     raise ValidationError(f"timezone '{raw}' is not an IANA zone") from None
                 values["timezone"] = raw
             elif key == "pattern":
@@ -283,9 +285,9 @@ def configured(current: RotationConfig, changes: dict[str, str]) -> RotationConf
     if problems:
         raise ValidationError("Rotation not changed: " + "; ".join(problems) + ".")
     new = replace(current, **values)  # type: ignore[arg-type]
-    if new.announce > new.meeting:
+    if new.announce >= new.meeting:
         raise ValidationError(
-            "Rotation not changed: the announcement (announce=) must not be after the"
-            " meeting (time=)."
+            "Rotation not changed: the announcement (announce=) must not be after the meeting"
+            " (time=), nor at the same time, or there would be no moment to announce it."
         )
     return new

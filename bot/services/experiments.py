@@ -118,6 +118,10 @@ def take_step(
 ) -> Moved:
     """Move an experiment by ``step`` (start, analyze, conclude, abandon), audited."""
     actor = ctx.actor
+    if step == "start":
+        # Two starts at once must not both pass a WIP limit: take the workspace lock
+        # before reading, so the second sees what the first committed.
+        uow.workspaces.lock(actor.team_id)
     before = uow.experiments.require(actor.team_id, number)
     project = uow.projects.require(actor.team_id, before.project)
     after = lifecycle.apply(

@@ -50,15 +50,21 @@ def config_of(uow: UnitOfWork, project: Project, timezone: str) -> RotationConfi
 def _plan(
     uow: UnitOfWork, project: Project, config: RotationConfig, weeks: list[date]
 ) -> list[Slot]:
+    """The meetings of ``weeks``: as announced where they were, else as they will be."""
     start = weeks[0] if weeks else date.min
-    return rot.plan(
-        config,
-        uow.rotations.pool(project.id),
-        uow.rotations.history(project.id),
-        uow.rotations.absences(project.team_id, start),
-        uow.rotations.swaps(project.id, start),
-        weeks,
+    history = uow.rotations.history(project.id)
+    announced = {s.week: s for s in history}
+    planned = iter(
+        rot.plan(
+            config,
+            uow.rotations.pool(project.id),
+            history,
+            uow.rotations.absences(project.team_id, start),
+            uow.rotations.swaps(project.id, start),
+            [w for w in weeks if w not in announced],
+        )
     )
+    return [announced.get(w) or next(planned) for w in weeks]
 
 
 def upcoming(
@@ -76,7 +82,7 @@ def past(
     """The announced meetings of the last ``weeks`` weeks and their fairness figures."""
     config = config_of(uow, project, timezone)
     since = ctx.now.astimezone(config.zone).date() - timedelta(weeks=weeks)
-    history = uow.rotations.history(project.id, since)
+    history = uow.rotations.history(project.id, since)  # announced counts as presented
     return Schedule(project, config, history), rot.stats(history)
 
 
@@ -165,11 +171,16 @@ def swap(
         raise ValidationError(
             f"<@{missing[0]}> is not in the {target.topic} pool of {project.slug}."
         )
+    if any(s.week == target.week for s in uow.rotations.history(project.id, target.week)):
+        raise ValidationError(
+            f"The {target.week} meeting was announced already; nothing swapped."
+            " Swap a later one, or tell the channel."
+        )
     if target.presenter not in (a, b):
         raise ValidationError(f"Neither presents on {target.week} (<@{target.presenter}> does).")
     change = Swap(target.week, a, b)
     uow.rotations.add_swap(project.id, change, actor.user_id, ctx.now)
-    after = _plan(uow, project, config, [s.week for s in slots if s.week >= target.week])[0]
+    after = next(s for s in _plan(uow, project, config, horizon) if s.week == target.week)
     if after.presenter == target.presenter:
         raise ValidationError(
             f"<@{a if target.presenter == b else b}> is away on {target.week}; nothing swapped."
@@ -212,18 +223,12 @@ def configure(
 # --- the scheduled job ----------------------------------------------------------------
 
 
-def agenda(uow: UnitOfWork, project: Project, config: RotationConfig, slot: Slot) -> Agenda:
-    """Science: concluded since the last science meeting, and what is in review.
-    Engineering: scheduled or shipped since the last engineering meeting."""
-    history = [
-        s for s in uow.rotations.history(project.id) if s.topic is slot.topic and s.week < slot.week
-    ]
-    since = (
-        rot.at_local(config, history[-1].week, config.meeting)
-        if history
-        else datetime.min.replace(tzinfo=UTC)
-    )
-    until = rot.at_local(config, slot.week, config.meeting)
+def agenda(uow: UnitOfWork, project: Project, slot: Slot, now: datetime) -> Agenda:
+    """Science: concluded since the last science announcement, and what is in review.
+    Engineering: scheduled or shipped since the last engineering announcement."""
+    since = uow.rotations.last_announced(project.id, slot.topic, slot.week)
+    since = since or datetime.min.replace(tzinfo=UTC)
+    until = now
     actions = SCIENCE_AGENDA if slot.topic is rot.Topic.SCIENCE else ENGINEERING_AGENDA
     in_review: list[tuple[str, str]] = []
     if slot.topic is rot.Topic.SCIENCE:
@@ -269,7 +274,7 @@ def _announce(
     slot = _plan(uow, project, config, [week])[0]
     uow.rotations.record(project.id, slot, now)
     for message in notices.rotation_announced(
-        project, slot, agenda(uow, project, config, slot), meeting, config
+        project, slot, agenda(uow, project, slot, now), meeting, config
     ):
         uow.outbox.add(message, now)
     return f"{project.slug}: announced the {slot.topic} review of {week}"

@@ -99,8 +99,11 @@ def remove_member(
     project = uow.projects.require(actor.team_id, project_slug) if project_slug else None
     if not _may_configure(actor, project_slug):
         raise PermissionDenied("Only an admin or a manager can remove members.")
-    if role is Role.ADMIN and not actor.is_admin():
-        raise PermissionDenied("Only an admin can remove an admin.")
+    if not actor.is_admin():
+        target = uow.members.get(actor.team_id, user_id)
+        touches_admin = role is Role.ADMIN or (role is None and project is None)
+        if touches_admin and target is not None and Role.ADMIN in target.roles:
+            raise PermissionDenied("Only an admin can remove an admin.")
     removed = uow.members.remove_roles(
         actor.team_id, user_id, role, project.id if project else None
     )

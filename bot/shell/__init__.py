@@ -1,7 +1,8 @@
 """`mlgov shell`: the same app with no Slack at all — slash commands, buttons and forms as text.
 
 Everything goes through the same dispatcher as Slack, so parsing, permissions, the audit
-log and the messages posted in project channels are the real ones.
+log and the messages posted in project channels are the real ones. The rotation and
+stale-nudge jobs run in the background, as in `mlgov serve`.
 """
 
 from __future__ import annotations
@@ -12,15 +13,26 @@ from bot.domain.errors import MlgovError
 from bot.runtime import Runtime
 from bot.shell import demo as sample
 from bot.shell.directory import ID_PATTERN, NAME_PATTERN, TEAM_ID, Directory, Person
+from bot.shell.jobs import BACKGROUND_JOBS
 from bot.shell.session import Session
 
 __all__ = ["run_shell"]
 
 
 def run_shell(
-    runtime: Runtime, *, user: str | None, demo: bool, stdin: TextIO, stdout: TextIO
+    runtime: Runtime,
+    *,
+    user: str | None,
+    demo: bool,
+    stdin: TextIO,
+    stdout: TextIO,
+    scheduler: bool = True,
 ) -> int:
-    """Run the terminal shell until :quit or end of input; returns the exit code."""
+    """Run the terminal shell until :quit or end of input; returns the exit code.
+
+    ``scheduler`` runs the rotation and stale-nudge jobs in the background while the
+    session lasts (tests turn it off, to decide themselves when jobs run).
+    """
     directory = Directory(runtime.db)
     if user is not None and not (NAME_PATTERN.match(user.lstrip("@")) or ID_PATTERN.match(user)):
         stdout.write(f"mlgov shell: --as {user!r} is not a name (letters and digits) or an id.\n")
@@ -42,7 +54,8 @@ def run_shell(
     if seeded is not None:
         session.write(
             f"Seeded a demo team: {seeded.people} people, projects"
-            f" {' and '.join('#' + p for p in sample.PROJECTS)}, {seeded.experiments} experiments."
+            f" {' and '.join('#' + p for p in sample.PROJECTS)}, {seeded.experiments} experiments"
+            f" over the last {seeded.weeks} weeks, {seeded.reviews} weekly reviews announced."
         )
     session.user = _choose_user(runtime, directory, user)
     if not directory.members() and not runtime.settings.admins:
@@ -56,8 +69,19 @@ def run_shell(
         f"You are @{session.user.name} ({session.user.describe_roles()})."
         " Switch with :as <name>; :who lists everyone."
     )
-    session.write("Try /exp list all, /exp show EXP-1, /exp help. :help for more, Ctrl-D leaves.")
-    return session.loop()
+    session.write(
+        "Try /exp list all, /exp show EXP-1, /rotation show churn, :jobs."
+        " :help for more, Ctrl-D leaves."
+    )
+    if not scheduler:
+        return session.loop()
+    background = runtime.start_scheduler(names=BACKGROUND_JOBS)
+    session.background = BACKGROUND_JOBS
+    try:
+        return session.loop()
+    finally:
+        background.shutdown(wait=True)  # a job under way finishes first
+        runtime.scheduler = None  # stopped: Runtime.close() has nothing left to stop
 
 
 def _choose_user(runtime: Runtime, directory: Directory, user: str | None) -> Person:

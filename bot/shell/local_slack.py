@@ -17,7 +17,8 @@ KEY = re.compile(r"\bEXP-[0-9]+\b")
 
 
 class LocalSlack:
-    """Shows channel posts as ``  [#churn › EXP-3 thread] text``; ``quiet`` shows nothing."""
+    """Shows channel posts as ``  [#churn › EXP-3 thread] text`` and direct messages as
+    ``  [DM → @alice] text``; ``quiet`` shows nothing."""
 
     def __init__(
         self, write: Callable[[str], None], names: Callable[[], Names], *, color: bool = False
@@ -54,22 +55,27 @@ class LocalSlack:
         channel = str(payload.get("channel", ""))
         where = self._where(channel, names)
         thread = payload.get("thread_ts")
+        blocks = payload.get("blocks")
         if thread:
             key = self._threads.get(str(thread)) or _key_in(text)
             where += f" › {key} thread" if key else " › thread"
-        elif payload.get("blocks") and (key := _key_in(text)):
+        elif blocks and (key := _key_in(text)):
             # A message with a card that names an experiment starts that experiment's thread.
             self._threads[ts] = key
             where += f" › new thread {key}"
+            blocks = None  # the card itself is what /exp show shows; its summary will do
         if method == "chat.postEphemeral":
             where += ", only you"
-        self._say(f"[{where}]", renderer.mrkdwn(text))
+        # A message with blocks and no card (a review announcement) is shown in full.
+        shown = renderer.blocks(blocks, text).text if blocks else renderer.mrkdwn(text)
+        self._say(f"[{where}]", shown)
 
     def _where(self, channel: str, names: Names) -> str:
+        # A post to a user id (or to the DM channel opened with one) is a direct message.
         if channel[:1] in ("U", "W"):
-            return f"DM to @{names.user(channel)}"
+            return f"DM → @{names.user(channel)}"
         if channel[:1] == "D":
-            return f"DM to @{names.user(channel[1:])}"
+            return f"DM → @{names.user(channel[1:])}"
         return "#" + names.channel(channel)
 
     def _say(self, label: str, text: str) -> None:

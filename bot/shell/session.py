@@ -12,6 +12,8 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
 from typing import TextIO
 
 from bot.domain.errors import MlgovError
@@ -19,6 +21,7 @@ from bot.runtime import Runtime
 from bot.services.delivery import OutboxDispatcher
 from bot.shell.directory import NAME_PATTERN, TEAM_ID, Directory, Person, to_slack_text
 from bot.shell.forms import FormCancelled, FormFiller
+from bot.shell.jobs import jobs_command
 from bot.shell.local_slack import LocalSlack
 from bot.shell.render import Button, Renderer
 from bot.slack.blocks import Reply
@@ -62,11 +65,14 @@ class Session:
         self.user = user
         self.buttons: tuple[Button, ...] = ()
         self.slack = LocalSlack(self.write, self.directory.names, color=self.color)
-        # Delivered here, synchronously after each command, so a channel post prints right
-        # under the reply that caused it; no background worker runs in the shell.
+        # The scheduled jobs running in the background (set by whoever starts them).
+        self.background: tuple[str, ...] = ()
+        # Delivered here, synchronously after each command and before each prompt, so a
+        # channel post prints right under the reply that caused it; no outbox worker runs.
         owner = f"shell:{os.getpid()}:{id(self)}"
+        self._delivering_as_of: datetime | None = None
         self.outbox = OutboxDispatcher(
-            OutboxStore(runtime.db, owner, team_id=TEAM_ID), self.slack, runtime.clock
+            OutboxStore(runtime.db, owner, team_id=TEAM_ID), self.slack, self._delivery_time
         )
 
     # --- input and output -----------------------------------------------------------
@@ -110,6 +116,8 @@ class Session:
 
     def loop(self) -> int:
         while True:
+            # What the scheduled jobs posted meanwhile shows before the prompt.
+            self.guarded("delivering", self.deliver)
             try:
                 line = self.ask(f"{self.user.name}> ")
             except KeyboardInterrupt:
@@ -118,16 +126,23 @@ class Session:
             if line is None:
                 return 0
             try:
-                self.handle(line)
+                self.guarded(f"line {line!r}", partial(self.handle, line))
             except Quit:
                 return 0
-            except KeyboardInterrupt:
-                self.write("\n(interrupted)")
-            except MlgovError as exc:
-                self.write(f"⚠️ {exc}")
-            except Exception as exc:  # one bad line must never end the session
-                log.exception("shell: line %r failed", line)
-                self.write(f"error: {type(exc).__name__}: {exc} (logged; the shell goes on)")
+
+    def guarded(self, what: str, work: Callable[[], object]) -> None:
+        """Do ``work``, reporting any failure: one bad line must never end the session."""
+        try:
+            work()
+        except KeyboardInterrupt:
+            self.write("\n(interrupted)")
+        except MlgovError as exc:
+            self.write(f"⚠️ {exc}")
+        except Quit:
+            raise
+        except Exception as exc:
+            log.exception("shell: %s failed", what)
+            self.write(f"error: {type(exc).__name__}: {exc} (logged; the shell goes on)")
 
     def handle(self, line: str) -> None:
         line = line.strip()
@@ -186,9 +201,22 @@ class Session:
         self.write(rendered.text)
         self.deliver()
 
-    def deliver(self) -> None:
-        """Deliver what the last change queued, now, so output keeps its order."""
-        self.outbox.deliver_due()
+    def deliver(self, as_of: datetime | None = None) -> int:
+        """Deliver what the last change queued, now, so output keeps its order.
+
+        ``as_of`` delivers as if at that time too: a job run as of next week stamps its
+        messages with next week, and they should print now, not wait for it.
+        """
+        self._delivering_as_of = as_of
+        try:
+            return self.outbox.deliver_due()
+        finally:
+            self._delivering_as_of = None
+
+    def _delivery_time(self) -> datetime:
+        now = self.runtime.clock()
+        later = self._delivering_as_of
+        return later if later is not None and later > now else now
 
 
 # --- meta commands ------------------------------------------------------------------
@@ -246,7 +274,10 @@ def show_help(session: Session, argument: str) -> None:
     for meta in META_COMMANDS.values():
         usage = f":{meta.name} {meta.args}".strip()
         aliases = f" (also {', '.join(meta.aliases)})" if meta.aliases else ""
-        session.write(f"  {usage:<16} {meta.summary}{aliases}")
+        if len(usage) > USAGE_WIDTH:  # a long usage gets its own line
+            session.write(f"  {usage}")
+            usage = ""
+        session.write(f"  {usage:<{USAGE_WIDTH}} {meta.summary}{aliases}")
     session.write(HELP_OUTRO)
 
 
@@ -254,10 +285,13 @@ def quit_shell(session: Session, argument: str) -> None:
     raise Quit
 
 
-HELP_INTRO = """Type slash commands as in Slack: /exp help, /mlgov help (the slash is optional).
-@name and #channel work as mentions (names of letters and digits). Replies number their
-buttons [1], [2] …; type the number to press one. Forms ask one field at a time.
+HELP_INTRO = """Type slash commands as in Slack: /exp help, /rotation help, /mlgov help (the slash
+is optional). @name and #channel work as mentions (names of letters and digits). Replies
+number their buttons [1], [2] …; type the number to press one. Forms ask one field at a time.
+The rotation and stale-nudge jobs run in the background as in the server; what they post
+in channels or DMs shows before your next prompt (after your next line, or just Enter).
 Shell commands:"""
+USAGE_WIDTH = 16
 HELP_OUTRO = "  <N>              same as :press N\n  Ctrl-D           leave"
 
 META_COMMANDS: dict[str, MetaCommand] = {
@@ -268,6 +302,12 @@ META_COMMANDS: dict[str, MetaCommand] = {
         ),
         MetaCommand("who", "", "list the members and their roles", who),
         MetaCommand("press", "<N>", "press button N of the last reply", press),
+        MetaCommand(
+            "jobs",
+            "[run <job> [--as-of ISO-TIME]]",
+            "list the scheduled jobs and their last runs; or run one now, as if at a time",
+            jobs_command,
+        ),
         MetaCommand("help", "", "this help", show_help, aliases=(":h", ":?")),
         MetaCommand("quit", "", "leave the shell", quit_shell, aliases=(":q", ":exit")),
     )

@@ -34,6 +34,8 @@ def build_bolt_app(client: WebClient, signing_secret: str | None, dispatcher: Di
         )
     except BoltError as exc:  # auth.test refused the bot token
         raise ConfigError(f"SLACK_BOT_TOKEN was refused by Slack ({exc}).") from None
+    except OSError as exc:  # URLError and timeouts: Slack (or SLACK_API_URL) unreachable
+        raise ConfigError(f"Cannot reach the Slack API at {client.base_url}: {exc}.") from None
     register(app, dispatcher, WorkspaceAdmins())
     return app
 

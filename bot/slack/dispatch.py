@@ -20,7 +20,7 @@ from bot.domain.commands import (
     Step,
 )
 from bot.domain.errors import MlgovError, UsageError
-from bot.domain.model import KEY_PATTERN, Outcome, OutgoingMessage
+from bot.domain.model import KEY_PATTERN, OutgoingMessage
 from bot.services import experiments as exp
 from bot.services import team
 from bot.services.ports import Context, Notices
@@ -31,6 +31,7 @@ from bot.slack.handlers import HANDLERS
 from storage.unit_of_work import Database, UnitOfWork
 
 log = logging.getLogger(__name__)
+UNEXPECTED = "Something went wrong on our side and nothing was saved; please try again."
 Clock = Callable[[], datetime]
 
 
@@ -79,6 +80,9 @@ class Dispatcher:
                 return result
         except MlgovError as exc:
             return error(str(exc))
+        except Exception:  # a bug or an outage: the user, already acked, must hear something
+            log.exception("command %s failed", type(parsed).__name__)
+            return error(UNEXPECTED)
 
     def mention(
         self,
@@ -99,6 +103,7 @@ class Dispatcher:
             if not uow.events.claim(origin.team_id, event_id, self.clock()):
                 return False
             savepoint = uow.session.begin_nested()
+            public = False
             try:
                 name, rest = parsing.parse_mention(text, bot_user_id)
                 parsed = parsing.parse(name, rest)
@@ -108,32 +113,27 @@ class Dispatcher:
                     )
                 result = self._execute(uow, self._context(uow, origin), parsed)
                 savepoint.commit()
-                message = OutgoingMessage(
-                    origin.team_id,
-                    channel,
-                    "chat.postMessage",
-                    {
-                        "channel": channel,
-                        "thread_ts": thread_ts,
-                        "text": result.text,
-                        "blocks": result.blocks,
-                    },
-                )
+                # Changes are news for the thread; what someone looked up is theirs alone
+                # (they may read a project the channel's other members may not).
+                public = not isinstance(parsed, READ_ONLY)
             except MlgovError as exc:
                 savepoint.rollback()
-                failure = error(str(exc))
-                message = OutgoingMessage(
-                    origin.team_id,
-                    channel,
-                    "chat.postEphemeral",
-                    {
-                        "channel": channel,
-                        "user": origin.user_id,
-                        "thread_ts": thread_ts,
-                        "text": failure.text,
-                        "blocks": failure.blocks,
-                    },
-                )
+                result = error(str(exc))
+            except Exception:
+                savepoint.rollback()
+                log.exception("mention %s failed", event_id)
+                result = error(UNEXPECTED)
+            payload = {
+                "channel": channel,
+                "thread_ts": thread_ts,
+                "text": result.text,
+                "blocks": result.blocks,
+            }
+            if public:
+                message = OutgoingMessage(origin.team_id, channel, "chat.postMessage", payload)
+            else:
+                payload["user"] = origin.user_id
+                message = OutgoingMessage(origin.team_id, channel, "chat.postEphemeral", payload)
             uow.outbox.add(message, self.clock())
             uow.commit()
         return True
@@ -151,17 +151,12 @@ class Dispatcher:
             with self.db.read() as uow:
                 ctx = self._context(uow, origin)
                 experiment = exp.show_experiment(uow, ctx, number)
-                # Say no now rather than after the form is filled in.
-                lifecycle.apply(
-                    experiment,
-                    step,
-                    ctx.actor,
-                    ctx.now,
-                    outcome=experiment.outcome or _ANY_OUTCOME,
-                    learnings="-",
-                )
+                lifecycle.check(experiment, step, ctx.actor)  # say no before the form
         except MlgovError as exc:
             return error(str(exc))
+        except Exception:
+            log.exception("button %s failed", action_id)
+            return error(UNEXPECTED)
         form = (
             forms.conclude_form(experiment)
             if step == "conclude"
@@ -201,6 +196,3 @@ class Dispatcher:
         if handler is None:
             raise AssertionError(f"no handler for {cmd!r}")
         return handler(uow, ctx, cmd)
-
-
-_ANY_OUTCOME = Outcome.INCONCLUSIVE

@@ -48,7 +48,7 @@ from bot.domain.model import (
 
 USER_PATTERN = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|([^>]*))?>$|^@?([UW][A-Z0-9]{2,})$")
 CHANNEL_PATTERN = re.compile(r"^<#([CGD][A-Z0-9]+)(?:\|[^>]*)?>$|^#?([CGD][A-Z0-9]{2,})$")
-LINK_PATTERN = re.compile(r"^<(https?://[^|>]+)(?:\|[^>]*)?>$")
+LINK_PATTERN = re.compile(r"^<(https?://[^|>]+)(?:\|([^>]*))?>$")
 URL_PATTERN = re.compile(r"https?://[^\s<>|]+")
 MAX_TITLE = 200
 MAX_TEXT = 3000
@@ -246,6 +246,9 @@ def parse_exp(text: str) -> Command:
     if not URL_PATTERN.fullmatch(url) or len(url) > 2000:
         raise UsageError(f"'{url[:80]}' is not an http(s) URL.", usage)
     label = unescape(" ".join(args[1:])).strip()
+    shown = unescape(match.group(2) or "") if match else ""
+    if not label and shown and not url.split("://", 1)[-1].startswith(shown):
+        label = shown  # the text of Slack's <url|text>, unless it just shows the URL
     return AddLink(number, url, label[:200])
 
 

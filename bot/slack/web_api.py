@@ -10,16 +10,10 @@ from slack_sdk.errors import SlackApiError
 
 from bot.services.delivery import DeliveryFailed
 
-# Errors that will not go away by trying again.
-PERMANENT = frozenset(
-    {
-        "channel_not_found", "not_in_channel", "is_archived", "invalid_auth",
-        "account_inactive", "token_revoked", "missing_scope", "invalid_blocks",
-        "invalid_arguments", "msg_too_long", "msg_blocks_too_long", "no_text",
-        "user_not_in_channel", "cant_update_message", "message_not_found",
-        "restricted_action", "not_authed", "invalid_blocks_format",
-    }
-)  # fmt: skip
+# ok:false errors worth trying again; any other one will not go away by itself.
+TRANSIENT = frozenset(
+    {"internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited"}
+)
 # Errors that mean the call's purpose is already met.
 HARMLESS = frozenset({"already_in_channel", "method_not_supported_for_channel_type"})
 
@@ -53,7 +47,8 @@ def _classify(exc: SlackApiError, error: str) -> DeliveryFailed:
         return DeliveryFailed("ratelimited", retry_after=_seconds(str(retry_after)))
     if status >= 500:
         return DeliveryFailed(f"HTTP {status} {error}".strip())
-    permanent = error in PERMANENT or 400 <= status < 500
+    # An unknown error retried for a day would hold back the channel's later messages.
+    permanent = error not in TRANSIENT or 400 <= status < 500
     return DeliveryFailed(error or f"HTTP {status}", permanent=permanent)
 
 

@@ -7,11 +7,16 @@ import os
 import re
 import subprocess
 import sys
+import threading
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.config import Settings
+from bot.jobs import JOBS
 from bot.runtime import Runtime
 from bot.shell import run_shell
 from bot.shell.demo import STORY
@@ -19,8 +24,18 @@ from bot.slack.blocks import Reply
 from bot.slack.dispatch import Origin
 
 # The demo creates these many experiments; the next one a test creates gets this number.
-SEEDED = sum(line.startswith("new ") for _, line in STORY)
+SEEDED = sum(line.startswith("new ") for _, _, line in STORY)
 NEXT = f"EXP-{SEEDED + 1}"
+BERLIN = ZoneInfo("Europe/Berlin")
+# "Now" in these sessions: a Wednesday. The demo's story starts five Mondays earlier, on
+# 2026-10-19, across the end of summer time (2026-10-25); its last science review was on
+# 2026-11-16 (bob away, carol presented), and the next is on Monday 2026-11-30 (bob).
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=BERLIN)
+
+
+def runtime_for(url: str, clock: Callable[[], datetime] = lambda: NOW) -> Runtime:
+    """The app on ``url`` with the team in Berlin, its clock stopped at ``NOW``."""
+    return Runtime.create(Settings(database_url=url, timezone="Europe/Berlin"), clock=clock)
 
 
 def shell(
@@ -29,11 +44,16 @@ def shell(
     user: str | None = None,
     demo: bool = True,
     runtime: Runtime | None = None,
+    scheduler: bool = False,
+    stdout: io.StringIO | None = None,
 ) -> tuple[int, str]:
-    """Run a whole shell session on ``lines``; the exit code and everything it printed."""
+    """Run a whole shell session on ``lines``; the exit code and everything it printed.
+
+    The scheduler is off unless asked for, so jobs run only when a test says so.
+    """
     own = runtime is None
-    runtime = runtime or Runtime.create(Settings(database_url=url))
-    stdout = io.StringIO()
+    runtime = runtime or runtime_for(url)
+    stdout = stdout or io.StringIO()
     try:
         code = run_shell(
             runtime,
@@ -41,6 +61,7 @@ def shell(
             demo=demo,
             stdin=io.StringIO("".join(line + "\n" for line in lines)),
             stdout=stdout,
+            scheduler=scheduler,
         )
     finally:
         if own:
@@ -236,7 +257,7 @@ def test_bad_input_gets_clear_messages_and_the_shell_goes_on(sqlite_url: str) ->
 def test_an_unexpected_failure_is_reported_and_the_loop_goes_on(
     sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    runtime = Runtime.create(Settings(database_url=sqlite_url))
+    runtime = runtime_for(sqlite_url)
     real = runtime.dispatcher.command
 
     def flaky(origin: Origin, command: str, text: str) -> Reply:
@@ -258,7 +279,10 @@ def test_an_unexpected_failure_is_reported_and_the_loop_goes_on(
 def test_demo_seeding_is_idempotent_and_audited(sqlite_url: str) -> None:
     _, first = shell(sqlite_url, "/exp list all")
     _, second = shell(sqlite_url, "/exp list all", "/exp history EXP-1", ":who")
-    assert "Seeded a demo team: 6 people, projects #churn and #fraud" in first
+    assert (
+        "Seeded a demo team: 6 people, projects #churn and #fraud, 6 experiments over the last"
+        " 5 weeks, 8 weekly reviews announced." in first
+    )
     assert "Seeded a demo team" not in second
     listing = f"{SEEDED} experiment(s) — all"
     assert listing in answers(first)["ada> /exp list all"]
@@ -267,8 +291,9 @@ def test_demo_seeding_is_idempotent_and_audited(sqlite_url: str) -> None:
     for status in ("in_review (success)", "running", "proposed", "abandoned"):
         assert status in said["ada> /exp list all"]
     history = said["ada> /exp history EXP-1"]
-    assert "@alice created ∅ → proposed" in history
-    assert "@alice conclude running → in_review" in history
+    # The story took weeks: created on its first Tuesday (11:00 Berlin, summer time).
+    assert "2026-10-20 09:00 UTC @alice created ∅ → proposed" in history
+    assert "2026-10-30 10:08 UTC @alice conclude running → in_review" in history
     who = said["ada> :who"]
     assert re.search(r"@ada +manager, admin  ← you", who)
     assert re.search(r"@mia +manager on churn, fraud", who)
@@ -280,8 +305,9 @@ def test_as_picks_the_user_and_help_lists_the_shell_commands(sqlite_url: str) ->
     said = answers(out)
     assert code == 0
     assert "You are @carol (scientist on churn, fraud)." in out
-    for command in (":as <name>", ":who", ":press <N>", ":help", ":quit"):
+    for command in (":as <name>", ":who", ":press <N>", ":jobs [run <job>", ":help", ":quit"):
         assert command in said["carol> :help"]
+    assert "what they post" in said["carol> :help"]
     assert "carol> /exp list" not in out  # :quit ended the session
 
 
@@ -304,6 +330,207 @@ def test_an_empty_workspace_makes_the_operator_its_first_admin(sqlite_url: str) 
         "@bob is now scientist on churn." in said["alice> /mlgov member add @bob scientist churn"]
     )
     assert "EXP-1 · First" in said["bob> /exp new churn First --hypothesis h"]
+
+
+# --- the rotation and the scheduled jobs ----------------------------------------------
+
+
+def test_jobs_lists_each_job_with_its_interval_and_the_demo_history(sqlite_url: str) -> None:
+    _, out = shell(sqlite_url, ":jobs", ":jobs list")
+    said = answers(out)
+    listing = said["ada> :jobs"]
+    assert said["ada> :jobs list"] == listing
+    for job in JOBS.values():
+        assert re.search(
+            rf"^  {re.escape(job.name)} +every .*{re.escape(job.summary)}", listing, re.M
+        )
+    assert re.search(r"^  rotation +every 1 min ", listing, re.M)
+    assert re.search(r"^  stale-nudges +every 1 h ", listing, re.M)
+    assert re.search(r"^  outbox +every 30 s ", listing, re.M)
+    # The demo's last Monday announcements, by project, in team time (09:00 Berlin).
+    assert "last runs: fraud announce:2026-11-16 (Mon 2026-11-16 09:00)" in listing
+    assert "churn announce:2026-11-16 (Mon 2026-11-16 09:00)" in listing
+    assert "EXP-2 2026-W48 (Wed 2026-11-25 12:00)" in listing  # caught up at start
+    assert "last runs: none recorded" in listing
+    assert "No jobs run in the background in this shell." in listing
+
+
+def test_the_rotation_job_reminds_the_day_before_and_announces_once_at_its_time(
+    sqlite_url: str,
+) -> None:
+    _, out = shell(
+        sqlite_url,
+        ":jobs run rotation --as-of 2026-11-29T09:00",
+        ":jobs run rotation --as-of 2026-11-30T08:59",
+        ":jobs run rotation --as-of 2026-11-30T08:00+00:00",  # 09:00 in Berlin
+        ":jobs run rotation --as-of 2026-11-30T09:00",
+        ":jobs run rotation --as-of 2026-11-30T09:30",
+    )
+    said = answers(out)
+    sunday = said["ada> :jobs run rotation --as-of 2026-11-29T09:00"]
+    assert sunday.startswith("rotation as of Sun 2026-11-29 09:00 (Europe/Berlin):\n")
+    assert "  churn: reminded @bob of 2026-11-30\n" in sunday
+    assert (
+        "  [DM → @bob] 👋 You present at the churn science review tomorrow,"
+        " Mon 30 Nov 10:00 (Europe/Berlin)." in sunday
+    )
+    assert "[#churn]" not in sunday
+    early = said["ada> :jobs run rotation --as-of 2026-11-30T08:59"]
+    assert early == "rotation as of Mon 2026-11-30 08:59 (Europe/Berlin):\n  nothing due\n"
+    due = said["ada> :jobs run rotation --as-of 2026-11-30T08:00+00:00"]
+    assert due.startswith("rotation as of Mon 2026-11-30 09:00 (Europe/Berlin):\n")
+    assert "  churn: announced the science review of 2026-11-30\n" in due
+    announcement = due[due.index("  [#churn] ") :].splitlines()
+    assert announcement[0] == "  [#churn] 🔬 Science review · Mon 30 Nov 10:00 (Europe/Berlin)"
+    assert [line.strip() for line in announcement[2:5]] == [
+        "Presenter: @bob",
+        "Agenda: concluded or in review since the last science review",
+        "• EXP-1 Gradient boosting on tenure features: in review",
+    ]
+    assert "DM →" not in due
+    assert out.count("[#churn] 🔬 Science review") == 1
+    for again in ("2026-11-30T09:00", "2026-11-30T09:30"):
+        assert said[f"ada> :jobs run rotation --as-of {again}"].endswith("  nothing due\n")
+
+
+def test_rotation_show_plans_ahead_with_a_skip_and_stats_show_the_history(
+    sqlite_url: str,
+) -> None:
+    _, out = shell(sqlite_url, "/rotation show churn", "/rotation stats churn", ":as carol")
+    said = answers(out)
+    show = said["ada> /rotation show churn"]
+    assert "Meets Mon 10:00 (Europe/Berlin), announced at 09:00." in show
+    assert [line for line in show.splitlines() if line.startswith("Mon ")] == [
+        "Mon 2026-11-30 🔬 science: @bob",
+        "Mon 2026-12-07 🛠️ engineering: @erin",
+        "Mon 2026-12-14 🔬 science: @carol · skipped: @alice (out of office)",
+        "Mon 2026-12-21 🛠️ engineering: @erin",
+        "Mon 2026-12-28 🔬 science: @alice",
+        "Mon 2027-01-04 🛠️ engineering: @erin",
+    ]
+    stats = said["ada> /rotation stats churn"]
+    assert "@erin: presented 2, skipped none, swaps 0" in stats
+    assert "@alice: presented 1, skipped none, swaps 0" in stats
+    assert "@carol: presented 1, skipped none, swaps 0" in stats
+    assert "@bob: presented 0, skipped 1× out of office, swaps 0" in stats
+    assert "4 meeting(s) announced in the period." in stats
+
+
+def test_rotation_commands_take_typed_names(sqlite_url: str) -> None:
+    _, out = shell(
+        sqlite_url,
+        "/rotation swap @bob @erin --project churn",
+        ":as carol",
+        "/rotation show",
+        "/rotation swap @alice @erin --project churn",
+        "/rotation swap @bob @carol --project churn",
+        "/rotation show churn 1",
+        ":jobs run rotation --as-of 2026-11-30T09:00",
+    )
+    said = answers(out)
+    not_in_pool = said["ada> /rotation swap @bob @erin --project churn"]
+    assert not_in_pool == "⚠️ @erin is not in the science pool of churn.\n"
+    assert "Which project? Name it (your projects: churn, fraud)." in said["carol> /rotation show"]
+    refused = said["carol> /rotation swap @alice @erin --project churn"]
+    assert refused == "⚠️ Only one of the two, or a manager, can swap a presentation.\n"
+    swapped = said["carol> /rotation swap @bob @carol --project churn"]
+    assert swapped == "Swapped: Mon 2026-11-30 🔬 science: @carol (swapped with @bob)\n"
+    shown = said["carol> /rotation show churn 1"]
+    assert "Mon 2026-11-30 🔬 science: @carol (swapped with @bob)" in shown
+    announced = said["carol> :jobs run rotation --as-of 2026-11-30T09:00"]
+    assert "  [#churn] 🔬 Science review · Mon 30 Nov 10:00 (Europe/Berlin)" in announced
+    assert "Presenter: @carol" in announced
+    assert "(swapped with @bob)" in announced
+
+
+def test_stale_nudges_are_direct_messages_once_a_week(sqlite_url: str) -> None:
+    _, out = shell(
+        sqlite_url,
+        ":jobs run stale-nudges",
+        ":jobs run stale-nudges --as-of 2026-11-30T09:00",
+        ":jobs run stale-nudges --as-of 2026-12-01T09:00",
+    )
+    said = answers(out)
+    # The demo's jobs caught up when it was seeded: this week's nudges are sent already.
+    assert said["ada> :jobs run stale-nudges"] == (
+        "stale-nudges as of Wed 2026-11-25 12:00 (Europe/Berlin):\n  nothing due\n"
+    )
+    monday = said["ada> :jobs run stale-nudges --as-of 2026-11-30T09:00"]
+    assert "  nudged @bob about EXP-2 (" in monday
+    assert "  [DM → @bob] ⏰ EXP-2 Calibrated logistic regression has had no activity for" in monday
+    assert "EXP-5" not in monday  # abandoned: nothing to nudge about
+    assert said["ada> :jobs run stale-nudges --as-of 2026-12-01T09:00"].endswith("  nothing due\n")
+
+
+def test_bad_jobs_input_gets_a_clear_message_and_runs_nothing(sqlite_url: str) -> None:
+    bad = {
+        ":jobs frob": "Unknown :jobs command 'frob'.",
+        ":jobs list now": "Unknown :jobs command 'list now'.",
+        ":jobs run": "Name one job to run.",
+        ":jobs run rotation outbox": "Name one job to run.",
+        ":jobs run nightly": "No job 'nightly'; jobs: rotation, stale-nudges",
+        ":jobs run rotation --as-of": "--as-of needs a time, like 2026-11-30T09:00.",
+        ":jobs run rotation --as-of tomorrow": "--as-of must be an ISO time like",
+        ":jobs run rotation --as-of=2026-13-01T09:00": "ISO time like 2026-11-30T09:00 (team",
+        ":jobs run rotation --when 2026-11-30T09:00": "Unknown option '--when'.",
+    }
+    code, out = shell(sqlite_url, *bad, ":jobs run rotation --as-of 2026-11-30T09:00")
+    said = answers(out)
+    assert code == 0
+    for line, message in bad.items():
+        answer = said[f"ada> {line}"]
+        assert answer.startswith("⚠️ ") and message in answer, line
+        assert "Usage: :jobs [list]  or  :jobs run <job> [--as-of ISO-TIME]" in answer
+        assert " as of " not in answer
+    # Nothing ran: the announcement is still due.
+    assert "churn: announced" in said["ada> :jobs run rotation --as-of 2026-11-30T09:00"]
+
+
+class WaitingAtThePrompt(io.StringIO):
+    """A terminal where, while the shell first waits at its prompt, ``meanwhile`` happens."""
+
+    def __init__(self, prompt: str, meanwhile: Callable[[], object]) -> None:
+        super().__init__()
+        self.prompt = prompt
+        self.meanwhile: Callable[[], object] | None = meanwhile
+
+    def write(self, text: str, /) -> int:
+        written = super().write(text)
+        if text == self.prompt and self.meanwhile is not None:
+            happen, self.meanwhile = self.meanwhile, None
+            happen()
+        return written
+
+
+def test_what_a_background_job_posts_shows_before_the_next_prompt(sqlite_url: str) -> None:
+    now = [NOW]
+    runtime = runtime_for(sqlite_url, clock=lambda: now[0])
+
+    def monday_morning() -> None:  # as the scheduler would, in the background
+        now[0] = datetime(2026, 11, 30, 9, 0, tzinfo=BERLIN)
+        JOBS["rotation"].run(runtime.job_env(), runtime.clock())
+
+    terminal = WaitingAtThePrompt("ada> ", monday_morning)
+    try:
+        _, out = shell(sqlite_url, ":who", ":who", runtime=runtime, stdout=terminal)
+    finally:
+        runtime.close()
+    said = answers(out)
+    first = said["ada> :who"]  # a shell command, which itself posts nothing
+    assert first.index("@erin") < first.index("[#churn] 🔬 Science review · Mon 30 Nov 10:00")
+    assert "[#fraud] 🔬 Science review" in first
+    assert "Science review" not in said["ada> :who #2"]
+
+
+def test_the_shell_runs_the_scheduler_and_stops_it_when_it_ends(sqlite_url: str) -> None:
+    before = set(threading.enumerate())
+    code, out = shell(sqlite_url, ":jobs", ":quit", scheduler=True)
+    assert code == 0
+    listing = answers(out)["ada> :jobs"]
+    assert "This shell runs rotation and stale-nudges in the background" in listing
+    # The clock stands still at NOW, and the demo caught up: the first look finds nothing.
+    assert "[#" not in out.split("ada> :jobs")[1]
+    assert [t.name for t in set(threading.enumerate()) - before if t.is_alive()] == []
 
 
 # --- the real console script ----------------------------------------------------------

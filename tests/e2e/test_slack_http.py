@@ -354,3 +354,27 @@ def test_healthz_and_metrics(app: AppUnderTest) -> None:
     assert health.status == 200 and health.json()["status"] == "ok"
     metrics = app.get("/metrics")
     assert metrics.status == 200 and "mlgov_outbox_pending" in metrics.body
+
+
+def test_user_text_cannot_ping_the_channel_or_forge_links(app: AppUnderTest) -> None:
+    """Slack sends @channel typed in a command as <!channel>; it must come out inert."""
+    app.setup_team()
+    app.command_reply(
+        "UALICE",
+        "/exp",
+        "new churn Ping <!channel> and <https://evil.example|docs> --hypothesis <!here> wins",
+    )
+    root = app.fake.wait_for(
+        "chat.postMessage", predicate=lambda c: c.params["text"].startswith("EXP-1")
+    )[0]
+    # Slack reads mentions and links in the fallback text and in mrkdwn, not in plain_text.
+    mrkdwn = [root.params["text"]] + [
+        part["text"]
+        for block in root.params["blocks"]
+        for part in [block.get("text") or {}, *block.get("elements", [])]
+        if isinstance(part, dict) and part.get("type") == "mrkdwn"
+    ]
+    for live in ("<!channel>", "<!here>", "<https://evil.example"):
+        assert not any(live in text for text in mrkdwn)
+    assert "&lt;!channel&gt;" in root.params["text"]
+    assert any("&lt;!here&gt; wins" in text for text in mrkdwn)

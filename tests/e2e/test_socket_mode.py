@@ -183,10 +183,11 @@ def test_serves_slack_over_the_socket_and_stops_cleanly(served: Served) -> None:
         "events_api", mention("<@UBOT> exp list", ts, "Ev0SOCKET1"), retry_attempt=0
     )
     assert served.socket.wait_for_ack(envelope_id) == {"envelope_id": envelope_id}
+    # A lookup is answered to the asker alone, in the thread.
     answer = served.slack.wait_for(
-        "chat.postMessage", predicate=lambda c: c.params.get("thread_ts") == ts
+        "chat.postEphemeral", predicate=lambda c: c.params.get("thread_ts") == ts
     )[0]
-    assert answer.params["channel"] == "CCHURN"
+    assert answer.params["channel"] == "CCHURN" and answer.params["user"] == "UADMIN"
     assert answer.headers["authorization"] == "Bearer xoxb-socket"
     assert "No experiments match" in answer.params["text"]
 

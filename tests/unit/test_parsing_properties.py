@@ -99,7 +99,7 @@ def test_mentions_never_crash(text: str, prefix: str) -> None:
     except UsageError as refused:
         assert refused.usage and refused.usage in str(refused)
         return
-    assert name in ("exp", "mlgov")
+    assert name in ("exp", "mlgov", "rotation")
     parses_or_refuses_with_usage(lambda: parse(name, rest))
 
 

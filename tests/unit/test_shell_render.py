@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from bot.shell.directory import to_slack_text
+from bot.shell.local_slack import LocalSlack
 from bot.shell.render import BOLD, RESET, Names, Renderer
 
 NAMES = Names(users={"U123": "grace"}, channels={"C9": "ml-churn"})
@@ -118,3 +119,60 @@ def test_without_blocks_the_fallback_text_is_shown() -> None:
 )
 def test_typed_mentions_are_sent_as_slack_sends_them(typed: str, sent: str) -> None:
     assert to_slack_text(typed) == sent
+
+
+# --- what the outbox posts, as the shell prints it --------------------------------------
+
+
+def _ignore(text: str) -> None:
+    pass
+
+
+def _printed(*calls: tuple[str, dict[str, Any]]) -> list[str]:
+    shown: list[str] = []
+    slack = LocalSlack(shown.append, lambda: NAMES)
+    for method, payload in calls:
+        assert slack.call(method, payload)["ok"] is True
+    return shown
+
+
+def test_a_message_to_a_user_id_or_an_opened_dm_reads_as_a_direct_message() -> None:
+    opened = LocalSlack(_ignore, lambda: NAMES).call("conversations.open", {"users": "U123"})
+    assert _printed(
+        ("chat.postMessage", {"channel": "U123", "text": "*EXP-2* is idle, <@U123>"}),
+        ("chat.postMessage", {"channel": opened["channel"]["id"], "text": "again"}),
+        ("chat.postMessage", {"channel": "UBOB", "text": "line one\nline two"}),
+    ) == [
+        "  [DM → @grace] EXP-2 is idle, @grace",
+        "  [DM → @grace] again",
+        "  [DM → @bob] line one\n              line two",
+    ]
+
+
+def test_a_post_with_blocks_shows_them_unless_it_is_an_experiment_card() -> None:
+    announcement: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": "Science review"}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": "*Presenter:* <@U123>"}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": "• *EXP-1* Title: in review"}},
+    ]
+    card = [{"type": "section", "text": {"type": "mrkdwn", "text": "the whole card"}}]
+    shown = _printed(
+        ("chat.postMessage", {"channel": "C9", "text": "Review: <@U123>", "blocks": announcement}),
+        ("chat.postMessage", {"channel": "C9", "text": "EXP-4 Title — proposed", "blocks": card}),
+    )
+    assert shown[0].splitlines() == [
+        "  [#ml-churn] Science review",
+        "              ──────────────",
+        "              Presenter: @grace",
+        "              • EXP-1 Title: in review",
+    ]
+    assert shown[1] == "  [#ml-churn › new thread EXP-4] EXP-4 Title — proposed"
+
+
+def test_a_quiet_local_slack_prints_nothing_but_still_answers() -> None:
+    shown: list[str] = []
+    slack = LocalSlack(shown.append, lambda: NAMES)
+    slack.quiet = True
+    answer = slack.call("chat.postMessage", {"channel": "U123", "text": "hi"})
+    assert answer["ok"] is True and answer["ts"]
+    assert shown == []

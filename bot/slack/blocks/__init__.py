@@ -3,6 +3,7 @@ checked) plus fallback text. Every user-facing string of the Slack surface lives
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,7 @@ from slack_sdk.models.blocks import (
 )
 
 MAX_BLOCKS = 50
+MAX_BLOCK_CHARS = 11_000  # JSON of all blocks; Slack's own limit is near 13k of content
 SECTION_LIMIT = 3000
 
 
@@ -79,10 +81,24 @@ def actions(*buttons: ButtonElement, block_id: str | None = None) -> ActionsBloc
 
 
 def to_dicts(blocks: list[Block]) -> list[dict[str, Any]]:
-    """Serialise (and so validate) blocks, keeping within the per-message limit."""
-    if len(blocks) > MAX_BLOCKS:
-        blocks = blocks[: MAX_BLOCKS - 1] + [context("…more not shown; narrow the query.")]
-    return [b.to_dict() for b in blocks]
+    """Serialise (and so validate) blocks within Slack's limits: 50 blocks, and about 13k
+    characters of block content (above that chat.postMessage answers msg_blocks_too_long)."""
+    more = context("…more not shown; narrow the query.").to_dict()
+    more_chars = len(json.dumps(more, ensure_ascii=False))
+    kept: list[dict[str, Any]] = []
+    used = 0
+    for index, block in enumerate(blocks):
+        serialised = block.to_dict()
+        size = len(json.dumps(serialised, ensure_ascii=False))
+        last = index == len(blocks) - 1
+        # Keep a block only if the "more" note would still fit after it, unless it is last.
+        room_blocks = MAX_BLOCKS if last else MAX_BLOCKS - 1
+        room_chars = MAX_BLOCK_CHARS if last else MAX_BLOCK_CHARS - more_chars
+        if len(kept) + 1 > room_blocks or used + size > room_chars:
+            return kept + [more]
+        kept.append(serialised)
+        used += size
+    return kept
 
 
 def reply(text: str, blocks: list[Block] | None = None, *, ephemeral: bool = True) -> Reply:

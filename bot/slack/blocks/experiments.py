@@ -94,7 +94,7 @@ def card(e: Experiment, *, with_buttons: bool = True) -> list[Block]:
 
 
 def show(e: Experiment) -> Reply:
-    return reply(f"{e.key} {e.title}: {e.status}", card(e))
+    return reply(f"{e.key} {escape(e.title)}: {e.status}", card(e))
 
 
 LIST_LIMIT = 40  # lines, to stay well inside Slack's ~13k characters of blocks
@@ -112,7 +112,7 @@ def listing(found: Sequence[Experiment], what: str) -> Reply:
                 " narrow with --project, a status or @user."
             )
         )
-    text = "\n".join(f"{e.key} {e.title} ({e.status})" for e in found[:30])
+    text = "\n".join(f"{e.key} {escape(e.title)} ({e.status})" for e in found[:30])
     return reply(text, blocks)
 
 
@@ -143,7 +143,7 @@ def history(e: Experiment, entries: Sequence[AuditEntry]) -> Reply:
 
 def thread_root(e: Experiment) -> tuple[str, list[dict[str, Any]]]:
     """The experiment's thread starter; updated in place as the status changes."""
-    text = f"{e.key} {e.title} — {e.status} (owner <@{e.owner_id}>)"
+    text = f"{e.key} {escape(e.title)} — {e.status} (owner <@{e.owner_id}>)"
     return text, to_dicts(card(e, with_buttons=True))
 
 

@@ -24,7 +24,7 @@ from bot.domain.model import (
     Workstream,
     plain_number,
 )
-from bot.slack.blocks import section
+from bot.slack.blocks import escape, section
 
 NEW_EXPERIMENT = "exp_new"
 CONCLUDE = "exp_conclude"
@@ -117,7 +117,7 @@ def conclude_form(e: Experiment) -> dict[str, Any]:
         CONCLUDE,
         f"Conclude {e.key}",
         [
-            section(f"*{e.key}* {e.title}"),
+            section(f"*{e.key}* {escape(e.title)}"),
             _select("outcome", "Outcome", [o.value for o in Outcome]),
             _text_input(
                 "learnings",
@@ -135,7 +135,7 @@ def abandon_form(e: Experiment) -> dict[str, Any]:
         ABANDON,
         f"Abandon {e.key}",
         [
-            section(f"*{e.key}* {e.title}"),
+            section(f"*{e.key}* {escape(e.title)}"),
             _text_input("reason", "Why abandon it?", multiline=True),
         ],
         metadata=e.key,

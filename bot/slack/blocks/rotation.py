@@ -136,6 +136,6 @@ def reminder(project: str, slot: Slot, meeting: datetime, config: RotationConfig
     when = meeting.astimezone(config.zone)
     return (
         f"👋 You present at the *{project}* {slot.topic} review tomorrow,"
-        f" {when:%a %d %b %H:%M} ({config.timezone}). Can't make it? `/rotation swap"
-        f" <@{slot.presenter}> @someone {slot.week}` or `/rotation ooo`."
+        f" {when:%a %d %b %H:%M} ({config.timezone}). Can't make it? Hand it to someone"
+        f" with `/rotation swap @you @someone {slot.week}`, or tell us with `/rotation ooo`."
     )

@@ -16,7 +16,7 @@ from bot.domain.commands import (
 from bot.domain.errors import NotFound
 from bot.services import experiments as exp
 from bot.services.ports import Context
-from bot.slack.blocks import Reply, forms, reply
+from bot.slack.blocks import Reply, escape, forms, reply
 from bot.slack.blocks import experiments as render
 from storage.unit_of_work import UnitOfWork
 
@@ -24,7 +24,8 @@ from storage.unit_of_work import UnitOfWork
 def new(uow: UnitOfWork, ctx: Context, cmd: NewExperiment) -> Reply:
     e = exp.create_experiment(uow, ctx, cmd)
     return reply(
-        f"Created *{e.key}* {e.title} in {e.project}; its thread is in the project channel.",
+        f"Created *{e.key}* {escape(e.title)} in {e.project}; its thread is in the project"
+        " channel.",
         render.card(e),
     )
 

@@ -11,6 +11,6 @@ from bot.slack.workspace_admins import WorkspaceAdmins
 
 def register(app: App, dispatcher: Dispatcher, admins: WorkspaceAdmins) -> None:
     commands.register(app, dispatcher, admins)
-    events.register(app, dispatcher)
+    events.register(app, dispatcher, admins)
     actions.register(app, dispatcher)
     views.register(app, dispatcher)

@@ -7,24 +7,33 @@ import time
 from typing import Any
 
 from slack_bolt import App, BoltContext
+from slack_sdk import WebClient
 
 from bot.domain.errors import StorageError
 from bot.slack.dispatch import Dispatcher, Origin
 from bot.slack.listeners.replies import ack_now
+from bot.slack.workspace_admins import WorkspaceAdmins
 
 log = logging.getLogger(__name__)
 EVENTS = ("app_mention",)
 ATTEMPTS = 3
 
 
-def register(app: App, dispatcher: Dispatcher) -> None:
-    def on_mention(body: dict[str, Any], event: dict[str, Any], context: BoltContext) -> None:
+def register(app: App, dispatcher: Dispatcher, admins: WorkspaceAdmins) -> None:
+    def on_mention(
+        body: dict[str, Any], event: dict[str, Any], context: BoltContext, client: WebClient
+    ) -> None:
         # Slack has its 200 already; a database hiccup is retried here, since Slack
         # will not redeliver an event we acknowledged.
         if event.get("bot_id") or event.get("user") in (None, context.bot_user_id):
             return
+        user = event["user"]
+        # A mention may configure (@mlgov mlgov project add …): workspace admins count.
         origin = Origin(
-            body.get("team_id") or event.get("team", ""), event["user"], channel=event["channel"]
+            body.get("team_id") or event.get("team", ""),
+            user,
+            admins.is_admin(client, user),
+            event["channel"],
         )
         thread = event.get("thread_ts") or event["ts"]
         for attempt in range(1, ATTEMPTS + 1):
