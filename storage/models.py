@@ -164,6 +164,8 @@ class ExperimentRow(Base):
     outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
     learnings: Mapped[str] = mapped_column(Text, default="")
     thread_ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # How many times the experiment was concluded: approvals name the one they saw.
+    conclusions: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
@@ -235,6 +237,8 @@ class OutboxRow(Base):
     # The experiment whose thread this message belongs to; the root records thread_ts.
     experiment_id: Mapped[int | None] = mapped_column(ForeignKey("experiments.id"), nullable=True)
     thread_root: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A name for a message that is later updated (chat.update with the same ref).
+    ref: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime)
@@ -337,3 +341,57 @@ class PresentationRow(Base):
     swapped_from: Mapped[str | None] = mapped_column(String(32), nullable=True)
     skipped: Mapped[list[list[str]]] = mapped_column(JsonType, default=list)
     announced_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ReviewRow(Base):
+    """A request for peer review of an experiment's design or results."""
+
+    __tablename__ = "reviews"
+    __table_args__ = (
+        CheckConstraint("kind IN ('design', 'results')", name="kind_known"),
+        Index("ix_reviews_experiment", "experiment_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[str] = mapped_column(ForeignKey("workspaces.team_id"))
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id"))
+    kind: Mapped[str] = mapped_column(String(8))
+    requested_by: Mapped[str] = mapped_column(String(32))
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    is_open: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The experiment's conclusion number when requested (results reviews).
+    conclusion: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ReviewAssignmentRow(Base):
+    __tablename__ = "review_assignments"
+    __table_args__ = (
+        UniqueConstraint("review_id", "reviewer"),
+        CheckConstraint(
+            "verdict IN ('pending', 'approved', 'changes_requested', 'declined', 'replaced')",
+            name="verdict_known",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id", ondelete="CASCADE"))
+    reviewer: Mapped[str] = mapped_column(String(32), index=True)
+    assigned_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    verdict: Mapped[str] = mapped_column(String(20), default="pending")
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class ReviewDecisionRow(Base):
+    """An approval or change request, with the results it was about. Never deleted."""
+
+    __tablename__ = "review_decisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id", ondelete="CASCADE"), index=True)
+    reviewer: Mapped[str] = mapped_column(String(32))
+    approve: Mapped[bool] = mapped_column(Boolean)
+    decided_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    conclusion: Mapped[int] = mapped_column(Integer)
+    evaluation_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    dismissed: Mapped[bool] = mapped_column(Boolean, default=False)
+    text: Mapped[str] = mapped_column(Text, default="")

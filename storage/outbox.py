@@ -24,6 +24,7 @@ class PendingMessage:
     thread_root: bool
     attempts: int
     created_at: datetime
+    ref: str | None = None
 
 
 class OutboxStore:
@@ -89,10 +90,25 @@ class OutboxStore:
                             row.thread_root,
                             row.attempts,
                             row.created_at,
+                            row.ref,
                         )
                     )
             uow.commit()
         return leased
+
+    def ts_of(self, ref: str) -> str | None:
+        """The ts Slack gave the delivered message named ``ref``."""
+        with self.db.read() as uow:
+            return uow.session.scalar(
+                select(OutboxRow.result_ts)
+                .where(
+                    OutboxRow.ref == ref,
+                    OutboxRow.method == "chat.postMessage",
+                    OutboxRow.sent_at.is_not(None),
+                )
+                .order_by(OutboxRow.id.desc())
+                .limit(1)
+            )
 
     def thread_ts(self, experiment_id: int) -> str | None:
         with self.db.read() as uow:

@@ -292,6 +292,7 @@ def _experiment(row: ExperimentRow, slug: str, links: Iterable[LinkRow] = ()) ->
         created_at=row.created_at,
         updated_at=row.updated_at,
         thread_ts=row.thread_ts,
+        conclusions=row.conclusions,
         links=tuple(Link(x.url, x.label, x.added_by, x.created_at) for x in links),
     )
 
@@ -319,6 +320,7 @@ class Experiments:
             learnings="",
             thread_ts=None,
             version=1,
+            conclusions=0,
             created_at=draft.created_at,
             updated_at=draft.updated_at,
         )
@@ -355,6 +357,7 @@ class Experiments:
                 status=experiment.status.value,
                 outcome=experiment.outcome.value if experiment.outcome else None,
                 learnings=experiment.learnings,
+                conclusions=experiment.conclusions,
                 updated_at=experiment.updated_at,
                 version=ExperimentRow.version + 1,
             )
@@ -545,6 +548,7 @@ class Outbox:
                 payload=message.payload,
                 experiment_id=message.experiment_id,
                 thread_root=message.thread_root,
+                ref=message.ref,
                 created_at=now,
                 attempts=0,
                 # Due at once in real time, even when ``now`` is a job's --as-of time:

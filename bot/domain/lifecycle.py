@@ -115,7 +115,8 @@ def apply(
             raise ValidationError("conclude needs an outcome: success, failure or inconclusive.")
         if not learnings or not learnings.strip():
             raise ValidationError("conclude needs the learnings, in a sentence or more.")
-        experiment = replace(experiment, outcome=outcome, learnings=learnings.strip())
+        experiment = replace(experiment, outcome=outcome, learnings=learnings.strip(),
+                             conclusions=experiment.conclusions + 1)
     target = transition.target_for(experiment.outcome)
     return replace(experiment, status=target, updated_at=now)
 

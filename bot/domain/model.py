@@ -166,6 +166,7 @@ class Experiment:
     updated_at: datetime
     thread_ts: str | None = None
     links: tuple[Link, ...] = ()
+    conclusions: int = 0  # times concluded; a review names the conclusion it saw
 
     @property
     def key(self) -> str:
@@ -199,3 +200,5 @@ class OutgoingMessage:
     payload: dict[str, Any]
     experiment_id: int | None = None
     thread_root: bool = False
+    # Names a message to update later: a chat.update with the same ref edits it.
+    ref: str | None = None

@@ -75,7 +75,13 @@ class OutboxDispatcher:
 
     def _deliver(self, message: PendingMessage) -> int:
         payload = dict(message.payload)
-        if message.experiment_id is not None and not message.thread_root:
+        if message.method == "chat.update" and message.ref is not None:
+            ts = self.store.ts_of(message.ref)
+            if ts is None:
+                self.store.give_up(message, f"the message {message.ref} was never posted")
+                return 0
+            payload["ts"] = ts
+        if message.experiment_id is not None and not message.thread_root and "ts" not in payload:
             thread = self.store.thread_ts(message.experiment_id)
             if message.method == "chat.update":
                 if thread is None:
