@@ -342,6 +342,15 @@ class Experiments:
         ).all()
         return _experiment(row, slug, links)
 
+    def by_id(self, experiment_id: int) -> Experiment | None:
+        number = self.session.scalar(
+            select(ExperimentRow.number).where(ExperimentRow.id == experiment_id)
+        )
+        team = self.session.scalar(
+            select(ExperimentRow.team_id).where(ExperimentRow.id == experiment_id)
+        )
+        return None if number is None or team is None else self.get(team, number)
+
     def require(self, team_id: str, number: int) -> Experiment:
         experiment = self.get(team_id, number)
         if experiment is None:

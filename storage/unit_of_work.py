@@ -20,6 +20,7 @@ from storage.repositories import (
     Projects,
     Workspaces,
 )
+from storage.reviews import Reviews
 from storage.rotations import Rotations
 
 
@@ -52,6 +53,7 @@ class UnitOfWork:
         self.outbox = Outbox(self.session)
         self.ledger = RunLedger(self.session)
         self.rotations = Rotations(self.session)
+        self.reviews = Reviews(self.session)
         self._committed = False
         return self
 

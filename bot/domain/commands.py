@@ -131,6 +131,44 @@ class ConfigureRotation:
     changes: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class RequestReview:
+    number: int
+    kind: str | None = None  # design | results; None: by the experiment's status
+    reviewers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DecideReview:
+    number: int
+    approve: bool
+    text: str = ""
+    review_id: int | None = None  # from a button: the request it was pressed on
+
+
+@dataclass(frozen=True)
+class DeclineReview:
+    number: int
+    reason: str = ""
+    review_id: int | None = None
+
+
+@dataclass(frozen=True)
+class ListReviews:
+    which: str = "pending"  # mine | pending | overdue
+
+
+@dataclass(frozen=True)
+class ScheduleEngineering:
+    number: int
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Ship:
+    number: int
+
+
 Command = (
     Help
     | NewExperiment
@@ -150,6 +188,12 @@ Command = (
     | RecordAbsence
     | SwapPresenters
     | ConfigureRotation
+    | RequestReview
+    | DecideReview
+    | DeclineReview
+    | ListReviews
+    | ScheduleEngineering
+    | Ship
 )
 READ_ONLY = (
     Help,
@@ -159,4 +203,5 @@ READ_ONLY = (
     OpenNewExperimentForm,
     ShowRotation,
     RotationStats,
+    ListReviews,
 )

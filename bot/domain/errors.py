@@ -12,6 +12,7 @@ catch ``MlgovError`` and show ``str(error)``; anything else is a bug and is logg
     ├── PermissionDenied      the actor may not do this
     ├── InvalidTransition     the lifecycle does not allow this step now
     ├── WipLimitExceeded      starting would exceed a work-in-progress limit
+    ├── GateClosed            engineering may not be scheduled yet (lists every reason)
     ├── ConcurrentUpdate      someone else changed the record meanwhile
     ├── ConfigError           settings are missing or invalid
     └── StorageError          the database failed or its schema is out of date
@@ -77,6 +78,15 @@ class WipLimitExceeded(MlgovError):
         listing = "\n".join(f"• {line}" for line in in_flight)
         super().__init__(f"{message}\nIn flight:\n{listing}" if listing else message)
         self.in_flight = tuple(in_flight)
+
+
+class GateClosed(MlgovError):
+    """The review gate refuses; ``unmet`` lists every condition not met."""
+
+    def __init__(self, message: str, unmet: Sequence[str]) -> None:
+        listing = "\n".join(f"• {line}" for line in unmet)
+        super().__init__(f"{message}\n{listing}")
+        self.unmet = tuple(unmet)
 
 
 class ConcurrentUpdate(MlgovError):

@@ -115,8 +115,12 @@ def apply(
             raise ValidationError("conclude needs an outcome: success, failure or inconclusive.")
         if not learnings or not learnings.strip():
             raise ValidationError("conclude needs the learnings, in a sentence or more.")
-        experiment = replace(experiment, outcome=outcome, learnings=learnings.strip(),
-                             conclusions=experiment.conclusions + 1)
+        experiment = replace(
+            experiment,
+            outcome=outcome,
+            learnings=learnings.strip(),
+            conclusions=experiment.conclusions + 1,
+        )
     target = transition.target_for(experiment.outcome)
     return replace(experiment, status=target, updated_at=now)
 
@@ -140,3 +144,13 @@ def check(experiment: Experiment, step: str, actor: Actor | None) -> Transition:
             f" (owner: <@{experiment.owner_id}>)."
         )
     return transition
+
+
+def check_mover(experiment: Experiment, step: str, actor: Actor) -> None:
+    """Raise unless ``actor`` is someone who takes ``step`` (whatever the status now)."""
+    transition = TRANSITIONS[step]
+    if not may_move(actor, experiment, transition.mover):
+        raise PermissionDenied(
+            f"Only the {transition.mover.value} can {step} {experiment.key}"
+            f" (owner: <@{experiment.owner_id}>)."
+        )

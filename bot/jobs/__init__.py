@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from bot.services.housekeeping import run_housekeeping
 from bot.services.nudges import run_stale_nudges
 from bot.services.ports import Notices
+from bot.services.reviews import run_review_reminders
 from bot.services.rotation import run_rotation
 from storage.unit_of_work import Database
 
@@ -47,6 +48,12 @@ JOBS: dict[str, Job] = {
             "announce each project's weekly review at its time; DM the presenter a day before",
             timedelta(minutes=1),
             lambda env, now: run_rotation(env.db, env.notices, now, env.timezone),
+        ),
+        Job(
+            "review-reminders",
+            "DM reviewers after 2 working days, replace them after 3, tell managers after 4",
+            timedelta(minutes=15),
+            lambda env, now: run_review_reminders(env.db, env.notices, now, env.timezone),
         ),
         Job(
             "stale-nudges",

@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.domain import lifecycle, wip
 from bot.domain.commands import ListExperiments, NewExperiment
-from bot.domain.errors import PermissionDenied
+from bot.domain.errors import GateClosed, PermissionDenied
 from bot.domain.lifecycle import FINAL, IN_FLIGHT
 from bot.domain.model import (
     Actor,
@@ -20,6 +20,7 @@ from bot.domain.model import (
     SuccessCriterion,
     Workstream,
 )
+from bot.domain.review import ReviewKind, design_gate
 from bot.services.ports import Context
 from storage.unit_of_work import UnitOfWork
 
@@ -134,6 +135,7 @@ def take_step(
     )
     forced = False
     if step == "start":
+        _check_design(uow, before, project)
         forced = wip.check_start(
             before,
             project.rules,
@@ -147,6 +149,9 @@ def take_step(
     elif force:
         raise PermissionDenied("--force only applies to start.")
     saved = uow.experiments.save(after)
+    if step == "conclude":
+        # New results: approvals of the earlier conclusion no longer count.
+        uow.reviews.dismiss_approvals_before(saved.id, saved.conclusions)
     detail: dict[str, Any] = {}
     if forced:
         detail["forced_past_wip_limit"] = True
@@ -238,3 +243,15 @@ def list_experiments(uow: UnitOfWork, ctx: Context, query: ListExperiments) -> l
 
 def readable_projects(uow: UnitOfWork, actor: Actor) -> list[Project]:
     return [p for p in uow.projects.all_in(actor.team_id) if _may_read(actor, p.slug)]
+
+
+def _check_design(uow: UnitOfWork, experiment: Experiment, project: Project) -> None:
+    """Under ``design_review=required``, refuse to start without an approved design."""
+    unmet = design_gate(
+        project.rules.design_review,
+        uow.reviews.latest(experiment.id, ReviewKind.DESIGN),
+        experiment.owner_id,
+        project.rules.quorum,
+    )
+    if unmet:
+        raise GateClosed(f"{experiment.key} cannot start yet:", unmet)

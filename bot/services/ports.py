@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from bot.domain.model import Actor, Experiment, OutgoingMessage, Project
+from bot.domain.review import Decision, Review
 from bot.domain.rotation import Agenda, RotationConfig, Slot
 
 
@@ -42,6 +43,45 @@ class Notices(Protocol):
     ) -> list[OutgoingMessage]: ...
 
     def stale_nudge(self, experiment: Experiment, idle_days: int) -> list[OutgoingMessage]: ...
+
+    def review_requested(
+        self,
+        experiment: Experiment,
+        project: Project,
+        review: Review,
+        reviewers: list[str],
+        quorum: int,
+    ) -> list[OutgoingMessage]: ...
+
+    def review_decided(
+        self,
+        experiment: Experiment,
+        project: Project,
+        review: Review,
+        decision: Decision,
+        approvals: int,
+        quorum: int,
+        moved: Experiment | None,
+    ) -> list[OutgoingMessage]: ...
+
+    def review_reminder(
+        self, experiment: Experiment, reviewer: str, days: int
+    ) -> list[OutgoingMessage]: ...
+
+    def review_overdue(
+        self, experiment: Experiment, reviewer: str, days: int, managers: list[str]
+    ) -> list[OutgoingMessage]: ...
+
+    def reviewer_changed(
+        self,
+        experiment: Experiment,
+        project: Project,
+        review: Review,
+        leaving: str,
+        successor: str | None,
+        why: str,
+        reason: str,
+    ) -> list[OutgoingMessage]: ...
 
 
 @dataclass(frozen=True)

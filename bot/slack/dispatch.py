@@ -16,17 +16,21 @@ from bot.domain import lifecycle
 from bot.domain.commands import (
     READ_ONLY,
     Command,
+    DecideReview,
+    DeclineReview,
     OpenNewExperimentForm,
     Step,
 )
 from bot.domain.errors import MlgovError, UsageError
 from bot.domain.model import KEY_PATTERN, OutgoingMessage
 from bot.services import experiments as exp
+from bot.services import reviews as reviews_service
 from bot.services import team
 from bot.services.ports import Context, Notices
 from bot.slack import parsing
 from bot.slack.blocks import Reply, error, forms
 from bot.slack.blocks import experiments as render
+from bot.slack.blocks import reviews as review_render
 from bot.slack.handlers import HANDLERS
 from storage.unit_of_work import Database, UnitOfWork
 
@@ -140,6 +144,8 @@ class Dispatcher:
 
     def action(self, origin: Origin, action_id: str, value: str) -> Reply:
         """A button: take the step at once, or open the form it needs."""
+        if action_id in (review_render.APPROVE, review_render.CHANGES, review_render.DECLINE):
+            return self._review_button(origin, action_id, value)
         step = action_id.removeprefix(render.ACTION_PREFIX)
         match = KEY_PATTERN.match(value)
         if step not in render.BUTTONS or match is None:
@@ -164,6 +170,33 @@ class Dispatcher:
         )
         return Reply(text=f"{step} {experiment.key}", modal=form)
 
+    def _review_button(self, origin: Origin, action_id: str, value: str) -> Reply:
+        """Approve / Request changes… / Can't review, pressed on a review request."""
+        try:
+            with self.db.read() as uow:
+                review = uow.reviews.get(int(value)) if value.isdigit() else None
+                experiment = uow.experiments.by_id(review.experiment_id) if review else None
+                if review is None or experiment is None:
+                    return error("That review no longer exists.")
+                if not review.open:
+                    return error(
+                        f"This review of {experiment.key} is closed or was superseded"
+                        " by a newer request; use the latest one in the thread."
+                    )
+                if action_id == review_render.CHANGES:
+                    # Check the right to review before the form, not after it is filled in.
+                    ctx = self._context(uow, origin)
+                    reviews_service.check_reviewer(ctx, experiment)
+                    return Reply(
+                        text=f"Request changes to {experiment.key}",
+                        modal=forms.changes_form(experiment, review.id),
+                    )
+        except MlgovError as exc:
+            return error(str(exc))
+        if action_id == review_render.APPROVE:
+            return self.run(origin, DecideReview(experiment.number, True, "", review.id))
+        return self.run(origin, DeclineReview(experiment.number, "", review.id))
+
     def submit(
         self, origin: Origin, callback_id: str, metadata: str, state: dict[str, Any]
     ) -> Reply | forms.FieldErrors:
@@ -177,6 +210,8 @@ class Dispatcher:
             if match is None:
                 return error("This form lost track of its experiment; open it again.")
             parsed = forms.read_step(callback_id, int(match.group(1)), values)
+        elif callback_id == forms.CHANGES:
+            parsed = forms.read_changes(metadata, values)
         else:
             return error("That form is not one I know.")
         if isinstance(parsed, dict):

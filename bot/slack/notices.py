@@ -6,8 +6,10 @@ from datetime import datetime
 from typing import Any
 
 from bot.domain.model import Experiment, OutgoingMessage, Project
+from bot.domain.review import Decision, Review
 from bot.domain.rotation import Agenda, RotationConfig, Slot
 from bot.slack.blocks import experiments as render
+from bot.slack.blocks import reviews as review_render
 from bot.slack.blocks import rotation as rotation_render
 
 
@@ -103,6 +105,122 @@ class SlackNotices:
     def stale_nudge(self, experiment: Experiment, idle_days: int) -> list[OutgoingMessage]:
         text = render.stale_nudge(experiment, idle_days)
         return [_direct_message(experiment.team_id, experiment.owner_id, text)]
+
+    def review_requested(
+        self,
+        experiment: Experiment,
+        project: Project,
+        review: Review,
+        reviewers: list[str],
+        quorum: int,
+    ) -> list[OutgoingMessage]:
+        text, blocks = review_render.request(experiment, review, quorum)
+        channel = project.channel_id
+        post = OutgoingMessage(
+            project.team_id,
+            channel,
+            "chat.postMessage",
+            {"channel": channel, "text": text, "blocks": blocks},
+            experiment_id=experiment.id,
+            ref=review_render.ref(review),
+        )
+        dms = [
+            _direct_message(
+                project.team_id,
+                r,
+                review_render.asked(experiment, r, review.kind, review.requested_by),
+            )
+            for r in reviewers
+        ]
+        return [post, *dms]
+
+    def review_decided(
+        self,
+        experiment: Experiment,
+        project: Project,
+        review: Review,
+        decision: Decision,
+        approvals: int,
+        quorum: int,
+        moved: Experiment | None,
+    ) -> list[OutgoingMessage]:
+        channel = project.channel_id
+        now = moved or experiment
+        text = review_render.decided(
+            experiment, decision, approvals, quorum, now.status.value if moved else None
+        )
+        update_text, blocks = review_render.request(now, review, quorum)
+        messages = [
+            OutgoingMessage(
+                project.team_id,
+                channel,
+                "chat.postMessage",
+                {"channel": channel, "text": text},
+                experiment_id=experiment.id,
+            ),
+            OutgoingMessage(
+                project.team_id,
+                channel,
+                "chat.update",
+                {"channel": channel, "text": update_text, "blocks": blocks},
+                ref=review_render.ref(review),
+            ),
+        ]
+        if moved is not None:
+            root_text, root_blocks = render.thread_root(moved)
+            messages.append(
+                OutgoingMessage(
+                    project.team_id,
+                    channel,
+                    "chat.update",
+                    {"channel": channel, "text": root_text, "blocks": root_blocks},
+                    experiment_id=experiment.id,
+                )
+            )
+        return messages
+
+    def review_reminder(
+        self, experiment: Experiment, reviewer: str, days: int
+    ) -> list[OutgoingMessage]:
+        text = review_render.reminder(experiment, days)
+        return [_direct_message(experiment.team_id, reviewer, text)]
+
+    def review_overdue(
+        self, experiment: Experiment, reviewer: str, days: int, managers: list[str]
+    ) -> list[OutgoingMessage]:
+        text = review_render.overdue(experiment, reviewer, days)
+        return [_direct_message(experiment.team_id, m, text) for m in managers]
+
+    def reviewer_changed(
+        self,
+        experiment: Experiment,
+        project: Project,
+        review: Review,
+        leaving: str,
+        successor: str | None,
+        why: str,
+        reason: str,
+    ) -> list[OutgoingMessage]:
+        channel = project.channel_id
+        text = review_render.reviewer_changed(experiment, leaving, successor, why, reason)
+        messages = [
+            OutgoingMessage(
+                project.team_id,
+                channel,
+                "chat.postMessage",
+                {"channel": channel, "text": text},
+                experiment_id=experiment.id,
+            )
+        ]
+        if successor is not None:
+            messages.append(
+                _direct_message(
+                    project.team_id,
+                    successor,
+                    review_render.asked(experiment, successor, review.kind, review.requested_by),
+                )
+            )
+        return messages
 
 
 def _direct_message(team_id: str, user_id: str, text: str) -> OutgoingMessage:

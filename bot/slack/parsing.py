@@ -17,16 +17,22 @@ from bot.domain.commands import (
     AddProject,
     Command,
     ConfigureRotation,
+    DecideReview,
+    DeclineReview,
     Help,
     History,
     JoinRotation,
     ListExperiments,
+    ListReviews,
     NewExperiment,
     OpenNewExperimentForm,
     RecordAbsence,
     RemoveMember,
+    RequestReview,
     RotationStats,
+    ScheduleEngineering,
     SetRules,
+    Ship,
     ShowExperiment,
     ShowRotation,
     Step,
@@ -65,7 +71,17 @@ USAGE: dict[str, dict[str, str]] = {
         "abandon": "/exp abandon EXP-7 <reason>",
         "link": "/exp link EXP-7 <url> [label]",
         "history": "/exp history EXP-7",
+        "schedule": "/exp schedule EXP-7 [note]   (engineers and managers; needs peer review)",
+        "ship": "/exp ship EXP-7",
         "help": "/exp help",
+    },
+    "review": {
+        "request": "/review request EXP-7 [design|results] [@reviewer ...]",
+        "approve": "/review approve EXP-7 [comment]",
+        "changes": "/review changes EXP-7 <reason>",
+        "decline": "/review decline EXP-7 [reason]",
+        "list": "/review list [mine|pending|overdue]",
+        "help": "/review help",
     },
     "rotation": {
         "show": "/rotation show [project] [weeks]",
@@ -238,6 +254,12 @@ def parse_exp(text: str) -> Command:
         return Step("conclude", number, outcome=outcome, text=_text(args[1:], "learnings", usage))
     if sub == "abandon":
         return Step("abandon", number, text=_text(args, "reason", usage))
+    if sub == "schedule":
+        return ScheduleEngineering(number, unescape(" ".join(args)).strip()[:MAX_TEXT])
+    if sub == "ship":
+        if args:
+            raise UsageError(f"Unexpected '{unescape(' '.join(args))}'.", usage)
+        return Ship(number)
     # link
     if not args:
         raise UsageError("link needs a URL.", usage)
@@ -393,6 +415,34 @@ def _role(word: str, usage: str) -> Role:
         ) from None
 
 
+def parse_review(text: str) -> Command:
+    words = tokens(text)
+    if not words or words[0].lower() == "help":
+        return Help("review")
+    sub, rest = words[0].lower(), words[1:]
+    usage = USAGE["review"].get(sub)
+    if usage is None:
+        raise UsageError(f"Unknown subcommand '{unescape(words[0])}'.", usage_of("review"))
+    if sub == "list":
+        which = rest[0].lower() if rest else "pending"
+        if len(rest) > 1 or which not in ("mine", "pending", "overdue"):
+            raise UsageError("list takes mine, pending or overdue.", usage)
+        return ListReviews(which)
+    if not rest:
+        raise UsageError(f"'{sub}' needs an experiment key.", usage)
+    number, args = experiment_number(rest[0], usage), rest[1:]
+    if sub == "request":
+        kind = None
+        if args and args[0].lower() in ("design", "results"):
+            kind, args = args[0].lower(), args[1:]
+        return RequestReview(number, kind, tuple(user_id(a, usage) for a in args))
+    if sub == "approve":
+        return DecideReview(number, True, unescape(" ".join(args)).strip()[:MAX_TEXT])
+    if sub == "changes":
+        return DecideReview(number, False, _text(args, "reason", usage))
+    return DeclineReview(number, unescape(" ".join(args)).strip()[:MAX_TEXT])
+
+
 def _day(word: str, usage: str) -> date:
     try:
         return date.fromisoformat(word)
@@ -465,7 +515,12 @@ def _pairs(words: list[str], usage: str) -> dict[str, str]:
     return changes
 
 
-PARSERS = {"exp": parse_exp, "mlgov": parse_mlgov, "rotation": parse_rotation}
+PARSERS = {
+    "exp": parse_exp,
+    "mlgov": parse_mlgov,
+    "rotation": parse_rotation,
+    "review": parse_review,
+}
 
 
 def parse(command: str, text: str) -> Command:
@@ -491,6 +546,6 @@ def parse_mention(text: str, bot_user_id: str | None) -> tuple[str, str]:
         raise UsageError(
             f"I did not understand '{unescape(head)[:40]}'. Mention me with a command,"
             " like @mlgov exp list.",
-            "@mlgov exp help, @mlgov rotation help, @mlgov mlgov help",
+            "@mlgov exp help, @mlgov review help, @mlgov rotation help, @mlgov mlgov help",
         )
     return name, rest

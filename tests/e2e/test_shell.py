@@ -468,7 +468,7 @@ def test_bad_jobs_input_gets_a_clear_message_and_runs_nothing(sqlite_url: str) -
         ":jobs list now": "Unknown :jobs command 'list now'.",
         ":jobs run": "Name one job to run.",
         ":jobs run rotation outbox": "Name one job to run.",
-        ":jobs run nightly": "No job 'nightly'; jobs: rotation, stale-nudges",
+        ":jobs run nightly": "No job 'nightly'; jobs: rotation, ",
         ":jobs run rotation --as-of": "--as-of needs a time, like 2026-11-30T09:00.",
         ":jobs run rotation --as-of tomorrow": "--as-of must be an ISO time like",
         ":jobs run rotation --as-of=2026-13-01T09:00": "ISO time like 2026-11-30T09:00 (team",

@@ -341,8 +341,8 @@ def test_error_messages_show_user_text_unescaped() -> None:
 
 
 def test_an_unknown_slash_command_is_a_usage_error() -> None:
-    with pytest.raises(UsageError, match="Unknown command '/review'"):
-        parse("/review", "request EXP-7")
+    with pytest.raises(UsageError, match="Unknown command ./digest."):
+        parse("/digest", "preview")
 
 
 # --- mentions ----------------------------------------------------------------------
@@ -378,7 +378,7 @@ def test_a_mention_without_knowing_the_bot_id_strips_the_leading_mention() -> No
 
 @pytest.mark.parametrize(
     "text",
-    ["<@UBOT>", "<@UBOT> hello there", "<@UBOT> review request EXP-7", "<@UOTHER> exp list"],
+    ["<@UBOT>", "<@UBOT> hello there", "<@UBOT> digest preview", "<@UOTHER> exp list"],
 )
 def test_a_mention_without_a_command_says_how_to_mention(text: str) -> None:
     with pytest.raises(UsageError) as refused:

@@ -13,8 +13,9 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.domain.commands import NewExperiment, Step
+from bot.domain.commands import DecideReview, NewExperiment, Step
 from bot.domain.model import (
+    KEY_PATTERN,
     KNOWN_METRICS,
     LOWER_IS_BETTER,
     SLUG_PATTERN,
@@ -29,6 +30,7 @@ from bot.slack.blocks import escape, section
 NEW_EXPERIMENT = "exp_new"
 CONCLUDE = "exp_conclude"
 ABANDON = "exp_abandon"
+CHANGES = "review_changes"
 FieldErrors = dict[str, str]
 
 
@@ -211,3 +213,30 @@ def read_step(callback_id: str, number: int, values: dict[str, str]) -> Step | F
     if not values.get("reason"):
         return {"reason": "Say why, so the team learns from it."}
     return Step("abandon", number, text=values["reason"])
+
+
+def changes_form(e: Experiment, review_id: int) -> dict[str, Any]:
+    return _view(
+        CHANGES,
+        f"Changes to {e.key}",
+        [
+            section(f"*{e.key}* {escape(e.title)}"),
+            _text_input(
+                "reason",
+                "What should change, and why?",
+                multiline=True,
+                hint="The owner sees this in the thread.",
+            ),
+        ],
+        metadata=f"{e.key}:{review_id}",
+    )
+
+
+def read_changes(metadata: str, values: dict[str, str]) -> DecideReview | FieldErrors:
+    key, _, review = metadata.partition(":")
+    match = KEY_PATTERN.match(key)
+    if match is None or not review.isdigit():
+        return {"reason": "This form lost track of its review; open it again."}
+    if not values.get("reason"):
+        return {"reason": "Say what should change: the owner needs the reason."}
+    return DecideReview(int(match.group(1)), False, values["reason"], int(review))

@@ -11,6 +11,8 @@ INTRO = {
     "exp": "Experiments, from proposal to production. Each one gets a thread in its"
     " project channel; every change is audited.",
     "mlgov": "Set up projects, members and rules (admins and managers).",
+    "review": "Peer review of designs and results. Engineering is scheduled only for"
+    " science that a quorum of scientists other than the owner approved.",
     "rotation": "The weekly review: science and engineering weeks in turn, a fair presenter"
     " rotation that respects time off. Without a project, the channel's project is meant.",
 }

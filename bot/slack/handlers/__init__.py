@@ -11,8 +11,13 @@ from typing import Any
 
 from bot.services.ports import Context
 from bot.slack.blocks import Reply
-from bot.slack.handlers import experiments, rotation, team
+from bot.slack.handlers import experiments, reviews, rotation, team
 from storage.unit_of_work import UnitOfWork
 
 Handler = Callable[[UnitOfWork, Context, Any], Reply]
-HANDLERS: dict[type, Handler] = {**experiments.HANDLERS, **team.HANDLERS, **rotation.HANDLERS}
+HANDLERS: dict[type, Handler] = {
+    **experiments.HANDLERS,
+    **team.HANDLERS,
+    **rotation.HANDLERS,
+    **reviews.HANDLERS,
+}

@@ -1,4 +1,4 @@
-"""Buttons: experiment steps (exp_start, exp_analyze, exp_conclude, exp_abandon)."""
+"""Buttons: experiment steps (exp_*) and review decisions (review_*)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from bot.slack.blocks.experiments import ACTION_PREFIX
 from bot.slack.dispatch import Dispatcher, Origin
 from bot.slack.listeners.replies import ack_now, show
 
-ACTIONS = re.compile(f"^{ACTION_PREFIX}")
+ACTIONS = re.compile(f"^({ACTION_PREFIX}|review_)")
 
 
 def register(app: App, dispatcher: Dispatcher) -> None:

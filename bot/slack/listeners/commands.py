@@ -1,4 +1,4 @@
-"""Slash commands: /exp, /mlgov and /rotation."""
+"""Slash commands: /exp, /review, /rotation and /mlgov."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from bot.slack.dispatch import Dispatcher, Origin
 from bot.slack.listeners.replies import ack_now, show
 from bot.slack.workspace_admins import WorkspaceAdmins
 
-COMMANDS = ("/exp", "/mlgov", "/rotation")
+COMMANDS = ("/exp", "/mlgov", "/rotation", "/review")
 CONFIGURING = frozenset({"/mlgov", "/rotation"})
 
 

@@ -7,10 +7,10 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from bot.slack.blocks import Reply
-from bot.slack.blocks.forms import ABANDON, CONCLUDE, NEW_EXPERIMENT
+from bot.slack.blocks.forms import ABANDON, CHANGES, CONCLUDE, NEW_EXPERIMENT
 from bot.slack.dispatch import Dispatcher, Origin
 
-FORMS = (NEW_EXPERIMENT, CONCLUDE, ABANDON)
+FORMS = (NEW_EXPERIMENT, CONCLUDE, ABANDON, CHANGES)
 
 
 def register(app: App, dispatcher: Dispatcher) -> None:

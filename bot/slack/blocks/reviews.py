@@ -1,0 +1,178 @@
+"""Peer review: the request in the thread (with buttons), progress, lists, the gate."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from slack_sdk.models.blocks import Block
+
+from bot.domain.model import Experiment
+from bot.domain.review import Decision, Review, ReviewKind, Verdict
+from bot.slack.blocks import (
+    Reply,
+    actions,
+    button,
+    context,
+    escape,
+    header,
+    reply,
+    section,
+    sections,
+    to_dicts,
+)
+
+APPROVE, CHANGES, DECLINE = "review_approve", "review_changes", "review_decline"
+CHECKLIST = (
+    "Hypothesis and success criterion were written before the results",
+    "Held-out data untouched by training and tuning",
+    "Baseline scored on the same rows",
+    "The metric fits the product goal",
+    "Alternatives were considered",
+    "The prototype is reproducible",
+)
+VERDICT_ICON = {
+    Verdict.PENDING: "⏳",
+    Verdict.APPROVED: "✅",
+    Verdict.CHANGES: "✋",
+    Verdict.DECLINED: "↪️",
+    Verdict.REPLACED: "↪️",
+}
+
+
+def ref(review: Review) -> str:
+    """The outbox name of the request message, so that later updates edit it."""
+    return f"review:{review.id}"
+
+
+def _status_lines(review: Review, owner: str, quorum: int) -> list[str]:
+    lines = [
+        f"{VERDICT_ICON[a.verdict]} <@{a.reviewer}> {a.verdict.value.replace('_', ' ')}"
+        for a in review.assignments
+    ]
+    outsiders = [
+        d
+        for d in review.latest().values()
+        if d.reviewer not in {a.reviewer for a in review.assignments}
+    ]
+    lines += [
+        f"{'✅' if d.approve else '✋'} <@{d.reviewer}>"
+        f" {'approved' if d.approve else 'requested changes'}"
+        for d in outsiders
+    ]
+    lines.append(
+        f"*{len(review.approvals(owner))} of {quorum}* approvals"
+        + ("" if review.open else " · review closed")
+    )
+    return lines
+
+
+def request(
+    experiment: Experiment, review: Review, quorum: int
+) -> tuple[str, list[dict[str, Any]]]:
+    """The request posted in the experiment's thread, updated as decisions arrive."""
+    e = experiment
+    what = "design" if review.kind is ReviewKind.DESIGN else "results"
+    summary = [
+        f"*Hypothesis:* {escape(e.hypothesis) or '_none written_'}",
+        f"*Success criterion:* {escape(e.criterion.describe()) if e.criterion else '_none_'}",
+    ]
+    if review.kind is ReviewKind.RESULTS:
+        summary.append(f"*Outcome:* {e.outcome or '—'} · *Learnings:* {escape(e.learnings)}")
+        summary.append("_Metric summary against the baseline: none recorded yet._")
+    blocks: list[Block] = [
+        header(f"Review of the {what} · {e.key}"),
+        section("\n".join(summary)),
+        section("*Checklist*\n" + "\n".join(f"☐ {item}" for item in CHECKLIST)),
+        *sections(_status_lines(review, e.owner_id, quorum)),
+    ]
+    if review.open:
+        value = str(review.id)
+        blocks.append(
+            actions(
+                button("Approve", APPROVE, value, "primary"),
+                button("Request changes…", CHANGES, value, "danger"),
+                button("Can't review", DECLINE, value),
+                block_id=f"review:{review.id}",
+            )
+        )
+    text = f"Review of the {what} of {e.key} {escape(e.title)}: " + ", ".join(
+        f"<@{a.reviewer}>" for a in review.assignments
+    )
+    return text, to_dicts(blocks)
+
+
+def asked(experiment: Experiment, reviewer: str, kind: ReviewKind, by: str) -> str:
+    return (
+        f"👀 <@{by}> asks you to review the {kind} of *{experiment.key}*"
+        f" {escape(experiment.title)} ({experiment.project}). The request, with Approve and"
+        " Request changes buttons, is in the experiment's thread; or type"
+        f" `/review approve {experiment.key}` / `/review changes {experiment.key} <reason>`."
+    )
+
+
+def decided(
+    experiment: Experiment, decision: Decision, approvals: int, quorum: int, moved_to: str | None
+) -> str:
+    verb = "approved" if decision.approve else "requested changes to"
+    text = f"<@{decision.reviewer}> {verb} *{experiment.key}* ({approvals} of {quorum} approvals)"
+    if decision.text:
+        text += f"\n> {escape(decision.text)}"
+    if moved_to:
+        text += f"\nNow {moved_to}."
+    return text
+
+
+def reviewer_changed(
+    experiment: Experiment, leaving: str, successor: str | None, why: str, reason: str
+) -> str:
+    text = f"<@{leaving}> {why} the review of *{experiment.key}*"
+    if reason:
+        text += f" ({escape(reason)})"
+    text += f"; <@{successor}> takes over." if successor else "; nobody else is available."
+    return text
+
+
+def requested_reply(experiment: Experiment, reviewers: Sequence[str], kind: ReviewKind) -> Reply:
+    who = ", ".join(f"<@{r}>" for r in reviewers)
+    return reply(
+        f"Asked {who} to review the {kind} of *{experiment.key}*; the request is in its thread."
+    )
+
+
+def decision_reply(
+    experiment: Experiment, approve: bool, approvals: int, quorum: int, status: str
+) -> Reply:
+    verb = "Approved" if approve else "Requested changes to"
+    return reply(f"{verb} *{experiment.key}* ({approvals} of {quorum} approvals; it is {status}).")
+
+
+def pending(items: Sequence[tuple[Experiment, Review, list[str], int]], what: str) -> Reply:
+    if not items:
+        return reply(f"No reviews ({what}).")
+    lines = [
+        f"*{e.key}* {escape(e.title)} · {r.kind} · waiting on "
+        + (", ".join(f"<@{u}>" for u in waiting) or "nobody")
+        + f" · {age} working day(s)"
+        for e, r, waiting, age in items
+    ]
+    blocks: list[Block] = [section(f"*{len(items)} review(s)* — {what}"), *sections(lines[:40])]
+    if len(lines) > 40:
+        blocks.append(context(f"…and {len(lines) - 40} more."))
+    return reply("; ".join(f"{e.key} {r.kind}" for e, r, _, _ in items[:20]), blocks)
+
+
+def reminder(experiment: Experiment, days: int) -> str:
+    return (
+        f"⏰ The review of *{experiment.key}* {escape(experiment.title)} has waited on you"
+        f" for {days} working days. `/review approve {experiment.key}`,"
+        f" `/review changes {experiment.key} <reason>`, or `/review decline"
+        f" {experiment.key}` to hand it on."
+    )
+
+
+def overdue(experiment: Experiment, reviewer: str, days: int) -> str:
+    return (
+        f"📣 The review of *{experiment.key}* {escape(experiment.title)}"
+        f" ({experiment.project}) has waited on <@{reviewer}> for {days} working days."
+    )
