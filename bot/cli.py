@@ -48,6 +48,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="ISO time, e.g. 2026-11-30T09:00 (team time zone unless it has an offset)",
     )
 
+    audit = verbs.add_parser("audit", help="the audit trail")
+    audit_verbs = audit.add_subparsers(dest="audit_verb", metavar="AUDIT_VERB", required=True)
+    export = audit_verbs.add_parser("export", help="write the trail of gate decisions")
+    export.add_argument("--project", default=None, help="only this project (slug)")
+    export.add_argument("--since", default=None, help="only from this date (YYYY-MM-DD)")
+    export.add_argument("--format", choices=("csv", "json"), required=True)
+    export.add_argument("--output", default="-", help="file to write (default: stdout)")
+
     db = verbs.add_parser("db", help="database schema")
     db_verbs = db.add_subparsers(dest="db_verb", metavar="DB_VERB", required=True)
     db_verbs.add_parser("upgrade", help="apply migrations up to this version's schema")
@@ -92,6 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if verb == "jobs":
             return jobs(settings, args)
+        if verb == "audit":
+            return audit_export(settings, args)
         return database(settings, args.db_verb)
     except MlgovError as exc:
         print(f"mlgov: {exc}", file=sys.stderr)
@@ -169,6 +179,80 @@ def jobs(settings: Any, args: argparse.Namespace) -> int:
         return 0
     finally:
         runtime.close()
+
+
+GATE_ACTIONS = (
+    "review_requested",
+    "review_approved",
+    "review_changes_requested",
+    "review_declined",
+    "review_replaced",
+    "request_changes",
+    "accept_results",
+    "conclude",
+    "schedule",
+    "ship",
+)
+
+
+def audit_export(settings: Any, args: argparse.Namespace) -> int:
+    """The gate decisions, for compliance: who decided what, about which results."""
+    import csv
+    import json
+    from datetime import date, datetime
+
+    from bot.runtime import Runtime
+
+    since = None
+    if args.since:
+        try:
+            since = datetime.combine(
+                date.fromisoformat(args.since), datetime.min.time(), tzinfo=settings.zone
+            )
+        except ValueError:
+            raise ConfigError(
+                f"--since must be a date like 2026-01-31, not {args.since!r}."
+            ) from None
+    runtime = Runtime.create(settings, upgrade=False)
+    try:
+        with runtime.db.read() as uow:
+            if args.project:
+                known = {p.slug for p in uow.projects.everywhere()}
+                if args.project not in known:
+                    raise ConfigError(
+                        f"No project '{args.project}' (projects: "
+                        f"{', '.join(sorted(known)) or 'none'})."
+                    )
+            rows = uow.audit.trail(GATE_ACTIONS, args.project, since)
+    finally:
+        runtime.close()
+    out = sys.stdout if args.output == "-" else open(args.output, "w", newline="")
+    try:
+        if args.format == "json":
+            json.dump(rows, out, indent=2, ensure_ascii=False)
+            out.write("\n")
+        else:
+            fields = [
+                "at",
+                "team",
+                "project",
+                "experiment",
+                "actor",
+                "action",
+                "from",
+                "to",
+                "conclusion",
+                "evaluation",
+                "detail",
+            ]
+            writer = csv.DictWriter(out, fieldnames=fields)
+            writer.writeheader()
+            for row in rows:
+                writer.writerow({**row, "detail": json.dumps(row["detail"], ensure_ascii=False)})
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    return 0
 
 
 def _as_of(text: str, zone: Any) -> Any:

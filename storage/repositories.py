@@ -521,6 +521,38 @@ class Audit:
             for r, number, title in rows
         ]
 
+    def trail(
+        self, actions: Iterable[str], project: str | None, since: datetime | None
+    ) -> list[dict[str, Any]]:
+        """Audit entries with ``actions``, oldest first, as plain records for export."""
+        statement = (
+            select(AuditRow, ExperimentRow.number, ProjectRow.slug)
+            .outerjoin(ExperimentRow, ExperimentRow.id == AuditRow.experiment_id)
+            .outerjoin(ProjectRow, ProjectRow.id == AuditRow.project_id)
+            .where(AuditRow.action.in_(list(actions)))
+            .order_by(AuditRow.id)
+        )
+        if project is not None:
+            statement = statement.where(ProjectRow.slug == project)
+        if since is not None:
+            statement = statement.where(AuditRow.created_at >= since)
+        return [
+            {
+                "at": row.created_at.isoformat(),
+                "team": row.team_id,
+                "project": slug,
+                "experiment": experiment_key(number) if number is not None else None,
+                "actor": row.actor_id,
+                "action": row.action,
+                "from": row.from_status,
+                "to": row.to_status,
+                "conclusion": (row.detail or {}).get("conclusion"),
+                "evaluation": (row.detail or {}).get("evaluation"),
+                "detail": dict(row.detail or {}),
+            }
+            for row, number, slug in self.session.execute(statement).all()
+        ]
+
 
 class ProcessedEvents:
     def __init__(self, session: Session) -> None:
