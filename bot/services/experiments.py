@@ -150,8 +150,7 @@ def take_step(
         raise PermissionDenied("--force only applies to start.")
     saved = uow.experiments.save(after)
     if step == "conclude":
-        # New results: approvals of the earlier conclusion no longer count.
-        uow.reviews.dismiss_approvals_before(saved.id, saved.conclusions)
+        results_changed(uow, saved)
     detail: dict[str, Any] = {}
     if forced:
         detail["forced_past_wip_limit"] = True
@@ -255,3 +254,9 @@ def _check_design(uow: UnitOfWork, experiment: Experiment, project: Project) -> 
     )
     if unmet:
         raise GateClosed(f"{experiment.key} cannot start yet:", unmet)
+
+
+def results_changed(uow: UnitOfWork, experiment: Experiment) -> int:
+    """The one event for new results (a new conclusion now; new evaluations later): the
+    approvals of earlier results are dismissed, so the review sees what ships."""
+    return uow.reviews.dismiss_approvals_before(experiment.id, experiment.conclusions)
