@@ -149,9 +149,12 @@ def take_step(
     elif force:
         raise PermissionDenied("--force only applies to start.")
     saved = uow.experiments.save(after)
-    if step == "conclude":
-        results_changed(uow, saved)
     detail: dict[str, Any] = {}
+    if step == "conclude":
+        dismissed = results_changed(uow, saved)
+        detail["conclusion"] = saved.conclusions
+        if dismissed:
+            detail["approvals_dismissed"] = dismissed
     if forced:
         detail["forced_past_wip_limit"] = True
     if step == "conclude":

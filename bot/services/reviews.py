@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from bot.domain import lifecycle
 from bot.domain.errors import GateClosed, NotFound, PermissionDenied, ValidationError
@@ -52,14 +53,13 @@ def _is_scientist(actor: Actor, project: str) -> bool:
     return actor.has(Role.SCIENTIST, project)
 
 
-def candidates(uow: UnitOfWork, project: Project, today: datetime) -> list[Candidate]:
+def candidates(
+    uow: UnitOfWork, project: Project, today: datetime, timezone: str
+) -> list[Candidate]:
     """The project's scientists, with their open reviews, last assignment and absence."""
     load = uow.reviews.workload(project.team_id)
-    away = {
-        a.user_id
-        for a in uow.rotations.absences(project.team_id, today.date())
-        if a.covers(today.date())
-    }
+    day = today.astimezone(ZoneInfo(timezone)).date()
+    away = {a.user_id for a in uow.rotations.absences(project.team_id, day) if a.covers(day)}
     found = []
     for order, member in enumerate(uow.members.all_in(project.team_id)):
         if not member.as_actor().has(Role.SCIENTIST, project.slug):
@@ -95,7 +95,7 @@ def request_review(
             )
         if project.rules.design_review == "off":
             raise ValidationError(f"Project {project.slug} has design reviews switched off.")
-    pool = candidates(uow, project, ctx.now)
+    pool = candidates(uow, project, ctx.now, ctx.timezone)
     scientists = {c.user_id for c in pool}
     for user in named:
         if user == experiment.owner_id:
@@ -183,6 +183,16 @@ def decide(
     if not approve and not text.strip():
         raise ValidationError("Say what should change: the reason is required.")
     review = current_review(uow, experiment, review_id)
+    mine = review.latest().get(actor.user_id)
+    if (
+        approve
+        and mine is not None
+        and mine.approve
+        and not mine.dismissed
+        and mine.conclusion == experiment.conclusions
+    ):
+        approvals = len(review.approvals(experiment.owner_id))
+        return Decided(experiment, review, None, approvals, project.rules.quorum)
     decision = Decision(
         actor.user_id, approve, ctx.now, experiment.conclusions, None, text=text.strip()
     )
@@ -235,6 +245,7 @@ def decide(
             moved = Moved(experiment, after)
     elif approvals >= quorum and not review.open_change_requests():
         uow.reviews.close(review.id)
+    review = uow.reviews.get(review.id) or review  # verdicts and closing, as stored now
     for message in ctx.notices.review_decided(
         experiment, project, review, decision, approvals, quorum, moved.after if moved else None
     ):
@@ -266,7 +277,9 @@ def _reassign(
     reason: str,
 ) -> str | None:
     taken = {a.reviewer for a in review.assignments}
-    nxt = select_reviewers(candidates(uow, project, ctx.now), experiment.owner_id, 1, taken)
+    nxt = select_reviewers(
+        candidates(uow, project, ctx.now, ctx.timezone), experiment.owner_id, 1, taken
+    )
     successor = nxt[0] if nxt else None
     if successor is not None:
         uow.reviews.assign(review.id, successor, ctx.now)
@@ -375,18 +388,23 @@ def run_review_reminders(db: Database, notices: Notices, now: datetime, timezone
     done: list[str] = []
     for team_id, review in open_reviews:
         for assignment in review.assignments:
-            if assignment.verdict is not Verdict.PENDING:
+            steps: tuple[tuple[int, str], ...]
+            if assignment.verdict is Verdict.PENDING:
+                steps = (
+                    (REMIND_AFTER, "remind"),
+                    (REPLACE_AFTER, "replace"),
+                    (ESCALATE_AFTER, "escalate"),
+                )
+            elif assignment.verdict is Verdict.REPLACED:
+                steps = ((ESCALATE_AFTER, "escalate"),)  # the review still waits
+            else:
                 continue
             days = working_days_between(assignment.assigned_at.astimezone(zone).date(), today)
-            for threshold, step in (
-                (REMIND_AFTER, "remind"),
-                (REPLACE_AFTER, "replace"),
-                (ESCALATE_AFTER, "escalate"),
-            ):
+            for threshold, step in steps:
                 if days < threshold:
                     continue
                 note = _overdue_step(
-                    db, notices, now, team_id, review.id, assignment.reviewer, step, days
+                    db, notices, now, timezone, team_id, review.id, assignment.reviewer, step, days
                 )
                 if note:
                     done.append(note)
@@ -397,6 +415,7 @@ def _overdue_step(
     db: Database,
     notices: Notices,
     now: datetime,
+    timezone: str,
     team_id: str,
     review_id: int,
     reviewer: str,
@@ -425,7 +444,7 @@ def _overdue_step(
             note = f"told {len(managers)} manager(s) {experiment.key} waits on <@{reviewer}>"
         else:
             uow.reviews.set_verdict(review_id, reviewer, Verdict.REPLACED, now)
-            ctx = Context(Actor(team_id, "mlgov"), now, notices)
+            ctx = Context(Actor(team_id, "mlgov"), now, notices, timezone)
             successor = _reassign(
                 uow,
                 ctx,

@@ -114,7 +114,7 @@ def test_experiment_lifecycle_with_thread_posts_and_history(sqlite_url: str) -> 
     assert [re.sub(r"^\S+ \S+ UTC ", "", x) for x in history[2:]] == [
         "@ada created ∅ → proposed (title: Some title; stream: main)",
         "@ada start proposed → running",
-        "@ada conclude running → in_review (outcome: success; learnings: learned x)",
+        "@ada conclude running → in_review (conclusion: 1; outcome: success; learnings: learned x)",
     ]
 
 

@@ -1,0 +1,198 @@
+"""`mlgov audit export` as a compliance officer runs it, on a trail built through the app.
+
+The trail is made in-process by the same dispatcher Slack talks to, with a clock moved by
+hand: on Monday 2026-03-02 EXP-1 (churn) is reviewed, sent back, concluded again, approved
+and scheduled; early on Thursday 2026-03-05 in Berlin (still Wednesday in UTC) EXP-2
+(fraud) fails and is closed by its review.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.config import Settings
+from bot.runtime import Runtime
+from bot.slack.dispatch import Origin
+from tests.e2e.test_cli import run
+
+TZ = "Europe/Berlin"
+MONDAY = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+THURSDAY_BERLIN = datetime(2026, 3, 4, 23, 30, tzinfo=UTC)  # 00:30 on the 5th in Berlin
+
+# (experiment, actor, action, from, to, conclusion) in the order they happened.
+CHURN = [
+    ("EXP-1", "UALICE", "conclude", "running", "in_review", 1),
+    ("EXP-1", "UALICE", "review_requested", None, None, 1),
+    ("EXP-1", "UBOB", "review_approved", None, None, 1),
+    ("EXP-1", "UCAROL", "review_changes_requested", None, None, 1),
+    ("EXP-1", "UCAROL", "request_changes", "in_review", "analyzing", None),
+    ("EXP-1", "UALICE", "conclude", "analyzing", "in_review", 2),
+    ("EXP-1", "UALICE", "review_requested", None, None, 2),
+    ("EXP-1", "UBOB", "review_approved", None, None, 2),
+    ("EXP-1", "UCAROL", "review_approved", None, None, 2),
+    ("EXP-1", "UCAROL", "accept_results", "in_review", "approved", None),
+    ("EXP-1", "UERIN", "schedule", "approved", "scheduled", None),
+]
+FRAUD = [
+    ("EXP-2", "UBOB", "conclude", "running", "in_review", 1),
+    ("EXP-2", "UBOB", "review_requested", None, None, 1),
+    ("EXP-2", "UALICE", "review_approved", None, None, 1),
+    ("EXP-2", "UCAROL", "review_approved", None, None, 1),
+    ("EXP-2", "UCAROL", "accept_results", "in_review", "closed", None),
+]
+
+
+@pytest.fixture
+def trail(tmp_path: Path) -> Path:
+    """The SQLite file of tmp_path, holding the trail described above."""
+    now = [MONDAY]
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'cli.db'}", timezone=TZ, admins=frozenset({"UADMIN"})
+    )
+    runtime = Runtime.create(settings, clock=lambda: now[0])
+
+    def say(user: str, command: str, text: str) -> None:
+        now[0] += timedelta(minutes=1)
+        reply = runtime.dispatcher.command(Origin("T1", user), command, text)
+        assert not reply.failed, (user, text, reply.text)
+
+    try:
+        for slug in ("churn", "fraud"):
+            say("UADMIN", "/mlgov", f"project add {slug} <#C{slug.upper()}|{slug}>")
+            for user in ("UALICE", "UBOB", "UCAROL"):
+                say("UADMIN", "/mlgov", f"member add <@{user}> scientist {slug}")
+        say("UADMIN", "/mlgov", "member add <@UERIN> engineer churn")
+
+        say("UALICE", "/exp", "new churn Tenure features")
+        say("UALICE", "/exp", "start EXP-1")
+        say("UALICE", "/exp", "conclude EXP-1 success tenure lifts AUC")
+        say("UALICE", "/review", "request EXP-1")
+        say("UBOB", "/review", "approve EXP-1")
+        say("UCAROL", "/review", "changes EXP-1 the baseline saw the test rows")
+        say("UALICE", "/exp", "conclude EXP-1 success rescored on held-out rows")
+        say("UALICE", "/review", "request EXP-1")
+        say("UBOB", "/review", "approve EXP-1")
+        say("UCAROL", "/review", "approve EXP-1 now it holds")
+        say("UERIN", "/exp", "schedule EXP-1 sprint 12")
+
+        now[0] = THURSDAY_BERLIN
+        say("UBOB", "/exp", "new fraud Graph features")
+        say("UBOB", "/exp", "start EXP-2")
+        say("UBOB", "/exp", "conclude EXP-2 failure graphs add nothing")
+        say("UBOB", "/review", "request EXP-2")
+        say("UALICE", "/review", "approve EXP-2")
+        say("UCAROL", "/review", "approve EXP-2 a clean negative")
+    finally:
+        runtime.close()
+    return tmp_path
+
+
+def export(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return run(folder, "audit", "export", *args, MLGOV_TIMEZONE=TZ)
+
+
+def exported(folder: Path, fmt: str, *args: str) -> list[dict[str, Any]]:
+    result = export(folder, "--format", fmt, *args)
+    assert result.returncode == 0, result.stderr
+    if fmt == "json":
+        rows: list[dict[str, Any]] = json.loads(result.stdout)
+        return rows
+    return list(csv.DictReader(io.StringIO(result.stdout)))
+
+
+def summary(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """The JSON rows as (experiment, actor, action, from, to, conclusion)."""
+    return [
+        (r["experiment"], r["actor"], r["action"], r["from"], r["to"], r["conclusion"])
+        for r in rows
+    ]
+
+
+def test_json_is_the_whole_trail_of_gate_decisions_with_what_they_were_about(
+    trail: Path,
+) -> None:
+    rows = exported(trail, "json")
+    assert summary(rows) == CHURN + FRAUD
+    assert {r["team"] for r in rows} == {"T1"}
+    assert [r["project"] for r in rows] == ["churn"] * len(CHURN) + ["fraud"] * len(FRAUD)
+    by_action = {(r["experiment"], r["actor"], r["action"], r["conclusion"]): r for r in rows}
+    assert by_action[("EXP-1", "UCAROL", "review_changes_requested", 1)]["detail"]["text"] == (
+        "the baseline saw the test rows"
+    )
+    assert by_action[("EXP-1", "UERIN", "schedule", None)]["detail"] == {"note": "sprint 12"}
+    approval = by_action[("EXP-1", "UCAROL", "review_approved", 2)]
+    assert approval["detail"]["approvals"] == 2 and approval["detail"]["quorum"] == 2
+    assert approval["evaluation"] is None  # no evaluation recorded yet
+    assert approval["at"] == "2026-03-02T09:19:00+00:00"  # the 19th step, a minute each
+
+
+def test_csv_has_a_header_and_the_same_rows(trail: Path) -> None:
+    rows = exported(trail, "csv")
+    assert list(rows[0]) == [
+        "at",
+        "team",
+        "project",
+        "experiment",
+        "actor",
+        "action",
+        "from",
+        "to",
+        "conclusion",
+        "evaluation",
+        "detail",
+    ]
+    expected = [
+        tuple("" if value is None else str(value) for value in row) for row in CHURN + FRAUD
+    ]
+    assert summary(rows) == expected
+    assert json.loads(rows[-2]["detail"])["text"] == "a clean negative"
+
+
+def test_project_and_since_filter_in_the_team_time_zone(trail: Path, tmp_path: Path) -> None:
+    assert summary(exported(trail, "json", "--project", "churn")) == CHURN
+    assert summary(exported(trail, "json", "--project", "fraud")) == FRAUD
+    # The fraud trail began at 00:30 on the 5th in Berlin, 23:30 on the 4th in UTC.
+    assert summary(exported(trail, "json", "--since", "2026-03-05")) == FRAUD
+    assert summary(exported(trail, "json", "--since", "2026-03-06")) == []
+    assert exported(trail, "csv", "--project", "churn", "--since", "2026-03-05") == []
+
+    out = tmp_path / "trail.csv"
+    written = export(trail, "--format", "csv", "--project", "fraud", "--output", str(out))
+    assert written.returncode == 0 and written.stdout == "", written.stderr
+    with out.open(newline="") as written_file:
+        assert len(list(csv.DictReader(written_file))) == len(FRAUD)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ("--since", "last week"),
+            "mlgov: --since must be a date like 2026-01-31, not 'last week'.",
+        ),
+        (("--since", "2026-02-30"), "mlgov: --since must be a date like 2026-01-31"),
+        (("--project", "nope"), "mlgov: No project 'nope' (projects: churn, fraud)."),
+    ],
+)
+def test_bad_filters_exit_2_with_one_line_and_no_output(
+    trail: Path, args: tuple[str, ...], message: str
+) -> None:
+    result = export(trail, "--format", "json", *args)
+    assert result.returncode == 2 and result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(message), lines
+
+
+def test_a_format_is_required(trail: Path) -> None:
+    for args in ((), ("--format", "xml")):
+        result = export(trail, *args)
+        assert result.returncode == 2 and result.stdout == ""
+        assert "--format" in result.stderr
