@@ -198,8 +198,8 @@ def fake_slack_process(conn: Connection, delay_s: float = 0.0) -> None:
     """Serve the fake Slack Web API; count the calls asked about over ``conn``.
 
     A query (method, key prefix, scope, needle) answers (calls, of those with the needle in
-    their text), counting only calls whose response_url key has the prefix and whose text
-    has the scope.
+    their text, the first text without it or ""), counting only calls whose response_url
+    key has the prefix and whose text has the scope.
     """
     from tests.fakes.slack_api import FakeSlack
 
@@ -216,7 +216,8 @@ def fake_slack_process(conn: Connection, delay_s: float = 0.0) -> None:
                 if c.params.get("_key", "").startswith(prefix)
             ]
             texts = [t for t in texts if scope in t]
-            conn.send((len(texts), sum(1 for t in texts if needle in t)))
+            wrong = [t for t in texts if needle not in t]
+            conn.send((len(texts), len(texts) - len(wrong), wrong[0] if wrong else ""))
 
 
 class Child:

@@ -18,6 +18,7 @@ generator (see ``benchmarks/_load.py``).
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import math
 import os
@@ -32,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from benchmarks._busy import Evaluations
+from benchmarks._gc import FullCollections
 from benchmarks._load import (
     REQUEST_TIMEOUT_S,
     SIGNING_SECRET,
@@ -162,6 +164,7 @@ class Delivered:
     good: int
     arrived: int
     expected: int
+    wrong: str = ""  # the first text that lacked what every one should say
 
     @property
     def complete(self) -> bool:
@@ -177,6 +180,7 @@ class Row:
     target: str
     mode: str
     result: PhaseResult
+    collections: FullCollections  # in the server's process while the requests were sent
     replies: Delivered | None = None  # ephemeral replies at response_url
     posts: Delivered | None = None  # thread roots the outbox posted to the project channel
     load: Evaluations | None = None  # the CPU load in the server's process (BUSY rows)
@@ -250,9 +254,9 @@ class Bench:
         """Wait (bounded by --drain-timeout) until ``expected`` calls reached the fake Slack."""
         deadline = time.monotonic() + self.args.drain_timeout
         while True:
-            arrived, good = self.fake.ask((method, prefix, scope, needle), 30)
+            arrived, good, wrong = self.fake.ask((method, prefix, scope, needle), 30)
             if arrived >= expected or time.monotonic() > deadline:
-                return Delivered(good, arrived, expected)
+                return Delivered(good, arrived, expected, wrong)
             time.sleep(0.1)
 
     def phase(
@@ -268,16 +272,19 @@ class Bench:
         tag = mode[0]  # tells this phase's replies and posts from the others'
         prefix = f"{target.prefix}{tag}"
         texts = [target.text(tag, i) for i in range(count)]
-        with load or nullcontext():  # the load stops before the drain, which is not measured
+        # The load stops before the drain, which is not measured.
+        with load or nullcontext(), FullCollections() as collections:
             result = self.send(port, prefix, SCIENTIST, "/exp", texts, rate=rate)
-        row = Row(target.name, mode, result, load=load)
+        row = Row(target.name, mode, result, collections, load=load)
         acked = len(result.latencies_ms)
         drained = time.perf_counter()
         if target.reply_needle is not None:
             row.replies = self.delivered("response_url", f"{prefix}-", target.reply_needle, acked)
         if target.post_scope is not None:
+            # A command that failed (its reply says why) posts nothing: do not wait for it.
+            made = row.replies.good if row.replies is not None else acked
             scope = target.post_scope(tag)
-            row.posts = self.delivered("chat.postMessage", "", target.post_needle, acked, scope)
+            row.posts = self.delivered("chat.postMessage", "", target.post_needle, made, scope)
         drained = time.perf_counter() - drained
         print(
             f"  {target.name}, {mode}: {count} requests in {result.wall_s:.1f} s,"
@@ -317,12 +324,21 @@ class Bench:
             ):
                 raise RuntimeError(f"seeding failed at {command} {texts[0]!r}: {result.errors}")
 
+    def started(self) -> None:
+        """With --gc-freeze: what a suggested `mlgov serve` change would do once it is up."""
+        if self.args.gc_freeze:
+            # Full collections then skip the start-up heap (modules, SQLAlchemy, Bolt).
+            gc.collect()
+            gc.freeze()
+
     def run(self, database_url: str) -> None:
         api_url, threads = self.fake_url + "/api/", self.args.threads
         like_mlgov = self.args.bare == "like-mlgov"
         with serving(bare_web_app(api_url, like_mlgov), threads) as port:
+            self.started()
             self.measure(port, Target("(a) bare Bolt, ack only", "bare", lambda tag, i: "list"))
         with mlgov_app(api_url, database_url, threads) as port:
+            self.started()
             self.seed(port)
             # list before new: /exp list then shows the seeded experiments, not thousands.
             self.measure(
@@ -393,7 +409,7 @@ def table(rows: list[Row], mode: str, args: argparse.Namespace) -> list[str]:
     lines = [
         _title(mode, args),
         f"{'target':<26} {'requests':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
-        f"{'errors':>6} {'req/s':>7}{late}  replies",
+        f"{'errors':>6} {'req/s':>7}{late} {'full GC':>14}  replies",
     ]
     for row in rows:
         ms = sorted(row.result.latencies_ms)
@@ -403,12 +419,15 @@ def table(rows: list[Row], mode: str, args: argparse.Namespace) -> list[str]:
         lines.append(
             f"{row.target:<26} {len(ms) + errors:>8} {percentile(ms, 50):>8.1f} "
             f"{percentile(ms, 99):>8.1f} {max(ms, default=math.nan):>8.1f} {errors:>6} "
-            f"{rate:>7.0f}{late}  {row.delivered_text()}"
+            f"{rate:>7.0f}{late} {row.collections.summary():>14}  {row.delivered_text()}"
         )
         for reason, count in sorted(row.result.errors.items()):
             lines.append(f"{'':<26}   {count} x {reason}")
         if row.result.unsent:
             lines.append(f"{'':<26}   {row.result.unsent} not sent before --phase-timeout")
+        for delivered in (row.replies, row.posts):
+            if delivered is not None and delivered.wrong:
+                lines.append(f"{'':<26}   for example: {delivered.wrong[:150]!r}")
         if row.load is not None:
             lines.append(f"{'':<26}   load: {row.load.summary()}")
     bare = sorted(rows[0].result.latencies_ms)
@@ -441,7 +460,8 @@ def report(rows: list[Row], args: argparse.Namespace, db: str) -> str:
         f"ack latency: keep-alive connections, {args.warmup} warm-up requests per target;"
         f" waitress {args.threads} threads; load generator in {generator};"
         f" fake Slack in its own process, answering after {args.slack_delay_ms:g} ms;"
-        f" bare Bolt {bare}; mlgov with outbox worker and scheduler, database: {db}",
+        f" bare Bolt {bare}; mlgov with outbox worker and scheduler, database: {db}"
+        + ("; WHAT IF: gc.freeze() once each app is up" if args.gc_freeze else ""),
     ]
     for mode in (CLOSED, OPEN, BUSY):
         chosen = [row for row in rows if row.mode == mode]
@@ -481,6 +501,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         " on Bolt's default executor (like-mlgov)",
     )
     add(
+        "--gc-freeze",
+        action="store_true",
+        help="what if: gc.freeze() in the server's process once each app is up (off)",
+    )
+    add(
         "--generator",
         choices=("process", "thread"),
         default="process",
@@ -511,8 +536,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     for name in ("requests", "rate", "warmup", "slack_delay_ms"):
-        if not getattr(args, name) >= 0:  # also refuses NaN
-            parser.error(f"--{name.replace('_', '-')} must not be negative")
+        if not 0 <= getattr(args, name) < math.inf:  # also refuses NaN
+            parser.error(f"--{name.replace('_', '-')} must be a number, 0 or more")
     if not (args.requests or args.rate):
         parser.error("--requests 0 and --rate 0 leave nothing to measure")
     if args.database_url is not None and not args.database_url.startswith("postgresql"):

@@ -4,6 +4,7 @@ reads the environment. Heavy libraries are imported inside the verbs, so --help 
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import signal
@@ -289,6 +290,10 @@ def serve(settings: Any, args: argparse.Namespace) -> int:
         raise
     runtime.start_outbox(WebApi(client))
     runtime.start_scheduler()
+    # Everything loaded so far lives as long as the process: keep it out of the
+    # collector, whose full passes over it held the GIL (and every ack) 60-200 ms.
+    gc.collect()
+    gc.freeze()
     server = HttpServer(
         runtime.web_app(None if socket_mode else bolt),
         host=args.host,
