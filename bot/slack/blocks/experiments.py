@@ -153,6 +153,8 @@ CHANGE_TEXT = {
     "conclude": "concluded",
     "abandon": "abandoned",
     "link": "added a link to",
+    "schedule": "scheduled engineering for",
+    "ship": "shipped",
 }
 
 
