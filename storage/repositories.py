@@ -380,7 +380,14 @@ class Experiments:
 
     def idle_since(self, cutoff: datetime) -> list[Experiment]:
         """Unfinished experiments, in every workspace, unchanged since ``cutoff``."""
-        final = [Status.SHIPPED.value, Status.CLOSED.value, Status.ABANDONED.value]
+        # Finished, or waiting on engineering rather than on the owner.
+        final = [
+            Status.SHIPPED.value,
+            Status.CLOSED.value,
+            Status.ABANDONED.value,
+            Status.APPROVED.value,
+            Status.SCHEDULED.value,
+        ]
         statement = (
             select(*_EXPERIMENT_COLUMNS)
             .join(ProjectRow, ProjectRow.id == ExperimentRow.project_id)
@@ -602,6 +609,7 @@ class Outbox:
         self.added += 1
 
     def forget_delivered_before(self, cutoff: datetime) -> int:
-        """Delete messages delivered before ``cutoff`` (failed ones stay for inspection)."""
-        statement = delete(OutboxRow).where(OutboxRow.sent_at < cutoff)
+        """Delete messages delivered before ``cutoff`` (failed ones stay for inspection, and
+        named ones stay: a later chat.update finds its message's ts through them)."""
+        statement = delete(OutboxRow).where(OutboxRow.sent_at < cutoff, OutboxRow.ref.is_(None))
         return affected(self.session.execute(statement))

@@ -103,6 +103,16 @@ class Reviews:
             )
         )
 
+    def close_open(self, experiment_id: int) -> int:
+        """Close every open review of an experiment (it was abandoned)."""
+        return affected(
+            self.session.execute(
+                update(ReviewRow)
+                .where(ReviewRow.experiment_id == experiment_id, ReviewRow.is_open)
+                .values(is_open=False)
+            )
+        )
+
     def close(self, review_id: int) -> None:
         self.session.execute(
             update(ReviewRow).where(ReviewRow.id == review_id).values(is_open=False)

@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.domain import lifecycle, wip
 from bot.domain.commands import ListExperiments, NewExperiment
-from bot.domain.errors import GateClosed, PermissionDenied
+from bot.domain.errors import GateClosed, PermissionDenied, ValidationError
 from bot.domain.lifecycle import FINAL, IN_FLIGHT
 from bot.domain.model import (
     Actor,
@@ -23,6 +23,8 @@ from bot.domain.model import (
 from bot.domain.review import ReviewKind, design_gate
 from bot.services.ports import Context
 from storage.unit_of_work import UnitOfWork
+
+BY_HAND = frozenset({"start", "analyze", "conclude", "abandon"})
 
 
 def _may_read(actor: Actor, project: str) -> bool:
@@ -118,6 +120,10 @@ def take_step(
     text: str = "",
 ) -> Moved:
     """Move an experiment by ``step`` (start, analyze, conclude, abandon), audited."""
+    if step not in BY_HAND:
+        # schedule goes through the review gate (services.reviews), review steps through
+        # decisions: no other surface may reach them through here.
+        raise ValidationError(f"'{step}' is not a step taken here.")
     actor = ctx.actor
     if step == "start":
         # Two starts at once must not both pass a WIP limit: take the workspace lock
@@ -161,6 +167,7 @@ def take_step(
         detail.update(outcome=saved.outcome.value if saved.outcome else None, learnings=text)
     if step == "abandon":
         detail["reason"] = text
+        uow.reviews.close_open(saved.id)  # nobody should review abandoned work
     uow.audit.record(
         actor.team_id,
         actor.user_id,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.domain import lifecycle
@@ -23,6 +25,7 @@ from bot.services.experiments import Moved
 from bot.services.ports import Context, Notices
 from storage.unit_of_work import Database, UnitOfWork
 
+log = logging.getLogger(__name__)
 OVERDUE_DAYS = 2  # working days before a reviewer is reminded
 
 
@@ -73,6 +76,7 @@ def request_review(
     uow: UnitOfWork, ctx: Context, number: int, kind: ReviewKind | None, named: list[str]
 ) -> Requested:
     """Ask peers to review (the owner or a manager asks); mlgov picks when none are named."""
+    uow.workspaces.lock(ctx.actor.team_id)  # reviewer workloads are counted, then changed
     experiment, project = _load(uow, ctx, number)
     actor = ctx.actor
     if actor.user_id != experiment.owner_id and not actor.has(Role.MANAGER, project.slug):
@@ -177,6 +181,7 @@ def decide(
     review_id: int | None = None,
 ) -> Decided:
     """Approve, or request changes (with a reason): any scientist but the owner."""
+    uow.workspaces.lock(ctx.actor.team_id)  # two approvals at once must see each other
     experiment, project = _load(uow, ctx, number)
     actor = ctx.actor
     check_reviewer(ctx, experiment)
@@ -221,7 +226,9 @@ def decide(
         },
     )
     moved = None
-    if review.kind is ReviewKind.RESULTS:
+    # Only an experiment still in review moves: after one change request it waits on
+    # its owner, and later decisions are recorded without moving it again.
+    if review.kind is ReviewKind.RESULTS and experiment.status is Status.IN_REVIEW:
         step = None
         if not approve:
             step = "request_changes"
@@ -238,7 +245,7 @@ def decide(
                 project_id=project.id,
                 from_status=experiment.status.value,
                 to_status=after.status.value,
-                detail={"review": review.id},
+                detail={"review": review.id, "conclusion": experiment.conclusions},
             )
             if step == "accept_results":
                 uow.reviews.close(review.id)
@@ -257,6 +264,7 @@ def decline(
     uow: UnitOfWork, ctx: Context, number: int, reason: str, review_id: int | None = None
 ) -> str | None:
     """A reviewer hands the review on; the next by the same rule takes over (or nobody)."""
+    uow.workspaces.lock(ctx.actor.team_id)
     experiment, project = _load(uow, ctx, number)
     review = current_review(uow, experiment, review_id)
     me = ctx.actor.user_id
@@ -308,7 +316,13 @@ def schedule_engineering(uow: UnitOfWork, ctx: Context, number: int, note: str) 
     )
     if unmet:
         raise GateClosed(f"{experiment.key} cannot be scheduled for engineering yet:", unmet)
-    return _move(uow, ctx, experiment, project, "schedule", {"note": note})
+    review = uow.reviews.latest(experiment.id, ReviewKind.RESULTS)
+    detail = {
+        "note": note,
+        "conclusion": experiment.conclusions,
+        "review": review.id if review else None,
+    }
+    return _move(uow, ctx, experiment, project, "schedule", detail)
 
 
 def ship(uow: UnitOfWork, ctx: Context, number: int) -> Moved:
@@ -322,7 +336,7 @@ def _move(
     experiment: Experiment,
     project: Project,
     step: str,
-    detail: dict[str, str],
+    detail: dict[str, Any],
 ) -> Moved:
     after = uow.experiments.save(lifecycle.apply(experiment, step, ctx.actor, ctx.now))
     uow.audit.record(
@@ -341,6 +355,14 @@ def _move(
     return Moved(experiment, after)
 
 
+def waits_on_reviewers(review: Review, experiment: Experiment) -> bool:
+    """Whether the review is the experiment's current business (not after a change
+    request sent it back to its owner, nor after it started, moved on or was abandoned)."""
+    if review.kind is ReviewKind.RESULTS:
+        return experiment.status is Status.IN_REVIEW
+    return experiment.status is Status.PROPOSED
+
+
 def list_reviews(
     uow: UnitOfWork, ctx: Context, which: str
 ) -> list[tuple[Experiment, Review, list[str], int]]:
@@ -355,6 +377,8 @@ def list_reviews(
         if experiment is None or not (
             ctx.actor.is_admin() or ctx.actor.on_project(experiment.project)
         ):
+            continue
+        if not waits_on_reviewers(review, experiment):
             continue
         waiting = [a for a in review.assignments if a.verdict is Verdict.PENDING]
         if which == "mine" and ctx.actor.user_id not in {a.reviewer for a in waiting}:
@@ -403,12 +427,31 @@ def run_review_reminders(db: Database, notices: Notices, now: datetime, timezone
             for threshold, step in steps:
                 if days < threshold:
                     continue
-                note = _overdue_step(
-                    db, notices, now, timezone, team_id, review.id, assignment.reviewer, step, days
+                note = _safely(
+                    _overdue_step,
+                    db,
+                    notices,
+                    now,
+                    timezone,
+                    team_id,
+                    review.id,
+                    assignment.reviewer,
+                    step,
+                    days,
                 )
                 if note:
                     done.append(note)
     return done
+
+
+def _safely(step: Any, *args: Any) -> str | None:
+    """One review's failure must not stop the others' reminders."""
+    try:
+        result: str | None = step(*args)
+    except Exception:
+        log.exception("review-reminders: a step failed; it is tried again next time")
+        return None
+    return result
 
 
 def _overdue_step(
@@ -427,7 +470,13 @@ def _overdue_step(
         if review is None or not review.open:
             return None
         experiment = uow.experiments.by_id(review.experiment_id)
-        assert experiment is not None
+        if experiment is None or not waits_on_reviewers(review, experiment):
+            return None
+        # Read again under this transaction: the reviewer may have answered meanwhile.
+        verdict = next((a.verdict for a in review.assignments if a.reviewer == reviewer), None)
+        allowed = (Verdict.PENDING, Verdict.REPLACED) if step == "escalate" else (Verdict.PENDING,)
+        if verdict not in allowed:
+            return None
         project = uow.projects.require(team_id, experiment.project)
         if not uow.ledger.claim("review-reminders", f"{review_id}:{reviewer}", step, now):
             return None

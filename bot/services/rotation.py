@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from bot.domain import rotation as rot
 from bot.domain.errors import NotFound, PermissionDenied, UsageError, ValidationError
@@ -12,6 +14,7 @@ from bot.domain.rotation import Agenda, RotationConfig, Slot, Swap
 from bot.services.ports import Context, Notices
 from storage.unit_of_work import Database, UnitOfWork
 
+log = logging.getLogger(__name__)
 # How long after its time a missed post is still made up (e.g. after a restart).
 REMINDER_GRACE = timedelta(hours=12)
 MAX_ABSENCE = timedelta(days=366)
@@ -96,7 +99,7 @@ def join(uow: UnitOfWork, ctx: Context, project: Project, leave: bool) -> list[R
         if not uow.rotations.leave(project.id, actor.user_id):
             raise NotFound(f"You are not in the {project.slug} rotation.")
     else:
-        today = ctx.now.date()
+        today = ctx.now.astimezone(ZoneInfo(ctx.timezone)).date()
         changed = [r for r in roles if uow.rotations.join(project.id, actor.user_id, r, today)]
         if not changed:
             raise ValidationError(f"You are in the {project.slug} rotation already.")
@@ -118,7 +121,7 @@ def record_absence(uow: UnitOfWork, ctx: Context, start: date, end: date) -> rot
         raise ValidationError("The last day is before the first.")
     if end - start > MAX_ABSENCE:
         raise ValidationError("An absence can be at most a year; record longer ones in parts.")
-    if end < ctx.now.date():
+    if end < ctx.now.astimezone(ZoneInfo(ctx.timezone)).date():
         raise ValidationError("That absence is over already; nothing to record.")
     actor = ctx.actor
     uow.workspaces.ensure(actor.team_id, ctx.now)
@@ -247,15 +250,27 @@ def run_rotation(db: Database, notices: Notices, now: datetime, timezone: str) -
     with db.read() as uow:
         projects = uow.projects.everywhere()
     for project in projects:
-        with db.write() as uow:
-            config = config_of(uow, project, timezone)
-            note = _announce(uow, notices, project, config, now) or _remind(
-                uow, notices, project, config, now
-            )
-            if note:
-                uow.commit()
-                done.append(note)
+        try:
+            note = _announce_or_remind(db, notices, project, now, timezone)
+        except Exception:  # one project's failure must not silence the others
+            log.exception("rotation: %s failed; it is tried again next time", project.slug)
+            continue
+        if note:
+            done.append(note)
     return done
+
+
+def _announce_or_remind(
+    db: Database, notices: Notices, project: Project, now: datetime, timezone: str
+) -> str | None:
+    with db.write() as uow:
+        config = config_of(uow, project, timezone)
+        note = _announce(uow, notices, project, config, now) or _remind(
+            uow, notices, project, config, now
+        )
+        if note:
+            uow.commit()
+        return note
 
 
 def _announce(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from zoneinfo import ZoneInfo
 
 from bot.domain.errors import AlreadyExists, NotFound, PermissionDenied
 from bot.domain.model import Actor, Project, ProjectRules, Role
@@ -87,7 +88,8 @@ def add_member(
     if project is not None and role in PRESENTING:
         # Scientists and engineers of a project present at its weekly review by default;
         # /rotation leave opts out.
-        uow.rotations.join(project.id, user_id, role, ctx.now.date())
+        today = ctx.now.astimezone(ZoneInfo(ctx.timezone)).date()
+        uow.rotations.join(project.id, user_id, role, today)
     return added
 
 

@@ -174,7 +174,8 @@ class Dispatcher:
         """Approve / Request changes… / Can't review, pressed on a review request."""
         try:
             with self.db.read() as uow:
-                review = uow.reviews.get(int(value)) if value.isdigit() else None
+                known = value.isascii() and value.isdigit()
+                review = uow.reviews.get(int(value)) if known else None
                 experiment = uow.experiments.by_id(review.experiment_id) if review else None
                 if review is None or experiment is None:
                     return error("That review no longer exists.")
@@ -193,6 +194,9 @@ class Dispatcher:
                     )
         except MlgovError as exc:
             return error(str(exc))
+        except Exception:
+            log.exception("review button %s failed", action_id)
+            return error(UNEXPECTED)
         if action_id == review_render.APPROVE:
             return self.run(origin, DecideReview(experiment.number, True, "", review.id))
         return self.run(origin, DeclineReview(experiment.number, "", review.id))

@@ -33,20 +33,20 @@ CHURN = [
     ("EXP-1", "UALICE", "review_requested", None, None, 1),
     ("EXP-1", "UBOB", "review_approved", None, None, 1),
     ("EXP-1", "UCAROL", "review_changes_requested", None, None, 1),
-    ("EXP-1", "UCAROL", "request_changes", "in_review", "analyzing", None),
+    ("EXP-1", "UCAROL", "request_changes", "in_review", "analyzing", 1),
     ("EXP-1", "UALICE", "conclude", "analyzing", "in_review", 2),
     ("EXP-1", "UALICE", "review_requested", None, None, 2),
     ("EXP-1", "UBOB", "review_approved", None, None, 2),
     ("EXP-1", "UCAROL", "review_approved", None, None, 2),
-    ("EXP-1", "UCAROL", "accept_results", "in_review", "approved", None),
-    ("EXP-1", "UERIN", "schedule", "approved", "scheduled", None),
+    ("EXP-1", "UCAROL", "accept_results", "in_review", "approved", 2),
+    ("EXP-1", "UERIN", "schedule", "approved", "scheduled", 2),
 ]
 FRAUD = [
     ("EXP-2", "UBOB", "conclude", "running", "in_review", 1),
     ("EXP-2", "UBOB", "review_requested", None, None, 1),
     ("EXP-2", "UALICE", "review_approved", None, None, 1),
     ("EXP-2", "UCAROL", "review_approved", None, None, 1),
-    ("EXP-2", "UCAROL", "accept_results", "in_review", "closed", None),
+    ("EXP-2", "UCAROL", "accept_results", "in_review", "closed", 1),
 ]
 
 
@@ -127,7 +127,8 @@ def test_json_is_the_whole_trail_of_gate_decisions_with_what_they_were_about(
     assert by_action[("EXP-1", "UCAROL", "review_changes_requested", 1)]["detail"]["text"] == (
         "the baseline saw the test rows"
     )
-    assert by_action[("EXP-1", "UERIN", "schedule", None)]["detail"] == {"note": "sprint 12"}
+    scheduled = by_action[("EXP-1", "UERIN", "schedule", 2)]["detail"]
+    assert scheduled["note"] == "sprint 12" and scheduled["conclusion"] == 2
     approval = by_action[("EXP-1", "UCAROL", "review_approved", 2)]
     assert approval["detail"]["approvals"] == 2 and approval["detail"]["quorum"] == 2
     assert approval["evaluation"] is None  # no evaluation recorded yet

@@ -258,7 +258,10 @@ def test_full_flow_from_refused_gate_to_shipped(churn: AppUnderTest) -> None:
     steps = "review_approved; accept_results approved; schedule scheduled; ship shipped"
     assert history["text"].endswith(steps)
     trail = json.dumps(history["blocks"], ensure_ascii=False)
-    assert "<@UERIN> *schedule* approved → scheduled (note: sprint 12)" in trail
+    # (detail keys come back in another order from PostgreSQL's JSONB)
+    scheduled = next(line for line in trail.split("\\n") if "*schedule*" in line)
+    assert "<@UERIN> *schedule* approved → scheduled (" in scheduled
+    assert "note: sprint 12" in scheduled and "conclusion: 1" in scheduled
     assert decided(app, "review_approved") == [
         ("UBOB", {"review": review_id, "conclusion": "1"}),
         ("UCAROL", {"review": review_id, "conclusion": "1"}),

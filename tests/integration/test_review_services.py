@@ -234,7 +234,7 @@ def test_reminder_tuesday_replacement_wednesday_managers_thursday_each_once(
     ]
     posted = thread(team, number)
     assert (
-        "<@UBOB> replaced the review of *EXP-1* (no answer in 3 working days);"
+        "<@UBOB> was replaced on the review of *EXP-1* (no answer in 3 working days);"
         " <@UDAVE> takes over." in posted
     )
     assert any(text.startswith("👀") and "*EXP-1*" in text for text in dms(team, "UDAVE"))

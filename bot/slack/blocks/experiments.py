@@ -165,6 +165,8 @@ def change_message(e: Experiment, actor_id: str, action: str, detail: dict[str, 
         text += f"\n*Learnings:* {escape(str(detail.get('learnings', '')))}"
     elif action == "abandon":
         text += f"\n*Reason:* {escape(str(detail.get('reason', '')))}"
+    elif action == "schedule" and detail.get("note"):
+        text += f"\n*Note:* {escape(str(detail['note']))}"
     elif action == "link":
         label = escape(str(detail.get("label") or detail["url"]))
         text = f"<@{actor_id}> added a link to *{e.key}*: <{detail['url']}|{label}>"

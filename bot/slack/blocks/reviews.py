@@ -126,7 +126,8 @@ def decided(
 def reviewer_changed(
     experiment: Experiment, leaving: str, successor: str | None, why: str, reason: str
 ) -> str:
-    text = f"<@{leaving}> {why} the review of *{experiment.key}*"
+    verb = "was replaced on" if why == "replaced" else why
+    text = f"<@{leaving}> {verb} the review of *{experiment.key}*"
     if reason:
         text += f" ({escape(reason)})"
     text += f"; <@{successor}> takes over." if successor else "; nobody else is available."

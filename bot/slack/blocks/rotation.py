@@ -21,6 +21,7 @@ from bot.slack.blocks import (
     to_dicts,
 )
 
+AGENDA_LIMIT = 30  # items, so an announcement stays within Slack's block limits
 TOPIC_ICON = {Topic.SCIENCE: "🔬", Topic.ENGINEERING: "🛠️"}
 
 
@@ -126,8 +127,10 @@ def announcement(
         header(title),
         section("\n".join(lines)),
         section(f"*Agenda:* {what} since the last {since} review"),
-        *sections(items or ["_Nothing new on the board; bring questions._"]),
+        *sections(items[:AGENDA_LIMIT] or ["_Nothing new on the board; bring questions._"]),
     ]
+    if len(items) > AGENDA_LIMIT:
+        blocks.append(context(f"…and {len(items) - AGENDA_LIMIT} more on the board."))
     text = f"{slot.topic.title()} review {when:%a %d %b %H:%M}: {_who(slot.presenter)} presents"
     return text, to_dicts(blocks)
 
