@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storage.models import JobRunRow
-from storage.repositories import insert_ignoring_conflicts
+from storage.sql import insert_ignoring_conflicts
 
 
 class RunLedger:

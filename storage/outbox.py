@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 
 from storage.models import ExperimentRow, OutboxRow
-from storage.repositories import affected
+from storage.sql import affected
 from storage.unit_of_work import Database
 
 

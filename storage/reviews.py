@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from bot.domain.review import Assignment, Decision, Review, ReviewKind, Verdict
 from storage.models import ReviewAssignmentRow, ReviewDecisionRow, ReviewRow
-from storage.repositories import affected
+from storage.sql import affected
 
 
 class Reviews:

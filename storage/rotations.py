@@ -16,7 +16,7 @@ from storage.models import (
     RotationRow,
     SwapRow,
 )
-from storage.repositories import affected, insert_ignoring_conflicts
+from storage.sql import affected, insert_ignoring_conflicts
 
 
 def _clock(text: str) -> time:

@@ -9,11 +9,11 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from bot.domain.errors import MlgovError, StorageError
+from storage.audit import Audit
 from storage.db import SessionFactories
+from storage.experiments import Experiments
 from storage.ledger import RunLedger
 from storage.repositories import (
-    Audit,
-    Experiments,
     Members,
     Outbox,
     ProcessedEvents,
