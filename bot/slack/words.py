@@ -1,0 +1,218 @@
+"""The words of command lines: Slack's escaped forms, values, flags and usage texts.
+
+Shared by the grammars in bot/slack/parsing.py; pure, like them.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import date
+
+from bot.domain.errors import UsageError
+from bot.domain.model import (
+    KEY_PATTERN,
+    SLUG_PATTERN,
+    Role,
+)
+
+USER_PATTERN = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|([^>]*))?>$|^@?([UW][A-Z0-9]{2,})$")
+CHANNEL_PATTERN = re.compile(r"^<#([CGD][A-Z0-9]+)(?:\|[^>]*)?>$|^#?([CGD][A-Z0-9]{2,})$")
+LINK_PATTERN = re.compile(r"^<(https?://[^|>]+)(?:\|([^>]*))?>$")
+URL_PATTERN = re.compile(r"https?://[^\s<>|]+")
+MAX_TITLE = 200
+MAX_TEXT = 3000
+
+USAGE: dict[str, dict[str, str]] = {
+    "exp": {
+        "new": "/exp new <project> <title> [--hypothesis TEXT] [--metric auc --min-delta 0.01"
+        " [--direction higher|lower]] [--stream main|side]   (no arguments: a form)",
+        "list": "/exp list [mine|all|<status>|@user] [--project p]",
+        "show": "/exp show EXP-7",
+        "start": "/exp start EXP-7 [--force]",
+        "analyze": "/exp analyze EXP-7",
+        "conclude": "/exp conclude EXP-7 success|failure|inconclusive <learnings>",
+        "abandon": "/exp abandon EXP-7 <reason>",
+        "link": "/exp link EXP-7 <url> [label]",
+        "history": "/exp history EXP-7",
+        "schedule": "/exp schedule EXP-7 [note]   (engineers and managers; needs peer review)",
+        "ship": "/exp ship EXP-7",
+        "help": "/exp help",
+    },
+    "review": {
+        "request": "/review request EXP-7 [design|results] [@reviewer ...]",
+        "approve": "/review approve EXP-7 [comment]",
+        "changes": "/review changes EXP-7 <reason>",
+        "decline": "/review decline EXP-7 [reason]",
+        "list": "/review list [mine|pending|overdue]",
+        "help": "/review help",
+    },
+    "rotation": {
+        "show": "/rotation show [project] [weeks]",
+        "stats": "/rotation stats [project] [weeks]",
+        "join": "/rotation join [project]",
+        "leave": "/rotation leave [project]",
+        "ooo": "/rotation ooo <from YYYY-MM-DD> <to YYYY-MM-DD>",
+        "swap": "/rotation swap @a @b [YYYY-MM-DD] [--project p]",
+        "config": "/rotation config <project> [weekday=mon time=10:00 announce=09:00"
+        " timezone=Europe/Berlin pattern=science,engineering]",
+        "help": "/rotation help",
+    },
+    "mlgov": {
+        "project add": "/mlgov project add <slug> #channel",
+        "member add": "/mlgov member add @user scientist|engineer|manager|admin [project]",
+        "member remove": "/mlgov member remove @user [role] [project]",
+        "rules": "/mlgov rules <project> [key=value ...]",
+        "help": "/mlgov help",
+    },
+}
+
+
+def usage_of(command: str) -> str:
+    """All usage lines of ``command`` (``exp`` or ``mlgov``)."""
+    return "\n".join(USAGE[command].values())
+
+
+# --- tokens -------------------------------------------------------------------------
+
+
+def tokens(text: str) -> list[str]:
+    """Whitespace-separated words; Slack's ``<…>`` spans stay whole."""
+    return re.findall(r"<[^<>]*>|[^\s]+", text.strip())
+
+
+def unescape(text: str) -> str:
+    """Undo Slack's escaping of ``&``, ``<`` and ``>`` in free text."""
+    return html.unescape(text)
+
+
+def user_id(token: str, usage: str) -> str:
+    match = USER_PATTERN.match(token)
+    if not match:
+        raise UsageError(f"'{unescape(token)}' is not a user; mention them like @alice.", usage)
+    return match.group(1) or match.group(3)
+
+
+def user_name(token: str) -> str:
+    """The display name Slack puts in ``<@U123|name>`` (empty for other forms)."""
+    match = USER_PATTERN.match(token)
+    return unescape(match.group(2) or "")[:200] if match else ""
+
+
+def channel_id(token: str, usage: str) -> str:
+    match = CHANNEL_PATTERN.match(token)
+    if not match:
+        raise UsageError(f"'{unescape(token)}' is not a channel; name it like #churn.", usage)
+    return match.group(1) or match.group(2)
+
+
+def experiment_number(token: str, usage: str) -> int:
+    match = KEY_PATTERN.match(token)
+    if not match:
+        raise UsageError(f"'{unescape(token)}' is not an experiment key like EXP-7.", usage)
+    return int(match.group(1))
+
+
+def project_slug(token: str, usage: str) -> str:
+    slug = token.lower()
+    if not SLUG_PATTERN.match(slug):
+        raise UsageError(
+            f"'{unescape(token)}' is not a project slug (2–40 of a-z, 0-9, '-', starting with"
+            " a letter).",
+            usage,
+        )
+    return slug
+
+
+def split_flags(
+    words: list[str], allowed: set[str], usage: str, switches: frozenset[str] = frozenset()
+) -> tuple[list[str], dict[str, str]]:
+    """Split ``words`` into leading words and ``--flag value…`` pairs.
+
+    A flag's value runs to the next flag, so titles and hypotheses need no quotes.
+    """
+    positional: list[str] = []
+    flags: dict[str, list[str]] = {}
+    current: str | None = None
+    for word in words:
+        if word.startswith("--") and len(word) > 2:
+            name = word[2:].lower()
+            if name not in allowed and name not in switches:
+                known = ", ".join(f"--{a}" for a in sorted(allowed | switches)) or "none"
+                raise UsageError(f"Unknown option '{unescape(word)}' (options: {known}).", usage)
+            if name in flags:
+                raise UsageError(f"Option --{name} given twice.", usage)
+            flags[name] = []
+            current = None if name in switches else name
+        elif current is not None:
+            flags[current].append(word)
+        elif flags:
+            raise UsageError(f"'{unescape(word)}' follows a switch that takes no value.", usage)
+        else:
+            positional.append(word)
+    values: dict[str, str] = {}
+    for name, value in flags.items():
+        if name in switches:
+            values[name] = "yes"
+        elif not value:
+            raise UsageError(f"Option --{name} needs a value.", usage)
+        else:
+            values[name] = unescape(" ".join(value))
+    return positional, values
+
+
+def text_arg(words: list[str], what: str, usage: str, limit: int = MAX_TEXT) -> str:
+    value = unescape(" ".join(words)).strip()
+    if not value:
+        raise UsageError(f"Missing {what}.", usage)
+    if len(value) > limit:
+        raise UsageError(
+            f"The {what} is too long ({len(value)} characters, at most {limit}).", usage
+        )
+    return value
+
+
+# --- /exp ---------------------------------------------------------------------------
+
+
+def role_of(word: str, usage: str) -> Role:
+    try:
+        return Role(word.lower())
+    except ValueError:
+        raise UsageError(
+            f"'{unescape(word)}' is not a role (scientist, engineer, manager, admin).", usage
+        ) from None
+
+
+def day(word: str, usage: str) -> date:
+    try:
+        return date.fromisoformat(word)
+    except ValueError:
+        raise UsageError(f"'{unescape(word)}' is not a date like 2026-03-30.", usage) from None
+
+
+def project_and_weeks(words: list[str], default: int, usage: str) -> tuple[str | None, int]:
+    project: str | None = None
+    weeks = default
+    for word in words:
+        if word.isascii() and word.isdigit():
+            weeks = int(word)
+            if not 1 <= weeks <= 52:
+                raise UsageError("weeks must be from 1 to 52.", usage)
+        elif project is None:
+            project = project_slug(word, usage)
+        else:
+            raise UsageError(f"Unexpected '{unescape(word)}'.", usage)
+    return project, weeks
+
+
+def pairs(words: list[str], usage: str) -> dict[str, str]:
+    changes: dict[str, str] = {}
+    for pair in words:
+        name, sep, value = unescape(pair).partition("=")
+        if not sep or not name or not value:
+            raise UsageError(f"'{unescape(pair)}' is not key=value.", usage)
+        if name.lower() in changes:
+            raise UsageError(f"'{name}' given twice.", usage)
+        changes[name.lower()] = value
+    return changes
