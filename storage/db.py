@@ -24,10 +24,6 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def is_sqlite(engine: Engine) -> bool:
-    return engine.dialect.name == "sqlite"
-
-
 def create_db_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for ``url``; on SQLite every write transaction begins IMMEDIATE."""
     url = normalise_url(url)

@@ -156,11 +156,6 @@ class Experiments:
         )
         return [_experiment(row, slug) for row, slug in self.session.execute(statement).all()]
 
-    def set_thread(self, experiment_id: int, ts: str) -> None:
-        self.session.execute(
-            update(ExperimentRow).where(ExperimentRow.id == experiment_id).values(thread_ts=ts)
-        )
-
     def thread_of(self, experiment_id: int) -> str | None:
         return self.session.scalar(
             select(ExperimentRow.thread_ts).where(ExperimentRow.id == experiment_id)

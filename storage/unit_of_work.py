@@ -54,7 +54,6 @@ class UnitOfWork:
         self.ledger = RunLedger(self.session)
         self.rotations = Rotations(self.session)
         self.reviews = Reviews(self.session)
-        self._committed = False
         return self
 
     def commit(self) -> None:
@@ -64,7 +63,6 @@ class UnitOfWork:
             self.session.commit()
         except DBAPIError as exc:
             raise _translate(exc) from exc
-        self._committed = True
         if self.outbox.added and self._on_outbox is not None:
             self._on_outbox()
 

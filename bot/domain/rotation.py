@@ -132,18 +132,6 @@ def meetings_from(config: RotationConfig, now: datetime, count: int) -> list[dat
     return [day + timedelta(days=7 * i) for i in range(count)]
 
 
-def meetings_between(config: RotationConfig, start: date, end: date) -> list[date]:
-    """Meeting dates in ``[start, end]``."""
-    day = meeting_date(config, monday_of(start))
-    if day < start:
-        day += timedelta(days=7)
-    days = []
-    while day <= end:
-        days.append(day)
-        day += timedelta(days=7)
-    return days
-
-
 # --- who presents ---------------------------------------------------------------------
 
 
