@@ -57,6 +57,21 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=("csv", "json"), required=True)
     export.add_argument("--output", default="-", help="file to write (default: stdout)")
 
+    evaluate = verbs.add_parser("eval", help="record an evaluation or a parity check")
+    eval_verbs = evaluate.add_subparsers(dest="eval_verb", metavar="EVAL_VERB", required=True)
+    push = eval_verbs.add_parser("push", help="record predictions on the held-out set")
+    push.add_argument("experiment", help="experiment key, e.g. EXP-7")
+    push.add_argument("file", help="CSV, Parquet or JSON: y_true, y_score (or y_pred), id")
+    push.add_argument("--kind", choices=("classification", "regression"), default=None)
+    push.add_argument("--team", default=None, help="workspace id (when there are several)")
+    parity = eval_verbs.add_parser("parity", help="prototype against production scores")
+    parity.add_argument("experiment", help="experiment key, e.g. EXP-7")
+    parity.add_argument("prototype", help="the prototype's scores (CSV, Parquet or JSON)")
+    parity.add_argument("production", help="production's scores on the same rows")
+    parity.add_argument("--tolerance", type=float, default=1e-6, help="|Δscore| allowed (1e-6)")
+    parity.add_argument("--threshold", type=float, default=0.5, help="decision threshold (0.5)")
+    parity.add_argument("--team", default=None, help="workspace id (when there are several)")
+
     db = verbs.add_parser("db", help="database schema")
     db_verbs = db.add_subparsers(dest="db_verb", metavar="DB_VERB", required=True)
     db_verbs.add_parser("upgrade", help="apply migrations up to this version's schema")
@@ -103,6 +118,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return jobs(settings, args)
         if verb == "audit":
             return audit_export(settings, args)
+        if verb == "eval":
+            from bot.cli_eval import evaluate
+
+            return evaluate(settings, args)
         return database(settings, args.db_verb)
     except MlgovError as exc:
         print(f"mlgov: {exc}", file=sys.stderr)

@@ -95,9 +95,15 @@ class Runtime:
         return None
 
     def web_app(self, bolt_app: Any | None = None) -> Any:
+        from bot.api import create_api
+        from bot.api import mount as mount_api
         from bot.web import create_web_app
 
         web = create_web_app(self.health_problem, self.registry)
+        d = self.dispatcher
+        mount_api(
+            web, create_api(self.db, self.clock, d.notices, self.settings.api_token, d.timezone)
+        )
         if bolt_app is not None:
             from bot.slack.http import mount
 

@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -395,3 +396,58 @@ class ReviewDecisionRow(Base):
     evaluation_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     dismissed: Mapped[bool] = mapped_column(Boolean, default=False)
     text: Mapped[str] = mapped_column(Text, default="")
+
+
+class EvaluationRow(Base):
+    """One model's predictions on a held-out set (or scalar metrics), with its summary."""
+
+    __tablename__ = "evaluations"
+    __table_args__ = (
+        CheckConstraint("kind IN ('classification', 'regression')", name="kind_known"),
+        Index("ix_evaluations_experiment", "experiment_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[str] = mapped_column(ForeignKey("workspaces.team_id"))
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(16))  # upload, cli, api, demo
+    filename: Mapped[str] = mapped_column(String(200), default="")
+    submitted_by: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    rows: Mapped[int | None] = mapped_column(Integer, nullable=True)  # None: scalar metrics
+    fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The rows themselves (compressed .npz), loaded only to pair a later evaluation with them.
+    data: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True)
+    # The baseline evaluation this one was compared with, and the summary as computed then.
+    baseline_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    summary: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+
+
+class BaselineRow(Base):
+    """A project's baseline from ``set_at`` on; the latest row is current, all are history."""
+
+    __tablename__ = "baselines"
+    __table_args__ = (Index("ix_baselines_project", "project_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id"))
+    evaluation_id: Mapped[int] = mapped_column(ForeignKey("evaluations.id"))
+    set_by: Mapped[str] = mapped_column(String(32))
+    set_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ParityRow(Base):
+    """A parity check of an experiment's prototype against its production scores."""
+
+    __tablename__ = "parity_checks"
+    __table_args__ = (Index("ix_parity_checks_experiment", "experiment_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[str] = mapped_column(ForeignKey("workspaces.team_id"))
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id"))
+    submitted_by: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    result: Mapped[dict[str, Any]] = mapped_column(JsonType)

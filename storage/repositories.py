@@ -62,6 +62,11 @@ class Workspaces:
             {"team_id": team_id, "name": name, "next_experiment_number": 1, "created_at": now},
         )
 
+    def team_ids(self) -> list[str]:
+        return list(
+            self.session.scalars(select(WorkspaceRow.team_id).order_by(WorkspaceRow.team_id))
+        )
+
     def lock(self, team_id: str) -> None:
         """Serialise this transaction with others of the workspace that also lock it.
 
@@ -270,6 +275,11 @@ class ProcessedEvents:
             ProcessedEventRow,
             {"team_id": team_id, "event_id": event_id, "processed_at": now},
         )
+
+    def seen(self, team_id: str, event_id: str) -> bool:
+        """Whether ``event_id`` was handled already (a cheap look before slow work)."""
+        found = self.session.get(ProcessedEventRow, (team_id, event_id))
+        return found is not None
 
     def forget_before(self, cutoff: datetime) -> int:
         statement = delete(ProcessedEventRow).where(ProcessedEventRow.processed_at < cutoff)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+from bot.domain.evaluation import Kind
 from bot.domain.model import Direction, Outcome, Role, Status, Workstream
 
 
@@ -169,6 +170,39 @@ class Ship:
     number: int
 
 
+@dataclass(frozen=True)
+class EvaluateUpload:
+    """``@mlgov eval EXP-7`` with a predictions file attached."""
+
+    number: int
+    kind: Kind | None = None
+
+
+@dataclass(frozen=True)
+class ParityUpload:
+    """``@mlgov parity EXP-7`` with the prototype's and production's files attached."""
+
+    number: int
+    tolerance: float = 1e-6
+    threshold: float = 0.5
+
+
+@dataclass(frozen=True)
+class ShowMetrics:
+    number: int
+
+
+@dataclass(frozen=True)
+class SetBaseline:
+    project: str
+    number: int
+
+
+@dataclass(frozen=True)
+class BaselineHistory:
+    project: str
+
+
 Command = (
     Help
     | NewExperiment
@@ -194,6 +228,9 @@ Command = (
     | ListReviews
     | ScheduleEngineering
     | Ship
+    | ShowMetrics
+    | SetBaseline
+    | BaselineHistory
 )
 READ_ONLY = (
     Help,
@@ -204,4 +241,6 @@ READ_ONLY = (
     ShowRotation,
     RotationStats,
     ListReviews,
+    ShowMetrics,
+    BaselineHistory,
 )

@@ -73,6 +73,9 @@ class Actor:
     # Workspace-wide roles, and roles per project slug.
     roles: frozenset[Role] = frozenset()
     project_roles: dict[str, frozenset[Role]] = field(default_factory=dict)
+    # A pipeline (the HTTP API's bearer token, the CLI on the server) submits evaluations
+    # for any experiment of the workspace, and does nothing else.
+    pipeline: bool = False
 
     def has(self, role: Role, project: str | None = None) -> bool:
         """Whether the actor holds ``role`` workspace-wide or on ``project``."""

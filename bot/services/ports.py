@@ -6,9 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from bot.domain.evaluation import Baseline, EvaluationRecord
 from bot.domain.model import Actor, Experiment, OutgoingMessage, Project
+from bot.domain.parity import Parity
 from bot.domain.review import Decision, Review
 from bot.domain.rotation import Agenda, RotationConfig, Slot
+from bot.domain.summary import Summary
 
 
 class Notices(Protocol):
@@ -51,6 +54,8 @@ class Notices(Protocol):
         review: Review,
         reviewers: list[str],
         quorum: int,
+        *,
+        evaluation: EvaluationRecord | None = None,
     ) -> list[OutgoingMessage]: ...
 
     def review_decided(
@@ -62,6 +67,8 @@ class Notices(Protocol):
         approvals: int,
         quorum: int,
         moved: Experiment | None,
+        *,
+        evaluation: EvaluationRecord | None = None,
     ) -> list[OutgoingMessage]: ...
 
     def review_reminder(
@@ -81,6 +88,37 @@ class Notices(Protocol):
         successor: str | None,
         why: str,
         reason: str,
+    ) -> list[OutgoingMessage]: ...
+
+    def evaluation_recorded(
+        self,
+        experiment: Experiment,
+        project: Project,
+        summary: Summary,
+        baseline: Baseline | None,
+        chart: bytes | None,
+        dismissed: int,
+        progress_ref: str | None,
+    ) -> list[OutgoingMessage]: ...
+
+    def evaluation_computing(
+        self, experiment: Experiment, project: Project, rows: int, ref: str
+    ) -> list[OutgoingMessage]: ...
+
+    def evaluation_failed(
+        self, experiment: Experiment, project: Project, why: str, ref: str
+    ) -> list[OutgoingMessage]: ...
+
+    def baseline_set(
+        self,
+        project: Project,
+        experiment: Experiment,
+        baseline: Baseline,
+        previous: Baseline | None,
+    ) -> list[OutgoingMessage]: ...
+
+    def parity_checked(
+        self, experiment: Experiment, project: Project, parity: Parity
     ) -> list[OutgoingMessage]: ...
 
 

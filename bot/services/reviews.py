@@ -135,8 +135,9 @@ def request_review(
             "conclusion": experiment.conclusions,
         },
     )
+    latest = uow.evaluations.latest(experiment.id)
     for message in ctx.notices.review_requested(
-        experiment, project, review, chosen, project.rules.quorum
+        experiment, project, review, chosen, project.rules.quorum, evaluation=latest
     ):
         uow.outbox.add(message, ctx.now)
     return Requested(experiment, review, chosen)
@@ -198,8 +199,10 @@ def decide(
     ):
         approvals = len(review.approvals(experiment.owner_id))
         return Decided(experiment, review, None, approvals, project.rules.quorum)
+    # The evaluation the reviewer saw: a newer one dismisses this approval.
+    seen = uow.evaluations.latest_id(experiment.id)
     decision = Decision(
-        actor.user_id, approve, ctx.now, experiment.conclusions, None, text=text.strip()
+        actor.user_id, approve, ctx.now, experiment.conclusions, seen, text=text.strip()
     )
     uow.reviews.decide(review.id, decision)
     uow.reviews.set_verdict(
@@ -219,7 +222,7 @@ def decide(
             "kind": review.kind.value,
             "review": review.id,
             "conclusion": experiment.conclusions,
-            "evaluation": None,
+            "evaluation": seen,
             "text": text.strip(),
             "approvals": approvals,
             "quorum": quorum,
@@ -254,7 +257,14 @@ def decide(
         uow.reviews.close(review.id)
     review = uow.reviews.get(review.id) or review  # verdicts and closing, as stored now
     for message in ctx.notices.review_decided(
-        experiment, project, review, decision, approvals, quorum, moved.after if moved else None
+        experiment,
+        project,
+        review,
+        decision,
+        approvals,
+        quorum,
+        moved.after if moved else None,
+        evaluation=uow.evaluations.latest(experiment.id),
     ):
         uow.outbox.add(message, ctx.now)
     return Decided(moved.after if moved else experiment, review, moved, approvals, quorum)

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 REMINDER_GRACE = timedelta(hours=12)
 MAX_ABSENCE = timedelta(days=366)
 SCIENCE_AGENDA = ("conclude",)
-ENGINEERING_AGENDA = ("schedule", "ship")
+ENGINEERING_AGENDA = ("schedule", "ship", "parity")
 
 
 @dataclass(frozen=True)

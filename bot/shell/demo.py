@@ -14,10 +14,16 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
 
 from bot.domain.errors import MlgovError
+from bot.domain.evaluation import Predictions
 from bot.domain.model import Role
 from bot.domain.rotation import monday_of
 from bot.jobs import JOBS, JobEnv
 from bot.runtime import Runtime
+from bot.services import evaluations
+from bot.services.evaluations import Submission
+from bot.services.ports import Context
+from bot.services.team import resolve_actor
+from bot.shell.demo_models import train_demo_models
 from bot.shell.directory import TEAM_ID, user_id_for
 from bot.shell.jobs import BACKGROUND_JOBS
 from bot.slack.dispatch import Dispatcher, Origin
@@ -154,6 +160,14 @@ class _Story:
         if reply.failed:
             raise SeedFailed(f"demo step `{command} {text}` as {who} failed: {reply.text}")
 
+    def evaluate(self, who: str, number: int, predictions: Predictions, filename: str) -> None:
+        with self.runtime.db.read() as uow:
+            actor = resolve_actor(uow, TEAM_ID, user_id_for(who), self.runtime.settings.admins)
+        notices = self.runtime.dispatcher.notices
+        ctx = Context(actor, self.now, notices, self.runtime.settings.timezone)
+        submission = Submission(number, predictions, "demo", filename)
+        evaluations.submit_evaluation(self.runtime.db, ctx, submission)
+
     def job(self, name: str) -> list[str]:
         runtime = self.runtime
         env = JobEnv(runtime.db, runtime.dispatcher.notices, runtime.settings.timezone)
@@ -193,6 +207,18 @@ def _timeline(
     for order, (day, who, line) in enumerate(STORY):
         at = story.moment(day, STORY_TIME) + timedelta(minutes=order)
         steps.append((at, len(steps), partial(story.run, who, "/exp", line)))
+    # Real evaluations (models trained now on a dataset that ships with scikit-learn): bob's
+    # logistic regression becomes churn's baseline, then alice's boosting is compared with it.
+    models = train_demo_models()
+    for day, who, number, predictions, filename in (
+        (9, "bob", 2, models.baseline, "logistic-holdout.csv"),
+        (10, "alice", 1, models.candidate, "boosting-holdout.csv"),
+    ):
+        at = story.moment(day, STORY_TIME)
+        steps.append((at, len(steps), partial(story.evaluate, who, number, predictions, filename)))
+        if number == 2:
+            baseline = partial(story.run, "mia", "/exp", "baseline churn EXP-2")
+            steps.append((at + timedelta(minutes=5), len(steps), baseline))
     said_on, first, last = BOB_AWAY
     away = f"ooo {story.day(first)} {story.day(last)}"
     at = story.moment(said_on, STORY_TIME)

@@ -6,12 +6,16 @@ same outbox dispatcher as the server, and hands out ``ts`` values so threads wor
 
 from __future__ import annotations
 
+import base64
 import itertools
 import re
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from bot.shell.render import Names, Renderer
+from bot.slack.notices import UPLOAD
 
 KEY = re.compile(r"\bEXP-[0-9]+\b")
 
@@ -42,6 +46,8 @@ class LocalSlack:
             # shown as the thread reply posted with it, so the update is not printed again.
             return {"ok": True, "ts": payload.get("ts"), "channel": payload.get("channel")}
         ts = f"{next(self._serial)}.000000"
+        if method == UPLOAD:
+            return self._file(payload, ts)
         if method in ("chat.postMessage", "chat.postEphemeral"):
             self._show(method, payload, ts)
         else:
@@ -69,6 +75,18 @@ class LocalSlack:
         # A message with blocks and no card (a review announcement) is shown in full.
         shown = renderer.blocks(blocks, text).text if blocks else renderer.mrkdwn(text)
         self._say(f"[{where}]", shown)
+
+    def _file(self, payload: dict[str, Any], ts: str) -> dict[str, Any]:
+        """A chart: saved where the terminal's user can open it."""
+        folder = Path(tempfile.gettempdir()) / "mlgov-charts"
+        folder.mkdir(exist_ok=True)
+        path = folder / Path(str(payload.get("filename", "chart.png"))).name
+        path.write_bytes(base64.b64decode(str(payload.get("content_b64", ""))))
+        where = self._where(str(payload.get("channel", "")), self.names())
+        thread = self._threads.get(str(payload.get("thread_ts", "")))
+        where += f" › {thread} thread" if thread else ""
+        self._say(f"[{where}]", f"📈 {payload.get('title', 'chart')}: {path}")
+        return {"ok": True, "file": path.name}
 
     def _where(self, channel: str, names: Names) -> str:
         # A post to a user id (or to the DM channel opened with one) is a direct message.

@@ -7,8 +7,8 @@ so every surface runs the same parsing, the same permission checks and the same 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +32,8 @@ from bot.slack.blocks import Reply, error, forms
 from bot.slack.blocks import experiments as render
 from bot.slack.blocks import reviews as review_render
 from bot.slack.handlers import HANDLERS
+from bot.slack.uploads import Fetch, handle_upload
+from bot.slack.words import UPLOAD_USAGE
 from storage.unit_of_work import Database, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -96,13 +98,22 @@ class Dispatcher:
         thread_ts: str,
         text: str,
         bot_user_id: str | None,
+        files: Sequence[dict[str, Any]] = (),
+        fetch: Fetch | None = None,
     ) -> bool:
         """Handle ``@mlgov <command line>`` once per event id; False for a repeat.
 
         The claim of the event id, the command's effect and the reply (through the
         outbox) commit together: a retry of a delivery that failed does the work, a
-        retry of one that succeeded does nothing.
+        retry of one that succeeded does nothing. ``eval`` and ``parity`` carry files.
         """
+        try:
+            name, rest = parsing.parse_mention(text, bot_user_id)
+        except UsageError:
+            name, rest = "", ""
+        if name in UPLOAD_USAGE and fetch is not None:
+            origin = replace(origin, channel=origin.channel or channel)
+            return handle_upload(self, origin, event_id, thread_ts, name, rest, files, fetch)
         with self.db.write() as uow:
             if not uow.events.claim(origin.team_id, event_id, self.clock()):
                 return False
@@ -110,6 +121,12 @@ class Dispatcher:
             public = False
             try:
                 name, rest = parsing.parse_mention(text, bot_user_id)
+                if name in UPLOAD_USAGE:
+                    raise UsageError(
+                        f"'{name}' reads attached files, which only Slack can send; from a"
+                        " terminal use `mlgov eval push` or `mlgov eval parity`.",
+                        UPLOAD_USAGE[name],
+                    )
                 parsed = parsing.parse(name, rest)
                 if isinstance(parsed, OpenNewExperimentForm):
                     raise UsageError(

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime
 from typing import Any
 
+from bot.domain.evaluation import Baseline, EvaluationRecord
 from bot.domain.model import Experiment, OutgoingMessage, Project
+from bot.domain.parity import Parity
 from bot.domain.review import Decision, Review
 from bot.domain.rotation import Agenda, RotationConfig, Slot
+from bot.domain.summary import Summary
+from bot.slack.blocks import evaluations as eval_render
 from bot.slack.blocks import experiments as render
 from bot.slack.blocks import reviews as review_render
 from bot.slack.blocks import rotation as rotation_render
+
+# A file upload through slack_sdk's files_upload_v2 (three Web API calls), queued as one.
+UPLOAD = "files.uploadV2"
 
 
 class SlackNotices:
@@ -113,8 +121,10 @@ class SlackNotices:
         review: Review,
         reviewers: list[str],
         quorum: int,
+        *,
+        evaluation: EvaluationRecord | None = None,
     ) -> list[OutgoingMessage]:
-        text, blocks = review_render.request(experiment, review, quorum)
+        text, blocks = review_render.request(experiment, review, quorum, evaluation)
         channel = project.channel_id
         post = OutgoingMessage(
             project.team_id,
@@ -143,13 +153,15 @@ class SlackNotices:
         approvals: int,
         quorum: int,
         moved: Experiment | None,
+        *,
+        evaluation: EvaluationRecord | None = None,
     ) -> list[OutgoingMessage]:
         channel = project.channel_id
         now = moved or experiment
         text = review_render.decided(
             experiment, decision, approvals, quorum, now.status.value if moved else None
         )
-        update_text, blocks = review_render.request(now, review, quorum)
+        update_text, blocks = review_render.request(now, review, quorum, evaluation)
         messages = [
             OutgoingMessage(
                 project.team_id,
@@ -221,6 +233,105 @@ class SlackNotices:
                 )
             )
         return messages
+
+    # --- evaluations ---------------------------------------------------------------
+
+    def evaluation_recorded(
+        self,
+        experiment: Experiment,
+        project: Project,
+        summary: Summary,
+        baseline: Baseline | None,
+        chart: bytes | None,
+        dismissed: int,
+        progress_ref: str | None,
+    ) -> list[OutgoingMessage]:
+        channel = project.channel_id
+        text, blocks = eval_render.summary_blocks(experiment, summary, baseline, dismissed)
+        payload = {"channel": channel, "text": text, "blocks": blocks}
+        messages = [
+            OutgoingMessage(
+                project.team_id,
+                channel,
+                "chat.update" if progress_ref else "chat.postMessage",
+                payload,
+                experiment_id=experiment.id,
+                ref=progress_ref,
+            )
+        ]
+        if chart is not None:
+            kind = "roc" if summary.kind.value == "classification" else "residuals"
+            messages.append(
+                OutgoingMessage(
+                    project.team_id,
+                    channel,
+                    UPLOAD,
+                    {
+                        "channel": channel,
+                        "filename": f"{experiment.key}-{kind}.png",
+                        "title": f"{experiment.key}: {kind} against the baseline",
+                        "content_b64": base64.b64encode(chart).decode("ascii"),
+                    },
+                    experiment_id=experiment.id,
+                )
+            )
+        return messages
+
+    def evaluation_computing(
+        self, experiment: Experiment, project: Project, rows: int, ref: str
+    ) -> list[OutgoingMessage]:
+        return [self._in_thread(experiment, project, eval_render.computing(experiment, rows), ref)]
+
+    def evaluation_failed(
+        self, experiment: Experiment, project: Project, why: str, ref: str
+    ) -> list[OutgoingMessage]:
+        channel = project.channel_id
+        payload = {"channel": channel, "text": eval_render.failed(experiment, why)}
+        return [
+            OutgoingMessage(
+                project.team_id,
+                channel,
+                "chat.update",
+                payload,
+                experiment_id=experiment.id,
+                ref=ref,
+            )
+        ]
+
+    def baseline_set(
+        self,
+        project: Project,
+        experiment: Experiment,
+        baseline: Baseline,
+        previous: Baseline | None,
+    ) -> list[OutgoingMessage]:
+        text = eval_render.baseline_set(experiment, baseline, previous)
+        return [
+            OutgoingMessage(
+                project.team_id,
+                project.channel_id,
+                "chat.postMessage",
+                {"channel": project.channel_id, "text": text},
+            )
+        ]
+
+    def parity_checked(
+        self, experiment: Experiment, project: Project, parity: Parity
+    ) -> list[OutgoingMessage]:
+        return [self._in_thread(experiment, project, eval_render.parity_text(experiment, parity))]
+
+    def _in_thread(
+        self, experiment: Experiment, project: Project, text: str, ref: str | None = None
+    ) -> OutgoingMessage:
+        channel = project.channel_id
+        return OutgoingMessage(
+            project.team_id,
+            channel,
+            "chat.postMessage",
+            {"channel": channel, "text": text},
+            experiment_id=experiment.id,
+            ref=ref,
+        )
 
 
 def _direct_message(team_id: str, user_id: str, text: str) -> OutgoingMessage:

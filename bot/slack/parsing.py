@@ -13,10 +13,12 @@ from bot.domain.commands import (
     AddLink,
     AddMember,
     AddProject,
+    BaselineHistory,
     Command,
     ConfigureRotation,
     DecideReview,
     DeclineReview,
+    EvaluateUpload,
     Help,
     History,
     JoinRotation,
@@ -24,19 +26,23 @@ from bot.domain.commands import (
     ListReviews,
     NewExperiment,
     OpenNewExperimentForm,
+    ParityUpload,
     RecordAbsence,
     RemoveMember,
     RequestReview,
     RotationStats,
     ScheduleEngineering,
+    SetBaseline,
     SetRules,
     Ship,
     ShowExperiment,
+    ShowMetrics,
     ShowRotation,
     Step,
     SwapPresenters,
 )
 from bot.domain.errors import UsageError
+from bot.domain.evaluation import Kind
 from bot.domain.model import (
     KNOWN_METRICS,
     LOWER_IS_BETTER,
@@ -51,6 +57,7 @@ from bot.slack.words import (
     LINK_PATTERN,
     MAX_TEXT,
     MAX_TITLE,
+    UPLOAD_USAGE,
     URL_PATTERN,
     USAGE,
     USER_PATTERN,
@@ -90,15 +97,19 @@ def parse_exp(text: str) -> Command:
         return _parse_new(rest, usage)
     if sub == "list":
         return _parse_list(rest, usage)
+    if sub == "baseline":
+        return _parse_baseline(rest, usage)
     if not rest:
         raise UsageError(f"'{sub}' needs an experiment key.", usage)
     number = experiment_number(rest[0], usage)
     args = rest[1:]
-    if sub in ("show", "history", "analyze"):
+    if sub in ("show", "history", "analyze", "metrics"):
         if args:
             raise UsageError(f"Unexpected '{unescape(' '.join(args))}'.", usage)
         if sub == "show":
             return ShowExperiment(number)
+        if sub == "metrics":
+            return ShowMetrics(number)
         return History(number) if sub == "history" else Step("analyze", number)
     if sub == "start":
         if args and [a.lower() for a in args] != ["--force"]:
@@ -137,6 +148,17 @@ def parse_exp(text: str) -> Command:
     if not label and shown and not url.split("://", 1)[-1].startswith(shown):
         label = shown  # the text of Slack's <url|text>, unless it just shows the URL
     return AddLink(number, url, label[:200])
+
+
+def _parse_baseline(rest: list[str], usage: str) -> SetBaseline | BaselineHistory:
+    if not rest:
+        raise UsageError("baseline needs a project.", usage)
+    slug = project_slug(rest[0], usage)
+    if len(rest) == 1:
+        return BaselineHistory(slug)
+    if len(rest) > 2:
+        raise UsageError(f"Unexpected '{unescape(' '.join(rest[2:]))}'.", usage)
+    return SetBaseline(slug, experiment_number(rest[1], usage))
 
 
 def _parse_new(rest: list[str], usage: str) -> NewExperiment:
@@ -364,10 +386,43 @@ def parse_mention(text: str, bot_user_id: str | None) -> tuple[str, str]:
     head, *tail = words.split(None, 1) or [""]  # the command may be followed by a newline
     rest = tail[0] if tail else ""
     name = head.lstrip("/").lower()
-    if name not in PARSERS:
+    if name not in PARSERS and name not in UPLOAD_USAGE:
         raise UsageError(
             f"I did not understand '{unescape(head)[:40]}'. Mention me with a command,"
             " like @mlgov exp list.",
-            "@mlgov exp help, @mlgov review help, @mlgov rotation help, @mlgov mlgov help",
+            "@mlgov exp help, @mlgov review help, @mlgov rotation help, @mlgov mlgov help,"
+            " @mlgov eval EXP-7 (with a file), @mlgov parity EXP-7 (with two files)",
         )
     return name, rest
+
+
+def parse_upload(name: str, text: str) -> EvaluateUpload | ParityUpload:
+    """``eval EXP-7 [--kind k]`` or ``parity EXP-7 [--tolerance x] [--threshold t]``."""
+    usage = UPLOAD_USAGE[name]
+    allowed = {"kind"} if name == "eval" else {"tolerance", "threshold"}
+    positional, flags = split_flags(tokens(text), allowed, usage)
+    if not positional:
+        raise UsageError(f"'{name}' needs an experiment key.", usage)
+    if len(positional) > 1:
+        raise UsageError(f"Unexpected '{unescape(' '.join(positional[1:]))}'.", usage)
+    number = experiment_number(positional[0], usage)
+    if name == "eval":
+        kind = flags.get("kind")
+        if kind is not None and kind.lower() not in {k.value for k in Kind}:
+            raise UsageError(f"'{kind}' is not a kind (classification, regression).", usage)
+        return EvaluateUpload(number, Kind(kind.lower()) if kind else None)
+    tolerance = _finite(flags.get("tolerance", "1e-6"), "tolerance", usage)
+    threshold = _finite(flags.get("threshold", "0.5"), "threshold", usage)
+    if tolerance < 0:
+        raise UsageError("The tolerance cannot be negative.", usage)
+    return ParityUpload(number, tolerance, threshold)
+
+
+def _finite(text: str, what: str, usage: str) -> float:
+    try:
+        value = plain_number(text)
+    except ValueError:
+        raise UsageError(f"The {what} '{text[:40]}' is not a number.", usage) from None
+    if not math.isfinite(value):
+        raise UsageError(f"The {what} must be a finite number.", usage)
+    return value

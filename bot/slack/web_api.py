@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import urllib.error
 from typing import Any
 
@@ -9,6 +10,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.services.delivery import DeliveryFailed
+from bot.slack.notices import UPLOAD
 
 # ok:false errors worth trying again; any other one will not go away by itself.
 TRANSIENT = frozenset(
@@ -26,6 +28,8 @@ class WebApi:
 
     def call(self, method: str, payload: dict[str, Any]) -> dict[str, Any]:
         try:
+            if method == UPLOAD:
+                return self._upload(payload)
             response = self.client.api_call(method, json=payload)
         except SlackApiError as exc:
             error = exc.response.get("error", "") if isinstance(exc.response.data, dict) else ""
@@ -35,6 +39,18 @@ class WebApi:
         except (TimeoutError, urllib.error.URLError, ConnectionError) as exc:
             raise DeliveryFailed(f"network: {exc}") from exc
         return dict(response.data) if isinstance(response.data, dict) else {"ok": True}
+
+    def _upload(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """A file into a channel (and thread) by the v2 flow: upload URL, upload, complete."""
+        response = self.client.files_upload_v2(
+            channel=payload["channel"],
+            thread_ts=payload.get("thread_ts"),
+            content=base64.b64decode(payload["content_b64"]),
+            filename=payload.get("filename", "chart.png"),
+            title=payload.get("title"),
+        )
+        files = response.get("files") or [{}]
+        return {"ok": True, "file": files[0].get("id")}
 
 
 def _classify(exc: SlackApiError, error: str) -> DeliveryFailed:

@@ -37,6 +37,8 @@ USAGE: dict[str, dict[str, str]] = {
         "history": "/exp history EXP-7",
         "schedule": "/exp schedule EXP-7 [note]   (engineers and managers; needs peer review)",
         "ship": "/exp ship EXP-7",
+        "metrics": "/exp metrics EXP-7",
+        "baseline": "/exp baseline <project> [EXP-3]   (managers set it; without a key: history)",
         "help": "/exp help",
     },
     "review": {
@@ -65,6 +67,15 @@ USAGE: dict[str, dict[str, str]] = {
         "rules": "/mlgov rules <project> [key=value ...]",
         "help": "/mlgov help",
     },
+}
+
+
+# Mentions that carry files (a slash command cannot).
+UPLOAD_USAGE = {
+    "eval": "@mlgov eval EXP-7 [--kind classification|regression]   (attach one CSV, Parquet"
+    " or JSON file of y_true, y_score or y_pred, optional id)",
+    "parity": "@mlgov parity EXP-7 [--tolerance 1e-6] [--threshold 0.5]   (attach the"
+    " prototype's and production's score files, in that order)",
 }
 
 

@@ -23,6 +23,7 @@ from tests.fakes.slack_api import FakeSlack
 SIGNING_SECRET = "test-signing-secret"
 TEAM = "T1"
 ADMIN = "UADMIN"
+API_TOKEN = "pipeline-secret"
 
 
 @dataclass
@@ -52,6 +53,7 @@ class AppUnderTest:
             slack_api_url=fake.api_url,
             database_url=database_url,
             admins=frozenset({ADMIN}),
+            api_token=API_TOKEN,
         )
         self.runtime = Runtime.create(self.settings)
         client = web_client("xoxb-test", fake.api_url)

@@ -25,6 +25,12 @@ METHOD_SCOPES: dict[str, str | None] = {
     "conversations.join": "channels:join",
     "users.info": "users:read",
     "views.open": None,
+    # Downloading a shared file's url_private needs files:read (the fake logs it so).
+    "file.download": "files:read",
+    "files.info": "files:read",
+    "files.getUploadURLExternal": "files:write",
+    "file.upload": None,  # the bytes, to the URL files.getUploadURLExternal gave
+    "files.completeUploadExternal": "files:write",
 }
 # Scopes that no Web API call needs but that a surface does.
 SURFACE_SCOPES = {"commands": "slash commands", "app_mentions:read": "app_mention events"}
@@ -103,6 +109,20 @@ def test_scopes_are_exactly_what_the_app_uses(app: AppUnderTest, manifest: dict[
         },
         "EvScopes2",
     )
+    data = b"y_true,y_score\n0,0.1\n1,0.8\n0,0.3\n1,0.6\n"
+    url = app.fake.host_file("T1-F1/preds.csv", data)
+    app.event(
+        {
+            "type": "app_mention",
+            "user": "UALICE",
+            "text": "<@UBOT> eval EXP-1",
+            "ts": "1.7",
+            "channel": "CCHURN",
+            "files": [{"id": "F1", "name": "preds.csv", "size": len(data), "url_private": url}],
+        },
+        "EvScopes3",
+    )
+    app.fake.wait_for("files.completeUploadExternal", timeout=30)
     app.button("UALICE", "exp_start", "EXP-1")
     app.fake.wait_for("views.open")
     app.fake.wait_for("chat.postEphemeral")

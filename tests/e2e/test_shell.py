@@ -581,3 +581,20 @@ def test_as_refuses_what_cannot_be_a_name(sqlite_url: str) -> None:
     assert code == 2
     assert "--as 'mary jane' is not a name" in out
     assert "> /exp list" not in out
+
+
+def test_the_demo_has_real_evaluations_against_a_baseline(sqlite_url: str) -> None:
+    from sklearn.metrics import roc_auc_score
+
+    from bot.shell.demo_models import train_demo_models
+
+    _, transcript = shell(sqlite_url, "/exp metrics EXP-1", "/exp baseline churn")
+    said = answers(transcript)
+    metrics = said["ada> /exp metrics EXP-1"]
+    models = train_demo_models()
+    auc = roc_auc_score(models.candidate.y_true, models.candidate.score)
+    base = roc_auc_score(models.baseline.y_true, models.baseline.score)
+    assert f"AUC {auc:.4f}" in metrics and f"{base:.4f}" in metrics
+    assert "AUC better" in metrics and "compared with EXP-2" in metrics
+    assert "171 held-out rows" in metrics
+    assert "EXP-2 (evaluation #1)" in said["ada> /exp baseline churn"]

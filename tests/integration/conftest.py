@@ -142,6 +142,50 @@ class RecordingNotices:
         self._record("stale_nudge", experiment.key)
         return []
 
+    # Evaluations: what was announced is recorded; one thread message queued per event.
+    def evaluation_recorded(
+        self,
+        experiment: Experiment,
+        project: Project,
+        summary: Any,
+        baseline: Any,
+        chart: bytes | None,
+        dismissed: int,
+        progress_ref: str | None,
+    ) -> list[OutgoingMessage]:
+        self._record("evaluation_recorded", (experiment.key, summary, baseline, chart, dismissed))
+        return [self._thread(experiment, project, f"{experiment.key} evaluated")]
+
+    def evaluation_computing(
+        self, experiment: Experiment, project: Project, rows: int, ref: str
+    ) -> list[OutgoingMessage]:
+        self._record("evaluation_computing", (experiment.key, rows))
+        return []
+
+    def evaluation_failed(
+        self, experiment: Experiment, project: Project, why: str, ref: str
+    ) -> list[OutgoingMessage]:
+        self._record("evaluation_failed", (experiment.key, why))
+        return []
+
+    def baseline_set(
+        self, project: Project, experiment: Experiment, baseline: Any, previous: Any
+    ) -> list[OutgoingMessage]:
+        self._record("baseline_set", (project.slug, experiment.key, previous))
+        return []
+
+    def parity_checked(
+        self, experiment: Experiment, project: Project, parity: Any
+    ) -> list[OutgoingMessage]:
+        self._record("parity_checked", (experiment.key, parity))
+        return [self._thread(experiment, project, f"{experiment.key} parity")]
+
+    def _thread(self, experiment: Experiment, project: Project, text: str) -> OutgoingMessage:
+        payload = {"channel": project.channel_id, "text": text}
+        return OutgoingMessage(
+            project.team_id, project.channel_id, "chat.postMessage", payload, experiment.id
+        )
+
 
 @pytest.fixture
 def notices() -> RecordingNotices:

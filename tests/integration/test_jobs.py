@@ -332,16 +332,28 @@ def test_an_engineering_agenda_lists_what_was_scheduled_or_shipped(team: Team) -
 
     _record_move(team, sched, "schedule", utc(3, 11))
     _record_move(team, shipped, "ship", utc(3, 12))
+    with team.db.write() as uow:  # a parity check, as evaluations.record_parity audits it
+        uow.audit.record(
+            TEAM,
+            "UERIN",
+            "parity",
+            utc(3, 12),
+            experiment=uow.experiments.require(TEAM, shipped),
+            project_id=uow.projects.require(TEAM, "churn").id,
+            detail={"parity": 1, "passed": False, "rows": 1234},
+        )
+        uow.commit()
     step(team, "bob", science, "start", utc(3, 12))
     step(team, "bob", science, "conclude", utc(3, 13), outcome=Outcome.SUCCESS, text="works")
     start = len(team.outbox_rows())
     assert rotate(team, berlin(3, 23, 9, 0)) == [
         "churn: announced the engineering review of 2026-03-23"
     ]
-    assert agenda_of(team) == ([("EXP-2", "schedule"), ("EXP-3", "ship")], [])
+    assert agenda_of(team) == ([("EXP-2", "schedule"), ("EXP-3", "ship"), ("EXP-3", "parity")], [])
     [(_, fallback, blocks)] = messages(team, start)
     assert fallback == "Engineering review Mon 23 Mar 10:00: <@UERIN> presents"
-    assert "scheduled or shipped since the last engineering review" in blocks
+    assert "scheduled, shipped or parity-checked since the last engineering review" in blocks
+    assert "*EXP-3* Feature store: parity check FAILED (1,234 rows)" in blocks
     assert "*EXP-2* Ranking model: schedule" in blocks and "*EXP-3* Feature store: ship" in blocks
     assert "EXP-1" not in blocks and "EXP-4" not in blocks
 

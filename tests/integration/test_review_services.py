@@ -46,9 +46,10 @@ class ReviewNotices(RecordingNotices):
         review: Review,
         reviewers: list[str],
         quorum: int,
+        **extra: Any,
     ) -> list[OutgoingMessage]:
         self._record("review_requested", (experiment.key, list(reviewers)))
-        return self.slack.review_requested(experiment, project, review, reviewers, quorum)
+        return self.slack.review_requested(experiment, project, review, reviewers, quorum, **extra)
 
     def review_decided(
         self,
@@ -59,10 +60,11 @@ class ReviewNotices(RecordingNotices):
         approvals: int,
         quorum: int,
         moved: Experiment | None,
+        **extra: Any,
     ) -> list[OutgoingMessage]:
         self._record("review_decided", (experiment.key, decision.reviewer, decision.approve))
         return self.slack.review_decided(
-            experiment, project, review, decision, approvals, quorum, moved
+            experiment, project, review, decision, approvals, quorum, moved, **extra
         )
 
     def review_reminder(

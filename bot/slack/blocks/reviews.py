@@ -7,6 +7,7 @@ from typing import Any
 
 from slack_sdk.models.blocks import Block
 
+from bot.domain.evaluation import EvaluationRecord
 from bot.domain.model import Experiment
 from bot.domain.review import Decision, Review, ReviewKind, Verdict
 from bot.slack.blocks import (
@@ -67,8 +68,21 @@ def _status_lines(review: Review, owner: str, quorum: int) -> list[str]:
     return lines
 
 
+def _metric_line(experiment: Experiment, evaluation: EvaluationRecord | None) -> str:
+    """The latest evaluation's verdict, so reviewers see what they approve."""
+    if evaluation is None:
+        return "_Metric summary against the baseline: none recorded yet._"
+    from bot.domain.summary import Summary
+    from bot.slack.blocks.evaluations import headline
+
+    line = headline(experiment, Summary.from_json(evaluation.summary), None)
+    return (
+        f"*Metric summary* (evaluation #{evaluation.id}, `/exp metrics {experiment.key}`): {line}"
+    )
+
+
 def request(
-    experiment: Experiment, review: Review, quorum: int
+    experiment: Experiment, review: Review, quorum: int, evaluation: EvaluationRecord | None = None
 ) -> tuple[str, list[dict[str, Any]]]:
     """The request posted in the experiment's thread, updated as decisions arrive."""
     e = experiment
@@ -79,7 +93,7 @@ def request(
     ]
     if review.kind is ReviewKind.RESULTS:
         summary.append(f"*Outcome:* {e.outcome or '—'} · *Learnings:* {escape(e.learnings)}")
-        summary.append("_Metric summary against the baseline: none recorded yet._")
+        summary.append(_metric_line(experiment, evaluation))
     blocks: list[Block] = [
         header(f"Review of the {what} · {e.key}"),
         section("\n".join(summary)),

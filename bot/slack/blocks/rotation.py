@@ -7,7 +7,7 @@ from typing import Any
 
 from slack_sdk.models.blocks import Block
 
-from bot.domain.model import Role
+from bot.domain.model import AuditEntry, Role
 from bot.domain.rotation import WEEKDAYS, Agenda, PersonStats, RotationConfig, Slot, Topic
 from bot.services.rotation import Schedule
 from bot.slack.blocks import (
@@ -101,6 +101,18 @@ def swapped(slot: Slot) -> Reply:
     return reply(f"Swapped: {slot_line(slot)}")
 
 
+def _agenda_item(entry: AuditEntry, name: str) -> str:
+    line = f"• *{entry.experiment_key}* {escape(name)}: "
+    if entry.action == "parity":
+        passed = "passed" if entry.detail.get("passed") else "FAILED"
+        rows = entry.detail.get("rows")
+        return (
+            line + f"parity check {passed}" + (f" ({rows:,} rows)" if isinstance(rows, int) else "")
+        )
+    outcome = entry.detail.get("outcome")
+    return line + entry.action + (f" ({outcome})" if outcome else "")
+
+
 def announcement(
     slot: Slot, agenda: Agenda, meeting: datetime, config: RotationConfig
 ) -> tuple[str, list[dict[str, Any]]]:
@@ -115,14 +127,14 @@ def announcement(
         lines.append(f"(swapped with <@{slot.swapped_from}>)")
     if slot.skipped:
         lines.append(f"Away this week: {_skips(slot)}")
-    items = [
-        f"• *{entry.experiment_key}* {escape(name)}: {entry.action}"
-        + (f" ({entry.detail['outcome']})" if entry.detail.get("outcome") else "")
-        for entry, name in agenda.moves
-    ]
+    items = [_agenda_item(entry, name) for entry, name in agenda.moves]
     items += [f"• *{key}* {escape(name)}: in review" for key, name in agenda.in_review]
     since = "science" if slot.topic is Topic.SCIENCE else "engineering"
-    what = "concluded or in review" if slot.topic is Topic.SCIENCE else "scheduled or shipped"
+    what = (
+        "concluded or in review"
+        if slot.topic is Topic.SCIENCE
+        else "scheduled, shipped or parity-checked"
+    )
     blocks: list[Block] = [
         header(title),
         section("\n".join(lines)),

@@ -11,6 +11,7 @@ from slack_sdk import WebClient
 
 from bot.domain.errors import StorageError
 from bot.slack.dispatch import Dispatcher, Origin
+from bot.slack.files import SlackFiles
 from bot.slack.listeners.replies import ack_now
 from bot.slack.workspace_admins import WorkspaceAdmins
 
@@ -45,6 +46,8 @@ def register(app: App, dispatcher: Dispatcher, admins: WorkspaceAdmins) -> None:
                     thread,
                     event.get("text", ""),
                     context.bot_user_id,
+                    event.get("files") or [],
+                    SlackFiles(client),
                 )
                 return
             except StorageError:

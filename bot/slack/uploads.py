@@ -1,0 +1,126 @@
+"""``@mlgov eval EXP-7`` and ``@mlgov parity EXP-7`` with files attached: fetch, check, record.
+
+Runs after the ack (a lazy listener). The event id is claimed with the evaluation it
+records, so a repeated delivery records nothing; a refusal is told once, only to its sender.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from bot.domain.commands import EvaluateUpload, ParityUpload
+from bot.domain.errors import MlgovError, ValidationError
+from bot.domain.evaluation import Predictions
+from bot.domain.ingest import MAX_BYTES, parse_evaluation, parse_scores
+from bot.domain.model import OutgoingMessage
+from bot.services import evaluations
+from bot.services.evaluations import LARGE, Submission
+from bot.slack import parsing
+from bot.slack.blocks import error
+
+if TYPE_CHECKING:
+    from bot.slack.dispatch import Dispatcher, Origin
+
+log = logging.getLogger(__name__)
+# A Slack file object -> its name and bytes (downloaded with the bot token).
+Fetch = Callable[[dict[str, Any]], tuple[str, bytes]]
+SUFFIXES = (".csv", ".parquet", ".pq", ".json", ".txt", ".tsv")
+
+
+def handle_upload(
+    dispatcher: Dispatcher,
+    origin: Origin,
+    event_id: str,
+    thread_ts: str,
+    name: str,
+    rest: str,
+    files: Sequence[dict[str, Any]],
+    fetch: Fetch,
+) -> bool:
+    """Record the evaluation (or parity check) the mention carries; False for a repeat."""
+    db = dispatcher.db
+    with db.read() as uow:
+        if uow.events.seen(origin.team_id, event_id):
+            return False
+        ctx = dispatcher._context(uow, origin)
+    progress: str | None = None
+    number: int | None = None
+    try:
+        command = parsing.parse_upload(name, rest)
+        number = command.number
+        evaluations.check_submitter(db, ctx, number)
+        if isinstance(command, EvaluateUpload):
+            ((filename, data),) = _download(files, 1, fetch)
+            evaluation = parse_evaluation(data, filename=filename, kind=command.kind)
+            if isinstance(evaluation, Predictions) and evaluation.rows >= LARGE:
+                progress = f"eval-{event_id}"[:64]
+                evaluations.computing_notice(db, ctx, number, evaluation.rows, progress)
+            submission = Submission(number, evaluation, "upload", filename)
+            done = evaluations.submit_evaluation(
+                db, ctx, submission, progress_ref=progress, event_id=event_id
+            )
+            return done is not None
+        assert isinstance(command, ParityUpload)
+        (first, one), (second, two) = _download(files, 2, fetch)
+        result = evaluations.record_parity(
+            db,
+            ctx,
+            number,
+            parse_scores(one, filename=first),
+            parse_scores(two, filename=second),
+            source="upload",
+            tolerance=command.tolerance,
+            threshold=command.threshold,
+            event_id=event_id,
+        )
+        return result is not None
+    except MlgovError as exc:
+        why = str(exc)
+    except Exception:  # a bug or an outage: the sender must still hear something
+        log.exception("upload %s failed", event_id)
+        why = "Something went wrong on our side and nothing was recorded; please try again."
+    if progress is not None and number is not None:
+        evaluations.computing_failed(db, ctx, number, why.splitlines()[0], progress)
+    return _tell_sender(dispatcher, origin, event_id, thread_ts, why)
+
+
+def _download(
+    files: Sequence[dict[str, Any]], wanted: int, fetch: Fetch
+) -> list[tuple[str, bytes]]:
+    if len(files) != wanted:
+        what = "one file" if wanted == 1 else "two files (prototype first, then production)"
+        raise ValidationError(
+            f"Attach {what} to the message that mentions me; I found {len(files)}."
+        )
+    fetched = []
+    for file in files:
+        size = file.get("size")
+        if isinstance(size, int) and size > MAX_BYTES:
+            raise ValidationError(
+                f"{file.get('name', 'The file')} is {size / 2**20:.0f} MB; the limit is"
+                f" {MAX_BYTES // 2**20} MB. Sample the held-out set or use the pipeline API."
+            )
+        fetched.append(fetch(file))
+    return fetched
+
+
+def _tell_sender(
+    dispatcher: Dispatcher, origin: Origin, event_id: str, thread_ts: str, why: str
+) -> bool:
+    reply = error(why)
+    payload = {
+        "channel": origin.channel,
+        "thread_ts": thread_ts,
+        "user": origin.user_id,
+        "text": reply.text,
+        "blocks": reply.blocks,
+    }
+    with dispatcher.db.write() as uow:
+        if not uow.events.claim(origin.team_id, event_id, dispatcher.clock()):
+            return False
+        message = OutgoingMessage(origin.team_id, origin.channel, "chat.postEphemeral", payload)
+        uow.outbox.add(message, dispatcher.clock())
+        uow.commit()
+    return True

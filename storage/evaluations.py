@@ -1,0 +1,247 @@
+"""Evaluations, project baselines and parity checks: stored rows to domain values and back."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, undefer
+
+from bot.domain.evaluation import (
+    Baseline,
+    Evaluation,
+    EvaluationRecord,
+    Kind,
+    ParityRecord,
+    Predictions,
+    ScalarMetrics,
+)
+from storage.models import (
+    BaselineRow,
+    EvaluationRow,
+    ExperimentRow,
+    ParityRow,
+    ProjectRow,
+    ReviewDecisionRow,
+    ReviewRow,
+)
+from storage.sql import affected
+
+
+def pack(predictions: Predictions) -> bytes:
+    """The rows as a compressed .npz (no pickles: ids are stored as fixed-width unicode)."""
+    arrays: dict[str, Any] = {"y_true": predictions.y_true, "score": predictions.score}
+    if predictions.ids is not None:
+        arrays["ids"] = predictions.ids.astype(np.str_)
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def unpack(kind: Kind, data: bytes) -> Predictions:
+    with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+        ids = arrays["ids"] if "ids" in arrays.files else None
+        return Predictions(
+            kind,
+            np.ascontiguousarray(arrays["y_true"], dtype=np.float64),
+            np.ascontiguousarray(arrays["score"], dtype=np.float64),
+            ids,
+        )
+
+
+def _record(row: EvaluationRow, number: int) -> EvaluationRecord:
+    return EvaluationRecord(
+        id=row.id,
+        experiment_id=row.experiment_id,
+        experiment_number=number,
+        kind=Kind(row.kind),
+        source=row.source,
+        filename=row.filename,
+        submitted_by=row.submitted_by,
+        created_at=row.created_at,
+        rows=row.rows,
+        fingerprint=row.fingerprint,
+        baseline_id=row.baseline_id,
+        summary=dict(row.summary or {}),
+    )
+
+
+class Evaluations:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(
+        self,
+        team_id: str,
+        experiment_id: int,
+        evaluation: Evaluation,
+        *,
+        source: str,
+        filename: str,
+        submitted_by: str,
+        now: datetime,
+        baseline_id: int | None,
+        summary: dict[str, Any],
+    ) -> int:
+        row = EvaluationRow(
+            team_id=team_id,
+            experiment_id=experiment_id,
+            kind=evaluation.kind.value,
+            source=source,
+            filename=filename[:200],
+            submitted_by=submitted_by,
+            created_at=now,
+            baseline_id=baseline_id,
+            summary=summary,
+        )
+        if isinstance(evaluation, Predictions):
+            row.rows = evaluation.rows
+            row.fingerprint = evaluation.fingerprint()
+            row.data = pack(evaluation)
+        else:
+            row.summary = {**summary, "scalar_metrics": dict(evaluation.metrics)}
+        self.session.add(row)
+        self.session.flush()
+        return row.id
+
+    def get(self, evaluation_id: int) -> EvaluationRecord | None:
+        found = self.session.execute(
+            select(EvaluationRow, ExperimentRow.number)
+            .join(ExperimentRow, ExperimentRow.id == EvaluationRow.experiment_id)
+            .where(EvaluationRow.id == evaluation_id)
+        ).first()
+        return _record(found[0], found[1]) if found else None
+
+    def latest(self, experiment_id: int) -> EvaluationRecord | None:
+        found = self.session.execute(
+            select(EvaluationRow, ExperimentRow.number)
+            .join(ExperimentRow, ExperimentRow.id == EvaluationRow.experiment_id)
+            .where(EvaluationRow.experiment_id == experiment_id)
+            .order_by(EvaluationRow.id.desc())
+            .limit(1)
+        ).first()
+        return _record(found[0], found[1]) if found else None
+
+    def latest_id(self, experiment_id: int) -> int | None:
+        return self.session.scalar(
+            select(EvaluationRow.id)
+            .where(EvaluationRow.experiment_id == experiment_id)
+            .order_by(EvaluationRow.id.desc())
+            .limit(1)
+        )
+
+    def count(self, experiment_id: int) -> int:
+        return int(
+            self.session.scalar(
+                select(func.count()).where(EvaluationRow.experiment_id == experiment_id)
+            )
+            or 0
+        )
+
+    def load(self, evaluation_id: int) -> Evaluation:
+        """The evaluation's rows (or its scalar metrics), to pair a new evaluation with."""
+        row = self.session.scalars(
+            select(EvaluationRow)
+            .options(undefer(EvaluationRow.data))
+            .where(EvaluationRow.id == evaluation_id)
+        ).one()
+        kind = Kind(row.kind)
+        if row.data is None:
+            metrics = (row.summary or {}).get("scalar_metrics", {})
+            return ScalarMetrics(kind, {str(k): float(v) for k, v in metrics.items()})
+        return unpack(kind, row.data)
+
+    # Baselines ----------------------------------------------------------------------------
+
+    def set_baseline(
+        self, project_id: int, experiment_id: int, evaluation_id: int, set_by: str, now: datetime
+    ) -> None:
+        self.session.add(
+            BaselineRow(
+                project_id=project_id,
+                experiment_id=experiment_id,
+                evaluation_id=evaluation_id,
+                set_by=set_by,
+                set_at=now,
+            )
+        )
+        self.session.flush()
+
+    def baselines(self, project_id: int) -> list[Baseline]:
+        """The project's baselines, newest first: the first is current."""
+        rows = self.session.execute(
+            select(BaselineRow, ExperimentRow.number, ProjectRow.slug)
+            .join(ExperimentRow, ExperimentRow.id == BaselineRow.experiment_id)
+            .join(ProjectRow, ProjectRow.id == BaselineRow.project_id)
+            .where(BaselineRow.project_id == project_id)
+            .order_by(BaselineRow.id.desc())
+        ).all()
+        return [
+            Baseline(slug, number, row.evaluation_id, row.set_by, row.set_at)
+            for row, number, slug in rows
+        ]
+
+    def baseline(self, project_id: int) -> Baseline | None:
+        history = self.baselines(project_id)
+        return history[0] if history else None
+
+    # Parity checks ------------------------------------------------------------------------
+
+    def add_parity(
+        self,
+        team_id: str,
+        experiment_id: int,
+        result: dict[str, Any],
+        *,
+        submitted_by: str,
+        source: str,
+        now: datetime,
+    ) -> int:
+        row = ParityRow(
+            team_id=team_id,
+            experiment_id=experiment_id,
+            submitted_by=submitted_by,
+            source=source,
+            created_at=now,
+            result=result,
+        )
+        self.session.add(row)
+        self.session.flush()
+        return row.id
+
+    def latest_parity(self, experiment_id: int) -> ParityRecord | None:
+        row = self.session.scalars(
+            select(ParityRow)
+            .where(ParityRow.experiment_id == experiment_id)
+            .order_by(ParityRow.id.desc())
+            .limit(1)
+        ).first()
+        if row is None:
+            return None
+        return ParityRecord(
+            row.id, row.experiment_id, row.submitted_by, row.source, row.created_at, row.result
+        )
+
+    # Reviews ------------------------------------------------------------------------------
+
+    def dismiss_approvals_before(self, experiment_id: int, evaluation_id: int) -> int:
+        """A new evaluation: results approvals given before it no longer count."""
+        reviews = select(ReviewRow.id).where(
+            ReviewRow.experiment_id == experiment_id, ReviewRow.kind == "results"
+        )
+        return affected(
+            self.session.execute(
+                update(ReviewDecisionRow)
+                .where(
+                    ReviewDecisionRow.review_id.in_(reviews),
+                    ReviewDecisionRow.approve,
+                    ReviewDecisionRow.dismissed.is_(False),
+                    (ReviewDecisionRow.evaluation_id.is_(None))
+                    | (ReviewDecisionRow.evaluation_id < evaluation_id),
+                )
+                .values(dismissed=True)
+            )
+        )
