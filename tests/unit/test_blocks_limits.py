@@ -260,3 +260,79 @@ def test_change_messages_are_clipped_and_escaped() -> None:
     text = render.change_message(e, "U1", "conclude", {"learnings": NASTY * 500})
     assert 0 < len(text) <= SECTION_TEXT
     assert "<!channel>" not in text
+
+
+# --- metric summaries --------------------------------------------------------------
+
+
+def _summaries() -> list[Any]:
+    """Real summaries: paired, unpaired (a different held-out set), scalar, regression,
+    tiny (no interval), and one with every warning a user can trigger."""
+    import numpy as np
+
+    from bot.domain.evaluation import Kind, Predictions, ScalarMetrics
+    from bot.domain.summary import summarize
+
+    rng = np.random.default_rng(0)
+    y = (rng.random(500) < 0.3).astype(float)
+    good = np.clip(0.6 * y + rng.random(500) * 0.5, 0, 1)
+    weak = rng.random(500)
+    leaky = y * 0.9 + 0.05  # AUC 1: the leakage warning
+    criterion = SuccessCriterion("auc", Direction.HIGHER, 0.01)
+    c = Kind.CLASSIFICATION
+    other = Predictions(c, y[::-1].copy(), weak)
+    return [
+        summarize(Predictions(c, y, good), Predictions(c, y, weak), criterion),
+        summarize(Predictions(c, y, leaky * 3), other, criterion),
+        summarize(ScalarMetrics(c, {"auc": 0.8, "log_loss": 0.4}), Predictions(c, y, weak), None),
+        summarize(Predictions(c, y[:12], good[:12]), None, None),
+        summarize(
+            Predictions(Kind.REGRESSION, rng.normal(size=300), rng.normal(size=300)), None, None
+        ),
+    ]
+
+
+@pytest.mark.parametrize("index", range(5))
+def test_a_metric_summary_stays_within_limits_and_says_its_warnings(index: int) -> None:
+    from bot.domain.evaluation import Baseline
+    from bot.slack.blocks import evaluations as eval_render
+
+    summary = _summaries()[index]
+    e = experiment(7, title=NASTY * 10)
+    baseline = Baseline("churn", 3, 11, "U0MANAGER", AT)
+    text, blocks = eval_render.summary_blocks(e, summary, baseline, dismissed=2)
+    reply = Reply(text=text, blocks=blocks)
+    assert_within_slack_limits(reply)
+    shown = visible(reply)
+    for warning in summary.warnings:
+        assert warning in shown
+    assert "dismissed 2 approval(s)" in shown and "dismissed 2 approval(s)" in text
+
+
+def test_metrics_view_of_a_stored_summary_stays_within_limits() -> None:
+    from bot.domain.evaluation import Baseline, EvaluationRecord, Kind
+    from bot.domain.parity import Parity
+    from bot.slack.blocks import evaluations as eval_render
+
+    summary = _summaries()[0]
+    record = EvaluationRecord(
+        5,
+        7,
+        7,
+        Kind.CLASSIFICATION,
+        "upload",
+        NASTY,
+        "U0123ABCDEF",
+        AT,
+        500,
+        "f",
+        11,
+        summary.to_json(),
+    )
+    parity = Parity(500, 1e-6, 0.5, 0.2, 3, 0.006, 0.998, 1, False)
+    baseline = Baseline("churn", 4, 12, "U0MANAGER", AT)
+    reply = eval_render.metrics_view(experiment(7), record, 3, baseline, parity, 3)
+    assert_within_slack_limits(reply)
+    shown = visible(reply)
+    assert "compared with EXP-3" in shown and "baseline is now EXP-4" in shown
+    assert "Parity of EXP-7" in shown and "3 rows" in shown
