@@ -16,30 +16,32 @@ Decisions, in one place:
 - Scalar metrics are shown and never called significant; a scalar baseline gives no test.
 - The no-ML baseline (``prior``) is the candidate's labels scored by a constant: the positive
   rate (AUC 0.5, AP = the rate, log loss/Brier of the rate) or, for regression, the mean (R² 0).
+
+This module computes the summary (:func:`summarize`). The :class:`Summary` value and its
+JSON form are in :mod:`bot.domain.summary_json`, the readings (AUC band, verdict,
+criterion) in :mod:`bot.domain.readings`, pairing rows with the baseline's in
+:mod:`bot.domain.pairing`; their public names are importable from here too.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, replace
-from enum import StrEnum
-from typing import Any
+from dataclasses import replace
 
 import numpy as np
 
-from bot.domain.evaluation import (
-    Evaluation,
-    FloatArray,
-    Kind,
-    Predictions,
-    ScalarMetrics,
-    StrArray,
-)
+from bot.domain.evaluation import Evaluation, FloatArray, Kind, Predictions, ScalarMetrics
 from bot.domain.model import LOWER_IS_BETTER, Direction, SuccessCriterion
+from bot.domain.pairing import align
+from bot.domain.readings import (
+    ALPHA,
+    Verdict,
+    _criterion_met,
+    auc_band,
+    default_criterion,
+    verdict_of,
+)
 from bot.domain.stats import (
     Delta,
-    IntArray,
-    Interval,
     classification_metrics,
     compare_classification,
     delong_auc,
@@ -47,8 +49,26 @@ from bot.domain.stats import (
     paired_regression,
     regression_metrics,
 )
+from bot.domain.summary_json import Summary, _numbers
 
-ALPHA = 0.05
+__all__ = [
+    "ALPHA",
+    "BASELINE_NOT_PROBABILITIES",
+    "LEAKAGE_AUC",
+    "MIN_PER_CLASS",
+    "MIN_ROWS",
+    "NOT_PROBABILITIES",
+    "SCALAR_BASELINE",
+    "SCALAR_ONLY",
+    "Summary",
+    "Verdict",
+    "align",
+    "auc_band",
+    "default_criterion",
+    "summarize",
+    "verdict_of",
+]
+
 MIN_PER_CLASS = 10
 MIN_ROWS = 10
 LEAKAGE_AUC = 0.99
@@ -62,244 +82,6 @@ BASELINE_NOT_PROBABILITIES = (
     "The baseline's scores are outside [0, 1], so log loss, Brier, accuracy and F1"
     " are not compared."
 )
-
-
-class Verdict(StrEnum):
-    BETTER = "better"
-    WORSE = "worse"
-    SAME = "no significant difference"
-
-
-@dataclass(frozen=True)
-class Summary:
-    """What a metric summary shows; ``to_json`` is what the database stores."""
-
-    kind: Kind
-    rows: int | None  # None for scalar metrics
-    positives: int | None
-    negatives: int | None
-    metrics: dict[str, float | None]  # the candidate's
-    auc_ci: Interval | None
-    band: str | None  # the AUC reading (SPEC §5)
-    baseline_metrics: dict[str, float | None] | None
-    deltas: dict[str, Delta]  # empty when not paired
-    paired: bool
-    criterion_metric: str
-    verdict: Verdict | None  # on criterion_metric; None when not paired or not testable
-    criterion_met: bool | None
-    warnings: tuple[str, ...]
-    prior: dict[str, float] | None = None  # the no-ML baseline on the candidate's rows
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-safe dict (no NaN or inf: such values become null)."""
-        return {
-            "kind": self.kind.value,
-            "rows": self.rows,
-            "positives": self.positives,
-            "negatives": self.negatives,
-            "metrics": _numbers(self.metrics),
-            "auc_ci": _interval_json(self.auc_ci),
-            "band": self.band,
-            "baseline_metrics": (
-                _numbers(self.baseline_metrics) if self.baseline_metrics is not None else None
-            ),
-            "deltas": {name: _delta_json(d) for name, d in self.deltas.items()},
-            "paired": self.paired,
-            "criterion_metric": self.criterion_metric,
-            "verdict": self.verdict.value if self.verdict is not None else None,
-            "criterion_met": self.criterion_met,
-            "warnings": list(self.warnings),
-            "prior": _numbers(self.prior) if self.prior is not None else None,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Summary:
-        """The inverse of :meth:`to_json`."""
-        baseline = data.get("baseline_metrics")
-        prior = data.get("prior")
-        verdict = data.get("verdict")
-        return cls(
-            kind=Kind(data["kind"]),
-            rows=data.get("rows"),
-            positives=data.get("positives"),
-            negatives=data.get("negatives"),
-            metrics=_numbers(data.get("metrics") or {}),
-            auc_ci=_interval_from(data.get("auc_ci")),
-            band=data.get("band"),
-            baseline_metrics=_numbers(baseline) if baseline is not None else None,
-            deltas={k: _delta_from(v) for k, v in (data.get("deltas") or {}).items()},
-            paired=bool(data.get("paired", False)),
-            criterion_metric=str(data["criterion_metric"]),
-            verdict=Verdict(verdict) if verdict is not None else None,
-            criterion_met=data.get("criterion_met"),
-            warnings=tuple(data.get("warnings") or ()),
-            prior=(
-                {k: float(v) for k, v in prior.items() if _finite(v) is not None}
-                if prior is not None
-                else None
-            ),
-        )
-
-
-def _finite(value: Any) -> float | None:
-    if value is None:
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
-
-
-def _numbers(values: dict[str, Any]) -> dict[str, float | None]:
-    return {str(k): _finite(v) for k, v in values.items()}
-
-
-def _interval_json(ci: Interval | None) -> list[float] | None:
-    if ci is None or _finite(ci.low) is None or _finite(ci.high) is None:
-        return None
-    return [float(ci.low), float(ci.high)]
-
-
-def _interval_from(data: Any) -> Interval | None:
-    return Interval(float(data[0]), float(data[1])) if data is not None else None
-
-
-def _delta_json(d: Delta) -> dict[str, Any]:
-    return {
-        "metric": d.metric,
-        "candidate": _finite(d.candidate),
-        "baseline": _finite(d.baseline),
-        "delta": _finite(d.delta),
-        "ci": _interval_json(d.ci),
-        "p_value": _finite(d.p_value),
-        "method": d.method,
-    }
-
-
-def _delta_from(data: dict[str, Any]) -> Delta:
-    return Delta(
-        metric=str(data["metric"]),
-        candidate=_finite(data.get("candidate")),
-        baseline=_finite(data.get("baseline")),
-        delta=_finite(data.get("delta")),
-        ci=_interval_from(data.get("ci")),
-        p_value=_finite(data.get("p_value")),
-        method=str(data["method"]),
-    )
-
-
-# --- readings --------------------------------------------------------------------------
-
-
-def auc_band(auc: float) -> str:
-    """The SPEC's reading of an AUC.
-
-    Below 0.5 worse than chance; 0.5 chance; (0.5, 0.7) poor; [0.7, 0.8) acceptable;
-    [0.8, 0.9] excellent; above 0.9 exceptional.
-    """
-    if abs(auc - 0.5) < 1e-12:
-        return "chance"
-    if auc < 0.5:
-        return "worse than chance"
-    if auc < 0.7:
-        return "poor"
-    if auc < 0.8:
-        return "acceptable"
-    if auc <= 0.9:
-        return "excellent"
-    return "exceptional"
-
-
-def default_criterion(kind: Kind) -> SuccessCriterion:
-    """AUC up for classification, RMSE down for regression, by any amount."""
-    if kind is Kind.CLASSIFICATION:
-        return SuccessCriterion("auc", Direction.HIGHER, 0.0)
-    return SuccessCriterion("rmse", Direction.LOWER, 0.0)
-
-
-def verdict_of(delta: Delta, alpha: float = ALPHA) -> Verdict | None:
-    """better / worse / no significant difference for one Delta; None if it has no test.
-
-    DeLong's ΔAUC by p < alpha; every other metric by its CI excluding 0 (the analytic
-    intervals' p-values say the same; bootstrap intervals have no p-value).
-    """
-    if delta.delta is None:
-        return None
-    if delta.method == "delong":
-        if delta.p_value is None:
-            return None
-        if delta.p_value >= alpha:
-            return Verdict.SAME
-        went_up = delta.delta > 0.0
-    else:
-        if delta.ci is None:
-            return None
-        if not delta.ci.excludes_zero():
-            return Verdict.SAME
-        went_up = delta.ci.low > 0.0
-    improved = went_up != (delta.metric in LOWER_IS_BETTER)
-    return Verdict.BETTER if improved else Verdict.WORSE
-
-
-def _criterion_met(delta: Delta, verdict: Verdict, criterion: SuccessCriterion) -> bool:
-    assert delta.delta is not None
-    improvement = delta.delta if criterion.direction is Direction.HIGHER else -delta.delta
-    # A tolerance so that 0.80 − 0.78 counts as the +0.02 it is meant to be.
-    return verdict is Verdict.BETTER and improvement >= criterion.min_delta - 1e-12
-
-
-# --- pairing ---------------------------------------------------------------------------
-
-
-def align(
-    candidate: Predictions, baseline: Predictions
-) -> tuple[FloatArray, FloatArray, FloatArray] | str:
-    """(y_true, candidate score, baseline score) on the same rows, or why they cannot pair.
-
-    Matched by id when both have ids (same ids, each once, with the same label); otherwise
-    by order, when both hold the same labels in the same order (what the order fingerprint
-    hashes). Rows come back in the candidate's order.
-    """
-    different = "a different held-out set — no paired comparison."
-    if candidate.kind is not baseline.kind:
-        return (
-            f"The baseline is a {baseline.kind} evaluation and this one {candidate.kind}:"
-            " no paired comparison."
-        )
-    if candidate.rows != baseline.rows:
-        return (
-            f"This evaluation has {candidate.rows:,} rows and the baseline {baseline.rows:,}:"
-            f" {different}"
-        )
-    base_score = baseline.score
-    base_labels = baseline.y_true
-    if (
-        candidate.ids is not None
-        and baseline.ids is not None
-        and not np.array_equal(candidate.ids, baseline.ids)
-    ):
-        matched = _match_ids(candidate.ids, baseline.ids)
-        if isinstance(matched, str):
-            return f"{matched}: {different}"
-        base_score, base_labels = baseline.score[matched], baseline.y_true[matched]
-    if not np.array_equal(candidate.y_true, base_labels):
-        return f"The labels differ from the baseline's: {different}"
-    return candidate.y_true, candidate.score, base_score
-
-
-def _match_ids(ids: StrArray, base_ids: StrArray) -> IntArray | str:
-    """For each candidate row, the baseline row with its id; or what is wrong with the ids."""
-    order, base_order = np.argsort(ids, kind="stable"), np.argsort(base_ids, kind="stable")
-    ordered, base_ordered = ids[order], base_ids[base_order]
-    if np.any(ordered[1:] == ordered[:-1]) or np.any(base_ordered[1:] == base_ordered[:-1]):
-        return "Some ids repeat, so rows cannot be matched to the baseline's"
-    if not np.array_equal(ordered, base_ordered):
-        only = sorted(set(ordered.tolist()) - set(base_ordered.tolist()))[:3]
-        return f"The ids differ from the baseline's (e.g. {', '.join(map(repr, only))} only here)"
-    where = np.empty_like(order)
-    where[order] = np.arange(order.shape[0])
-    return base_order[where]
-
-
-# --- summaries -------------------------------------------------------------------------
 
 
 def summarize(
