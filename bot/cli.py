@@ -64,6 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("file", help="CSV, Parquet or JSON: y_true, y_score (or y_pred), id")
     push.add_argument("--kind", choices=("classification", "regression"), default=None)
     push.add_argument("--team", default=None, help="workspace id (when there are several)")
+    push.add_argument(
+        "--new-holdout",
+        action="store_true",
+        help="a new held-out set (or kind): record without comparing with the baseline",
+    )
     parity = eval_verbs.add_parser("parity", help="prototype against production scores")
     parity.add_argument("experiment", help="experiment key, e.g. EXP-7")
     parity.add_argument("prototype", help="the prototype's scores (CSV, Parquet or JSON)")

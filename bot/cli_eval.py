@@ -41,7 +41,9 @@ def evaluate(settings: Any, args: argparse.Namespace) -> int:
                 filename=Path(args.file).name,
                 kind=Kind(args.kind) if args.kind else None,
             )
-            submission = evaluations.Submission(number, evaluation, "cli", Path(args.file).name)
+            submission = evaluations.Submission(
+                number, evaluation, "cli", Path(args.file).name, args.new_holdout
+            )
             recorded = evaluations.submit_evaluation(runtime.db, ctx, submission)
             assert recorded is not None
             text, _ = render.summary_blocks(

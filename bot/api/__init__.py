@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import logging
 from collections.abc import Callable
 from datetime import datetime
 
@@ -13,6 +14,7 @@ from bot.domain.errors import (
     MlgovError,
     NotFound,
     PermissionDenied,
+    StorageError,
     UsageError,
     ValidationError,
 )
@@ -23,8 +25,10 @@ from bot.services import evaluations
 from bot.services.ports import Context, Notices
 from storage.unit_of_work import Database
 
+log = logging.getLogger(__name__)
 API_ACTOR = "api"
 STATUS = {
+    StorageError: 503,  # the database was busy or down: a pipeline should retry
     ValidationError: 400,
     UsageError: 400,
     PermissionDenied: 403,
@@ -81,11 +85,17 @@ def create_api(
                 kind=Kind(kind_text) if kind_text else None,
             )
             ctx = Context(Actor(team_id, API_ACTOR, pipeline=True), clock(), notices, timezone)
-            submission = evaluations.Submission(int(match.group(1)), evaluation, "api", filename)
+            new_holdout = request.args.get("new_holdout", "").lower() in ("1", "true", "yes")
+            submission = evaluations.Submission(
+                int(match.group(1)), evaluation, "api", filename, new_holdout
+            )
             recorded = evaluations.submit_evaluation(db, ctx, submission)
         except MlgovError as exc:
             status = next((s for t, s in STATUS.items() if isinstance(exc, t)), 400)
             return _problem(status, str(exc))
+        except Exception:  # a bug: logged, and answered in the API's own shape
+            log.exception("POST %s failed", request.path)
+            return _problem(500, "Something went wrong on our side; nothing was recorded.")
         assert recorded is not None
         summary = recorded.summary
         return (

@@ -176,6 +176,7 @@ class EvaluateUpload:
 
     number: int
     kind: Kind | None = None
+    new_holdout: bool = False  # recorded without comparison with the baseline
 
 
 @dataclass(frozen=True)

@@ -18,15 +18,18 @@ import re
 
 import numpy as np
 
+from bot.domain import ingest_formats
 from bot.domain.errors import ValidationError
 from bot.domain.evaluation import Evaluation, Kind, Predictions
 from bot.domain.ingest_formats import (
     MAX_COLUMNS,
+    MAX_ROWS,
     _Metrics,
     _read_csv,
     _read_json,
     _read_parquet,
     _Table,
+    _too_many_rows,
 )
 from bot.domain.ingest_values import (
     MAX_ID_LENGTH,
@@ -42,6 +45,7 @@ __all__ = [
     "MAX_BYTES",
     "MAX_COLUMNS",
     "MAX_ID_LENGTH",
+    "MAX_ROWS",
     "SCORE_COLUMN",
     "BoolArray",
     "check_labels",
@@ -144,7 +148,8 @@ def check_pairable_rows(
     if candidate.rows != baseline.rows:
         raise ValidationError(
             f"{candidate_name} has {candidate.rows:,} rows but {baseline_name} has "
-            f"{baseline.rows:,}: evaluate on the same held-out set as the baseline."
+            f"{baseline.rows:,}: evaluate on the same held-out set as the baseline (or, for a"
+            " new held-out set, record it with --new-holdout and make it the baseline)."
         )
 
 
@@ -187,6 +192,14 @@ def _require_rows(table: _Table, least: int) -> None:
 
 def _load(data: bytes, filename: str | None, content_type: str | None) -> _Table | _Metrics:
     """Recognise the format from the content (the name and type only help the messages)."""
+    loaded = _read(data, filename, content_type)
+    # The limit is read where it lives, so one setting governs every format.
+    if isinstance(loaded, _Table) and loaded.rows > ingest_formats.MAX_ROWS:
+        raise ValidationError(_too_many_rows(loaded.rows))
+    return loaded
+
+
+def _read(data: bytes, filename: str | None, content_type: str | None) -> _Table | _Metrics:
     if len(data) > MAX_BYTES:
         raise ValidationError(
             f"The file is {len(data) / 2**20:,.1f} MB; the limit is {MAX_BYTES // 2**20} MB. "

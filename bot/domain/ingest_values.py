@@ -108,6 +108,11 @@ def _as_text(series: pd.Series) -> tuple[pd.Series, BoolArray]:
         raise ValidationError(
             "A value in the file is nested too deeply to be a number or an id."
         ) from None
+    except UnicodeDecodeError:  # bytes in a Parquet binary column that are not UTF-8
+        raise ValidationError(
+            f"The column {series.name or 'id'} holds bytes that are not UTF-8 text; write the"
+            " ids as text."
+        ) from None
     return text, missing | (text == "").to_numpy(dtype=bool)
 
 

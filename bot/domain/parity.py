@@ -28,8 +28,13 @@ class Parity:
     passed: bool  # beyond == 0
 
     def to_json(self) -> dict[str, Any]:
-        """Plain JSON types, for storage."""
-        return asdict(self)
+        """Plain JSON types, for storage; an infinite gap is stored as the string "inf"
+        (JSON has no infinity, and PostgreSQL's JSONB refuses one)."""
+        data = asdict(self)
+        return {
+            k: str(v) if isinstance(v, float) and not math.isfinite(v) else v
+            for k, v in data.items()
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Parity:

@@ -7,7 +7,7 @@ entry, the Slack messages). The seconds a million rows take never hold a databas
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.domain.errors import InvalidTransition, NotFound, PermissionDenied, ValidationError
 from bot.domain.evaluation import (
@@ -40,6 +40,9 @@ class Submission:
     evaluation: Evaluation
     source: str
     filename: str = ""
+    # A new held-out set (or a different kind of model): recorded without comparison, so
+    # that a manager can make it the project's next baseline.
+    new_holdout: bool = False
 
 
 @dataclass(frozen=True)
@@ -112,18 +115,29 @@ def submit_evaluation(
         experiment = _readable(uow, actor, submission.number)
         _open_for_results(experiment)
         project = uow.projects.require(actor.team_id, experiment.project)
-        baseline = uow.evaluations.baseline(project.id)
+        current = uow.evaluations.baseline(project.id)
+        baseline = None if submission.new_holdout else current
         reference = uow.evaluations.load(baseline.evaluation_id) if baseline else None
     if reference is not None and reference.kind is not submission.evaluation.kind:
         raise ValidationError(
             f"This is a {submission.evaluation.kind} evaluation but the baseline of"
             f" {project.slug} (EXP-{baseline.experiment_number if baseline else '?'}) is"
-            f" {reference.kind}: give --kind {reference.kind} or set a matching baseline."
+            f" {reference.kind}: give --kind {reference.kind}, or --new-holdout to record it"
+            " without comparison (a manager can then make it the baseline)."
         )
-    check_pairable_rows(submission.evaluation, reference)
+    check_pairable_rows(submission.evaluation, reference, candidate_name=experiment.key)
     summary = summarize(submission.evaluation, reference, experiment.criterion, seed=SEED)
+    if submission.new_holdout and current is not None:
+        note = (
+            f"Declared a new held-out set: not compared with the baseline"
+            f" EXP-{current.experiment_number}; a manager can make this the baseline."
+        )
+        summary = replace(summary, warnings=(*summary.warnings, note))
     chart = _chart(experiment, submission.evaluation, reference, baseline)
     with db.write() as uow:
+        # Serialised with review decisions: an approval either saw this evaluation or is
+        # dismissed by it, never both missed (PostgreSQL runs these concurrently).
+        uow.workspaces.lock(actor.team_id)
         if event_id is not None and not uow.events.claim(actor.team_id, event_id, ctx.now):
             return None
         experiment = _readable(uow, actor, submission.number)

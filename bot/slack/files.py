@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import urllib.error
 import urllib.request
-from typing import Any
+from collections.abc import Callable
+from http.client import HTTPMessage
+from typing import IO, Any
 from urllib.parse import urlparse
 
 from slack_sdk import WebClient
@@ -12,6 +14,30 @@ from slack_sdk.errors import SlackApiError
 
 from bot.domain.errors import ValidationError
 from bot.domain.ingest import MAX_BYTES
+
+# Slack serves shared files from these domains (and their subdomains).
+SLACK_FILE_HOSTS = ("slack.com", "slack-files.com", "slack-edge.com")
+
+
+class _SlackOnlyRedirects(urllib.request.HTTPRedirectHandler):
+    def __init__(self, trusted: Callable[[str], bool]) -> None:
+        self.trusted = trusted
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: HTTPMessage,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        if not self.trusted(newurl):
+            fp.close()
+            raise ValidationError(
+                "Slack sent the file's download somewhere that is not Slack; I did not follow."
+            )
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
 class SlackFiles:
@@ -21,7 +47,10 @@ class SlackFiles:
         self.client = client
         self.timeout = timeout
         api_host = urlparse(client.base_url).hostname or "slack.com"
-        self.hosts = (api_host, "slack.com") if api_host != "slack.com" else ("slack.com",)
+        self.hosts = tuple(dict.fromkeys((api_host, *SLACK_FILE_HOSTS)))
+        # A redirect is followed only to another of Slack's hosts: urllib would otherwise
+        # carry the Authorization header (the bot token) wherever it is sent.
+        self.opener = urllib.request.build_opener(_SlackOnlyRedirects(self._trusted))
 
     def __call__(self, file: dict[str, Any]) -> tuple[str, bytes]:
         name = str(file.get("name") or file.get("title") or file.get("id") or "file")
@@ -51,7 +80,7 @@ class SlackFiles:
             url, headers={"Authorization": f"Bearer {self.client.token}"}
         )
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+            with self.opener.open(request, timeout=self.timeout) as response:
                 data: bytes = response.read(MAX_BYTES + 1)
         except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
             raise ValidationError(

@@ -397,10 +397,12 @@ def parse_mention(text: str, bot_user_id: str | None) -> tuple[str, str]:
 
 
 def parse_upload(name: str, text: str) -> EvaluateUpload | ParityUpload:
-    """``eval EXP-7 [--kind k]`` or ``parity EXP-7 [--tolerance x] [--threshold t]``."""
+    """``eval EXP-7 [--kind k] [--new-holdout]`` or ``parity EXP-7 [--tolerance x]
+    [--threshold t]``."""
     usage = UPLOAD_USAGE[name]
     allowed = {"kind"} if name == "eval" else {"tolerance", "threshold"}
-    positional, flags = split_flags(tokens(text), allowed, usage)
+    switches = frozenset({"new-holdout"}) if name == "eval" else frozenset()
+    positional, flags = split_flags(tokens(text), allowed, usage, switches)
     if not positional:
         raise UsageError(f"'{name}' needs an experiment key.", usage)
     if len(positional) > 1:
@@ -410,7 +412,7 @@ def parse_upload(name: str, text: str) -> EvaluateUpload | ParityUpload:
         kind = flags.get("kind")
         if kind is not None and kind.lower() not in {k.value for k in Kind}:
             raise UsageError(f"'{kind}' is not a kind (classification, regression).", usage)
-        return EvaluateUpload(number, Kind(kind.lower()) if kind else None)
+        return EvaluateUpload(number, Kind(kind.lower()) if kind else None, "new-holdout" in flags)
     tolerance = _finite(flags.get("tolerance", "1e-6"), "tolerance", usage)
     threshold = _finite(flags.get("threshold", "0.5"), "threshold", usage)
     if tolerance < 0:

@@ -7,11 +7,12 @@ records, so a repeated delivery records nothing; a refusal is told once, only to
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from bot.domain.commands import EvaluateUpload, ParityUpload
-from bot.domain.errors import MlgovError, ValidationError
+from bot.domain.errors import MlgovError, StorageError, ValidationError
 from bot.domain.evaluation import Predictions
 from bot.domain.ingest import MAX_BYTES, parse_evaluation, parse_scores
 from bot.domain.model import OutgoingMessage
@@ -24,9 +25,10 @@ if TYPE_CHECKING:
     from bot.slack.dispatch import Dispatcher, Origin
 
 log = logging.getLogger(__name__)
+INTERRUPTED = "the database was busy; trying again."
+DUPLICATE = "Slack delivered this upload twice; its summary is posted once, in this thread."
 # A Slack file object -> its name and bytes (downloaded with the bot token).
 Fetch = Callable[[dict[str, Any]], tuple[str, bytes]]
-SUFFIXES = (".csv", ".parquet", ".pq", ".json", ".txt", ".tsv")
 
 
 def handle_upload(
@@ -55,12 +57,16 @@ def handle_upload(
             ((filename, data),) = _download(files, 1, fetch)
             evaluation = parse_evaluation(data, filename=filename, kind=command.kind)
             if isinstance(evaluation, Predictions) and evaluation.rows >= LARGE:
-                progress = f"eval-{event_id}"[:64]
+                # Each attempt names its own message: a duplicate delivery computing at the
+                # same time must not leave the other's "computing…" behind.
+                progress = f"eval-{uuid.uuid4().hex}"
                 evaluations.computing_notice(db, ctx, number, evaluation.rows, progress)
-            submission = Submission(number, evaluation, "upload", filename)
+            submission = Submission(number, evaluation, "upload", filename, command.new_holdout)
             done = evaluations.submit_evaluation(
                 db, ctx, submission, progress_ref=progress, event_id=event_id
             )
+            if done is None and progress is not None:
+                evaluations.computing_failed(db, ctx, number, DUPLICATE, progress)
             return done is not None
         assert isinstance(command, ParityUpload)
         (first, one), (second, two) = _download(files, 2, fetch)
@@ -76,6 +82,15 @@ def handle_upload(
             event_id=event_id,
         )
         return result is not None
+    except StorageError:
+        # The listener retries a database hiccup (nothing was claimed); this attempt's
+        # "computing…" message says so if the database lets it.
+        if progress is not None and number is not None:
+            try:
+                evaluations.computing_failed(db, ctx, number, INTERRUPTED, progress)
+            except StorageError:
+                pass
+        raise
     except MlgovError as exc:
         why = str(exc)
     except Exception:  # a bug or an outage: the sender must still hear something

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import base64
+import http.client
 import urllib.error
 from typing import Any
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackRequestError
 
 from bot.services.delivery import DeliveryFailed
 from bot.slack.notices import UPLOAD
@@ -41,14 +42,23 @@ class WebApi:
         return dict(response.data) if isinstance(response.data, dict) else {"ok": True}
 
     def _upload(self, payload: dict[str, Any]) -> dict[str, Any]:
-        """A file into a channel (and thread) by the v2 flow: upload URL, upload, complete."""
-        response = self.client.files_upload_v2(
-            channel=payload["channel"],
-            thread_ts=payload.get("thread_ts"),
-            content=base64.b64decode(payload["content_b64"]),
-            filename=payload.get("filename", "chart.png"),
-            title=payload.get("title"),
-        )
+        """A file into a channel (and thread) by the v2 flow: upload URL, upload, complete.
+
+        A failure between the steps is retried from the start (a timeout after Slack
+        completed the upload can post the chart twice: delivery is at least once).
+        """
+        try:
+            response = self.client.files_upload_v2(
+                channel=payload["channel"],
+                thread_ts=payload.get("thread_ts"),
+                content=base64.b64decode(payload["content_b64"]),
+                filename=payload.get("filename", "chart.png"),
+                title=payload.get("title"),
+            )
+        except SlackRequestError as exc:  # the upload URL answered other than 200
+            raise DeliveryFailed(f"upload: {exc}") from exc
+        except (http.client.HTTPException, OSError) as exc:
+            raise DeliveryFailed(f"upload: network: {exc}") from exc
         files = response.get("files") or [{}]
         return {"ok": True, "file": files[0].get("id")}
 

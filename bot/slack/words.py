@@ -72,8 +72,8 @@ USAGE: dict[str, dict[str, str]] = {
 
 # Mentions that carry files (a slash command cannot).
 UPLOAD_USAGE = {
-    "eval": "@mlgov eval EXP-7 [--kind classification|regression]   (attach one CSV, Parquet"
-    " or JSON file of y_true, y_score or y_pred, optional id)",
+    "eval": "@mlgov eval EXP-7 [--kind classification|regression] [--new-holdout]   (attach"
+    " one CSV, Parquet or JSON file of y_true, y_score or y_pred, optional id)",
     "parity": "@mlgov parity EXP-7 [--tolerance 1e-6] [--threshold 0.5]   (attach the"
     " prototype's and production's score files, in that order)",
 }

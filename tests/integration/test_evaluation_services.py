@@ -179,3 +179,44 @@ def test_parity_is_stored_and_announced(churn: Team) -> None:
     stored = team.run("bob", evaluations.metrics, 2).parity
     assert stored is not None and stored.result["beyond"] == 5
     assert ("parity_checked", ("EXP-2", result)) in team.notices.calls
+
+
+def test_an_infinite_parity_gap_is_stored_on_every_backend(churn: Team) -> None:
+    team = churn
+    prototype = predictions(2, 1.5)
+    huge = prototype.score.copy()
+    huge[0], huge[1] = 1e308, -1e308
+    production = Predictions(Kind.CLASSIFICATION, prototype.y_true, huge, prototype.ids)
+    flipped = Predictions(Kind.CLASSIFICATION, prototype.y_true, -huge, prototype.ids)
+    result = evaluations.record_parity(
+        team.db, team.ctx("erin"), 2, production, flipped, source="cli"
+    )
+    assert result is not None and result.max_abs_delta == float("inf")
+    stored = team.run("bob", evaluations.metrics, 2).parity
+    assert stored is not None
+    from bot.domain.parity import Parity
+
+    assert Parity.from_json(stored.result).max_abs_delta == float("inf")
+
+
+def test_a_new_held_out_set_is_recorded_unpaired_and_can_become_the_baseline(
+    churn: Team,
+) -> None:
+    team = churn
+    submit(team, "alice", 1, predictions(1, 0.5))
+    team.run("manager", evaluations.set_baseline, "churn", 1)
+    bigger = predictions(2, 1.5, rows=ROWS + 100)
+    with pytest.raises(ValidationError, match="--new-holdout"):
+        submit(team, "bob", 2, bigger)
+    declared = evaluations.submit_evaluation(
+        team.db,
+        team.ctx("bob"),
+        Submission(2, bigger, "cli", "new-holdout.csv", new_holdout=True),
+    )
+    assert declared is not None and not declared.summary.deltas
+    assert declared.summary.verdict is None and declared.baseline is None
+    assert any("new held-out set" in w and "EXP-1" in w for w in declared.summary.warnings)
+    team.run("manager", evaluations.set_baseline, "churn", 2)
+    # The next evaluation on the new held-out set is compared with it.
+    again = submit(team, "bob", 2, predictions(3, 1.0, rows=ROWS + 100))
+    assert again is not None and again.summary.paired and "auc" in again.summary.deltas

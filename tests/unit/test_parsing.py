@@ -388,3 +388,29 @@ def test_a_mention_without_a_command_says_how_to_mention(text: str) -> None:
 
 def test_a_mention_may_break_the_line_after_the_command_name() -> None:
     assert parse_mention("<@UBOT> exp\nlist", "UBOT") == ("exp", "list")
+
+
+def test_upload_mentions_take_their_options() -> None:
+    from bot.domain.commands import EvaluateUpload, ParityUpload
+    from bot.domain.evaluation import Kind
+    from bot.slack.parsing import parse_upload
+
+    assert parse_upload("eval", "EXP-7") == EvaluateUpload(7)
+    assert parse_upload("eval", "exp-7 --kind Regression --new-holdout") == EvaluateUpload(
+        7, Kind.REGRESSION, True
+    )
+    assert parse_upload("parity", "EXP-7 --tolerance 1e-4 --threshold 0.3") == ParityUpload(
+        7, 1e-4, 0.3
+    )
+    for name, text, words in (
+        ("eval", "", "needs an experiment key"),
+        ("eval", "EXP-7 EXP-8", "Unexpected"),
+        ("eval", "EXP-7 --kind ranking", "not a kind"),
+        ("eval", "EXP-7 --tolerance 1", "Unknown option"),
+        ("parity", "EXP-7 --tolerance -1", "cannot be negative"),
+        ("parity", "EXP-7 --tolerance nan", "finite"),
+        ("parity", "EXP-7 --threshold high", "not a number"),
+        ("parity", "EXP-7 --new-holdout", "Unknown option"),
+    ):
+        with pytest.raises(UsageError, match=words):
+            parse_upload(name, text)

@@ -141,9 +141,22 @@ def summary_blocks(
         )
     if warnings:
         blocks.append(section("\n".join(f":warning: {w}" for w in warnings)))
-    blocks.append(context("Paired on the same rows; α = 0.05; seeded bootstrap where noted."))
+    blocks.append(context(_method(summary)))
     fallback = title + ("".join(f" ⚠ {w}" for w in warnings))
     return fallback[:3000], to_dicts(blocks)
+
+
+def _method(summary: Summary) -> str:
+    """How the numbers were compared, in one line under the table."""
+    if summary.rows is None:
+        return "Scalar metrics as the pipeline reported them: shown, never tested."
+    if not summary.deltas:
+        return "Not compared with a baseline (see above); the 95% AUC interval is DeLong's."
+    return (
+        "Paired on the same rows; 95% intervals: DeLong for AUC (with its test), normal for"
+        " per-row means (log loss, Brier, accuracy, MAE), the delta method for RMSE and R²,"
+        " a seeded bootstrap of 1,000 resamples for AP and F1; α = 0.05."
+    )
 
 
 def computing(experiment: Experiment, rows: int) -> str:
