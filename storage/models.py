@@ -451,3 +451,28 @@ class ParityRow(Base):
     source: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     result: Mapped[dict[str, Any]] = mapped_column(JsonType)
+
+
+class DigestSubscriptionRow(Base):
+    """Someone who asked for the weekly digest (managers get it without asking)."""
+
+    __tablename__ = "digest_subscriptions"
+    __table_args__ = (Index("ix_digest_subscriptions_user", "team_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[str] = mapped_column(ForeignKey("workspaces.team_id"))
+    user_id: Mapped[str] = mapped_column(String(32))
+    # None: every project the subscriber may read, now and later.
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class HomeViewRow(Base):
+    """Who has opened mlgov's Home tab, and when it was last published for them."""
+
+    __tablename__ = "home_views"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    opened_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    published_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)

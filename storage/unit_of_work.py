@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from bot.domain.errors import MlgovError, StorageError
 from storage.audit import Audit
 from storage.db import SessionFactories
+from storage.digests import DigestSubscriptions
 from storage.evaluations import Evaluations
 from storage.experiments import Experiments
 from storage.ledger import RunLedger
@@ -56,6 +57,7 @@ class UnitOfWork:
         self.rotations = Rotations(self.session)
         self.reviews = Reviews(self.session)
         self.evaluations = Evaluations(self.session)
+        self.subscriptions = DigestSubscriptions(self.session)
         return self
 
     def commit(self) -> None:
