@@ -113,6 +113,8 @@ class ProjectRules:
     wip_project: int = 0  # 0: no project-wide limit
     design_review: str = "optional"  # required | optional | off
     quorum: int = 2
+    digest_channel: str = ""  # a channel id that also gets the weekly digest ("" = none)
+    digest_time: str = "mon 08:00"  # weekday and wall-clock time, in the project's zone
 
     def limit_for(self, stream: Workstream) -> int:
         return self.wip_main if stream is Workstream.MAIN else self.wip_side

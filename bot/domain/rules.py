@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, fields, replace
+from datetime import time
 from typing import Any
 
 from bot.domain.errors import ValidationError
@@ -16,6 +18,9 @@ _RANGES: dict[str, tuple[int, int]] = {
     "quorum": (1, 10),
 }
 _CHOICES: dict[str, tuple[str, ...]] = {"design_review": ("required", "optional", "off")}
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_CHANNEL = re.compile(r"^<#([CG][A-Z0-9]{2,})(?:\|[^>]*)?>$|^([CG][A-Z0-9]{2,})$")
+_DIGEST_TIME = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun)\s+([01][0-9]|2[0-3]):([0-5][0-9])$")
 RULE_KEYS = tuple(f.name for f in fields(ProjectRules))
 
 
@@ -23,7 +28,19 @@ def describe_rules() -> str:
     """One line per rule with its allowed values, for help texts."""
     lines = [f"{k}: integer {lo}–{hi}" for k, (lo, hi) in _RANGES.items()]
     lines += [f"{k}: {' | '.join(v)}" for k, v in _CHOICES.items()]
+    lines += [
+        "digest_channel: #channel | none (also post the weekly digest there)",
+        "digest_time: weekday HH:MM, e.g. mon 08:00 (the project's time zone)",
+    ]
     return "\n".join(lines)
+
+
+def digest_schedule(rules: ProjectRules) -> tuple[int, time]:
+    """The weekday (Monday 0) and wall-clock time of the project's digest."""
+    match = _DIGEST_TIME.match(rules.digest_time) or _DIGEST_TIME.match("mon 08:00")
+    assert match is not None
+    day, hour, minute = match.groups()
+    return WEEKDAYS.index(day), time(int(hour), int(minute))
 
 
 def updated_rules(current: ProjectRules, changes: Mapping[str, str]) -> ProjectRules:
@@ -44,6 +61,20 @@ def updated_rules(current: ProjectRules, changes: Mapping[str, str]) -> ProjectR
                 problems.append(f"{key} must be from {lo} to {hi}, not {number}")
                 continue
             values[key] = number
+        elif key == "digest_channel":
+            match = _CHANNEL.match(raw.strip())
+            if raw.strip().lower() in ("none", "off"):
+                values[key] = ""
+            elif match:
+                values[key] = match.group(1) or match.group(2)
+            else:
+                problems.append(f"digest_channel must be a #channel or none, not '{raw}'")
+        elif key == "digest_time":
+            text = " ".join(raw.lower().split())
+            if _DIGEST_TIME.match(text):
+                values[key] = text
+            else:
+                problems.append(f"digest_time must be like 'mon 08:00', not '{raw}'")
         elif key in _CHOICES:
             if raw not in _CHOICES[key]:
                 problems.append(f"{key} must be one of {', '.join(_CHOICES[key])}, not '{raw}'")

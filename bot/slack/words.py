@@ -218,12 +218,19 @@ def project_and_weeks(words: list[str], default: int, usage: str) -> tuple[str |
 
 
 def pairs(words: list[str], usage: str) -> dict[str, str]:
+    """``key=value`` pairs; a word without ``=`` continues the value before it, so
+    ``digest_time=mon 08:00`` needs no quotes."""
     changes: dict[str, str] = {}
+    last: str | None = None
     for pair in words:
+        if "=" not in pair and last is not None:
+            changes[last] += " " + unescape(pair)
+            continue
         name, sep, value = unescape(pair).partition("=")
         if not sep or not name or not value:
             raise UsageError(f"'{unescape(pair)}' is not key=value.", usage)
         if name.lower() in changes:
             raise UsageError(f"'{name}' given twice.", usage)
         changes[name.lower()] = value
+        last = name.lower()
     return changes

@@ -115,3 +115,26 @@ def test_rules_round_trip_through_stored_json() -> None:
 def test_stored_rules_ignore_unknown_keys_and_fill_defaults() -> None:
     assert rules_from_dict({"quorum": 4, "from_a_newer_version": True}) == ProjectRules(quorum=4)
     assert rules_from_dict({}) == ProjectRules()
+
+
+def test_digest_channel_and_time_are_rules() -> None:
+    from datetime import time
+
+    from bot.domain.rules import digest_schedule
+
+    rules = updated_rules(
+        ProjectRules(), {"digest_channel": "<#C0ABC123|ml-leads>", "digest_time": "Fri  16:30"}
+    )
+    assert rules.digest_channel == "C0ABC123" and rules.digest_time == "fri 16:30"
+    assert digest_schedule(rules) == (4, time(16, 30))
+    assert digest_schedule(ProjectRules()) == (0, time(8, 0))  # Monday 08:00 by default
+    assert updated_rules(rules, {"digest_channel": "none"}).digest_channel == ""
+    for key, raw, words in (
+        ("digest_channel", "#leads", "digest_channel must be a #channel or none"),
+        ("digest_channel", "<@U123>", "digest_channel must be a #channel or none"),
+        ("digest_time", "monday 8am", "digest_time must be like 'mon 08:00'"),
+        ("digest_time", "mon 24:00", "digest_time must be like 'mon 08:00'"),
+        ("digest_time", "mon", "digest_time must be like 'mon 08:00'"),
+    ):
+        with pytest.raises(ValidationError, match=words):
+            updated_rules(rules, {key: raw})
