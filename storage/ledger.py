@@ -37,6 +37,15 @@ class RunLedger:
             },
         )
 
+    def claimed(self, job: str, scope: str, period: str) -> bool:
+        """Whether the run is claimed already (a cheap look before preparing the work)."""
+        found = self.session.scalar(
+            select(JobRunRow.id).where(
+                JobRunRow.job == job, JobRunRow.scope == scope, JobRunRow.period == period
+            )
+        )
+        return found is not None
+
     def last_runs(self, job: str, limit: int = 5) -> list[tuple[str, str, datetime]]:
         """The most recent (scope, period, claimed_at) of ``job``."""
         rows = self.session.execute(

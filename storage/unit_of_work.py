@@ -11,9 +11,11 @@ from sqlalchemy.orm import Session
 from bot.domain.errors import MlgovError, StorageError
 from storage.audit import Audit
 from storage.db import SessionFactories
+from storage.digest_data import DigestReads
 from storage.digests import DigestSubscriptions
 from storage.evaluations import Evaluations
 from storage.experiments import Experiments
+from storage.home import Homes
 from storage.ledger import RunLedger
 from storage.repositories import (
     Members,
@@ -58,6 +60,8 @@ class UnitOfWork:
         self.reviews = Reviews(self.session)
         self.evaluations = Evaluations(self.session)
         self.subscriptions = DigestSubscriptions(self.session)
+        self.homes = Homes(self.session)
+        self.digest = DigestReads(self.session)
         return self
 
     def commit(self) -> None:

@@ -189,6 +189,17 @@ class ParityUpload:
 
 
 @dataclass(frozen=True)
+class PreviewDigest:
+    project: str | None = None
+
+
+@dataclass(frozen=True)
+class SubscribeDigest:
+    project: str | None = None
+    on: bool = True
+
+
+@dataclass(frozen=True)
 class ShowMetrics:
     number: int
 
@@ -232,6 +243,8 @@ Command = (
     | ShowMetrics
     | SetBaseline
     | BaselineHistory
+    | PreviewDigest
+    | SubscribeDigest
 )
 READ_ONLY = (
     Help,
@@ -244,4 +257,5 @@ READ_ONLY = (
     ListReviews,
     ShowMetrics,
     BaselineHistory,
+    PreviewDigest,
 )

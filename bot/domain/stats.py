@@ -25,7 +25,7 @@ How each paired interval is computed (SPEC §5):
 - RMSE and R²: smooth functions of per-row means, so the delta method on the per-row
   influence values ("analytic"); exact in large samples, no resampling needed.
 - Average precision and F1 are not means of per-row terms: a seeded, vectorised paired
-  bootstrap with percentile CIs (see :mod:`bot.domain.stats_bootstrap`).
+  bootstrap, stratified by class, with percentile CIs (see :mod:`bot.domain.stats_bootstrap`).
 """
 
 from __future__ import annotations

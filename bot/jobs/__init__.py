@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.services.digest import run_digest
+from bot.services.home import refresh_homes
 from bot.services.housekeeping import run_housekeeping
 from bot.services.nudges import run_stale_nudges
 from bot.services.ports import Notices
@@ -50,6 +52,12 @@ JOBS: dict[str, Job] = {
             lambda env, now: run_rotation(env.db, env.notices, now, env.timezone),
         ),
         Job(
+            "digest",
+            "DM each project's managers and subscribers its weekly digest at its digest_time",
+            timedelta(minutes=1),
+            lambda env, now: run_digest(env.db, env.notices, now, env.timezone),
+        ),
+        Job(
             "review-reminders",
             "DM reviewers after 2 working days, replace them after 3, tell managers after 4",
             timedelta(minutes=15),
@@ -66,6 +74,12 @@ JOBS: dict[str, Job] = {
             "forget Slack event ids after a day and delivered messages after a week",
             timedelta(hours=6),
             lambda env, now: run_housekeeping(env.db, now),
+        ),
+        Job(
+            "home",
+            "republish the App Home of people who opened it when a change concerns them",
+            timedelta(seconds=30),
+            lambda env, now: refresh_homes(env.db, env.notices, now, env.timezone),
         ),
         Job(
             "outbox",

@@ -81,6 +81,13 @@ class OutboxDispatcher:
                 self.store.give_up(message, f"the message {message.ref} was never posted")
                 return 0
             payload["ts"] = ts
+        parent = payload.pop("thread_ref", None)
+        if parent is not None:
+            # A reply in the thread of an earlier message of this channel (sent before it,
+            # as the channel's messages go out in order); top level if that one never went.
+            thread_ts = self.store.ts_of(str(parent))
+            if thread_ts is not None:
+                payload["thread_ts"] = thread_ts
         if message.experiment_id is not None and not message.thread_root and "ts" not in payload:
             thread = self.store.thread_ts(message.experiment_id)
             if message.method == "chat.update":

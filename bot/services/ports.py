@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.domain.evaluation import Baseline, EvaluationRecord
 from bot.domain.model import Actor, Experiment, OutgoingMessage, Project
@@ -12,6 +12,10 @@ from bot.domain.parity import Parity
 from bot.domain.review import Decision, Review
 from bot.domain.rotation import Agenda, RotationConfig, Slot
 from bot.domain.summary import Summary
+
+if TYPE_CHECKING:
+    from bot.services.digest import Digest
+    from bot.services.home import Home
 
 
 class Notices(Protocol):
@@ -120,6 +124,12 @@ class Notices(Protocol):
     def parity_checked(
         self, experiment: Experiment, project: Project, parity: Parity
     ) -> list[OutgoingMessage]: ...
+
+    def digest_ready(
+        self, digest: Digest, recipients: list[str], channel: str | None, chart: bytes | None
+    ) -> list[OutgoingMessage]: ...
+
+    def home_published(self, team_id: str, user_id: str, home: Home) -> list[OutgoingMessage]: ...
 
 
 @dataclass(frozen=True)

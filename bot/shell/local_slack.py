@@ -46,6 +46,11 @@ class LocalSlack:
             # shown as the thread reply posted with it, so the update is not printed again.
             return {"ok": True, "ts": payload.get("ts"), "channel": payload.get("channel")}
         ts = f"{next(self._serial)}.000000"
+        if method == "views.publish":
+            # A Home tab is not a message: say whose changed; :home shows it.
+            user = self.names().user(str(payload.get("user_id", "")))
+            self._say(f"[Home tab of @{user}]", "updated (:home shows yours)")
+            return {"ok": True, "view": {"id": f"V{ts}"}}
         if method == UPLOAD:
             return self._file(payload, ts)
         if method in ("chat.postMessage", "chat.postEphemeral"):

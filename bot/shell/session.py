@@ -21,6 +21,7 @@ from bot.runtime import Runtime
 from bot.services.delivery import OutboxDispatcher
 from bot.shell.directory import NAME_PATTERN, TEAM_ID, Directory, Person, to_slack_text
 from bot.shell.forms import FormCancelled, FormFiller
+from bot.shell.home import home_command
 from bot.shell.jobs import jobs_command
 from bot.shell.local_slack import LocalSlack
 from bot.shell.render import Button, Renderer
@@ -307,6 +308,12 @@ META_COMMANDS: dict[str, MetaCommand] = {
             "[run <job> [--as-of ISO-TIME]]",
             "list the scheduled jobs and their last runs; or run one now, as if at a time",
             jobs_command,
+        ),
+        MetaCommand(
+            "home",
+            "",
+            "your App Home: what waits on you, as Slack's Home tab shows it",
+            home_command,
         ),
         MetaCommand("help", "", "this help", show_help, aliases=(":h", ":?")),
         MetaCommand("quit", "", "leave the shell", quit_shell, aliases=(":q", ":exit")),

@@ -12,8 +12,12 @@ from bot.domain.parity import Parity
 from bot.domain.review import Decision, Review
 from bot.domain.rotation import Agenda, RotationConfig, Slot
 from bot.domain.summary import Summary
+from bot.services.digest import Digest
+from bot.services.home import Home
+from bot.slack.blocks import digest as digest_render
 from bot.slack.blocks import evaluations as eval_render
 from bot.slack.blocks import experiments as render
+from bot.slack.blocks import home as home_render
 from bot.slack.blocks import reviews as review_render
 from bot.slack.blocks import rotation as rotation_render
 
@@ -332,6 +336,47 @@ class SlackNotices:
             experiment_id=experiment.id,
             ref=ref,
         )
+
+    # --- the weekly digest ---------------------------------------------------------------
+
+    def digest_ready(
+        self, digest: Digest, recipients: list[str], channel: str | None, chart: bytes | None
+    ) -> list[OutgoingMessage]:
+        """For each reader (a DM) and the digest channel: the summary, then the details and
+        the velocity chart as replies in its thread."""
+        team = digest.project.team_id
+        text, blocks = digest_render.summary(digest)
+        week = digest.figures.week.start.date().isoformat()
+        messages = []
+        for where in [*recipients, *([channel] if channel else [])]:
+            ref = f"digest:{digest.project.id}:{week}:{where}"[:64]
+            post = {"channel": where, "text": text, "blocks": blocks}
+            messages.append(OutgoingMessage(team, where, "chat.postMessage", post, ref=ref))
+            for reply_text, reply_blocks in digest_render.details(digest):
+                reply = {
+                    "channel": where,
+                    "text": reply_text,
+                    "blocks": reply_blocks,
+                    "thread_ref": ref,
+                }
+                messages.append(OutgoingMessage(team, where, "chat.postMessage", reply))
+            if chart is not None:
+                upload = {
+                    "channel": where,
+                    "filename": f"{digest.project.slug}-velocity-{week}.png",
+                    "title": f"{digest.project.slug}: concluded per week",
+                    "content_b64": base64.b64encode(chart).decode("ascii"),
+                    "thread_ref": ref,
+                }
+                messages.append(OutgoingMessage(team, where, UPLOAD, upload))
+        return messages
+
+    # --- the App Home ------------------------------------------------------------------
+
+    def home_published(self, team_id: str, user_id: str, home: Home) -> list[OutgoingMessage]:
+        """The person's Home tab; one outbox channel per person keeps publishes in order."""
+        payload = {"user_id": user_id, "view": home_render.home_view(home)}
+        return [OutgoingMessage(team_id, f"home:{user_id}", "views.publish", payload)]
 
 
 def _direct_message(team_id: str, user_id: str, text: str) -> OutgoingMessage:

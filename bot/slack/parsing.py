@@ -27,6 +27,7 @@ from bot.domain.commands import (
     NewExperiment,
     OpenNewExperimentForm,
     ParityUpload,
+    PreviewDigest,
     RecordAbsence,
     RemoveMember,
     RequestReview,
@@ -39,6 +40,7 @@ from bot.domain.commands import (
     ShowMetrics,
     ShowRotation,
     Step,
+    SubscribeDigest,
     SwapPresenters,
 )
 from bot.domain.errors import UsageError
@@ -359,8 +361,25 @@ def parse_rotation(text: str) -> Command:
     return ConfigureRotation(project_slug(rest[0], usage), pairs(rest[1:], usage))
 
 
+def parse_digest(text: str) -> Command:
+    words = tokens(text)
+    if not words or words[0].lower() == "help":
+        return Help("digest")
+    sub, rest = words[0].lower(), words[1:]
+    usage = USAGE["digest"].get(sub)
+    if usage is None:
+        raise UsageError(f"Unknown subcommand '{unescape(words[0])}'.", usage_of("digest"))
+    if len(rest) > 1:
+        raise UsageError(f"Unexpected '{unescape(' '.join(rest[1:]))}'.", usage)
+    project = project_slug(rest[0], usage) if rest else None
+    if sub == "preview":
+        return PreviewDigest(project)
+    return SubscribeDigest(project, sub == "subscribe")
+
+
 PARSERS = {
     "exp": parse_exp,
+    "digest": parse_digest,
     "mlgov": parse_mlgov,
     "rotation": parse_rotation,
     "review": parse_review,
@@ -390,7 +409,8 @@ def parse_mention(text: str, bot_user_id: str | None) -> tuple[str, str]:
         raise UsageError(
             f"I did not understand '{unescape(head)[:40]}'. Mention me with a command,"
             " like @mlgov exp list.",
-            "@mlgov exp help, @mlgov review help, @mlgov rotation help, @mlgov mlgov help,"
+            "@mlgov exp help, @mlgov review help, @mlgov rotation help, @mlgov digest help,"
+            " @mlgov mlgov help,"
             " @mlgov eval EXP-7 (with a file), @mlgov parity EXP-7 (with two files)",
         )
     return name, rest

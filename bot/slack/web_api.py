@@ -47,9 +47,14 @@ class WebApi:
         A failure between the steps is retried from the start (a timeout after Slack
         completed the upload can post the chart twice: delivery is at least once).
         """
+        channel = str(payload["channel"])
+        if channel[:1] in ("U", "W"):
+            # A file goes to a conversation: a direct message's channel, not the user's id.
+            opened = self.client.conversations_open(users=channel)
+            channel = str((opened.get("channel") or {}).get("id") or channel)
         try:
             response = self.client.files_upload_v2(
-                channel=payload["channel"],
+                channel=channel,
                 thread_ts=payload.get("thread_ts"),
                 content=base64.b64decode(payload["content_b64"]),
                 filename=payload.get("filename", "chart.png"),

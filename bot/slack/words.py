@@ -41,6 +41,12 @@ USAGE: dict[str, dict[str, str]] = {
         "baseline": "/exp baseline <project> [EXP-3]   (managers set it; without a key: history)",
         "help": "/exp help",
     },
+    "digest": {
+        "preview": "/digest preview [project]   (the weekly digest as it would go out now)",
+        "subscribe": "/digest subscribe [project]   (the weekly DM; no project: all yours)",
+        "unsubscribe": "/digest unsubscribe [project]",
+        "help": "/digest help",
+    },
     "review": {
         "request": "/review request EXP-7 [design|results] [@reviewer ...]",
         "approve": "/review approve EXP-7 [comment]",

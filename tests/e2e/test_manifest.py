@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -23,8 +24,10 @@ METHOD_SCOPES: dict[str, str | None] = {
     "chat.postEphemeral": "chat:write",
     "chat.update": "chat:write",
     "conversations.join": "channels:join",
+    "conversations.open": "im:write",  # a file (the digest's chart) into a DM
     "users.info": "users:read",
     "views.open": None,
+    "views.publish": None,  # the Home tab
     # Downloading a shared file's url_private needs files:read (the fake logs it so).
     "file.download": "files:read",
     "files.info": "files:read",
@@ -51,6 +54,23 @@ def test_commands_match_the_app_both_ways(manifest: dict[str, Any]) -> None:
 
 def test_events_match_the_app_both_ways(manifest: dict[str, Any]) -> None:
     assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == set(EVENTS)
+
+
+def test_app_answers_every_declared_event(app: AppUnderTest, manifest: dict[str, Any]) -> None:
+    """Bolt answers an event without a listener with 404, and Slack disables delivery to an
+    app that keeps failing: every subscribed event must get its 200."""
+    for n, name in enumerate(manifest["settings"]["event_subscriptions"]["bot_events"]):
+        event = {"type": name, "user": "UALICE", "channel": "D1", "text": "", "ts": "1.1"}
+        event["tab"] = "messages"  # app_home_opened from the Messages tab: answered, ignored
+        assert app.event(event, f"EvDeclared{n}").status == 200, name
+    assert app.event({"type": "reaction_added", "user": "UALICE"}, "EvNot").status == 404
+
+
+def test_the_home_tab_is_on_exactly_when_the_app_publishes_it(manifest: dict[str, Any]) -> None:
+    """A Home tab nobody publishes shows Slack's empty placeholder; one the app publishes
+    to must be enabled and its opening subscribed to."""
+    assert "app_home_opened" in EVENTS
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
 
 
 def test_every_request_url_is_the_events_endpoint(manifest: dict[str, Any]) -> None:
@@ -124,6 +144,15 @@ def test_scopes_are_exactly_what_the_app_uses(app: AppUnderTest, manifest: dict[
     )
     app.fake.wait_for("files.completeUploadExternal", timeout=30)
     app.button("UALICE", "exp_start", "EXP-1")
+    app.event({"type": "app_home_opened", "user": "UALICE", "tab": "home"}, "EvScopes4")
+    app.fake.wait_for("views.publish")
+    # The weekly digest: a DM to the manager, its chart uploaded into the DM's thread.
+    from bot.services.digest import run_digest
+
+    monday = datetime.now(UTC) + timedelta(days=7 - datetime.now(UTC).weekday())
+    at = monday.replace(hour=8, minute=0, second=0, microsecond=0)
+    assert run_digest(app.runtime.db, app.runtime.dispatcher.notices, at, "UTC")
+    app.fake.wait_for("conversations.open", timeout=30)
     app.fake.wait_for("views.open")
     app.fake.wait_for("chat.postEphemeral")
     app.fake.wait_for("chat.update")

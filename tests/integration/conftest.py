@@ -186,6 +186,12 @@ class RecordingNotices:
             project.team_id, project.channel_id, "chat.postMessage", payload, experiment.id
         )
 
+    def home_published(self, team_id: str, user_id: str, home: Any) -> list[OutgoingMessage]:
+        """The Home is recorded as built; one views.publish queued, as Slack would get it."""
+        self._record("home_published", (user_id, home))
+        payload = {"user_id": user_id, "view": {"type": "home", "blocks": []}}
+        return [OutgoingMessage(team_id, f"home:{user_id}", "views.publish", payload)]
+
 
 @pytest.fixture
 def notices() -> RecordingNotices:

@@ -336,3 +336,60 @@ def test_metrics_view_of_a_stored_summary_stays_within_limits() -> None:
     shown = visible(reply)
     assert "compared with EXP-3" in shown and "baseline is now EXP-4" in shown
     assert "Parity of EXP-7" in shown and "3 rows" in shown
+
+
+# --- the weekly digest ---------------------------------------------------------------
+
+
+def test_a_digest_of_a_busy_project_stays_within_limits_and_counts_what_it_left_out() -> None:
+    from datetime import date
+    from zoneinfo import ZoneInfo
+
+    from bot.domain.digest_values import (
+        MOVEMENTS,
+        Movement,
+        PendingReview,
+        ProjectDigest,
+        StaleExperiment,
+        Week,
+        WipLine,
+    )
+    from bot.domain.model import Project, ProjectRules
+    from bot.services.digest import Digest
+    from bot.slack.blocks import digest as digest_render
+
+    week = Week.of(date(2026, 3, 23), ZoneInfo("Europe/Berlin"))  # the DST week: 167 hours
+    pending = [
+        PendingReview(n, NASTY * 5, f"U{n:08d}", n / 3, n % 9, n % 9 >= 2, n) for n in range(300)
+    ]
+    stale = [StaleExperiment(n, NASTY * 5, f"U{n:08d}", 14 + n, "running") for n in range(300)]
+    figures = ProjectDigest(
+        project_id=1,
+        slug="churn-prediction-v2",
+        week=week,
+        board={s.value: 100 for s in Status},
+        wip=[WipLine(f"U{n:08d}", "main", 2, 1, 3) for n in range(200)]
+        + [WipLine(None, None, 400, 0, 400)],
+        movements={m: 50 for m in MOVEMENTS},
+        moved={m: list(range(1, 300)) for m in MOVEMENTS},
+        velocity=[(week.monday, {"success": 3, "failure": 2, "inconclusive": 1})] * 8,
+        cycle_time_days=12.25,
+        review_latency_days=1.5,
+        pending_reviews=pending,
+        stale=stale,
+        best_movement=Movement(7, "auc", 0.021, 0.021, True, 3),
+    )
+    project = Project(1, "T1", "churn-prediction-v2", "C1", ProjectRules(), AT)
+    digest = Digest(project, figures, None)
+    text, blocks = digest_render.summary(digest)
+    assert_within_slack_limits(Reply(text=text, blocks=blocks))
+    assert "Mon 23 Mar – Sun 29 Mar 2026" in visible(Reply(text=text, blocks=blocks))
+    for reply_text, reply_blocks in digest_render.details(digest):
+        reply = Reply(text=reply_text, blocks=reply_blocks)
+        assert_within_slack_limits(reply)
+        assert len(json.dumps(reply_blocks, ensure_ascii=False)) <= 11_000
+    shown = "\n".join(visible(Reply(text=t, blocks=b)) for t, b in digest_render.details(digest))
+    assert "…and 260 more." in shown  # 300 reviews waiting, 40 listed
+    preview = digest_render.preview([digest, digest])
+    assert_within_slack_limits(preview)
+    assert "more in the weekly DM" in visible(preview)

@@ -341,8 +341,25 @@ def test_error_messages_show_user_text_unescaped() -> None:
 
 
 def test_an_unknown_slash_command_is_a_usage_error() -> None:
-    with pytest.raises(UsageError, match="Unknown command ./digest."):
-        parse("/digest", "preview")
+    with pytest.raises(UsageError, match="Unknown command ./report."):
+        parse("/report", "preview")
+
+
+def test_digest_commands() -> None:
+    from bot.domain.commands import PreviewDigest, SubscribeDigest
+
+    assert parse("/digest", "") == Help("digest")
+    assert parse("/digest", "preview") == PreviewDigest(None)
+    assert parse("/digest", "preview Churn") == PreviewDigest("churn")
+    assert parse("/digest", "subscribe") == SubscribeDigest(None, True)
+    assert parse("/digest", "unsubscribe churn") == SubscribeDigest("churn", False)
+    for text, words in (
+        ("send", "Unknown subcommand 'send'"),
+        ("preview churn fraud", "Unexpected 'fraud'"),
+        ("subscribe #churn", "not a project slug"),
+    ):
+        with pytest.raises(UsageError, match=words):
+            parse("/digest", text)
 
 
 # --- mentions ----------------------------------------------------------------------
@@ -378,7 +395,7 @@ def test_a_mention_without_knowing_the_bot_id_strips_the_leading_mention() -> No
 
 @pytest.mark.parametrize(
     "text",
-    ["<@UBOT>", "<@UBOT> hello there", "<@UBOT> digest preview", "<@UOTHER> exp list"],
+    ["<@UBOT>", "<@UBOT> hello there", "<@UBOT> report preview", "<@UOTHER> exp list"],
 )
 def test_a_mention_without_a_command_says_how_to_mention(text: str) -> None:
     with pytest.raises(UsageError) as refused:

@@ -347,10 +347,15 @@ def test_constant_labels_give_no_r2_interval() -> None:
 def _loop_bootstrap(
     y: FloatArray, a: FloatArray, b: FloatArray, seed: int, resamples: int
 ) -> tuple[tuple[float, float], tuple[float, float]]:
-    """The textbook paired bootstrap: resample rows, score both models with sklearn."""
-    idx = np.random.default_rng(seed).integers(0, len(y), size=(resamples, len(y)))
+    """The textbook stratified paired bootstrap: resample positives and negatives apart
+    (positives' draws first), score both models with sklearn."""
+    rng = np.random.default_rng(seed)
+    pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    pos_draws = rng.integers(0, len(pos), size=(resamples, len(pos)))
+    neg_draws = rng.integers(0, len(neg), size=(resamples, len(neg)))
     ap, f1 = [], []
-    for rows in idx:
+    for pos_rows, neg_rows in zip(pos[pos_draws], neg[neg_draws], strict=True):
+        rows = np.concatenate([pos_rows, neg_rows])
         yy, aa, bb = y[rows], a[rows], b[rows]
         ap.append(average_precision_score(yy, aa) - average_precision_score(yy, bb))
         f1.append(
@@ -385,8 +390,9 @@ def test_bootstrap_is_seeded() -> None:
 
 
 def test_large_n_bootstrap_matches_the_plain_bootstrap() -> None:
-    """Above PLAIN_MAX_ROWS, AP by the Bag of Little Bootstraps and F1 by the exact
-    multinomial over joint cells: same interval as the plain bootstrap, to sampling error."""
+    """Above PLAIN_MAX_ROWS, AP by the stratified Bag of Little Bootstraps and F1 by the
+    exact multinomial over joint cells: same interval as the plain bootstrap, to sampling
+    error."""
     n = 3 * stats_bootstrap.PLAIN_MAX_ROWS
     y, a, b = _probabilities(21, n, 3)
     orders = (np.argsort(-a), np.argsort(-b))
@@ -401,6 +407,89 @@ def test_large_n_bootstrap_matches_the_plain_bootstrap() -> None:
         assert ci is not None
         width = high - low
         assert ci.high - ci.low == pytest.approx(width, rel=0.15), metric
+        assert (ci.low + ci.high) / 2 == pytest.approx((low + high) / 2, abs=0.15 * width)
+
+
+def test_a_blb_subset_of_every_row_is_the_plain_bootstrap() -> None:
+    """The large-n AP resample, given the whole data as its subset, is the AP of the
+    resampled rows — ties included — whatever the weights."""
+    y, a, _ = DATASETS["ties (2 decimals)"]
+    pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    rng = np.random.default_rng(9)
+    weights = (
+        rng.multinomial(len(pos), np.full(len(pos), 1 / len(pos)), size=5).astype(float),
+        rng.multinomial(len(neg), np.full(len(neg), 1 / len(neg)), size=5).astype(float),
+    )
+    keys = stats_bootstrap.class_keys(y, a, np.argsort(-a))
+    got, own = stats_bootstrap.subset_ap((a[pos], a[neg]), keys, weights, (1.0, 1.0))
+    assert own == pytest.approx(average_precision_score(y, a), abs=1e-12)
+    for i in range(5):
+        rows = np.concatenate(
+            [np.repeat(pos, weights[0][i].astype(int)), np.repeat(neg, weights[1][i].astype(int))]
+        )
+        assert got[i] == pytest.approx(average_precision_score(y[rows], a[rows]), abs=1e-12)
+
+
+def _rare_positives(seed: int, n: int, rate: float) -> tuple[FloatArray, ...]:
+    """Labels with rare positives and two continuous (tie-free) correlated scores."""
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < rate).astype(np.float64)
+    signal = 2.0 * y + rng.normal(size=n)
+    a = 1.0 / (1.0 + np.exp(-(signal - 3.0)))
+    b = 1.0 / (1.0 + np.exp(-(0.6 * signal + rng.normal(size=n) - 3.0)))
+    return y, a, b
+
+
+def _stratified_ap_deltas(
+    y: FloatArray, a: FloatArray, b: FloatArray, resamples: int, seed: int
+) -> FloatArray:
+    """ΔAP of a plain stratified paired bootstrap, exact and vectorised for tie-free scores.
+
+    A resample's AP needs, at each positive, how many resampled positives and negatives
+    score at least as high. Positives are drawn one by one (Multinomial(p, 1/p)
+    multiplicities). A negative counts for every positive ranked below it, so negatives
+    enter only through how many fall in each (candidate gap, baseline gap) cell, where a
+    gap is how many positives outscore them: Multinomial(n_neg, cell shares) counts.
+    """
+    rng = np.random.default_rng(seed)
+    pos, neg = y == 1.0, y == 0.0
+    p = int(pos.sum())
+    multiplicity = rng.multinomial(p, np.full(p, 1.0 / p), size=resamples).astype(float)
+    orders, gaps = [], []
+    for s in (a, b):
+        order = np.argsort(-s[pos])
+        orders.append(order)
+        gaps.append(np.searchsorted(-s[pos][order], -s[neg], side="left"))
+    cells, sizes = np.unique(gaps[0] * (p + 1) + gaps[1], return_counts=True)
+    drawn = rng.multinomial(int(neg.sum()), sizes / sizes.sum(), size=resamples)
+    offsets = (np.arange(resamples) * (p + 1))[:, None]
+    aps = []
+    for order, gap in zip(orders, (cells // (p + 1), cells % (p + 1)), strict=True):
+        per_gap = np.bincount(
+            (gap + offsets).ravel(), weights=drawn.ravel(), minlength=resamples * (p + 1)
+        )
+        fp = np.cumsum(per_gap.reshape(resamples, p + 1), axis=1)[:, :p]
+        w = multiplicity[:, order]
+        tp = np.cumsum(w, axis=1)
+        aps.append((w * tp / np.maximum(tp + fp, 1.0)).sum(axis=1) / p)
+    deltas: FloatArray = aps[0] - aps[1]
+    return deltas
+
+
+def test_large_n_ap_interval_is_right_with_rare_positives() -> None:
+    """80k rows, ~180 positives: an unstratified BLB subset of ~2,000 rows holds ~5
+    positives, and its ΔAP intervals came out 0.6–0.8 of the plain bootstrap's width —
+    false "better" verdicts. Every seed's interval must match a 2000-resample plain
+    stratified bootstrap's to 15%."""
+    y, a, b = _rare_positives(0, 80_000, 0.0025)
+    assert 150 <= y.sum() <= 250 and len(np.unique(a)) == len(np.unique(b)) == len(y)
+    plain = _stratified_ap_deltas(y, a, b, resamples=2000, seed=99)
+    low, high = np.percentile(plain, [2.5, 97.5])
+    width = high - low
+    for seed in range(3):
+        ci = stats.paired_classification(y, a, b, seed=seed)["ap"].ci
+        assert ci is not None
+        assert ci.high - ci.low == pytest.approx(width, rel=0.15), seed
         assert (ci.low + ci.high) / 2 == pytest.approx((low + high) / 2, abs=0.15 * width)
 
 

@@ -15,6 +15,9 @@ INTRO = {
     " science that a quorum of scientists other than the owner approved.",
     "rotation": "The weekly review: science and engineering weeks in turn, a fair presenter"
     " rotation that respects time off. Without a project, the channel's project is meant.",
+    "digest": "The weekly digest: board, movements, velocity, reviews waiting, stale work."
+    " Managers get it by DM each week (the project's digest_time, default Monday 08:00);"
+    " anyone on a project may subscribe.",
 }
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.services.ports import Context
 from bot.slack.blocks import Reply
-from bot.slack.handlers import evaluations, experiments, reviews, rotation, team
+from bot.slack.handlers import digest, evaluations, experiments, reviews, rotation, team
 from storage.unit_of_work import UnitOfWork
 
 Handler = Callable[[UnitOfWork, Context, Any], Reply]
@@ -21,4 +21,5 @@ HANDLERS: dict[type, Handler] = {
     **rotation.HANDLERS,
     **reviews.HANDLERS,
     **evaluations.HANDLERS,
+    **digest.HANDLERS,
 }

@@ -1,4 +1,5 @@
-"""Buttons: experiment steps (exp_*) and review decisions (review_*)."""
+"""Buttons: experiment steps (exp_*) and review decisions (review_*), in messages or on the
+Home tab (which brings no response_url: see listeners.home)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from slack_sdk import WebClient
 
 from bot.slack.blocks.experiments import ACTION_PREFIX
 from bot.slack.dispatch import Dispatcher, Origin
+from bot.slack.listeners.home import from_a_view, show_in_view
 from bot.slack.listeners.replies import ack_now, show
 
 ACTIONS = re.compile(f"^({ACTION_PREFIX}|review_)")
@@ -24,6 +26,9 @@ def register(app: App, dispatcher: Dispatcher) -> None:
     ) -> None:
         origin = Origin(body["team"]["id"], body["user"]["id"])
         reply = dispatcher.action(origin, action["action_id"], action.get("value", ""))
-        show(reply, respond, client, body.get("trigger_id"))
+        if from_a_view(body):
+            show_in_view(reply, dispatcher, client, origin, body)
+        else:
+            show(reply, respond, client, body.get("trigger_id"))
 
     app.action(ACTIONS)(ack=ack_now, lazy=[on_button])

@@ -11,7 +11,7 @@ from bot.slack.dispatch import Dispatcher, Origin
 from bot.slack.listeners.replies import ack_now, show
 from bot.slack.workspace_admins import WorkspaceAdmins
 
-COMMANDS = ("/exp", "/mlgov", "/rotation", "/review")
+COMMANDS = ("/exp", "/mlgov", "/rotation", "/review", "/digest")
 CONFIGURING = frozenset({"/mlgov", "/rotation"})
 
 

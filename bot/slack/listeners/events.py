@@ -1,4 +1,4 @@
-"""Events: ``@mlgov <command line>`` mentions, once per event id."""
+"""Events: ``@mlgov <command line>`` mentions, once per event id; the Home tab opened."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from slack_sdk import WebClient
 from bot.domain.errors import StorageError
 from bot.slack.dispatch import Dispatcher, Origin
 from bot.slack.files import SlackFiles
+from bot.slack.listeners.home import publish_home_now
 from bot.slack.listeners.replies import ack_now
 from bot.slack.workspace_admins import WorkspaceAdmins
 
 log = logging.getLogger(__name__)
-EVENTS = ("app_mention",)
+EVENTS = ("app_mention", "app_home_opened")
 ATTEMPTS = 3
 
 
@@ -56,3 +57,13 @@ def register(app: App, dispatcher: Dispatcher, admins: WorkspaceAdmins) -> None:
         log.error("mention %s dropped after %d attempts", body["event_id"], ATTEMPTS)
 
     app.event("app_mention")(ack=ack_now, lazy=[on_mention])
+
+    def on_home_opened(body: dict[str, Any], event: dict[str, Any]) -> None:
+        # The Messages tab sends this event too; it is answered 200 and nothing more.
+        # A redelivery publishes the same Home again, which is harmless.
+        if event.get("tab") != "home" or not event.get("user"):
+            return
+        team_id = body.get("team_id") or event.get("team", "")
+        publish_home_now(dispatcher, team_id, event["user"])
+
+    app.event("app_home_opened")(ack=ack_now, lazy=[on_home_opened])
