@@ -11,9 +11,9 @@ from tests.fakes.slack_api import FakeSlack
 
 
 @pytest.fixture
-def app(fake_slack: FakeSlack, sqlite_url: str) -> Iterator[AppUnderTest]:
+def app(fake_slack: FakeSlack, migrated_sqlite_url: str) -> Iterator[AppUnderTest]:
     """mlgov served over HTTP on SQLite, talking to the fake Slack."""
-    under_test = AppUnderTest(fake_slack, sqlite_url)
+    under_test = AppUnderTest(fake_slack, migrated_sqlite_url)
     yield under_test
     under_test.close()
 

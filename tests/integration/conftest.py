@@ -32,9 +32,9 @@ def open_database(url: str) -> Database:
 
 
 @pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
+def db(migrated_database_url: str) -> Iterator[Database]:
     """A migrated database, on SQLite and on PostgreSQL."""
-    database = open_database(database_url)
+    database = open_database(migrated_database_url)
     yield database
     database.engine.dispose()
 
