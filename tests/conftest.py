@@ -119,12 +119,20 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     outcome = yield
     report = outcome.get_result()  # type: ignore[attr-defined]
     uses_pg = "pg_url" in getattr(item, "fixturenames", ()) or item.get_closest_marker("postgres")
-    if report.when == "call" and report.passed and uses_pg:
-        _pg_tests_passed.append(item.nodeid)
+    if uses_pg:
+        # Marked on the report, which travels from pytest-xdist's workers to the controller.
+        report.user_properties.append(("postgres", True))
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call" and report.passed and ("postgres", True) in report.user_properties:
+        _pg_tests_passed.append(report.nodeid)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """With MLGOV_REQUIRE_POSTGRES=1, a run in which no PostgreSQL test passed fails."""
+    if hasattr(session.config, "workerinput"):
+        return  # a pytest-xdist worker: the controller counts every worker's reports
     if REQUIRE_PG and session.testscollected and not _pg_tests_passed and exitstatus == 0:
         session.exitstatus = 1
         print("\nMLGOV_REQUIRE_POSTGRES=1 but no PostgreSQL test ran.", flush=True)
