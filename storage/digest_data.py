@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.domain.digest import DigestData
@@ -79,6 +79,12 @@ def load_digest_data(session: Session, team_id: str, since: datetime) -> DigestD
             ReviewRow.team_id == team_id,
             ReviewRow.is_open,
             ReviewAssignmentRow.verdict == "pending",
+            # Only reviews that wait on their reviewers (as /review list and the reminders
+            # say): results while in review, a design while proposed.
+            or_(
+                and_(ReviewRow.kind == "results", ExperimentRow.status == "in_review"),
+                and_(ReviewRow.kind == "design", ExperimentRow.status == "proposed"),
+            ),
         )
     ).all()
     return DigestData(

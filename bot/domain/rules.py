@@ -29,8 +29,9 @@ def describe_rules() -> str:
     lines = [f"{k}: integer {lo}–{hi}" for k, (lo, hi) in _RANGES.items()]
     lines += [f"{k}: {' | '.join(v)}" for k, v in _CHOICES.items()]
     lines += [
-        "digest_channel: #channel | none (also post the weekly digest there)",
-        "digest_time: weekday HH:MM, e.g. mon 08:00 (the project's time zone)",
+        "digest_channel: #channel | none (also post the weekly digest there; invite"
+        " @mlgov to a private channel)",
+        "digest_time: weekday HH:MM, e.g. mon 08:00 (the team's time zone, MLGOV_TIMEZONE)",
     ]
     return "\n".join(lines)
 

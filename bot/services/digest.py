@@ -6,6 +6,7 @@ the week, the projects and the people, and queues the messages through the outbo
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -20,9 +21,8 @@ from bot.services import rotation
 from bot.services.ports import Context, Notices
 from storage.unit_of_work import Database, UnitOfWork
 
+log = logging.getLogger(__name__)
 JOB = "digest"
-# A digest missed while the service was down is made up within this long of its time.
-GRACE = timedelta(hours=24)
 # The log read for eight weeks of velocity, and reviews requested a while before them.
 LOOKBACK = timedelta(weeks=VELOCITY_WEEKS + 4)
 
@@ -73,6 +73,13 @@ def subscribe(uow: UnitOfWork, ctx: Context, slug: str | None, *, on: bool) -> s
     if project is not None and not _may_read(actor, project):
         raise PermissionDenied(f"You are not on project {project.slug}.")
     scope = project.slug if project else "every project you are on"
+    if on and not _member_reads(uow, actor, project):
+        # The job sends to people whose roles mlgov stores; an admin by settings alone
+        # would be told yes and never receive anything.
+        raise PermissionDenied(
+            "The digest goes to people with a role on the project: ask a manager to add you"
+            " (`/mlgov member add`)."
+        )
     if on:
         if not uow.subscriptions.subscribe(
             actor.team_id, actor.user_id, project.id if project else None, ctx.now
@@ -107,6 +114,15 @@ def due_at(project: Project, now: datetime, zone: ZoneInfo) -> datetime:
     return moment
 
 
+def _member_reads(uow: UnitOfWork, actor: Actor, project: Project | None) -> bool:
+    member = uow.members.get(actor.team_id, actor.user_id)
+    if member is None:
+        return False
+    if project is None:
+        return bool(member.roles or any(member.project_roles.values()))
+    return _may_read(member.as_actor(), project)
+
+
 def recipients(uow: UnitOfWork, project: Project) -> list[str]:
     """The project's managers, then subscribers who may read it (each once)."""
     members = uow.members.all_in(project.team_id)
@@ -135,11 +151,16 @@ def run_digest(db: Database, notices: Notices, now: datetime, timezone: str) -> 
                 moment = due_at(project, now, zone)
                 week = Week.ending_before(moment, zone)
                 claimed = uow.ledger.claimed(JOB, str(project.id), _period(week))
-                if now - moment < GRACE and not claimed:
+                # Made up whenever the service is back before the next one; a project
+                # that did not exist yet at the time gets its first digest next time.
+                if project.created_at <= moment and not claimed:
                     due.setdefault(week, []).append(project)
             digests = [d for week, ps in due.items() for d in _digests(uow, ctx, ps, week)]
         for digest in digests:
-            done += _send(db, notices, digest, now)
+            try:
+                done += _send(db, notices, digest, now)
+            except Exception:  # one project's failure must not hold back the others'
+                log.exception("digest: %s failed; tried again next time", digest.project.slug)
     return done
 
 

@@ -348,6 +348,11 @@ class SlackNotices:
         text, blocks = digest_render.summary(digest)
         week = digest.figures.week.start.date().isoformat()
         messages = []
+        if channel and channel.startswith("C"):
+            # A public channel named by the rules: join it first (a private one needs an
+            # /invite, which the help of digest_channel says).
+            join = {"channel": channel}
+            messages.append(OutgoingMessage(team, channel, "conversations.join", join))
         for where in [*recipients, *([channel] if channel else [])]:
             ref = f"digest:{digest.project.id}:{week}:{where}"[:64]
             post = {"channel": where, "text": text, "blocks": blocks}

@@ -104,6 +104,38 @@ def test_subscribers_and_the_digest_channel_get_it_too(churn: AppUnderTest) -> N
     for reader in ("UMIA", "UALICE", "CLEADS"):
         assert posts_to(app, reader), reader
     assert not posts_to(app, "UERIN")
+    # The bot joins the digest channel before it posts there.
+    calls = app.fake.calls()
+    joined = [
+        i
+        for i, c in enumerate(calls)
+        if c.method == "conversations.join" and c.params.get("channel") == "CLEADS"
+    ]
+    first_post = next(
+        i
+        for i, c in enumerate(calls)
+        if c.method == "chat.postMessage" and c.params.get("channel") == "CLEADS"
+    )
+    assert joined and joined[0] < first_post
+
+
+def test_an_admin_by_settings_alone_cannot_subscribe_to_nothing(churn: AppUnderTest) -> None:
+    """MLGOV_ADMINS may read every project, but the job sends to people with a role."""
+    from tests.e2e.harness import ADMIN
+
+    assert "role on the project" in refused(churn, ADMIN, "/digest", "subscribe churn")
+
+
+def test_a_digest_missed_for_days_is_made_up_and_a_new_project_waits(
+    churn: AppUnderTest,
+) -> None:
+    app = churn
+    # churn was made just now, after the latest Monday 08:00: its first digest is next week.
+    assert run_job(app, datetime.now(UTC)) == []
+    monday = next_monday_8()
+    done = run_job(app, monday + timedelta(days=3, hours=5))  # down from Monday to Thursday
+    assert [line.split(":")[0] for line in done] == ["churn"]
+    assert run_job(app, monday + timedelta(days=6)) == []
 
 
 def test_a_bad_digest_command_says_what_is_wrong(churn: AppUnderTest) -> None:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import pytest
 
 from bot.domain.commands import NewExperiment
 from bot.domain.digest import build_digests
@@ -19,8 +20,17 @@ from bot.services.digest import LOOKBACK
 from bot.services.evaluations import Submission
 from bot.services.experiments import create_experiment, take_step
 from tests.integration.conftest import TEAM, Team
+from tests.integration.test_review_services import ReviewNotices
 
 BERLIN = ZoneInfo("Europe/Berlin")
+
+
+@pytest.fixture
+def notices() -> ReviewNotices:
+    """Notices that render review requests too (this module asks for reviews)."""
+    return ReviewNotices()
+
+
 WEEK = Week.of(datetime(2026, 3, 23).date(), BERLIN)  # Mon 23 Mar – Sun 29 Mar (DST: 167 h)
 NOW = datetime(2026, 3, 30, 6, 0, tzinfo=UTC)  # Monday 08:00 in Berlin
 
@@ -73,3 +83,29 @@ def test_the_frames_from_the_database_give_the_weeks_figures(team: Team) -> None
     assert best.metric == "auc" and best.improvement > 0
     assert digest.cycle_time_days is not None
     assert abs(digest.cycle_time_days - (sunday_late - monday).total_seconds() / 86400) < 1e-9
+
+
+def test_reviews_that_wait_on_nobody_are_not_pending_in_the_digest(team: Team) -> None:
+    from bot.domain.model import Role
+    from bot.domain.review import ReviewKind
+    from bot.services import reviews
+    from bot.services import team as team_service
+
+    monday = datetime(2026, 3, 23, 9, tzinfo=UTC)
+    at(team, monday).run("admin", team_service.add_member, "UCARL", Role.SCIENTIST, "churn")
+    at(team, monday).run("alice", create_experiment, NewExperiment("churn", "Tenure"))
+    at(team, monday).run("alice", take_step, 1, "start")
+    at(team, monday).run("alice", take_step, 1, "conclude", outcome=Outcome.SUCCESS, text="x")
+    at(team, monday).run("alice", reviews.request_review, 1, ReviewKind.RESULTS, ["UBOB", "UCARL"])
+    project_id = team.read(lambda uow: uow.projects.require(TEAM, "churn").id)
+
+    def pending() -> list[str]:
+        data = team.read(lambda uow: uow.digest.data(TEAM, WEEK.start - LOOKBACK))
+        return [
+            r.reviewer for r in build_digests(data, WEEK, NOW, BERLIN)[project_id].pending_reviews
+        ]
+
+    assert sorted(pending()) == ["UBOB", "UCARL"]
+    # bob asks for changes: EXP-1 goes back to analyzing and waits on alice, not on zoe.
+    at(team, datetime(2026, 3, 24, 9, tzinfo=UTC)).run("bob", reviews.decide, 1, False, "redo")
+    assert pending() == []

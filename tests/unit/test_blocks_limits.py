@@ -392,4 +392,4 @@ def test_a_digest_of_a_busy_project_stays_within_limits_and_counts_what_it_left_
     assert "…and 260 more." in shown  # 300 reviews waiting, 40 listed
     preview = digest_render.preview([digest, digest])
     assert_within_slack_limits(preview)
-    assert "more in the weekly DM" in visible(preview)
+    assert "the rest is in the weekly DM" in visible(preview)

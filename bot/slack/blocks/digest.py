@@ -102,7 +102,7 @@ def summary(digest: Digest) -> tuple[str, list[dict[str, Any]]]:
     overdue = sum(r.overdue for r in f.pending_reviews)
     lines = [
         f"*Board:* {_board(f)}",
-        f"*This week:* {_movements(f)}",
+        f"*{week_label(f)}:* {_movements(f)}",
         f"*Velocity* (concluded per week, 8 weeks): {sparkline(f)}",
         f"*Median cycle time* (proposed → concluded): {_days(f.cycle_time_days)} · "
         f"*review latency* (requested → decided): {_days(f.review_latency_days)}",
@@ -177,7 +177,7 @@ def preview(digests: list[Digest]) -> Reply:
             size = len(json.dumps(blocks + part, ensure_ascii=False))
             if len(blocks) + len(part) > 48 or size > MAX_BLOCK_CHARS:
                 blocks.extend(
-                    to_dicts([context("…more in the weekly DM (and `/digest preview <project>`).")])
+                    to_dicts([context("…the rest is in the weekly DM's thread replies.")])
                 )
                 return Reply(text="\n".join(texts), blocks=blocks)
             blocks.extend(part)
