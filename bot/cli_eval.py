@@ -12,13 +12,13 @@ from bot.domain.errors import ConfigError, ValidationError
 
 def evaluate(settings: Any, args: argparse.Namespace) -> int:
     """Record the evaluation (or parity check), post it to Slack when configured, print it."""
-    from bot.api import resolve_team
     from bot.domain.evaluation import Kind
     from bot.domain.ingest import MAX_BYTES, parse_evaluation, parse_scores
     from bot.domain.model import KEY_PATTERN, Actor
     from bot.runtime import Runtime
     from bot.services import evaluations
     from bot.services.ports import Context
+    from bot.services.team import resolve_team
     from bot.slack.blocks import evaluations as render
 
     match = KEY_PATTERN.match(args.experiment)

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, undefer
 
 from bot.domain.evaluation import (
@@ -26,10 +26,7 @@ from storage.models import (
     ExperimentRow,
     ParityRow,
     ProjectRow,
-    ReviewDecisionRow,
-    ReviewRow,
 )
-from storage.sql import affected
 
 
 def pack(predictions: Predictions) -> bytes:
@@ -236,25 +233,4 @@ class Evaluations:
             return None
         return ParityRecord(
             row.id, row.experiment_id, row.submitted_by, row.source, row.created_at, row.result
-        )
-
-    # Reviews ------------------------------------------------------------------------------
-
-    def dismiss_approvals_before(self, experiment_id: int, evaluation_id: int) -> int:
-        """A new evaluation: results approvals given before it no longer count."""
-        reviews = select(ReviewRow.id).where(
-            ReviewRow.experiment_id == experiment_id, ReviewRow.kind == "results"
-        )
-        return affected(
-            self.session.execute(
-                update(ReviewDecisionRow)
-                .where(
-                    ReviewDecisionRow.review_id.in_(reviews),
-                    ReviewDecisionRow.approve,
-                    ReviewDecisionRow.dismissed.is_(False),
-                    (ReviewDecisionRow.evaluation_id.is_(None))
-                    | (ReviewDecisionRow.evaluation_id < evaluation_id),
-                )
-                .values(dismissed=True)
-            )
         )

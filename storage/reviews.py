@@ -87,16 +87,29 @@ class Reviews:
             )
         )
 
-    def dismiss_approvals_before(self, experiment_id: int, conclusion: int) -> int:
-        """Newer results: approvals of older conclusions no longer count."""
+    def dismiss_approvals_before(
+        self, experiment_id: int, conclusion: int, evaluation: int | None = None
+    ) -> int:
+        """Newer results: approvals of an older conclusion no longer count, nor (with
+        ``evaluation``) results approvals given before that evaluation arrived."""
         reviews = select(ReviewRow.id).where(ReviewRow.experiment_id == experiment_id)
+        older = ReviewDecisionRow.conclusion < conclusion
+        if evaluation is not None:
+            results = reviews.where(ReviewRow.kind == "results")
+            older = older | (
+                ReviewDecisionRow.review_id.in_(results)
+                & (
+                    ReviewDecisionRow.evaluation_id.is_(None)
+                    | (ReviewDecisionRow.evaluation_id < evaluation)
+                )
+            )
         return affected(
             self.session.execute(
                 update(ReviewDecisionRow)
                 .where(
                     ReviewDecisionRow.review_id.in_(reviews),
                     ReviewDecisionRow.approve,
-                    ReviewDecisionRow.conclusion < conclusion,
+                    older,
                     ReviewDecisionRow.dismissed.is_(False),
                 )
                 .values(dismissed=True)

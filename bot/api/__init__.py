@@ -23,6 +23,7 @@ from bot.domain.ingest import MAX_BYTES, parse_evaluation
 from bot.domain.model import KEY_PATTERN, Actor
 from bot.services import evaluations
 from bot.services.ports import Context, Notices
+from bot.services.team import resolve_team
 from storage.unit_of_work import Database
 
 log = logging.getLogger(__name__)
@@ -114,21 +115,6 @@ def create_api(
         )
 
     return api
-
-
-def resolve_team(db: Database, given: str | None) -> str:
-    """The workspace: ``?team=T…``, or the only one this mlgov serves."""
-    with db.read() as uow:
-        teams = uow.workspaces.team_ids()
-    if given:
-        if given not in teams:
-            raise NotFound(f"No workspace {given[:40]} here.")
-        return given
-    if len(teams) == 1:
-        return teams[0]
-    if not teams:
-        raise NotFound("No workspace is set up yet: add a project in Slack first.")
-    raise ValidationError("This mlgov serves several workspaces: say which with ?team=T….")
 
 
 def mount(web: Flask, api: Blueprint) -> None:

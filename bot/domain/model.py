@@ -86,6 +86,10 @@ class Actor:
     def is_admin(self) -> bool:
         return Role.ADMIN in self.roles
 
+    def may_read(self, project: str) -> bool:
+        """Whether the actor may see ``project``'s experiments and figures."""
+        return self.pipeline or self.is_admin() or self.on_project(project)
+
     def on_project(self, project: str) -> bool:
         """Whether the actor has any role on ``project`` (workspace-wide roles count)."""
         return bool(self.roles) or bool(self.project_roles.get(project))

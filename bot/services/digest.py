@@ -36,10 +36,6 @@ class Digest:
     next_rotation: Slot | None
 
 
-def _may_read(actor: Actor, project: Project) -> bool:
-    return actor.is_admin() or actor.on_project(project.slug)
-
-
 def _digests(uow: UnitOfWork, ctx: Context, projects: list[Project], week: Week) -> list[Digest]:
     data = uow.digest.data(ctx.actor.team_id, week.start - LOOKBACK)
     figures = build_digests(data, week, ctx.now, ZoneInfo(ctx.timezone))
@@ -55,11 +51,11 @@ def preview(uow: UnitOfWork, ctx: Context, slug: str | None) -> list[Digest]:
     actor = ctx.actor
     if slug is not None:
         project = uow.projects.require(actor.team_id, slug)
-        if not _may_read(actor, project):
+        if not actor.may_read(project.slug):
             raise PermissionDenied(f"You are not on project {project.slug}.")
         chosen = [project]
     else:
-        chosen = [p for p in uow.projects.all_in(actor.team_id) if _may_read(actor, p)]
+        chosen = [p for p in uow.projects.all_in(actor.team_id) if actor.may_read(p.slug)]
         if not chosen:
             raise NotFound("You are on no project yet, so there is no digest to show.")
     week = Week.ending_before(ctx.now, ZoneInfo(ctx.timezone))
@@ -70,7 +66,7 @@ def subscribe(uow: UnitOfWork, ctx: Context, slug: str | None, *, on: bool) -> s
     """Ask for (or stop) the weekly DM: of one project, or of every project one may read."""
     actor = ctx.actor
     project = uow.projects.require(actor.team_id, slug) if slug else None
-    if project is not None and not _may_read(actor, project):
+    if project is not None and not actor.may_read(project.slug):
         raise PermissionDenied(f"You are not on project {project.slug}.")
     scope = project.slug if project else "every project you are on"
     if on and not _member_reads(uow, actor, project):
@@ -120,14 +116,14 @@ def _member_reads(uow: UnitOfWork, actor: Actor, project: Project | None) -> boo
         return False
     if project is None:
         return bool(member.roles or any(member.project_roles.values()))
-    return _may_read(member.as_actor(), project)
+    return member.as_actor().may_read(project.slug)
 
 
 def recipients(uow: UnitOfWork, project: Project) -> list[str]:
     """The project's managers, then subscribers who may read it (each once)."""
     members = uow.members.all_in(project.team_id)
     managers = [m.user_id for m in members if m.as_actor().has(Role.MANAGER, project.slug)]
-    readers = {m.user_id for m in members if _may_read(m.as_actor(), project)}
+    readers = {m.user_id for m in members if m.as_actor().may_read(project.slug)}
     subscribed = [
         user
         for user, scope in uow.subscriptions.all_in(project.team_id)

@@ -22,6 +22,7 @@ from bot.domain.ingest import check_pairable_rows
 from bot.domain.model import Actor, Experiment, OutgoingMessage, Project, Role, Status
 from bot.domain.parity import Parity, check_parity
 from bot.domain.summary import Summary, align, summarize
+from bot.services.experiments import require_readable, results_changed
 from bot.services.ports import Context
 from storage.unit_of_work import Database, UnitOfWork
 
@@ -66,17 +67,8 @@ class Metrics:
     compared_with: int | None  # the experiment number of the baseline the latest met
 
 
-def _may_read(actor: Actor, project: str) -> bool:
-    return actor.pipeline or actor.is_admin() or actor.on_project(project)
-
-
 def _readable(uow: UnitOfWork, actor: Actor, number: int) -> Experiment:
-    experiment = uow.experiments.require(actor.team_id, number)
-    if not _may_read(actor, experiment.project):
-        raise PermissionDenied(
-            f"{experiment.key} belongs to project {experiment.project}, which you are not on."
-        )
-    return experiment
+    return require_readable(actor, uow.experiments.require(actor.team_id, number))
 
 
 def _open_for_results(experiment: Experiment) -> None:
@@ -153,7 +145,7 @@ def submit_evaluation(
             baseline_id=baseline.evaluation_id if baseline else None,
             summary=summary.to_json(),
         )
-        dismissed = uow.evaluations.dismiss_approvals_before(experiment.id, evaluation_id)
+        dismissed = results_changed(uow, experiment, evaluation_id)
         detail: dict[str, object] = {
             "evaluation": evaluation_id,
             "kind": submission.evaluation.kind.value,
@@ -287,7 +279,7 @@ def metrics(uow: UnitOfWork, ctx: Context, number: int) -> Metrics:
 
 def baseline_history(uow: UnitOfWork, ctx: Context, slug: str) -> list[Baseline]:
     project = uow.projects.require(ctx.actor.team_id, slug)
-    if not _may_read(ctx.actor, project.slug):
+    if not ctx.actor.may_read(project.slug):
         raise PermissionDenied(f"You are not on project {project.slug}.")
     return uow.evaluations.baselines(project.id)
 

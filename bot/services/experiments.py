@@ -27,12 +27,9 @@ from storage.unit_of_work import UnitOfWork
 BY_HAND = frozenset({"start", "analyze", "conclude", "abandon"})
 
 
-def _may_read(actor: Actor, project: str) -> bool:
-    return actor.is_admin() or actor.on_project(project)
-
-
-def _require_readable(actor: Actor, experiment: Experiment) -> Experiment:
-    if not _may_read(actor, experiment.project):
+def require_readable(actor: Actor, experiment: Experiment) -> Experiment:
+    """``experiment``, or PermissionDenied when the actor is not on its project."""
+    if not actor.may_read(experiment.project):
         raise PermissionDenied(
             f"{experiment.key} belongs to project {experiment.project}, which you are not on."
         )
@@ -199,7 +196,7 @@ def _in_flight(
 def add_link(uow: UnitOfWork, ctx: Context, number: int, url: str, label: str) -> Experiment:
     """Attach a link (notebook, prototype, dataset, run) to an experiment."""
     actor = ctx.actor
-    experiment = _require_readable(actor, uow.experiments.require(actor.team_id, number))
+    experiment = require_readable(actor, uow.experiments.require(actor.team_id, number))
     if not (actor.user_id == experiment.owner_id or actor.on_project(experiment.project)):
         raise PermissionDenied(f"Only people on {experiment.project} can add links.")
     project = uow.projects.require(actor.team_id, experiment.project)
@@ -219,7 +216,7 @@ def add_link(uow: UnitOfWork, ctx: Context, number: int, url: str, label: str) -
 
 
 def show_experiment(uow: UnitOfWork, ctx: Context, number: int) -> Experiment:
-    return _require_readable(ctx.actor, uow.experiments.require(ctx.actor.team_id, number))
+    return require_readable(ctx.actor, uow.experiments.require(ctx.actor.team_id, number))
 
 
 def experiment_history(
@@ -234,7 +231,7 @@ def list_experiments(uow: UnitOfWork, ctx: Context, query: ListExperiments) -> l
     actor = ctx.actor
     if query.project is not None:
         uow.projects.require(actor.team_id, query.project)
-        if not _may_read(actor, query.project):
+        if not actor.may_read(query.project):
             raise PermissionDenied(f"You are not on project {query.project}.")
     owner = actor.user_id if query.mine else query.user_id
     statuses: frozenset[Status] | None
@@ -247,11 +244,11 @@ def list_experiments(uow: UnitOfWork, ctx: Context, query: ListExperiments) -> l
     found = uow.experiments.find(
         actor.team_id, project=query.project, owner_id=owner, statuses=statuses
     )
-    return [e for e in found if _may_read(actor, e.project)]
+    return [e for e in found if actor.may_read(e.project)]
 
 
 def readable_projects(uow: UnitOfWork, actor: Actor) -> list[Project]:
-    return [p for p in uow.projects.all_in(actor.team_id) if _may_read(actor, p.slug)]
+    return [p for p in uow.projects.all_in(actor.team_id) if actor.may_read(p.slug)]
 
 
 def _check_design(uow: UnitOfWork, experiment: Experiment, project: Project) -> None:
@@ -266,7 +263,7 @@ def _check_design(uow: UnitOfWork, experiment: Experiment, project: Project) -> 
         raise GateClosed(f"{experiment.key} cannot start yet:", unmet)
 
 
-def results_changed(uow: UnitOfWork, experiment: Experiment) -> int:
-    """The one event for new results (a new conclusion now; new evaluations later): the
+def results_changed(uow: UnitOfWork, experiment: Experiment, evaluation: int | None = None) -> int:
+    """The one event for new results (a new conclusion, or a new ``evaluation``): the
     approvals of earlier results are dismissed, so the review sees what ships."""
-    return uow.reviews.dismiss_approvals_before(experiment.id, experiment.conclusions)
+    return uow.reviews.dismiss_approvals_before(experiment.id, experiment.conclusions, evaluation)

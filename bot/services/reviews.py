@@ -47,7 +47,7 @@ class Decided:
 
 def _load(uow: UnitOfWork, ctx: Context, number: int) -> tuple[Experiment, Project]:
     experiment = uow.experiments.require(ctx.actor.team_id, number)
-    if not (ctx.actor.is_admin() or ctx.actor.on_project(experiment.project)):
+    if not ctx.actor.may_read(experiment.project):
         raise PermissionDenied(f"You are not on project {experiment.project}.")
     return experiment, uow.projects.require(ctx.actor.team_id, experiment.project)
 
@@ -384,9 +384,7 @@ def list_reviews(
     found = []
     for review, experiment_id in uow.reviews.open_for(ctx.actor.team_id):
         experiment = uow.experiments.by_id(experiment_id)
-        if experiment is None or not (
-            ctx.actor.is_admin() or ctx.actor.on_project(experiment.project)
-        ):
+        if experiment is None or not (ctx.actor.may_read(experiment.project)):
             continue
         if not waits_on_reviewers(review, experiment):
             continue

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Collection
 from zoneinfo import ZoneInfo
 
-from bot.domain.errors import AlreadyExists, NotFound, PermissionDenied
+from bot.domain.errors import AlreadyExists, NotFound, PermissionDenied, ValidationError
 from bot.domain.model import Actor, Project, ProjectRules, Role
 from bot.domain.rules import rules_to_dict, updated_rules
 from bot.services.ports import Context
-from storage.unit_of_work import UnitOfWork
+from storage.unit_of_work import Database, UnitOfWork
 
 
 def resolve_actor(
@@ -150,3 +150,20 @@ def set_rules(uow: UnitOfWork, ctx: Context, slug: str, changes: dict[str, str])
         detail={"before": rules_to_dict(project.rules), "after": rules_to_dict(new)},
     )
     return new
+
+
+def resolve_team(db: Database, given: str | None) -> str:
+    """The workspace: ``?team=T…``, or the only one this mlgov serves."""
+    with db.read() as uow:
+        teams = uow.workspaces.team_ids()
+    if given:
+        if given not in teams:
+            raise NotFound(f"No workspace {given[:40]} here.")
+        return given
+    if len(teams) == 1:
+        return teams[0]
+    if not teams:
+        raise NotFound("No workspace is set up yet: add a project in Slack first.")
+    raise ValidationError(
+        "This mlgov serves several workspaces: say which (?team=T… or --team T…)."
+    )

@@ -55,11 +55,12 @@ def test_push_refuses_bad_input_with_one_line_and_writes_nothing(tmp_path: Path)
     with_experiment(tmp_path)
     (tmp_path / "nan.csv").write_text("y_true,y_score\n0,0.1\n1,nan\n0,0.3\n1,0.9\n")
     (tmp_path / "cols.csv").write_text("label,score\n0,0.1\n1,0.9\n")
+    (tmp_path / "good.csv").write_text("y_true,y_score\n0,0.1\n1,0.8\n0,0.3\n1,0.9\n")
     cases = [
         (("EXP-1", str(tmp_path / "nan.csv")), "nan"),
         (("EXP-1", str(tmp_path / "cols.csv")), "y_true"),
         (("EXP-1", str(tmp_path / "missing.csv")), "cannot read"),
-        (("EXP-9", str(tmp_path / "nan.csv")), ""),
+        (("EXP-9", str(tmp_path / "good.csv")), "No experiment EXP-9"),
         (("EXP-x", str(tmp_path / "nan.csv")), "experiment key"),
     ]
     for args, words in cases:

@@ -23,7 +23,7 @@ from storage.unit_of_work import UnitOfWork
 
 def _project(uow: UnitOfWork, ctx: Context, slug: str | None) -> Project:
     project = rotation.resolve_project(uow, ctx, slug, ctx.channel)
-    if not (ctx.actor.is_admin() or ctx.actor.on_project(project.slug)):
+    if not ctx.actor.may_read(project.slug):
         raise PermissionDenied(f"You are not on project {project.slug}.")
     return project
 
