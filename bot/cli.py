@@ -4,14 +4,16 @@ reads the environment. Heavy libraries are imported inside the verbs, so --help 
 from __future__ import annotations
 
 import argparse
+import difflib
 import gc
 import logging
 import os
+import re
 import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from bot.domain.errors import ConfigError, MlgovError
 
@@ -21,8 +23,31 @@ With no verb: `serve` when SLACK_BOT_TOKEN is set, otherwise the local `shell --
 on SQLite, so you can try everything without Slack."""
 
 
+# Exit codes: 0 done; 1 done, but a check failed (parity, --require-criterion);
+# 2 refused (bad input or settings, nothing changed); 130 interrupted; 141 output closed.
+CHECK_FAILED = 1
+BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a Unix tool cut off by `head`
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with "did you mean" for a mistyped verb or choice (`mlgov job list`)."""
+
+    def error(self, message: str) -> NoReturn:
+        match = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if match:
+            choices = re.findall(r"'([^']*)'", match.group(2))
+            close = difflib.get_close_matches(match.group(1), choices, n=1, cutoff=0.5)
+            if close:
+                message = message.replace(
+                    match.group(0),
+                    f"invalid choice: '{match.group(1)}' (did you mean '{close[0]}'?"
+                    f" choose from {match.group(2)})",
+                )
+        super().error(message)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="mlgov", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--version", action="version", version=f"mlgov {_version()}")
@@ -46,7 +71,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--as-of",
         dest="as_of",
         default=None,
-        help="ISO time, e.g. 2026-11-30T09:00 (team time zone unless it has an offset)",
+        help="ISO time, e.g. 2026-11-30T09:00 (team time zone unless it has an offset);"
+        " a time later than now needs --dry-run or --force",
+    )
+    later = run.add_mutually_exclusive_group()
+    later.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="show what the run would do and send; send and record nothing",
+    )
+    later.add_argument(
+        "--force",
+        action="store_true",
+        help="run as of a later time for real (it uses that period up)",
     )
 
     audit = verbs.add_parser("audit", help="the audit trail")
@@ -69,12 +106,21 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="a new held-out set (or kind): record without comparing with the baseline",
     )
+    push.add_argument(
+        "--require-criterion",
+        action="store_true",
+        help="a CI gate: exit 1 unless the experiment's success criterion is met",
+    )
     parity = eval_verbs.add_parser("parity", help="prototype against production scores")
     parity.add_argument("experiment", help="experiment key, e.g. EXP-7")
     parity.add_argument("prototype", help="the prototype's scores (CSV, Parquet or JSON)")
     parity.add_argument("production", help="production's scores on the same rows")
-    parity.add_argument("--tolerance", type=float, default=1e-6, help="|Δscore| allowed (1e-6)")
-    parity.add_argument("--threshold", type=float, default=0.5, help="decision threshold (0.5)")
+    parity.add_argument(
+        "--tolerance", type=float, default=1e-6, help="|Δscore| allowed, ≥ 0 (1e-6)"
+    )
+    parity.add_argument(
+        "--threshold", type=float, default=0.5, help="decision threshold, in (0, 1) (0.5)"
+    )
     parity.add_argument("--team", default=None, help="workspace id (when there are several)")
 
     db = verbs.add_parser("db", help="database schema")
@@ -103,14 +149,28 @@ def load_environment() -> dict[str, str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        try:
+            code = _run(argv)
+        finally:  # also after argparse's --help: a closed pipe shows here, not at exit
+            sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        # The reader went away (`mlgov audit export … | head`): stop quietly, like
+        # Unix tools do, and keep Python from complaining while it flushes at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return BROKEN_PIPE
+
+
+def _run(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         from bot.config import Settings
 
-        environment = load_environment()
-        settings = Settings.from_env(environment)
+        settings = Settings.from_env(load_environment())
         verb = args.verb or ("serve" if settings.has_slack else "shell")
-        configure_logging(environment.get("MLGOV_LOG_LEVEL"), quiet=verb == "shell")
+        configure_logging(settings.log_level, quiet=verb == "shell")
         if verb == "serve":
             return serve(settings, args)
         if verb == "shell":
@@ -120,8 +180,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 demo=getattr(args, "demo", True) if args.verb else True,
             )
         if verb == "jobs":
+            from bot.cli_jobs import jobs
+
             return jobs(settings, args)
         if verb == "audit":
+            from bot.cli_audit import audit_export
+
             return audit_export(settings, args)
         if verb == "eval":
             from bot.cli_eval import evaluate
@@ -144,18 +208,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def configure_logging(level: str | None, quiet: bool) -> None:
-    """INFO for the service (WARNING in the shell, whose output is the conversation)."""
+    """INFO for the service (WARNING in the shell, whose output is the conversation).
+
+    ``level`` was checked by Settings: an unknown name stops the start there."""
     name = (level or ("WARNING" if quiet else "INFO")).upper()
-    if name not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-        name = "INFO"
     logging.basicConfig(level=name, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLevelName(name)))
 
 
 def database(settings: Any, verb: str) -> int:
     from storage import migrate
-    from storage.db import create_db_engine
+    from storage.db import create_db_engine, missing_sqlite_file
 
+    missing = missing_sqlite_file(settings.database_url)
+    if verb == "current" and missing:  # opening it would create it
+        raise ConfigError(
+            f"There is no database at {missing}: the file does not exist"
+            " (`mlgov db upgrade` creates it)."
+        )
     engine = create_db_engine(settings.database_url)
     if verb == "upgrade":
         before = migrate.current_revision(engine)
@@ -167,129 +237,6 @@ def database(settings: Any, verb: str) -> int:
             f" (this mlgov needs {migrate.head_revision()})"
         )
     return 0
-
-
-def jobs(settings: Any, args: argparse.Namespace) -> int:
-    from bot.jobs import JOBS
-    from bot.runtime import Runtime
-
-    runtime = Runtime.create(settings, upgrade=False)
-    try:
-        if args.jobs_verb == "list":
-            with runtime.db.read() as uow:
-                for job in JOBS.values():
-                    runs = uow.ledger.last_runs(job.name, 3)
-                    last = "; ".join(f"{p} ({when:%Y-%m-%d %H:%M}Z)" for _, p, when in runs)
-                    print(f"{job.name:<13} every {job.every}  {job.summary}")
-                    if last:
-                        print(f"{'':<13} last: {last}")
-            return 0
-        if args.job not in JOBS:
-            raise ConfigError(f"No job '{args.job}'; jobs: {', '.join(JOBS)}.")
-        chosen = JOBS[args.job]
-        now = _as_of(args.as_of, settings.zone) if args.as_of else runtime.clock()
-        if settings.has_slack:
-            from bot.slack.app import web_client
-            from bot.slack.web_api import WebApi
-
-            runtime.attach_outbox(
-                WebApi(web_client(settings.slack_bot_token, settings.slack_api_url))
-            )
-        done = chosen.run(runtime.job_env(), now)  # a failure shows, unlike in the scheduler
-        if runtime.outbox is not None and chosen.name != "outbox":
-            runtime.outbox.deliver_due()
-        print(f"{chosen.name} as of {now.isoformat()}:")
-        for line in done or ["nothing due"]:
-            print(f"  {line}")
-        return 0
-    finally:
-        runtime.close()
-
-
-GATE_ACTIONS = (
-    "review_requested",
-    "review_approved",
-    "review_changes_requested",
-    "review_declined",
-    "review_replaced",
-    "request_changes",
-    "accept_results",
-    "conclude",
-    "schedule",
-    "ship",
-)
-
-
-def audit_export(settings: Any, args: argparse.Namespace) -> int:
-    """The gate decisions, for compliance: who decided what, about which results."""
-    import csv
-    import json
-    from datetime import date, datetime
-
-    from bot.runtime import Runtime
-
-    since = None
-    if args.since:
-        try:
-            since = datetime.combine(
-                date.fromisoformat(args.since), datetime.min.time(), tzinfo=settings.zone
-            )
-        except ValueError:
-            raise ConfigError(
-                f"--since must be a date like 2026-01-31, not {args.since!r}."
-            ) from None
-    runtime = Runtime.create(settings, upgrade=False)
-    try:
-        with runtime.db.read() as uow:
-            if args.project:
-                known = {p.slug for p in uow.projects.everywhere()}
-                if args.project not in known:
-                    raise ConfigError(
-                        f"No project '{args.project}' (projects: "
-                        f"{', '.join(sorted(known)) or 'none'})."
-                    )
-            rows = uow.audit.trail(GATE_ACTIONS, args.project, since)
-    finally:
-        runtime.close()
-    out = sys.stdout if args.output == "-" else open(args.output, "w", newline="")
-    try:
-        if args.format == "json":
-            json.dump(rows, out, indent=2, ensure_ascii=False)
-            out.write("\n")
-        else:
-            fields = [
-                "at",
-                "team",
-                "project",
-                "experiment",
-                "actor",
-                "action",
-                "from",
-                "to",
-                "conclusion",
-                "evaluation",
-                "detail",
-            ]
-            writer = csv.DictWriter(out, fieldnames=fields)
-            writer.writeheader()
-            for row in rows:
-                writer.writerow({**row, "detail": json.dumps(row["detail"], ensure_ascii=False)})
-    finally:
-        if out is not sys.stdout:
-            out.close()
-    return 0
-
-
-def _as_of(text: str, zone: Any) -> Any:
-    from datetime import datetime
-
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ConfigError(
-            f"--as-of must be an ISO time like 2026-11-30T09:00, not {text!r}."
-        ) from None
-    return moment.replace(tzinfo=zone) if moment.tzinfo is None else moment
 
 
 def serve(settings: Any, args: argparse.Namespace) -> int:

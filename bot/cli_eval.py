@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,8 @@ from bot.domain.errors import ConfigError, ValidationError
 
 def evaluate(settings: Any, args: argparse.Namespace) -> int:
     """Record the evaluation (or parity check), post it to Slack when configured, print it."""
+    from bot.cli import CHECK_FAILED
+    from bot.domain.criterion_check import check_criterion
     from bot.domain.evaluation import Kind
     from bot.domain.ingest import MAX_BYTES, parse_evaluation, parse_scores
     from bot.domain.model import KEY_PATTERN, Actor
@@ -25,10 +28,13 @@ def evaluate(settings: Any, args: argparse.Namespace) -> int:
     if match is None:
         raise ConfigError(f"'{args.experiment}' is not an experiment key like EXP-7.")
     number = int(match.group(1))
-    if args.eval_verb == "parity" and not (
-        math.isfinite(args.tolerance) and args.tolerance >= 0 and math.isfinite(args.threshold)
-    ):
-        raise ConfigError("--tolerance must be a finite number ≥ 0 and --threshold finite.")
+    if args.eval_verb == "parity":
+        _check_parity_options(args.tolerance, args.threshold)
+    elif args.require_criterion and args.new_holdout:
+        raise ConfigError(
+            "--require-criterion needs a comparison with the baseline, which --new-holdout"
+            " skips: use one or the other."
+        )
     runtime = Runtime.create(settings, upgrade=False)
     try:
         _attach_slack(runtime, settings)
@@ -36,6 +42,8 @@ def evaluate(settings: Any, args: argparse.Namespace) -> int:
         d = runtime.dispatcher
         ctx = Context(Actor(team_id, "cli", pipeline=True), runtime.clock(), d.notices, d.timezone)
         if args.eval_verb == "push":
+            if args.require_criterion:
+                _require_written_criterion(runtime, team_id, number)
             evaluation = parse_evaluation(
                 _read(args.file, MAX_BYTES),
                 filename=Path(args.file).name,
@@ -52,6 +60,13 @@ def evaluate(settings: Any, args: argparse.Namespace) -> int:
             print(f"recorded evaluation #{recorded.evaluation_id} of {recorded.experiment.key}")
             print(text.replace("*", ""))
             print(render.table(recorded.summary).strip("`\n"))
+            check = check_criterion(
+                recorded.experiment, recorded.summary, recorded.baseline is not None
+            )
+            print(f"Success criterion: {check.word}. {check.reason}")
+            code = 0 if check.met or not args.require_criterion else CHECK_FAILED
+            if code:
+                print(f"mlgov: success criterion {check.word}: {check.reason}", file=sys.stderr)
         else:
             result = evaluations.record_parity(
                 runtime.db,
@@ -67,11 +82,32 @@ def evaluate(settings: Any, args: argparse.Namespace) -> int:
             with runtime.db.read() as uow:
                 experiment = uow.experiments.require(team_id, number)
             print(render.parity_text(experiment, result))
+            code = 0 if result.passed else CHECK_FAILED
         if runtime.outbox is not None:
             runtime.outbox.deliver_due()
-        return 0
+        return code
     finally:
         runtime.close()
+
+
+def _check_parity_options(tolerance: float, threshold: float) -> None:
+    if not (math.isfinite(tolerance) and tolerance >= 0):
+        raise ConfigError(f"--tolerance must be a number ≥ 0, not {tolerance:g}.")
+    if not (math.isfinite(threshold) and 0 < threshold < 1):
+        raise ConfigError(
+            f"--threshold must be between 0 and 1 (a score cut-off), not {threshold:g}."
+        )
+
+
+def _require_written_criterion(runtime: Any, team_id: str, number: int) -> None:
+    """A gate on a criterion nobody wrote would judge nothing: refuse before recording."""
+    with runtime.db.read() as uow:
+        experiment = uow.experiments.require(team_id, number)
+    if experiment.criterion is None:
+        raise ConfigError(
+            f"{experiment.key} has no success criterion to require: write one first"
+            f" (`/exp edit {experiment.key} --metric auc --min-delta 0.01`); nothing recorded."
+        )
 
 
 def _read(path: str, limit: int) -> bytes:

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from bot.domain.errors import ConfigError
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,8 @@ class Settings:
     timezone: str = "UTC"
     api_token: str | None = None
     port: int = 3000
+    # None: INFO for the service, WARNING in the shell (whose output is the conversation).
+    log_level: str | None = None
 
     @property
     def has_slack(self) -> bool:
@@ -84,6 +87,12 @@ class Settings:
                 "Unset SLACK_CLIENT_ID/SLACK_CLIENT_SECRET: mlgov installs into"
                 " one workspace with SLACK_BOT_TOKEN."
             )
+        log_level = (get("MLGOV_LOG_LEVEL") or "").upper() or None
+        if log_level is not None and log_level not in LOG_LEVELS:
+            raise ConfigError(
+                f"MLGOV_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)},"
+                f" not {get('MLGOV_LOG_LEVEL')!r}."
+            )
         database_url = get("DATABASE_URL") or f"sqlite:///{(cwd or Path.cwd()) / 'mlgov.db'}"
         return cls(
             slack_bot_token=bot_token,
@@ -95,4 +104,5 @@ class Settings:
             timezone=timezone,
             api_token=get("MLGOV_API_TOKEN"),
             port=int(port_text),
+            log_level=log_level,
         )

@@ -14,12 +14,13 @@ from prometheus_client import CollectorRegistry, Gauge
 from sqlalchemy import text
 
 from bot.config import Settings
+from bot.domain.errors import SchemaOutOfDate
 from bot.jobs import JobEnv
 from bot.services.delivery import OutboxDispatcher, OutboxWorker, RetryPolicy, SlackApi
 from bot.slack.dispatch import Dispatcher
 from bot.slack.notices import SlackNotices
 from storage import migrate
-from storage.db import SessionFactories, create_db_engine
+from storage.db import SessionFactories, create_db_engine, missing_sqlite_file
 from storage.outbox import OutboxStore
 from storage.unit_of_work import Database
 
@@ -46,6 +47,11 @@ class Runtime:
         cls, settings: Settings, *, clock: Callable[[], datetime] = utc_now, upgrade: bool = True
     ) -> Runtime:
         """Open the database (migrating it when ``upgrade``) and build the dispatcher."""
+        missing = missing_sqlite_file(settings.database_url)
+        if missing and not upgrade:  # opening it would leave an empty file behind
+            raise SchemaOutOfDate(
+                f"There is no database at {missing}: run `mlgov db upgrade` first."
+            )
         engine = create_db_engine(settings.database_url)
         if upgrade:
             migrate.upgrade(engine)

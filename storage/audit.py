@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import and_, insert, select
 from sqlalchemy.orm import Session
 
 from bot.domain.model import (
@@ -17,6 +17,7 @@ from bot.domain.model import (
 from storage.models import (
     AuditRow,
     ExperimentRow,
+    MemberRow,
     ProjectRow,
 )
 
@@ -103,11 +104,18 @@ class Audit:
     def trail(
         self, actions: Iterable[str], project: str | None, since: datetime | None
     ) -> list[dict[str, Any]]:
-        """Audit entries with ``actions``, oldest first, as plain records for export."""
+        """Audit entries with ``actions``, oldest first, as plain records for export.
+
+        ``actor_name`` is the name mlgov stored for the actor (None when it has none).
+        """
         statement = (
-            select(AuditRow, ExperimentRow.number, ProjectRow.slug)
+            select(AuditRow, ExperimentRow.number, ProjectRow.slug, MemberRow.name)
             .outerjoin(ExperimentRow, ExperimentRow.id == AuditRow.experiment_id)
             .outerjoin(ProjectRow, ProjectRow.id == AuditRow.project_id)
+            .outerjoin(
+                MemberRow,
+                and_(MemberRow.team_id == AuditRow.team_id, MemberRow.user_id == AuditRow.actor_id),
+            )
             .where(AuditRow.action.in_(list(actions)))
             .order_by(AuditRow.id)
         )
@@ -122,6 +130,7 @@ class Audit:
                 "project": slug,
                 "experiment": experiment_key(number) if number is not None else None,
                 "actor": row.actor_id,
+                "actor_name": name or None,
                 "action": row.action,
                 "from": row.from_status,
                 "to": row.to_status,
@@ -129,5 +138,5 @@ class Audit:
                 "evaluation": (row.detail or {}).get("evaluation"),
                 "detail": dict(row.detail or {}),
             }
-            for row, number, slug in self.session.execute(statement).all()
+            for row, number, slug, name in self.session.execute(statement).all()
         ]

@@ -40,6 +40,19 @@ def create_db_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, pool_pre_ping=True, future=True, **kwargs)
 
 
+def missing_sqlite_file(url: str) -> str | None:
+    """The path of the SQLite file ``url`` names, when no such file exists (else None)."""
+    try:
+        parsed = make_url(normalise_url(url))
+    except Exception:  # not a URL: create_db_engine says so
+        return None
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    path = os.path.abspath(database)
+    return None if os.path.exists(path) else path
+
+
 def _sqlite_engine(url: str, database: str | None, **kwargs: Any) -> Engine:
     if database and database != ":memory:":
         folder = os.path.dirname(os.path.abspath(database))

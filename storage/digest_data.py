@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from bot.domain.digest import DigestData
@@ -72,6 +72,7 @@ def load_digest_data(session: Session, team_id: str, since: datetime) -> DigestD
             ExperimentRow.project_id,
             ReviewAssignmentRow.reviewer,
             ReviewAssignmentRow.assigned_at.label("requested_at"),
+            ReviewRow.needs_reviewer_since.is_not(None).label("needs_reviewer"),
         )
         .join(ReviewAssignmentRow, ReviewAssignmentRow.review_id == ReviewRow.id)
         .join(ExperimentRow, ExperimentRow.id == ReviewRow.experiment_id)
@@ -87,6 +88,7 @@ def load_digest_data(session: Session, team_id: str, since: datetime) -> DigestD
             ),
         )
     ).all()
+    pending = [*pending, *_unstaffed(session, team_id)]
     return DigestData(
         projects=pd.DataFrame(
             projects, columns=["project_id", "slug", "wip_main", "wip_side", "wip_project"]
@@ -115,7 +117,51 @@ EXPERIMENT_COLUMNS = (
     "workstream",
     "created_at",
 )
-PENDING_COLUMNS = ("review_id", "experiment_id", "project_id", "reviewer", "requested_at")
+PENDING_COLUMNS = (
+    "review_id",
+    "experiment_id",
+    "project_id",
+    "reviewer",
+    "requested_at",
+    "needs_reviewer",
+)
+
+
+def _unstaffed(session: Session, team_id: str) -> list[Any]:
+    """Open reviews that need a reviewer and wait on nobody: one row each, reviewer ""."""
+    waiting = (
+        select(ReviewAssignmentRow.id)
+        .where(
+            ReviewAssignmentRow.review_id == ReviewRow.id,
+            ReviewAssignmentRow.verdict == "pending",
+        )
+        .exists()
+    )
+    return list(
+        session.execute(
+            select(
+                ReviewRow.id,
+                ReviewRow.experiment_id,
+                ExperimentRow.project_id,
+                literal(""),
+                ReviewRow.needs_reviewer_since,
+                literal(True),
+            )
+            .join(ExperimentRow, ExperimentRow.id == ReviewRow.experiment_id)
+            .where(
+                ReviewRow.team_id == team_id,
+                ReviewRow.is_open,
+                ReviewRow.needs_reviewer_since.is_not(None),
+                ~waiting,
+                or_(
+                    and_(ReviewRow.kind == "results", ExperimentRow.status == "in_review"),
+                    and_(ReviewRow.kind == "design", ExperimentRow.status == "proposed"),
+                ),
+            )
+        ).all()
+    )
+
+
 EVENT_COLUMNS = (
     "experiment_id",
     "project_id",

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, exists, func, select, union_all, update
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from bot.domain.errors import ConcurrentUpdate, NotFound
 from bot.domain.model import (
@@ -20,9 +21,14 @@ from bot.domain.model import (
     experiment_key,
 )
 from storage.models import (
+    AuditRow,
+    EvaluationRow,
     ExperimentRow,
     LinkRow,
+    ParityRow,
     ProjectRow,
+    ReviewDecisionRow,
+    ReviewRow,
 )
 from storage.sql import affected
 
@@ -53,8 +59,37 @@ def _experiment(row: ExperimentRow, slug: str, links: Iterable[LinkRow] = ()) ->
         updated_at=row.updated_at,
         thread_ts=row.thread_ts,
         conclusions=row.conclusions,
+        criterion_changed_after_start=bool(row.criterion_changed_after_start),
         links=tuple(Link(x.url, x.label, x.added_by, x.created_at) for x in links),
     )
+
+
+def _activity(
+    correlated: InstrumentedAttribute[int] | None, ids: list[int] | None = None
+) -> list[tuple[Select[tuple[int, datetime]], ColumnElement[datetime]]]:
+    """What counts as activity on an experiment, as (experiment id, when) per source:
+    for one experiment (``correlated`` to an outer query) or for ``ids``."""
+    sources: list[tuple[Any, Any, Any]] = [
+        (AuditRow.experiment_id, AuditRow.created_at, None),
+        (ReviewRow.experiment_id, ReviewRow.requested_at, None),
+        (ReviewRow.experiment_id, ReviewDecisionRow.decided_at, ReviewRow),
+        (EvaluationRow.experiment_id, EvaluationRow.created_at, None),
+        (ParityRow.experiment_id, ParityRow.created_at, None),
+        (LinkRow.experiment_id, LinkRow.created_at, None),
+    ]
+    found = []
+    for eid, at, joined in sources:
+        query = select(eid.label("eid"), at.label("at"))
+        if joined is not None:
+            query = query.select_from(ReviewDecisionRow).join(
+                ReviewRow, ReviewRow.id == ReviewDecisionRow.review_id
+            )
+        if correlated is not None:
+            query = query.where(eid == correlated)
+        else:
+            query = query.where(eid.in_(ids or []))
+        found.append((query, at))
+    return found
 
 
 class Experiments:
@@ -119,10 +154,17 @@ class Experiments:
 
     def save(self, experiment: Experiment) -> Experiment:
         """Write ``experiment`` if nobody changed it since it was read (optimistic lock)."""
+        c = experiment.criterion
         statement = (
             update(ExperimentRow)
             .where(ExperimentRow.id == experiment.id, ExperimentRow.version == experiment.version)
             .values(
+                title=experiment.title,
+                hypothesis=experiment.hypothesis,
+                workstream=experiment.workstream.value,
+                metric=c.metric if c else None,
+                direction=c.direction.value if c else None,
+                min_delta=c.min_delta if c else None,
                 status=experiment.status.value,
                 outcome=experiment.outcome.value if experiment.outcome else None,
                 learnings=experiment.learnings,
@@ -138,8 +180,10 @@ class Experiments:
             )
         return self.require(experiment.team_id, experiment.number)
 
-    def idle_since(self, cutoff: datetime) -> list[Experiment]:
-        """Unfinished experiments, in every workspace, unchanged since ``cutoff``."""
+    def idle_since(self, cutoff: datetime) -> list[tuple[Experiment, datetime]]:
+        """Unfinished experiments, in every workspace, with no activity since ``cutoff``,
+        each with its last activity: any audited change, review request or decision,
+        evaluation, parity check or link, whichever came last."""
         # Finished, or waiting on engineering rather than on the owner.
         final = [
             Status.SHIPPED.value,
@@ -151,10 +195,22 @@ class Experiments:
         statement = (
             select(*_EXPERIMENT_COLUMNS)
             .join(ProjectRow, ProjectRow.id == ExperimentRow.project_id)
-            .where(ExperimentRow.updated_at < cutoff, ExperimentRow.status.not_in(final))
+            .where(
+                ExperimentRow.updated_at < cutoff,
+                ExperimentRow.status.not_in(final),
+                *(~exists(q.where(at >= cutoff)) for q, at in _activity(ExperimentRow.id)),
+            )
             .order_by(ExperimentRow.id)
         )
-        return [_experiment(row, slug) for row, slug in self.session.execute(statement).all()]
+        idle = [_experiment(row, slug) for row, slug in self.session.execute(statement).all()]
+        events = union_all(*(q for q, _ in _activity(None, [e.id for e in idle]))).subquery()
+        last = {
+            eid: at
+            for eid, at in self.session.execute(
+                select(events.c.eid, func.max(events.c.at)).group_by(events.c.eid)
+            ).all()
+        }
+        return [(e, max(e.updated_at, last.get(e.id) or e.updated_at)) for e in idle]
 
     def thread_of(self, experiment_id: int) -> str | None:
         return self.session.scalar(

@@ -65,6 +65,7 @@ class WaitingReview:
     review_id: int
     kind: ReviewKind
     assigned_at: datetime
+    needs_reviewer: bool = False  # nobody else could take it over (managers told)
 
 
 class Homes:
@@ -257,7 +258,11 @@ class Homes:
         )
         joined = (
             select(
-                *_EXPERIMENT_COLUMNS, ReviewRow.id, ReviewRow.kind, ReviewAssignmentRow.assigned_at
+                *_EXPERIMENT_COLUMNS,
+                ReviewRow.id,
+                ReviewRow.kind,
+                ReviewAssignmentRow.assigned_at,
+                ReviewRow.needs_reviewer_since,
             )
             .select_from(ReviewAssignmentRow)
             .join(ReviewRow, ReviewRow.id == ReviewAssignmentRow.review_id)
@@ -276,8 +281,10 @@ class Homes:
             joined.order_by(ReviewAssignmentRow.assigned_at, ReviewRow.id).limit(limit)
         ).all()
         return [
-            WaitingReview(_experiment(row, slug), review_id, ReviewKind(kind), assigned_at)
-            for row, slug, review_id, kind, assigned_at in rows
+            WaitingReview(
+                _experiment(row, slug), review_id, ReviewKind(kind), assigned_at, needs is not None
+            )
+            for row, slug, review_id, kind, assigned_at, needs in rows
         ], int(total or 0)
 
     def status_counts(self, project_ids: Iterable[int]) -> dict[int, dict[Status, int]]:

@@ -21,12 +21,16 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    column,
+    exists,
+    table,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, column_property, mapped_column
 
+from bot.domain.editing import CRITERION_CHANGED
 from bot.domain.model import Direction, Outcome, Role, Status, Workstream
 
 NAMING_CONVENTION = {
@@ -135,6 +139,10 @@ class ProjectRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+# The audit table by name, for the derived column below (AuditRow is declared later).
+_AUDIT = table("audit_log", column("experiment_id"), column("action"))
+
+
 class ExperimentRow(Base):
     __tablename__ = "experiments"
     __table_args__ = (
@@ -170,6 +178,10 @@ class ExperimentRow(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Read from the audit trail, which is kept forever: no column can drift from it.
+    criterion_changed_after_start: Mapped[bool] = column_property(
+        exists().where(_AUDIT.c.experiment_id == id, _AUDIT.c.action == CRITERION_CHANGED)
+    )
 
 
 class LinkRow(Base):
@@ -362,6 +374,8 @@ class ReviewRow(Base):
     is_open: Mapped[bool] = mapped_column(Boolean, default=True)
     # The experiment's conclusion number when requested (results reviews).
     conclusion: Mapped[int] = mapped_column(Integer, default=0)
+    # Since when nobody eligible could take the review (managers told; NULL: staffed).
+    needs_reviewer_since: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 class ReviewAssignmentRow(Base):

@@ -126,6 +126,16 @@ class Reviews:
             )
         )
 
+    def needs_reviewer(self, review_id: int, since: datetime | None) -> bool:
+        """Flag the review as needing a reviewer (``since``) or staffed again (None);
+        True when the flag changed (so that managers are told once)."""
+        row = self.session.get(ReviewRow, review_id)
+        if row is None or (row.needs_reviewer_since is None) == (since is None):
+            return False
+        row.needs_reviewer_since = since
+        self.session.flush()
+        return True
+
     def close(self, review_id: int) -> None:
         self.session.execute(
             update(ReviewRow).where(ReviewRow.id == review_id).values(is_open=False)
@@ -204,6 +214,7 @@ class Reviews:
             requested_by=row.requested_by,
             requested_at=row.requested_at,
             open=row.is_open,
+            needs_reviewer_since=row.needs_reviewer_since,
             decisions=tuple(
                 Decision(
                     d.reviewer,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from bot.domain.model import Role
@@ -107,6 +107,43 @@ class Rotations:
             .order_by(AbsenceRow.id)
         ).all()
         return [Absence(r.user_id, r.start_day, r.end_day) for r in rows]
+
+    def absences_of(self, team_id: str, users: list[str], since: date) -> list[Absence]:
+        """The absences of ``users`` not over before ``since``, earliest first."""
+        rows = self.session.scalars(
+            select(AbsenceRow)
+            .where(
+                AbsenceRow.team_id == team_id,
+                AbsenceRow.user_id.in_(users),
+                AbsenceRow.end_day >= since,
+            )
+            .order_by(AbsenceRow.start_day, AbsenceRow.user_id, AbsenceRow.id)
+        ).all()
+        return [Absence(r.user_id, r.start_day, r.end_day) for r in rows]
+
+    def cancel_absences(self, team_id: str, user_id: str, start: date, today: date) -> int:
+        """Withdraw ``user_id``'s absences starting on ``start`` from ``today`` on.
+
+        One not begun yet is deleted; one under way ends yesterday, because the weeks
+        already past were planned around it. Returns how many were changed.
+        """
+        found = AbsenceRow.team_id == team_id, AbsenceRow.user_id == user_id
+        ongoing = affected(
+            self.session.execute(
+                update(AbsenceRow)
+                .where(*found, AbsenceRow.start_day == start, AbsenceRow.end_day >= today)
+                .where(AbsenceRow.start_day < today)
+                .values(end_day=today - timedelta(days=1))
+            )
+        )
+        ahead = affected(
+            self.session.execute(
+                delete(AbsenceRow).where(
+                    *found, AbsenceRow.start_day == start, AbsenceRow.start_day >= today
+                )
+            )
+        )
+        return ongoing + ahead
 
     def add_absence(self, team_id: str, absence: Absence, now: datetime) -> None:
         self.session.add(

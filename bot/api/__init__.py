@@ -9,6 +9,7 @@ from datetime import datetime
 
 from flask import Blueprint, Flask, Response, jsonify, request
 
+from bot.domain.criterion_check import check_criterion
 from bot.domain.errors import (
     InvalidTransition,
     MlgovError,
@@ -99,6 +100,8 @@ def create_api(
             return _problem(500, "Something went wrong on our side; nothing was recorded.")
         assert recorded is not None
         summary = recorded.summary
+        # The verdict `mlgov eval push --require-criterion` gates on: met only when judged.
+        check = check_criterion(recorded.experiment, summary, recorded.baseline is not None)
         return (
             jsonify(
                 evaluation=recorded.evaluation_id,
@@ -107,7 +110,8 @@ def create_api(
                 if recorded.baseline
                 else None,
                 verdict=summary.verdict.value if summary.verdict else None,
-                criterion_met=summary.criterion_met,
+                criterion_met=check.met,
+                criterion=check.to_json(),
                 approvals_dismissed=recorded.approvals_dismissed,
                 summary=summary.to_json(),
             ),

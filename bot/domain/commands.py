@@ -61,6 +61,20 @@ class Step:
 
 
 @dataclass(frozen=True)
+class EditExperiment:
+    """``/exp edit EXP-7 [--title …] [--hypothesis …] [--metric m] [--direction d]
+    [--min-delta x] [--stream s]``: None leaves a field as it is."""
+
+    number: int
+    title: str | None = None
+    hypothesis: str | None = None
+    metric: str | None = None
+    direction: Direction | None = None
+    min_delta: float | None = None
+    stream: Workstream | None = None
+
+
+@dataclass(frozen=True)
 class AddLink:
     number: int
     url: str
@@ -71,6 +85,11 @@ class AddLink:
 class AddProject:
     slug: str
     channel_id: str
+
+
+@dataclass(frozen=True)
+class ShowProject:
+    slug: str
 
 
 @dataclass(frozen=True)
@@ -116,6 +135,16 @@ class JoinRotation:
 class RecordAbsence:
     start: date
     end: date
+
+
+@dataclass(frozen=True)
+class ListAbsences:
+    project: str | None = None  # None: the actor's own; a project: its people's (managers)
+
+
+@dataclass(frozen=True)
+class CancelAbsence:
+    start: date
 
 
 @dataclass(frozen=True)
@@ -191,6 +220,7 @@ class ParityUpload:
 @dataclass(frozen=True)
 class PreviewDigest:
     project: str | None = None
+    last: bool = False  # the last complete week (as the job sends it), not the week so far
 
 
 @dataclass(frozen=True)
@@ -223,8 +253,10 @@ Command = (
     | ShowExperiment
     | History
     | Step
+    | EditExperiment
     | AddLink
     | AddProject
+    | ShowProject
     | AddMember
     | RemoveMember
     | SetRules
@@ -232,6 +264,8 @@ Command = (
     | RotationStats
     | JoinRotation
     | RecordAbsence
+    | ListAbsences
+    | CancelAbsence
     | SwapPresenters
     | ConfigureRotation
     | RequestReview
@@ -254,8 +288,10 @@ READ_ONLY = (
     OpenNewExperimentForm,
     ShowRotation,
     RotationStats,
+    ListAbsences,
     ListReviews,
     ShowMetrics,
     BaselineHistory,
     PreviewDigest,
+    ShowProject,
 )

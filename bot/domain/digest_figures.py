@@ -186,6 +186,12 @@ def pending_reviews(
             "requested": requested[rows],
             "working": working,
             "overdue": working >= OVERDUE_WORKING_DAYS,
+            # Optional in the frame: reviews that need a reviewer (managers told).
+            "needs": (
+                frame["needs_reviewer"].iloc[rows].to_numpy(dtype=bool, na_value=False)
+                if "needs_reviewer" in frame
+                else np.zeros(rows.size, dtype=bool)
+            ),
         }
     ).sort_values(
         ["p", "overdue", "requested", "number", "reviewer"],
@@ -193,8 +199,8 @@ def pending_reviews(
         kind="stable",
     )
     items = [
-        PendingReview(n, t, r, (now_ns - q) / DAY_NS, w, o, v)
-        for n, t, r, q, w, o, v in zip(
+        PendingReview(n, t, r, (now_ns - q) / DAY_NS, w, o, v, bool(nr))
+        for n, t, r, q, w, o, v, nr in zip(
             table["number"].tolist(),
             table["title"].tolist(),
             table["reviewer"].tolist(),
@@ -202,6 +208,7 @@ def pending_reviews(
             table["working"].tolist(),
             table["overdue"].tolist(),
             table["review"].tolist(),
+            table["needs"].tolist(),
             strict=True,
         )
     ]

@@ -96,6 +96,13 @@ class Week:
         # Any day of the week before the moment's local day names that week.
         return cls.of(moment.astimezone(zone).date() - timedelta(days=7), zone)
 
+    @classmethod
+    def containing(cls, moment: datetime, zone: ZoneInfo) -> Week:
+        """The Monday–Sunday week ``moment`` falls in (the week in progress)."""
+        if moment.tzinfo is None:
+            raise ValueError("Week.containing needs a tz-aware moment")
+        return cls.of(moment.astimezone(zone).date(), zone)
+
     @property
     def monday(self) -> date:
         """The week's first day, as the team names it."""
@@ -134,6 +141,7 @@ class PendingReview:
     working_days: int  # Monday-to-Friday days since, in the team's zone
     overdue: bool  # working_days >= OVERDUE_WORKING_DAYS
     review_id: int
+    needs_reviewer: bool = False  # nobody else could take it (reviewer "": nobody asked)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ class Mover(StrEnum):
     SCIENCE = "owner or manager"  # the owner, or a manager of the project
     ENGINEERING = "engineer or manager"
     REVIEW = "the review process"  # only the review service moves these
+    RESULTS = "new results"  # new evaluation results reopen the review; nobody asks for it
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,13 @@ TRANSITIONS: dict[str, Transition] = {
         ),
         Transition("schedule", frozenset({Status.APPROVED}), Status.SCHEDULED, Mover.ENGINEERING),
         Transition("ship", frozenset({Status.SCHEDULED}), Status.SHIPPED, Mover.ENGINEERING),
+        # Approvals count for the results they saw: newer results send it back to review.
+        Transition(
+            "reopen_review",
+            frozenset({Status.APPROVED, Status.SCHEDULED}),
+            Status.IN_REVIEW,
+            Mover.RESULTS,
+        ),
         Transition("abandon", NON_FINAL, Status.ABANDONED, Mover.SCIENCE),
     )
 }
@@ -79,7 +87,7 @@ def allowed_steps(status: Status) -> list[str]:
     takes on its own are shown as one entry, 'peer review'."""
     steps: list[str] = []
     for t in TRANSITIONS.values():
-        if status in t.sources:
+        if status in t.sources and t.mover is not Mover.RESULTS:
             name = "peer review" if t.mover is Mover.REVIEW else t.name
             if name not in steps:
                 steps.append(name)
@@ -135,7 +143,7 @@ def check(experiment: Experiment, step: str, actor: Actor | None) -> Transition:
             f"{experiment.key} is {experiment.status}; it cannot {step.replace('_', ' ')}.",
             allowed_steps(experiment.status),
         )
-    if transition.mover is Mover.REVIEW:
+    if transition.mover in (Mover.REVIEW, Mover.RESULTS):
         if actor is not None:
             raise PermissionDenied(f"'{step}' happens through peer review, not by hand.")
     elif actor is None or not may_move(actor, experiment, transition.mover):
@@ -143,7 +151,35 @@ def check(experiment: Experiment, step: str, actor: Actor | None) -> Transition:
             f"Only the {transition.mover.value} can {step} {experiment.key}"
             f" (owner: <@{experiment.owner_id}>)."
         )
+    if step == "start":
+        check_ready(experiment)
     return transition
+
+
+def missing_before_start(experiment: Experiment) -> list[str]:
+    """What must be written before ``experiment`` may start (SPEC §1: the first principle)."""
+    missing = []
+    if not experiment.hypothesis.strip():
+        missing.append("a hypothesis")
+    if experiment.criterion is None:
+        missing.append("a success criterion")
+    return missing
+
+
+def check_ready(experiment: Experiment) -> None:
+    """Refuse to start a draft, saying what to write and how."""
+    missing = missing_before_start(experiment)
+    if not missing:
+        return
+    example = [f"/exp edit {experiment.key}"]
+    if not experiment.hypothesis.strip():
+        example.append("--hypothesis …")
+    if experiment.criterion is None:
+        example.append("--metric auc --min-delta 0.01")
+    raise ValidationError(
+        f"{experiment.key} cannot start yet: write {' and '.join(missing)} first,"
+        f" with `{' '.join(example)}`."
+    )
 
 
 def check_mover(experiment: Experiment, step: str, actor: Actor) -> None:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
+
+from bot.domain.errors import ValidationError
 
 
 class Role(StrEnum):
@@ -44,9 +47,24 @@ class Direction(StrEnum):
     LOWER = "lower"
 
 
-# Metrics where smaller is better; everything else defaults to "higher is better".
-LOWER_IS_BETTER = frozenset({"log_loss", "logloss", "brier", "rmse", "mae", "mse"})
-KNOWN_METRICS = frozenset({"auc", "ap", "log_loss", "brier", "accuracy", "f1", "rmse", "mae", "r2"})
+# Each metric has one meaning: which way is better is the metric's, never a choice. The
+# names are the evaluation summary's (bot/domain/point_metrics.py, bot/domain/stats.py), so
+# a success criterion can always be checked against an evaluation.
+METRIC_DIRECTION: dict[str, Direction] = {
+    "auc": Direction.HIGHER,
+    "ap": Direction.HIGHER,
+    "accuracy": Direction.HIGHER,
+    "f1": Direction.HIGHER,
+    "r2": Direction.HIGHER,
+    "log_loss": Direction.LOWER,
+    "brier": Direction.LOWER,
+    "rmse": Direction.LOWER,
+    "mae": Direction.LOWER,
+}
+LOWER_IS_BETTER = frozenset(m for m, d in METRIC_DIRECTION.items() if d is Direction.LOWER)
+KNOWN_METRICS = frozenset(METRIC_DIRECTION)
+# What people type for a metric the table names otherwise.
+METRIC_ALIASES = {"logloss": "log_loss", "r²": "r2", "roc_auc": "auc"}
 
 KEY_PATTERN = re.compile(r"^EXP-([1-9][0-9]{0,8})$", re.IGNORECASE)
 SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,39}$")
@@ -59,9 +77,49 @@ def plain_number(text: str) -> float:
     return float(text)
 
 
+def metric_name(text: str) -> str:
+    """``text`` as the metric table names it (``Log-Loss`` -> ``log_loss``)."""
+    name = text.strip().lower().replace("-", "_")
+    name = METRIC_ALIASES.get(name, name)
+    if name not in METRIC_DIRECTION:
+        known = ", ".join(sorted(KNOWN_METRICS))
+        raise ValidationError(f"Unknown metric '{text[:40]}' (known: {known}).")
+    return name
+
+
+def direction_rule() -> str:
+    """The metric table in a sentence, for messages."""
+    lower = ", ".join(m for m, d in METRIC_DIRECTION.items() if d is Direction.LOWER)
+    higher = ", ".join(m for m, d in METRIC_DIRECTION.items() if d is Direction.HIGHER)
+    return f"lower is better for {lower}; higher is better for {higher}"
+
+
+def success_criterion(
+    metric: str, direction: Direction | None = None, min_delta: float | None = None
+) -> SuccessCriterion:
+    """The criterion on ``metric``, in the metric's own direction; refused when
+    ``direction`` contradicts the metric or ``min_delta`` is not a finite number ≥ 0."""
+    name = metric_name(metric)
+    right = METRIC_DIRECTION[name]
+    if direction is not None and direction is not right:
+        raise ValidationError(
+            f"{name} is better when {right.value}, so --direction {direction.value} would"
+            f" contradict it ({direction_rule()}). Leave out --direction to get the right one."
+        )
+    delta = 0.0 if min_delta is None else min_delta
+    if not math.isfinite(delta) or delta < 0:
+        raise ValidationError("--min-delta must be a finite number ≥ 0.")
+    return SuccessCriterion(name, right, delta)
+
+
 def experiment_key(number: int) -> str:
     """The user-facing key of experiment ``number``."""
     return f"EXP-{number}"
+
+
+# The actor ids of pipelines (`mlgov eval push`, the HTTP API): shown as such, never as
+# a Slack user. Slack user ids are capitals (U…, W…), so they cannot collide.
+PIPELINE_ACTORS = frozenset({"cli", "api"})
 
 
 @dataclass(frozen=True)
@@ -117,6 +175,8 @@ class ProjectRules:
     wip_project: int = 0  # 0: no project-wide limit
     design_review: str = "optional"  # required | optional | off
     quorum: int = 2
+    # on: conclude asks reviewers itself; off: the owner names them (managers are told).
+    auto_review: str = "on"
     digest_channel: str = ""  # a channel id that also gets the weekly digest ("" = none)
     digest_time: str = "mon 08:00"  # weekday and wall-clock time, in the project's zone
 
@@ -176,6 +236,8 @@ class Experiment:
     thread_ts: str | None = None
     links: tuple[Link, ...] = ()
     conclusions: int = 0  # times concluded; a review names the conclusion it saw
+    # The success criterion was edited after start: reviewers must see it (SPEC §2).
+    criterion_changed_after_start: bool = False
 
     @property
     def key(self) -> str:

@@ -62,6 +62,22 @@ class Review:
     open: bool
     decisions: tuple[Decision, ...] = ()
     assignments: tuple[Assignment, ...] = ()
+    # Since when nobody eligible could be found to take the review (or to reach its
+    # quorum): the reviewers stay, the managers were told, it shows as "needs a reviewer".
+    needs_reviewer_since: datetime | None = None
+
+    @property
+    def needs_reviewer(self) -> bool:
+        return self.needs_reviewer_since is not None
+
+    def pending(self) -> list[str]:
+        """Assigned reviewers who have not answered, in assignment order."""
+        return [a.reviewer for a in self.assignments if a.verdict is Verdict.PENDING]
+
+    def short_of(self, owner: str, quorum: int) -> int:
+        """How many more reviewers the quorum needs beyond standing approvals and those
+        still asked (0: enough people are on it)."""
+        return max(0, quorum - len(self.approvals(owner)) - len(self.pending()))
 
     def latest(self) -> dict[str, Decision]:
         """Each reviewer's latest decision (decisions are kept in the order made)."""

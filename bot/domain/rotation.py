@@ -3,7 +3,11 @@
 Presenter choice: among the pool for the week's topic, the member who presented least
 recently goes next; never presented comes first, in joining order; ties in joining order.
 Someone out of office that week is skipped and keeps their place. A swap for a week hands
-the slot from one of the two to the other.
+the slot from one of the two to the other. A topic whose pool is empty gives its week to
+the next topic of the pattern that has presenters.
+
+The plan is a function of the schedule: every meeting since the first counts, as announced
+where it was and as planned where it was not, so a missed announcement moves nobody.
 """
 
 from __future__ import annotations
@@ -87,6 +91,13 @@ class Slot:
     presenter: str | None
     skipped: tuple[tuple[str, str], ...] = ()  # (user, reason)
     swapped_from: str | None = None
+    # The pattern's topic for the week, when its pool was empty and ``topic`` stood in.
+    instead_of: Topic | None = None
+
+    @property
+    def nobody_in_any_pool(self) -> bool:
+        """No topic of the pattern had anyone to present (not: everyone was away)."""
+        return self.presenter is None and not self.skipped
 
 
 @dataclass(frozen=True)
@@ -119,8 +130,14 @@ def at_local(config: RotationConfig, day: date, clock: time) -> datetime:
 
 
 def topic_for(config: RotationConfig, day: date) -> Topic:
+    return topics_from(config, day)[0]
+
+
+def topics_from(config: RotationConfig, day: date) -> list[Topic]:
+    """The pattern read from ``day``'s topic on: who stands in when a pool is empty."""
     weeks = (monday_of(day) - monday_of(config.anchor)).days // 7
-    return config.pattern[weeks % len(config.pattern)]
+    at = weeks % len(config.pattern)
+    return list(config.pattern[at:] + config.pattern[:at])
 
 
 def meetings_from(config: RotationConfig, now: datetime, count: int) -> list[date]:
@@ -143,43 +160,66 @@ def plan(
     swaps: Iterable[Swap],
     weeks: Sequence[date],
 ) -> list[Slot]:
-    """The presenter of each of ``weeks`` (ascending), continuing from ``history``."""
+    """The meeting of each of ``weeks`` (ascending), continuing from ``history``.
+
+    ``history`` holds the announced meetings: facts, taken as they were, in whichever
+    week they fall (before or among ``weeks``). Every other week of ``weeks`` is chosen
+    and counts as presented for the weeks after it, announced or not.
+    """
+    announced = {monday_of(slot.week): slot for slot in history}
+    planned = {monday_of(week): week for week in weeks}
+    until = max(planned, default=date.min)
     # Per topic: presenting in engineering weeks must not push back a turn in science.
     last: dict[tuple[str, Topic], date] = {}
-    for slot in history:
-        if slot.presenter is not None:
-            key = (slot.presenter, slot.topic)
-            last[key] = max(slot.week, last.get(key, date.min))
-    away = list(absences)
+    away: dict[str, list[Absence]] = {}
+    for absence in absences:
+        away.setdefault(absence.user_id, []).append(absence)
     swaps_by_week: dict[date, list[Swap]] = {}
     for swap in swaps:
         swaps_by_week.setdefault(swap.week, []).append(swap)
     slots = []
-    for week in weeks:
-        slot = _choose(config, pool, last, away, swaps_by_week.get(week, []), week)
+    for monday in sorted(m for m in announced.keys() | planned.keys() if m <= until):
+        fact = announced.get(monday)
+        if fact is not None:
+            slot = _as_announced(config, pool, fact)
+        else:
+            week = planned[monday]
+            slot = _choose(config, pool, last, away, swaps_by_week.get(week, []), week)
         if slot.presenter is not None:
-            last[(slot.presenter, slot.topic)] = week
-        slots.append(slot)
+            last[(slot.presenter, slot.topic)] = slot.week
+        if monday in planned:
+            slots.append(slot)
     return slots
+
+
+def _eligible(pool: Sequence[PoolMember], topic: Topic, week: date) -> list[PoolMember]:
+    role = TOPIC_ROLE[topic]
+    return [m for m in pool if m.role is role and m.joined_on <= week]
+
+
+def _as_announced(config: RotationConfig, pool: Sequence[PoolMember], fact: Slot) -> Slot:
+    """An announced meeting; a stand-in topic is named again (the history keeps the topic)."""
+    scheduled = topic_for(config, fact.week)
+    if fact.topic is not scheduled and not _eligible(pool, scheduled, fact.week):
+        return replace(fact, instead_of=scheduled)
+    return fact
 
 
 def _choose(
     config: RotationConfig,
     pool: Sequence[PoolMember],
     last: dict[tuple[str, Topic], date],
-    away: list[Absence],
+    away: dict[str, list[Absence]],
     swaps: list[Swap],
     week: date,
 ) -> Slot:
-    topic = topic_for(config, week)
-    role = TOPIC_ROLE[topic]
+    topics = topics_from(config, week)
+    topic = next((t for t in topics if _eligible(pool, t, week)), topics[0])
     eligible = sorted(
-        (m for m in pool if m.role is role and m.joined_on <= week),
+        _eligible(pool, topic, week),
         key=lambda m: (last.get((m.user_id, topic), date.min), m.joined),
     )
-    absent = {
-        m.user_id for m in eligible if any(a.user_id == m.user_id and a.covers(week) for a in away)
-    }
+    absent = {m.user_id for m in eligible if any(a.covers(week) for a in away.get(m.user_id, ()))}
     skipped: list[tuple[str, str]] = []
     presenter: str | None = None
     for member in eligible:
@@ -188,7 +228,8 @@ def _choose(
             continue
         presenter = member.user_id
         break
-    slot = Slot(week, topic, presenter, tuple(skipped))
+    instead_of = topics[0] if topic is not topics[0] else None
+    slot = Slot(week, topic, presenter, tuple(skipped), instead_of=instead_of)
     for swap in swaps:
         if presenter in (swap.a, swap.b):
             other = swap.b if presenter == swap.a else swap.a

@@ -17,7 +17,10 @@ _RANGES: dict[str, tuple[int, int]] = {
     "wip_project": (0, 500),
     "quorum": (1, 10),
 }
-_CHOICES: dict[str, tuple[str, ...]] = {"design_review": ("required", "optional", "off")}
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "design_review": ("required", "optional", "off"),
+    "auto_review": ("on", "off"),  # conclude opens the results review and picks reviewers
+}
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _CHANNEL = re.compile(r"^<#([CG][A-Z0-9]{2,})(?:\|[^>]*)?>$|^([CG][A-Z0-9]{2,})$")
 _DIGEST_TIME = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun)\s+([01][0-9]|2[0-3]):([0-5][0-9])$")

@@ -9,16 +9,18 @@ replacement, so it keeps the evaluation set's class counts. Both metrics move wi
 class balance, and with rare positives an unstratified resample's positive count varies
 widely (or is 0); the held-out labels are given, so the interval conditions on them. The
 interval is the percentile interval of the resampled deltas; resamples where a metric is
-undefined (F1's 0/0) are dropped.
+undefined (F1's 0/0) are dropped. Rows are drawn from lists in an order fixed by the data
+(by descending candidate, then baseline, score; :func:`strata`), never the upload's row
+order: the same evaluation with its rows shuffled gets the identical interval.
 
 Which bootstrap is used:
 
 - **Plain** (n <= ``PLAIN_MAX_ROWS``): with ``rng = np.random.default_rng(seed)``,
   ``rng.integers(0, n_pos, size=(resamples, n_pos))`` then
   ``rng.integers(0, n_neg, size=(resamples, n_neg))`` index the positive and the negative
-  rows (each in row order); resample i is row i of both. Counted per row and evaluated a
-  chunk of resamples at a time as matrix operations: identical to a plain loop that
-  evaluates each resample with scikit-learn.
+  rows (each in the order of :func:`strata`); resample i is row i of both. Counted per
+  row and evaluated a chunk of resamples at a time as matrix operations: identical to a
+  plain loop that evaluates each resample with scikit-learn.
 - **Large n**: a ``resamples`` × n weight matrix does not fit (1000 × 1M), so
   - F1 is drawn exactly: a resample is characterised by how many rows fall in each of the 8
     joint cells (label, candidate's call, baseline's call), and within a class the counts
@@ -128,18 +130,46 @@ def f1_deltas(counts: FloatArray) -> FloatArray:
     return out
 
 
-def _strata(y_true: FloatArray) -> tuple[IntArray, IntArray]:
-    """The indices of the positive rows and of the negative rows."""
+def _dense_ranks(scores: FloatArray, order: IntArray) -> tuple[IntArray, int]:
+    """Each row's rank among the distinct scores, in ``order`` (ties share one), and how
+    many distinct scores there are."""
+    ordered = scores[order]
+    step = np.empty(ordered.shape[0], dtype=np.int64)
+    step[:1] = 0
+    np.not_equal(ordered[1:], ordered[:-1], out=step[1:])
+    ranks = np.empty_like(step)
+    ranks[order] = np.cumsum(step)
+    return ranks, int(step.sum()) + 1
+
+
+def strata(
+    y_true: FloatArray,
+    candidate: FloatArray,
+    baseline: FloatArray,
+    orders: tuple[IntArray, IntArray],
+) -> tuple[IntArray, IntArray]:
+    """The positive rows and the negative rows, each by descending candidate score, then
+    descending baseline score: an order fixed by the data, not by the rows' order.
+
+    Resamples index these lists, so the rows' order in the upload must not enter them:
+    permuting the rows of an evaluation gives the same interval. Rows equal in label and
+    both scores are interchangeable, so their order among themselves does not matter. The
+    key comes from the sorts already made (``orders``), and one integer sort.
+    """
+    rank_c, _ = _dense_ranks(candidate, orders[0])
+    rank_b, distinct_b = _dense_ranks(baseline, orders[1])
+    key = rank_c * distinct_b + rank_b
     positive = y_true == 1.0
-    return np.flatnonzero(positive), np.flatnonzero(~positive)
+    positives, negatives = np.flatnonzero(positive), np.flatnonzero(~positive)
+    return positives[np.argsort(key[positives])], negatives[np.argsort(key[negatives])]
 
 
 def stratified_draws(
-    y_true: FloatArray, rng: np.random.Generator, resamples: int
+    rows: tuple[IntArray, IntArray], rng: np.random.Generator, resamples: int
 ) -> tuple[IntArray, IntArray, IntArray, IntArray]:
-    """The positive rows, the negative rows, and each resample's positions in them
-    (resamples × n_pos, then resamples × n_neg: drawn in that order)."""
-    positives, negatives = _strata(y_true)
+    """The positive rows, the negative rows (:func:`strata`), and each resample's
+    positions in them (resamples × n_pos, then resamples × n_neg: drawn in that order)."""
+    positives, negatives = rows
     pos = rng.integers(0, positives.shape[0], size=(resamples, positives.shape[0]))
     neg = rng.integers(0, negatives.shape[0], size=(resamples, negatives.shape[0]))
     return positives, negatives, pos, neg
@@ -160,7 +190,8 @@ def plain_paired_bootstrap(
     cells = _cells(y_true, candidate, baseline) if f1 else None
     sorted_c = (y_true[orders[0]], candidate[orders[0]])
     sorted_b = (y_true[orders[1]], baseline[orders[1]])
-    positives, negatives, pos, neg = stratified_draws(y_true, rng, resamples)
+    rows = strata(y_true, candidate, baseline, orders)
+    positives, negatives, pos, neg = stratified_draws(rows, rng, resamples)
     chunk = max(1, CHUNK_ENTRIES // max(n, 1))
     ap_parts: list[FloatArray] = []
     f1_parts: list[FloatArray] = []
@@ -293,7 +324,7 @@ def blb_ap_bounds(
     added to ``center`` — the form of the plain percentile interval,
     [θ̂ + q_low(θ* − θ̂), θ̂ + q_high(θ* − θ̂)].
     """
-    positives, negatives = _strata(y_true)
+    positives, negatives = strata(y_true, candidate, baseline, orders)
     n_pos, n_neg = positives.shape[0], negatives.shape[0]
     b_pos, b_neg = subset_size(n_pos), subset_size(n_neg)
     bases = (n_pos / b_pos, n_neg / b_neg if b_neg else 1.0)

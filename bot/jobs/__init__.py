@@ -4,9 +4,11 @@ through the run ledger, so any number of replicas may run them at any time."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from bot.domain.errors import ValidationError
+from bot.domain.model import OutgoingMessage
 from bot.services.digest import run_digest
 from bot.services.home import refresh_homes
 from bot.services.housekeeping import run_housekeeping
@@ -14,6 +16,7 @@ from bot.services.nudges import run_stale_nudges
 from bot.services.ports import Notices
 from bot.services.reviews import run_review_reminders
 from bot.services.rotation import run_rotation
+from storage.rehearsal import Rehearsal
 from storage.unit_of_work import Database
 
 
@@ -33,6 +36,8 @@ class Job:
     summary: str
     every: timedelta  # how often each replica looks for due work
     run: Callable[[JobEnv, datetime], list[str]]
+    # What one run looks at, for `jobs list`: "project" jobs name the projects.
+    covers: str = "project"
 
 
 def _outbox(env: JobEnv, now: datetime) -> list[str]:
@@ -62,30 +67,65 @@ JOBS: dict[str, Job] = {
             "DM reviewers after 2 working days, replace them after 3, tell managers after 4",
             timedelta(minutes=15),
             lambda env, now: run_review_reminders(env.db, env.notices, now, env.timezone),
+            covers="open reviews",
         ),
         Job(
             "stale-nudges",
             "DM owners of experiments idle for 14 days, once per experiment per week",
             timedelta(hours=1),
             lambda env, now: run_stale_nudges(env.db, env.notices, now),
+            covers="idle experiments",
         ),
         Job(
             "housekeeping",
             "forget Slack event ids after a day and delivered messages after a week",
             timedelta(hours=6),
             lambda env, now: run_housekeeping(env.db, now),
+            covers="the whole database",
         ),
         Job(
             "home",
             "republish the App Home of people who opened it when a change concerns them",
             timedelta(seconds=30),
             lambda env, now: refresh_homes(env.db, env.notices, now, env.timezone),
+            covers="people who opened the Home",
         ),
         Job(
             "outbox",
             "deliver pending Slack messages (serve also delivers right after each change)",
             timedelta(seconds=30),
             _outbox,
+            covers="pending Slack messages",
         ),
     )
 }
+
+
+def check_as_of(as_of: datetime, now: datetime, *, dry_run: bool, force: bool) -> None:
+    """Refuse a run as if in the future: it would use up that period for real."""
+    if as_of > now and not (dry_run or force):
+        raise ValidationError(
+            f"--as-of {as_of.isoformat(timespec='minutes')} is later than now"
+            f" ({now.astimezone(as_of.tzinfo).isoformat(timespec='minutes')}): a run now would"
+            " send that period's messages early and use the period up. Add --dry-run to see"
+            " what it would send, or --force to run it anyway."
+        )
+
+
+def describe_queued(message: OutgoingMessage, where: Callable[[str], str] = str) -> str:
+    """One line for a Slack call a dry run would make: method, where (a channel or user id,
+    named by ``where``), and its text (or file)."""
+    payload = message.payload
+    text = payload.get("text") or payload.get("title") or payload.get("filename") or ""
+    first = str(text).strip().splitlines()[0] if str(text).strip() else ""
+    to = payload.get("channel") or payload.get("user_id") or message.channel
+    return f"{message.method} to {where(str(to))}: {first[:200]}"
+
+
+def rehearse(job: Job, env: JobEnv, now: datetime) -> tuple[list[str], list[OutgoingMessage]]:
+    """What ``job`` would do at ``now`` and the messages it would queue; nothing is kept."""
+    if job.name == "outbox":
+        return ["a dry run delivers nothing"], []
+    with Rehearsal(env.db) as rehearsal:
+        done = job.run(replace(env, db=rehearsal.db, deliver=None), now)
+        return done, list(rehearsal.queued)

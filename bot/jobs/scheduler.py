@@ -32,9 +32,15 @@ def run_job(job: Job, env: JobEnv, now: datetime) -> list[str]:
 
 
 def start_scheduler(
-    env: JobEnv, clock: Callable[[], datetime], names: tuple[str, ...] | None = None
+    env: JobEnv,
+    clock: Callable[[], datetime],
+    names: tuple[str, ...] | None = None,
+    after: Callable[[], object] | None = None,
 ) -> BackgroundScheduler:
-    """Start every job (or ``names``) now and then at its interval, in the background."""
+    """Start every job (or ``names``) now and then at its interval, in the background.
+
+    ``after`` is called after each run (the shell shows what the run posted at once).
+    """
     scheduler = BackgroundScheduler(
         timezone=UTC,
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -43,7 +49,7 @@ def start_scheduler(
         if names is not None and job.name not in names:
             continue
         scheduler.add_job(
-            lambda job=job: run_job(job, env, clock()),
+            lambda job=job: _run(job, env, clock, after),
             "interval",
             seconds=job.every.total_seconds(),
             id=job.name,
@@ -51,3 +57,14 @@ def start_scheduler(
         )
     scheduler.start()
     return scheduler
+
+
+def _run(
+    job: Job, env: JobEnv, clock: Callable[[], datetime], after: Callable[[], object] | None
+) -> None:
+    run_job(job, env, clock())
+    if after is not None:
+        try:
+            after()
+        except Exception:  # the schedule goes on whatever the listener does
+            log.exception("after job %s failed", job.name)

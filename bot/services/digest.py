@@ -34,20 +34,24 @@ class Digest:
     project: Project
     figures: ProjectDigest
     next_rotation: Slot | None
+    # Set when the week is still in progress: the figures are the week's so far, as of then.
+    so_far: datetime | None = None
 
 
 def _digests(uow: UnitOfWork, ctx: Context, projects: list[Project], week: Week) -> list[Digest]:
     data = uow.digest.data(ctx.actor.team_id, week.start - LOOKBACK)
     figures = build_digests(data, week, ctx.now, ZoneInfo(ctx.timezone))
+    so_far = ctx.now if ctx.now in week else None
     found = []
     for project in projects:
         slots = rotation.upcoming(uow, ctx, project, ctx.timezone, 1).slots
-        found.append(Digest(project, figures[project.id], slots[0] if slots else None))
+        found.append(Digest(project, figures[project.id], slots[0] if slots else None, so_far))
     return found
 
 
-def preview(uow: UnitOfWork, ctx: Context, slug: str | None) -> list[Digest]:
-    """The digest as the job would send it now, for one project or every one the actor reads."""
+def preview(uow: UnitOfWork, ctx: Context, slug: str | None, *, last: bool = False) -> list[Digest]:
+    """The digest of the week in progress so far (``last``: of the last complete week, as the
+    job sends it), for one project or every one the actor reads."""
     actor = ctx.actor
     if slug is not None:
         project = uow.projects.require(actor.team_id, slug)
@@ -58,7 +62,8 @@ def preview(uow: UnitOfWork, ctx: Context, slug: str | None) -> list[Digest]:
         chosen = [p for p in uow.projects.all_in(actor.team_id) if actor.may_read(p.slug)]
         if not chosen:
             raise NotFound("You are on no project yet, so there is no digest to show.")
-    week = Week.ending_before(ctx.now, ZoneInfo(ctx.timezone))
+    zone = ZoneInfo(ctx.timezone)
+    week = Week.ending_before(ctx.now, zone) if last else Week.containing(ctx.now, zone)
     return _digests(uow, ctx, chosen, week)
 
 

@@ -24,6 +24,7 @@ from bot.domain.parity import Parity, check_parity
 from bot.domain.summary import Summary, align, summarize
 from bot.services.experiments import require_readable, results_changed
 from bot.services.ports import Context
+from bot.services.review_requests import reopen_after_new_results
 from storage.unit_of_work import Database, UnitOfWork
 
 # The statistics are seeded: the same files always give the same intervals.
@@ -150,6 +151,7 @@ def submit_evaluation(
             "evaluation": evaluation_id,
             "kind": submission.evaluation.kind.value,
             "source": submission.source,
+            "file": submission.filename or None,
             "rows": summary.rows,
             "baseline": f"EXP-{baseline.experiment_number}" if baseline else None,
             "verdict": summary.verdict.value if summary.verdict else None,
@@ -167,9 +169,19 @@ def submit_evaluation(
             detail=detail,
         )
         for message in ctx.notices.evaluation_recorded(
-            experiment, project, summary, baseline, chart, dismissed, progress_ref
+            experiment,
+            project,
+            summary,
+            baseline,
+            chart,
+            dismissed,
+            progress_ref,
+            submitted_by=actor.user_id,
+            filename=submission.filename,
         ):
             uow.outbox.add(message, ctx.now)
+        # Dismissed approvals never strand an experiment: its results review opens again.
+        reopen_after_new_results(uow, ctx, experiment, evaluation_id)
         uow.commit()
     return Recorded(experiment, evaluation_id, summary, baseline, dismissed)
 
@@ -320,7 +332,12 @@ def record_parity(
             ctx.now,
             experiment=experiment,
             project_id=project.id,
-            detail={"parity": parity_id, "passed": result.passed, "rows": result.rows},
+            detail={
+                "parity": parity_id,
+                "source": source,
+                "passed": result.passed,
+                "rows": result.rows,
+            },
         )
         messages: list[OutgoingMessage] = ctx.notices.parity_checked(experiment, project, result)
         for message in messages:

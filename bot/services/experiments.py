@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.domain import lifecycle, wip
-from bot.domain.commands import ListExperiments, NewExperiment
+from bot.domain.commands import EditExperiment, ListExperiments, NewExperiment
+from bot.domain.editing import apply_edit
 from bot.domain.errors import GateClosed, PermissionDenied, ValidationError
 from bot.domain.lifecycle import FINAL, IN_FLIGHT
 from bot.domain.model import (
@@ -17,11 +18,12 @@ from bot.domain.model import (
     Outcome,
     Project,
     Status,
-    SuccessCriterion,
     Workstream,
+    success_criterion,
 )
 from bot.domain.review import ReviewKind, design_gate
 from bot.services.ports import Context
+from bot.services.review_requests import open_after_conclude
 from storage.unit_of_work import UnitOfWork
 
 BY_HAND = frozenset({"start", "analyze", "conclude", "abandon"})
@@ -60,8 +62,10 @@ def create_experiment(uow: UnitOfWork, ctx: Context, cmd: NewExperiment) -> Expe
             f" /mlgov member add <@{actor.user_id}> scientist {project.slug}."
         )
     criterion = None
-    if cmd.metric is not None and cmd.direction is not None:
-        criterion = SuccessCriterion(cmd.metric, cmd.direction, cmd.min_delta or 0.0)
+    if cmd.metric is not None:
+        criterion = success_criterion(cmd.metric, cmd.direction, cmd.min_delta)
+    elif cmd.direction is not None or cmd.min_delta is not None:
+        raise ValidationError("--min-delta and --direction need --metric.")
     draft = Experiment(
         id=0,
         team_id=actor.team_id,
@@ -122,9 +126,10 @@ def take_step(
         # decisions: no other surface may reach them through here.
         raise ValidationError(f"'{step}' is not a step taken here.")
     actor = ctx.actor
-    if step == "start":
-        # Two starts at once must not both pass a WIP limit: take the workspace lock
-        # before reading, so the second sees what the first committed.
+    if step in ("start", "conclude"):
+        # Two starts at once must not both pass a WIP limit, nor two conclusions pick
+        # reviewers by the same workloads: take the workspace lock before reading, so
+        # the second sees what the first committed.
         uow.workspaces.lock(actor.team_id)
     before = uow.experiments.require(actor.team_id, number)
     project = uow.projects.require(actor.team_id, before.project)
@@ -177,7 +182,43 @@ def take_step(
         detail=detail,
     )
     _announce(uow, ctx, saved, project, step, detail)
+    if step == "conclude":
+        open_after_conclude(uow, ctx, saved, project)  # no experiment in review unasked
     return Moved(before, saved, forced)
+
+
+def edit_experiment(uow: UnitOfWork, ctx: Context, cmd: EditExperiment) -> Experiment:
+    """Change an experiment's title, hypothesis, criterion or stream (owner or manager),
+    audited with each field's from and to."""
+    actor = ctx.actor
+    if cmd.stream is not None:
+        # A stream change of work in flight counts against a WIP limit, as a start does.
+        uow.workspaces.lock(actor.team_id)
+    before = require_readable(actor, uow.experiments.require(actor.team_id, cmd.number))
+    if not lifecycle.may_move(actor, before, lifecycle.Mover.SCIENCE):
+        raise PermissionDenied(
+            f"Only the owner or a manager can edit {before.key} (owner: <@{before.owner_id}>)."
+        )
+    project = uow.projects.require(actor.team_id, before.project)
+    edited = apply_edit(before, cmd, ctx.now)
+    after = edited.experiment
+    if "stream" in edited.changes and before.status in IN_FLIGHT:
+        others = _in_flight(uow, actor.team_id, owner_id=before.owner_id, stream=after.workstream)
+        wip.check_stream_change(after, project.rules, [e for e in others if e.id != before.id])
+    saved = uow.experiments.save(after)
+    detail: dict[str, Any] = {**edited.changes, "status": saved.status.value}
+    uow.audit.record(
+        actor.team_id,
+        actor.user_id,
+        edited.action,
+        ctx.now,
+        experiment=saved,
+        project_id=project.id,
+        detail=detail,
+    )
+    _announce(uow, ctx, saved, project, edited.action, detail)
+    # Read again: the flag for reviewers comes from the audit row just written.
+    return uow.experiments.require(actor.team_id, cmd.number)
 
 
 def _in_flight(

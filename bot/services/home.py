@@ -72,6 +72,7 @@ class ReviewWaiting:
     review_id: int
     kind: ReviewKind
     waiting_days: int  # working days since the reviewer was asked, in the team's zone
+    needs_reviewer: bool = False  # nobody else could take it over; the managers were told
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,7 @@ def build_home(
             w.review_id,
             w.kind,
             working_days_between(w.assigned_at.astimezone(ZoneInfo(timezone)).date(), today),
+            w.needs_reviewer,
         )
         for w in waiting
     )

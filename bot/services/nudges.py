@@ -1,28 +1,40 @@
-"""Stale nudges: owners of experiments idle for 14 days get one DM per experiment per week."""
+"""Stale nudges: one DM per person per run, listing each of their experiments idle for
+14 days (any audited change, review request or decision, evaluation or link is activity);
+each experiment at most once a week."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
+from bot.domain.nudges import STALE_AFTER, IdleExperiment, recipients
 from bot.services.ports import Notices
 from storage.unit_of_work import Database
-
-STALE_AFTER = timedelta(days=14)
 
 
 def run_stale_nudges(db: Database, notices: Notices, now: datetime) -> list[str]:
     with db.read() as uow:
         idle = uow.experiments.idle_since(now - STALE_AFTER)
     year, week, _ = now.isocalendar()
+    period = f"{year}-W{week:02d}"
     done = []
-    for experiment in idle:
+    for team_id in sorted({e.team_id for e, _ in idle}):
+        # One transaction per workspace: its claims and its DMs commit together.
         with db.write() as uow:
-            scope = f"{experiment.team_id}:{experiment.key}"
-            if not uow.ledger.claim("stale-nudges", scope, f"{year}-W{week:02d}", now):
-                continue
-            days = (now - experiment.updated_at).days
-            for message in notices.stale_nudge(experiment, days):
-                uow.outbox.add(message, now)
+            mine = [
+                (e, at)
+                for e, at in idle
+                if e.team_id == team_id
+                and uow.ledger.claim("stale-nudges", f"{team_id}:{e.key}", period, now)
+            ]
+            told = recipients(mine, uow.members.all_in(team_id), now)
+            for user, items in sorted(told.items()):
+                for message in notices.stale_nudge(team_id, user, items):
+                    uow.outbox.add(message, now)
+                done.append(f"nudged <@{user}> about " + ", ".join(map(_brief, items)))
             uow.commit()
-        done.append(f"nudged <@{experiment.owner_id}> about {experiment.key} ({days} days idle)")
     return done
+
+
+def _brief(item: IdleExperiment) -> str:
+    left = f", owner <@{item.experiment.owner_id}> left" if item.owner_left else ""
+    return f"{item.experiment.key} ({item.idle_days} days idle{left})"

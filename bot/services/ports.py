@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.domain.evaluation import Baseline, EvaluationRecord
 from bot.domain.model import Actor, Experiment, OutgoingMessage, Project
+from bot.domain.nudges import IdleExperiment
 from bot.domain.parity import Parity
 from bot.domain.review import Decision, Review
-from bot.domain.rotation import Agenda, RotationConfig, Slot
+from bot.domain.rotation import Agenda, RotationConfig, Slot, Topic
 from bot.domain.summary import Summary
 
 if TYPE_CHECKING:
@@ -49,7 +50,13 @@ class Notices(Protocol):
         self, project: Project, slot: Slot, meeting: datetime, config: RotationConfig
     ) -> list[OutgoingMessage]: ...
 
-    def stale_nudge(self, experiment: Experiment, idle_days: int) -> list[OutgoingMessage]: ...
+    def rotation_pool_empty(
+        self, project: Project, topics: list[Topic], slot: Slot, managers: list[str]
+    ) -> list[OutgoingMessage]: ...
+
+    def stale_nudge(
+        self, team_id: str, user_id: str, stale: list[IdleExperiment]
+    ) -> list[OutgoingMessage]: ...
 
     def review_requested(
         self,
@@ -94,6 +101,29 @@ class Notices(Protocol):
         reason: str,
     ) -> list[OutgoingMessage]: ...
 
+    def review_reopened(
+        self,
+        experiment: Experiment,
+        project: Project,
+        review: Review,
+        reviewers: list[str],
+        quorum: int,
+        evaluation_id: int,
+        dismissed: int,
+        moved: Experiment | None,
+        *,
+        evaluation: EvaluationRecord | None = None,
+    ) -> list[OutgoingMessage]: ...
+
+    def review_needs_reviewer(
+        self,
+        experiment: Experiment,
+        project: Project,
+        review: Review,
+        managers: list[str],
+        reason: str,
+    ) -> list[OutgoingMessage]: ...
+
     def evaluation_recorded(
         self,
         experiment: Experiment,
@@ -103,6 +133,9 @@ class Notices(Protocol):
         chart: bytes | None,
         dismissed: int,
         progress_ref: str | None,
+        *,
+        submitted_by: str = "",
+        filename: str = "",
     ) -> list[OutgoingMessage]: ...
 
     def evaluation_computing(

@@ -50,24 +50,34 @@ def config_of(uow: UnitOfWork, project: Project, timezone: str) -> RotationConfi
     return uow.rotations.config(project.id, default)
 
 
+def first_meeting(project: Project, config: RotationConfig) -> date:
+    """The first meeting the project could hold: the first to start after its creation."""
+    return rot.meetings_from(config, project.created_at, 1)[0]
+
+
 def _plan(
     uow: UnitOfWork, project: Project, config: RotationConfig, weeks: list[date]
 ) -> list[Slot]:
-    """The meetings of ``weeks``: as announced where they were, else as they will be."""
-    start = weeks[0] if weeks else date.min
-    history = uow.rotations.history(project.id)
-    announced = {s.week: s for s in history}
-    planned = iter(
-        rot.plan(
-            config,
-            uow.rotations.pool(project.id),
-            history,
-            uow.rotations.absences(project.team_id, start),
-            uow.rotations.swaps(project.id, start),
-            [w for w in weeks if w not in announced],
-        )
+    """The meetings of ``weeks``: as announced where they were, else as they will be.
+
+    Planned from the first meeting on, every week in turn, so that a week nobody
+    announced (downtime, a skipped run) counts as planned and moves no one after it:
+    the job for a week announces what `/rotation show` listed for it.
+    """
+    if not weeks:
+        return []
+    first = min(first_meeting(project, config), weeks[0])
+    every = [first + timedelta(weeks=i) for i in range((weeks[-1] - first).days // 7 + 1)]
+    wanted = {rot.monday_of(w) for w in weeks}
+    slots = rot.plan(
+        config,
+        uow.rotations.pool(project.id),
+        uow.rotations.history(project.id),
+        uow.rotations.absences(project.team_id, first),
+        uow.rotations.swaps(project.id, first),
+        every,
     )
-    return [announced.get(w) or next(planned) for w in weeks]
+    return [s for s in slots if rot.monday_of(s.week) in wanted]
 
 
 def upcoming(
@@ -135,6 +145,57 @@ def record_absence(uow: UnitOfWork, ctx: Context, start: date, end: date) -> rot
         detail={"from": start.isoformat(), "to": end.isoformat()},
     )
     return absence
+
+
+@dataclass(frozen=True)
+class Absences:
+    """Absences that are not over: the actor's own, or those of a project's people."""
+
+    project: Project | None
+    absences: list[rot.Absence]
+
+
+def list_absences(uow: UnitOfWork, ctx: Context, project: Project | None) -> Absences:
+    """The actor's absences not over yet; with a project, those of everyone on it."""
+    actor = ctx.actor
+    today = ctx.now.astimezone(ZoneInfo(ctx.timezone)).date()
+    if project is None:
+        return Absences(None, uow.rotations.absences_of(actor.team_id, [actor.user_id], today))
+    if not (actor.is_admin() or actor.has(Role.MANAGER, project.slug)):
+        raise PermissionDenied(
+            f"Only a manager of {project.slug} or an admin lists its people's absences;"
+            " `/rotation ooo list` shows yours."
+        )
+    people = [
+        m.user_id
+        for m in uow.members.all_in(project.team_id)
+        if m.as_actor().on_project(project.slug)
+    ]
+    return Absences(project, uow.rotations.absences_of(project.team_id, people, today))
+
+
+def cancel_absence(uow: UnitOfWork, ctx: Context, start: date) -> list[rot.Absence]:
+    """Withdraw the actor's absence from ``start``; one under way ends yesterday."""
+    actor = ctx.actor
+    today = ctx.now.astimezone(ZoneInfo(ctx.timezone)).date()
+    mine = [
+        a
+        for a in uow.rotations.absences_of(actor.team_id, [actor.user_id], today)
+        if a.start == start
+    ]
+    if not mine:
+        known = uow.rotations.absences_of(actor.team_id, [actor.user_id], today)
+        listed = ", ".join(f"{a.start} to {a.end}" for a in known) or "none"
+        raise NotFound(f"You have no absence from {start} that is not over (yours: {listed}).")
+    uow.rotations.cancel_absences(actor.team_id, actor.user_id, start, today)
+    for absence in mine:
+        detail = {"from": absence.start.isoformat(), "to": absence.end.isoformat()}
+        if absence.start < today:  # under way: the days already past stay recorded
+            detail["kept_until"] = (today - timedelta(days=1)).isoformat()
+        uow.audit.record(
+            actor.team_id, actor.user_id, "out_of_office_cancelled", ctx.now, detail=detail
+        )
+    return mine
 
 
 def swap(
@@ -286,13 +347,66 @@ def _announce(
         return None
     if not uow.ledger.claim("rotation", str(project.id), f"announce:{week}", now):
         return None
+    history = uow.rotations.history(project.id)
+    if any(rot.monday_of(s.week) == rot.monday_of(week) for s in history):
+        return None  # announced on another day of this week, before the weekday changed
     slot = _plan(uow, project, config, [week])[0]
+    if slot.nobody_in_any_pool:
+        # Nobody could present: no meeting to announce; the managers are told once.
+        told = _tell_managers_of_empty_pools(uow, notices, project, config, slot, history, now)
+        return f"{project.slug}: no review on {week}, nobody in any presenter pool{told}"
     uow.rotations.record(project.id, slot, now)
     for message in notices.rotation_announced(
         project, slot, agenda(uow, project, slot, now), meeting, config
     ):
         uow.outbox.add(message, now)
-    return f"{project.slug}: announced the {slot.topic} review of {week}"
+    told = _tell_managers_of_empty_pools(uow, notices, project, config, slot, history, now)
+    return f"{project.slug}: announced the {slot.topic} review of {week}{told}"
+
+
+def _tell_managers_of_empty_pools(
+    uow: UnitOfWork,
+    notices: Notices,
+    project: Project,
+    config: RotationConfig,
+    slot: Slot,
+    history: list[Slot],
+    now: datetime,
+) -> str:
+    """Tell the managers once that a topic has nobody to present; '' when nothing is new.
+
+    Once per topic until it is presented again: the ledger key names the last week the
+    topic was presented, so a pool that empties again later is news again.
+    """
+    if slot.instead_of is not None:
+        empty = [slot.instead_of]
+    elif slot.nobody_in_any_pool:
+        empty = list(dict.fromkeys(config.pattern))
+    else:
+        return ""
+    new = []
+    for topic in empty:
+        last = max((s.week for s in history if s.topic is topic and s.presenter), default=None)
+        period = f"empty-pool:{topic}:{last or 'never'}"
+        if uow.ledger.claim("rotation", str(project.id), period, now):
+            new.append(topic)
+    if not new:
+        return ""
+    managers = managers_of(uow, project)
+    for message in notices.rotation_pool_empty(project, new, slot, managers):
+        uow.outbox.add(message, now)
+    told = f"{len(managers)} manager(s)" if managers else "the channel (no managers)"
+    have = "has" if len(new) == 1 else "have"
+    return f"; told {told} that {' and '.join(new)} {have} nobody to present"
+
+
+def managers_of(uow: UnitOfWork, project: Project) -> list[str]:
+    """Who manages ``project``: its own managers and the workspace-wide ones."""
+    return [
+        m.user_id
+        for m in uow.members.all_in(project.team_id)
+        if m.as_actor().has(Role.MANAGER, project.slug)
+    ]
 
 
 def _remind(

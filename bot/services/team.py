@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
 
 from bot.domain.errors import AlreadyExists, NotFound, PermissionDenied, ValidationError
-from bot.domain.model import Actor, Project, ProjectRules, Role
+from bot.domain.lifecycle import NON_FINAL
+from bot.domain.model import Actor, Member, Project, ProjectRules, Role
 from bot.domain.rules import rules_to_dict, updated_rules
 from bot.services.ports import Context
+from bot.services.review_staffing import check_new_quorum, member_left
 from storage.unit_of_work import Database, UnitOfWork
 
 
@@ -51,9 +54,58 @@ def add_project(uow: UnitOfWork, ctx: Context, slug: str, channel_id: str) -> Pr
         project_id=project.id,
         detail={"slug": slug, "channel": channel_id},
     )
+    if not actor.has(Role.MANAGER):
+        # Whoever creates a project can move its work from day one: it never starts
+        # without someone who may schedule, ship and assign reviewers.
+        uow.members.add_role(actor.team_id, actor.user_id, Role.MANAGER, project.id, ctx.now)
+        uow.audit.record(
+            actor.team_id,
+            actor.user_id,
+            "member_added",
+            ctx.now,
+            project_id=project.id,
+            detail={
+                "user": actor.user_id,
+                "role": Role.MANAGER.value,
+                "project": slug,
+                "why": "created the project",
+            },
+        )
     for message in ctx.notices.project_added(project, actor.user_id):
         uow.outbox.add(message, ctx.now)
     return project
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Someone holding a role on a project: on the project itself, or workspace-wide."""
+
+    user_id: str
+    name: str
+    workspace_wide: bool
+
+
+@dataclass(frozen=True)
+class Roster:
+    """Who holds which role on a project (``/mlgov project show``)."""
+
+    project: Project
+    holders: dict[Role, tuple[Holder, ...]]
+
+
+def project_roster(uow: UnitOfWork, ctx: Context, slug: str) -> Roster:
+    """Every role on project ``slug`` and who holds it; anyone in the workspace may ask,
+    so that a newcomer finds whom to ask to be added."""
+    project = uow.projects.require(ctx.actor.team_id, slug)
+    holders: dict[Role, list[Holder]] = {role: [] for role in Role}
+    for member in uow.members.all_in(ctx.actor.team_id):
+        on_project = member.project_roles.get(slug, frozenset())
+        for role in Role:
+            if role in member.roles:
+                holders[role].append(Holder(member.user_id, member.name, True))
+            elif role in on_project:
+                holders[role].append(Holder(member.user_id, member.name, False))
+    return Roster(project, {role: tuple(found) for role, found in holders.items()})
 
 
 def add_member(
@@ -106,6 +158,7 @@ def remove_member(
         touches_admin = role is Role.ADMIN or (role is None and project is None)
         if touches_admin and target is not None and Role.ADMIN in target.roles:
             raise PermissionDenied("Only an admin can remove an admin.")
+    _keep_a_manager(uow, actor.team_id, user_id, role, project)
     removed = uow.members.remove_roles(
         actor.team_id, user_id, role, project.id if project else None
     )
@@ -126,7 +179,58 @@ def remove_member(
             "count": removed,
         },
     )
+    member_left(uow, ctx, user_id)  # reviewers are current members: hand their reviews on
     return removed
+
+
+def _without(member: Member, role: Role | None, project: Project | None) -> Member:
+    """``member`` as ``remove_roles`` would leave them."""
+
+    def kept(roles: frozenset[Role], touched: bool) -> frozenset[Role]:
+        if not touched:
+            return roles
+        return frozenset(r for r in roles if role is not None and r is not role)
+
+    if project is not None:
+        scoped = {s: kept(rs, s == project.slug) for s, rs in member.project_roles.items()}
+        return replace(member, project_roles=scoped)
+    everywhere = {s: kept(rs, True) for s, rs in member.project_roles.items()}
+    return replace(member, roles=kept(member.roles, True), project_roles=everywhere)
+
+
+def _keep_a_manager(
+    uow: UnitOfWork, team_id: str, user_id: str, role: Role | None, project: Project | None
+) -> None:
+    """Refuse a removal that leaves a project with unfinished experiments and no manager.
+
+    Managers (of the project, or workspace-wide) are the ones who can always move its
+    experiments on: assign reviewers, schedule and ship. Without one, work can strand.
+    """
+    if role not in (None, Role.MANAGER):
+        return
+    members = uow.members.all_in(team_id)
+    target = next((m for m in members if m.user_id == user_id), None)
+    if target is None:
+        return
+    after = _without(target, role, project)
+    others = [m.as_actor() for m in members if m.user_id != user_id]
+    for p in uow.projects.all_in(team_id):
+        if not target.as_actor().has(Role.MANAGER, p.slug) or after.as_actor().has(
+            Role.MANAGER, p.slug
+        ):
+            continue
+        if any(o.has(Role.MANAGER, p.slug) for o in others):
+            continue
+        unfinished = uow.experiments.find(team_id, project=p.slug, statuses=NON_FINAL)
+        if unfinished:
+            keys = ", ".join(e.key for e in unfinished[:5])
+            more = "…" if len(unfinished) > 5 else ""
+            raise ValidationError(
+                f"<@{user_id}> is the last manager of {p.slug}, which has"
+                f" {len(unfinished)} unfinished experiment(s) ({keys}{more}); without a"
+                " manager nobody could assign their reviewers, schedule or ship them. Add"
+                f" another manager first: `/mlgov member add @someone manager {p.slug}`."
+            )
 
 
 def project_rules(uow: UnitOfWork, ctx: Context, slug: str) -> ProjectRules:
@@ -140,6 +244,7 @@ def set_rules(uow: UnitOfWork, ctx: Context, slug: str, changes: dict[str, str])
     if not _may_configure(actor, slug):
         raise PermissionDenied(f"Only an admin or a manager of {slug} can change its rules.")
     new = updated_rules(project.rules, changes)
+    check_new_quorum(uow, project, new.quorum)
     uow.projects.set_rules(project.id, new)
     uow.audit.record(
         actor.team_id,

@@ -1,8 +1,8 @@
 """`mlgov shell`: the same app with no Slack at all — slash commands, buttons and forms as text.
 
 Everything goes through the same dispatcher as Slack, so parsing, permissions, the audit
-log and the messages posted in project channels are the real ones. The rotation and
-stale-nudge jobs run in the background, as in `mlgov serve`.
+log and the messages posted in project channels are the real ones. Every scheduled job
+runs in the background, as in `mlgov serve`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from bot.domain.errors import MlgovError
 from bot.runtime import Runtime
 from bot.shell import demo as sample
 from bot.shell.directory import ID_PATTERN, NAME_PATTERN, TEAM_ID, Directory, Person
-from bot.shell.jobs import BACKGROUND_JOBS
 from bot.shell.session import Session
 
 __all__ = ["run_shell"]
@@ -30,8 +29,8 @@ def run_shell(
 ) -> int:
     """Run the terminal shell until :quit or end of input; returns the exit code.
 
-    ``scheduler`` runs the rotation and stale-nudge jobs in the background while the
-    session lasts (tests turn it off, to decide themselves when jobs run).
+    ``scheduler`` runs the scheduled jobs in the background from the start (tests turn it
+    off, to decide themselves when jobs run; ``:jobs on|off`` switches it in the session).
     """
     directory = Directory(runtime.db)
     if user is not None and not (NAME_PATTERN.match(user.lstrip("@")) or ID_PATTERN.match(user)):
@@ -57,6 +56,11 @@ def run_shell(
             f" {' and '.join('#' + p for p in sample.PROJECTS)}, {seeded.experiments} experiments"
             f" over the last {seeded.weeks} weeks, {seeded.reviews} weekly reviews announced."
         )
+        if seeded.holdout is not None:
+            session.write(
+                f"A new churn model's predictions on the held-out set are in {seeded.holdout}:"
+                f" try :upload EXP-3 {sample.DEMO_HOLDOUT}"
+            )
     session.user = _choose_user(runtime, directory, user)
     if not directory.members() and not runtime.settings.admins:
         sample.bootstrap_admin(runtime, session.user.user_id, session.user.name)
@@ -73,15 +77,12 @@ def run_shell(
         "Try /exp list all, /exp show EXP-1, /rotation show churn, :jobs."
         " :help for more, Ctrl-D leaves."
     )
-    if not scheduler:
-        return session.loop()
-    background = runtime.start_scheduler(names=BACKGROUND_JOBS)
-    session.background = BACKGROUND_JOBS
+    if scheduler:
+        session.background.start()
     try:
         return session.loop()
     finally:
-        background.shutdown(wait=True)  # a job under way finishes first
-        runtime.scheduler = None  # stopped: Runtime.close() has nothing left to stop
+        session.close()  # a job under way finishes first
 
 
 def _choose_user(runtime: Runtime, directory: Directory, user: str | None) -> Person:

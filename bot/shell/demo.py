@@ -12,6 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
+from pathlib import Path
+
+import pandas as pd
 
 from bot.domain.errors import MlgovError
 from bot.domain.evaluation import Predictions
@@ -23,7 +26,7 @@ from bot.services import evaluations
 from bot.services.evaluations import Submission
 from bot.services.ports import Context
 from bot.services.team import resolve_actor
-from bot.shell.demo_models import train_demo_models
+from bot.shell.demo_models import DemoEvaluations, train_demo_models
 from bot.shell.directory import TEAM_ID, user_id_for
 from bot.shell.jobs import BACKGROUND_JOBS
 from bot.slack.dispatch import Dispatcher, Origin
@@ -61,7 +64,7 @@ STORY: tuple[tuple[int, str, str], ...] = (
         4,
         "carol",
         "new churn Survival model for churn timing --hypothesis Predicting when, not just"
-        " whether, lets retention offers go out in time",
+        " whether, lets retention offers go out in time --metric auc --min-delta 0.01",
     ),
     (
         8,
@@ -99,6 +102,7 @@ STORY: tuple[tuple[int, str, str], ...] = (
     ),
 )
 HISTORY_WEEKS = 5
+DEMO_HOLDOUT = "demo-holdout.csv"
 # After that Monday's meeting, so the first review anyone announced is the next week's.
 SETUP_TIME = time(10, 30)
 STORY_TIME = time(11, 0)
@@ -116,6 +120,7 @@ class Seeded:
     experiments: int
     weeks: int
     reviews: int  # review meetings announced in the past weeks, over all projects
+    holdout: Path | None = None  # the file written for the user to try `:upload` with
 
 
 class SeedFailed(MlgovError):
@@ -185,7 +190,8 @@ def seed(runtime: Runtime, deliver: Callable[[], object]) -> Seeded | None:
     story.now = story.moment(0, SETUP_TIME)
     _set_up_team(runtime, story)
     announced: list[str] = []
-    for at, _, step in sorted(_timeline(story, announced), key=lambda s: s[:2]):
+    models = train_demo_models()
+    for at, _, step in sorted(_timeline(story, models, announced), key=lambda s: s[:2]):
         story.now = at
         step()
     # Today: alice books time off, and the jobs catch up, as they had all along.
@@ -196,11 +202,39 @@ def seed(runtime: Runtime, deliver: Callable[[], object]) -> Seeded | None:
         story.job(name)
     deliver()  # all at once: each channel's messages still go out in order
     experiments = sum(line.startswith("new ") for _, _, line in STORY)
-    return Seeded(len(PEOPLE), len(PROJECTS), experiments, HISTORY_WEEKS, len(announced))
+    holdout = _write_tryout(models.tryout, _folder_of(runtime))
+    return Seeded(
+        len(PEOPLE), len(PROJECTS), experiments, HISTORY_WEEKS, len(announced), holdout
+    )
+
+
+def _folder_of(runtime: Runtime) -> Path:
+    """Beside the SQLite database file (``./mlgov.db`` by default), else the working folder."""
+    url = runtime.db.engine.url
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        return Path(url.database or "").resolve().parent
+    return Path.cwd()
+
+
+def _write_tryout(predictions: Predictions | None, folder: Path) -> Path | None:
+    """Leave a third model's predictions on churn's held-out rows for the user to upload.
+
+    Written beside the database unless a file of that name is there already: with the
+    default ``./mlgov.db`` the README's ``:upload EXP-3 demo-holdout.csv`` works as written.
+    """
+    path = folder / DEMO_HOLDOUT
+    if predictions is None or path.exists():
+        return None
+    columns = {"id": predictions.ids, "y_true": predictions.y_true.astype(int)}
+    try:
+        pd.DataFrame({**columns, "y_score": predictions.score.round(6)}).to_csv(path, index=False)
+    except OSError:
+        return None  # a read-only folder: the demo works without the file
+    return path.resolve()
 
 
 def _timeline(
-    story: _Story, announced: list[str]
+    story: _Story, models: DemoEvaluations, announced: list[str]
 ) -> list[tuple[datetime, int, Callable[[], object]]]:
     """(time, order, step): the story's commands and the Monday announcements."""
     steps: list[tuple[datetime, int, Callable[[], object]]] = []
@@ -209,7 +243,6 @@ def _timeline(
         steps.append((at, len(steps), partial(story.run, who, "/exp", line)))
     # Real evaluations (models trained now on a dataset that ships with scikit-learn): bob's
     # logistic regression becomes churn's baseline, then alice's boosting is compared with it.
-    models = train_demo_models()
     for day, who, number, predictions, filename in (
         (9, "bob", 2, models.baseline, "logistic-holdout.csv"),
         (10, "alice", 1, models.candidate, "boosting-holdout.csv"),
@@ -231,12 +264,17 @@ def _timeline(
 
 def _set_up_team(runtime: Runtime, story: _Story) -> None:
     bootstrap_admin(runtime, user_id_for(ADMIN), ADMIN, story.now)
+    # Workspace-wide roles first: a workspace manager who adds a project manages it
+    # already, so no project role is granted on top (an admin alone would get one).
+    for name, role, projects in PEOPLE:
+        if projects is None:
+            story.run(ADMIN, "/mlgov", f"member add <@{user_id_for(name)}|{name}> {role.value}")
     for slug in PROJECTS:
         story.run(ADMIN, "/mlgov", f"project add {slug} <#C{slug.upper()}|{slug}>")
     for name, role, projects in PEOPLE:
-        mention = f"<@{user_id_for(name)}|{name}>"
-        for project in projects or ("",):
-            story.run(ADMIN, "/mlgov", f"member add {mention} {role.value} {project}".strip())
+        for project in projects or ():
+            mention = f"<@{user_id_for(name)}|{name}>"
+            story.run(ADMIN, "/mlgov", f"member add {mention} {role.value} {project}")
     _store_names(runtime, story.now)
     timezone = runtime.settings.timezone
     story.run(

@@ -36,16 +36,20 @@ class DemoEvaluations:
     candidate: Predictions
     regression_baseline: Predictions | None = None
     regression_candidate: Predictions | None = None
+    # A third model on the classification rows, left for the user to upload (demo-holdout.csv).
+    tryout: Predictions | None = None
 
 
 def train_demo_models(seed: int = 0) -> DemoEvaluations:
     """Train the demo's models on a seeded split and score them on the held-out rows."""
-    baseline, candidate = _classification_pair(seed)
+    baseline, candidate, tryout = _classification_models(seed)
     regression_baseline, regression_candidate = _regression_pair(seed)
-    return DemoEvaluations(baseline, candidate, regression_baseline, regression_candidate)
+    return DemoEvaluations(
+        baseline, candidate, regression_baseline, regression_candidate, tryout
+    )
 
 
-def _classification_pair(seed: int) -> tuple[Predictions, Predictions]:
+def _classification_models(seed: int) -> tuple[Predictions, Predictions, Predictions]:
     from sklearn.datasets import load_breast_cancer
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.linear_model import LogisticRegression
@@ -72,7 +76,9 @@ def _classification_pair(seed: int) -> tuple[Predictions, Predictions]:
     # spin-waiting turned a 0.1 s fit into several seconds.
     with threadpool_limits(limits=1, user_api="openmp"):
         candidate = scored(HistGradientBoostingClassifier(random_state=seed), CANDIDATE_FEATURES)
-    return baseline, candidate
+    # The baseline's model on the candidate's features: between the two, for the user to try.
+    tryout = scored(make_pipeline(StandardScaler(), LogisticRegression()), CANDIDATE_FEATURES)
+    return baseline, candidate, tryout
 
 
 def _regression_pair(seed: int) -> tuple[Predictions, Predictions]:

@@ -11,26 +11,30 @@ import re
 from dataclasses import dataclass
 
 from bot.domain.model import Member, Role
-from bot.shell.render import Names, name_from_id
+from bot.shell.ids import channel_id_for, name_from_id, user_id_for
+from bot.shell.render import Names
 from storage.unit_of_work import Database
 
 TEAM_ID = "TLOCAL"
 NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,39}$")
 ID_PATTERN = re.compile(r"^[UW][A-Z0-9]{2,}$")
-# Only names of letters and digits become ids: Slack ids have no other characters. A
+__all__ = [
+    "ID_PATTERN",
+    "NAME_PATTERN",
+    "TEAM_ID",
+    "Directory",
+    "Person",
+    "channel_id_for",
+    "to_slack_text",
+    "user_id_for",
+]
+# Only names of letters and digits become user ids: Slack ids have no other characters. A
 # name glued to more word characters (alice@example.com, @mary-jane) is left alone.
 _USER_TOKEN = re.compile(r"(?<![\w.@<])@([A-Za-z][A-Za-z0-9]*)(?![\w-])")
-_CHANNEL_TOKEN = re.compile(r"(?<![\w&<#])#([A-Za-z][A-Za-z0-9]*)(?![\w-])")
-
-
-def user_id_for(name: str) -> str:
-    """The id the shell gives ``name``: ``alice`` -> ``UALICE``."""
-    return "U" + name.upper()
-
-
-def channel_id_for(name: str) -> str:
-    """The id the shell gives channel ``name``: ``churn`` -> ``CCHURN``."""
-    return "C" + name.upper()
+# Channel names as Slack allows them (letters, digits, - and _), starting with a letter so
+# that "#12" stays an issue number, ending with a letter or digit ("#ml-leads." is a
+# sentence's end, not part of the name).
+_CHANNEL_TOKEN = re.compile(r"(?<![\w&<#])#([A-Za-z](?:[A-Za-z0-9_-]{0,78}[A-Za-z0-9])?)(?![\w-])")
 
 
 def to_slack_text(line: str) -> str:

@@ -29,6 +29,6 @@ def home_command(session: Session, argument: str) -> None:
         TEAM_ID,
         session.user.user_id,
     )
-    rendered = session.renderer().blocks(home_view(home)["blocks"])
-    session.buttons = rendered.buttons
-    session.write(rendered.text)
+    blocks = home_view(home)["blocks"]
+    rendered = session.renderer().blocks(blocks, "", session.board.next_number())
+    session.show_buttons(rendered, "Home of")

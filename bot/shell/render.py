@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.shell.ids import name_from_id
+
 BOLD = "\033[1m"
 DIM = "\033[2m"
 RESET = "\033[0m"
@@ -40,7 +42,7 @@ _STRIKE = re.compile(r"(?<![\w~])~(?=\S)([^~\n]+?)(?<=\S)~(?![\w~])")
 _ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&"))
 # Mentions written as text (user input is escaped by the core, so the shell's own
 # `<@U…|name>` rewrite of a typed @name comes back as text): shown as the @name typed.
-_TEXT_MENTION = re.compile(r"<([@#])([UWCGD][A-Z0-9]+)(?:\|[^<>]*)?>")
+_TEXT_MENTION = re.compile(r"<([@#])([UWCGD][A-Z0-9]+)(?:\|([^<>]*))?>")
 
 
 def _unescape(text: str) -> str:
@@ -49,14 +51,13 @@ def _unescape(text: str) -> str:
     return text
 
 
-def name_from_id(entity_id: str) -> str:
-    """The shell's inverse of its own naming: ``UALICE`` -> ``alice``, ``CCHURN`` -> ``churn``."""
-    return entity_id[1:].lower() if len(entity_id) > 1 else entity_id
-
-
 @dataclass(frozen=True)
 class Names:
-    """Display names for user and channel ids; ids the shell made up read back as names."""
+    """Display names for user and channel ids; ids the shell made up read back as names.
+
+    A channel nobody named reads as the name Slack wrote beside its id (``<#C1|ml-x>``),
+    else as the name the shell made its id from: a reply never shows a raw channel id.
+    """
 
     users: Mapping[str, str] = field(default_factory=dict)
     channels: Mapping[str, str] = field(default_factory=dict)
@@ -64,8 +65,8 @@ class Names:
     def user(self, user_id: str) -> str:
         return self.users.get(user_id) or name_from_id(user_id)
 
-    def channel(self, channel_id: str) -> str:
-        return self.channels.get(channel_id) or name_from_id(channel_id)
+    def channel(self, channel_id: str, label: str = "") -> str:
+        return self.channels.get(channel_id) or _unescape(label) or name_from_id(channel_id)
 
 
 @dataclass(frozen=True)
@@ -135,14 +136,14 @@ class Renderer:
         sigil, entity = match.group(1), match.group(2)
         if sigil == "@":
             return "@" + self.names.user(entity)
-        return "#" + self.names.channel(entity)
+        return "#" + self.names.channel(entity, match.group(3) or "")
 
     def _token(self, inner: str) -> str:
         target, _, label = inner.partition("|")
         if target.startswith("@"):
             return "@" + self.names.user(target[1:])
         if target.startswith("#"):
-            return "#" + self.names.channel(target[1:])
+            return "#" + self.names.channel(target[1:], label)
         if target.startswith("!"):
             # <!here>, <!channel>, <!date^…|fallback>, <!subteam^ID|@team>
             if label:

@@ -1,8 +1,5 @@
-"""The shell's read–eval–print loop: command lines, button presses and forms, as one user.
-
-Meta commands (``:as``, ``:press`` …) are a table of data; a later feature adds its own by
-putting a :class:`MetaCommand` into :data:`META_COMMANDS`.
-"""
+"""The shell's read–eval–print loop: command lines, mentions, button presses and forms, as
+one user; the shell's own commands are in :mod:`bot.shell.meta`."""
 
 from __future__ import annotations
 
@@ -10,8 +7,9 @@ import contextlib
 import logging
 import os
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import datetime
 from functools import partial
 from typing import TextIO
@@ -19,33 +17,20 @@ from typing import TextIO
 from bot.domain.errors import MlgovError
 from bot.runtime import Runtime
 from bot.services.delivery import OutboxDispatcher
-from bot.shell.directory import NAME_PATTERN, TEAM_ID, Directory, Person, to_slack_text
+from bot.shell import mentions
+from bot.shell.buttons import Board, Message, Pressable
+from bot.shell.directory import TEAM_ID, Directory, Person, to_slack_text
 from bot.shell.forms import FormCancelled, FormFiller
-from bot.shell.home import home_command
-from bot.shell.jobs import jobs_command
+from bot.shell.jobs import Background
 from bot.shell.local_slack import LocalSlack
-from bot.shell.render import Button, Renderer
+from bot.shell.meta import Quit, find_meta, is_number, press
+from bot.shell.render import Rendered, Renderer
 from bot.slack.blocks import Reply
 from bot.slack.dispatch import Origin
 from bot.slack.parsing import PARSERS
 from storage.outbox import OutboxStore
 
 log = logging.getLogger(__name__)
-
-
-class Quit(Exception):
-    """Leave the shell."""
-
-
-@dataclass(frozen=True)
-class MetaCommand:
-    """A shell command (``:name``): ``run(session, argument)`` does it."""
-
-    name: str
-    args: str
-    summary: str
-    run: Callable[[Session, str], None]
-    aliases: tuple[str, ...] = ()
 
 
 class Session:
@@ -64,12 +49,21 @@ class Session:
                 import readline  # noqa: F401
         self.directory = Directory(runtime.db)
         self.user = user
-        self.buttons: tuple[Button, ...] = ()
-        self.slack = LocalSlack(self.write, self.directory.names, color=self.color)
-        # The scheduled jobs running in the background (set by whoever starts them).
-        self.background: tuple[str, ...] = ()
-        # Delivered here, synchronously after each command and before each prompt, so a
-        # channel post prints right under the reply that caused it; no outbox worker runs.
+        self.board = Board()
+        self.slack = LocalSlack(
+            self.write, self.directory.names, color=self.color, board=self.board
+        )
+        # The scheduled jobs, on their schedules (:jobs on|off).
+        self.background = Background(self)
+        # One line is handled, or one delivery printed, at a time: the background jobs'
+        # thread takes this lock to show what a run posted.
+        self.lock = threading.RLock()
+        self._prompt: str | None = None  # shown and waiting for a line
+        self._prompt_broken = False  # background output was printed after it
+        self._jobs_stopping = False
+        # Delivered here, synchronously after each command, before each prompt and after
+        # each background job's run, so a channel post prints right under what caused it;
+        # no outbox worker runs.
         owner = f"shell:{os.getpid()}:{id(self)}"
         self._delivering_as_of: datetime | None = None
         self.outbox = OutboxDispatcher(
@@ -79,7 +73,13 @@ class Session:
     # --- input and output -----------------------------------------------------------
 
     def write(self, text: str = "") -> None:
-        line = text + "\n"
+        if self._prompt is not None and not self._prompt_broken:
+            # Output while the prompt waits (a background job's post) starts on its own line.
+            self._prompt_broken = True
+            self._raw("\r\033[K" if self.color else "\n")  # a terminal: clear the prompt
+        self._raw(text + "\n")
+
+    def _raw(self, line: str) -> None:
         try:
             self.stdout.write(line)
         except UnicodeEncodeError:  # a terminal that cannot show emoji still gets the words
@@ -89,22 +89,56 @@ class Session:
 
     def ask(self, prompt: str) -> str | None:
         """Read one line after ``prompt``; None at end of input."""
+        with self.lock:
+            self._prompt, self._prompt_broken = prompt, False
+            if not self.line_editing:
+                self.stdout.write(prompt)
+                self.stdout.flush()
+        try:
+            line = self._read(prompt)
+        finally:
+            with self.lock:
+                self._prompt = None
+        with self.lock:
+            if line is None:
+                self.stdout.write("\n")
+            elif not self.interactive:
+                self.stdout.write(line + "\n")  # echo: a piped session reads as a transcript
+        return line
+
+    def _read(self, prompt: str) -> str | None:
         if self.line_editing:
             try:
                 return input(prompt)
             except EOFError:
-                self.stdout.write("\n")
                 return None
-        self.stdout.write(prompt)
-        self.stdout.flush()
         line = self.stdin.readline()
-        if not line:
-            self.stdout.write("\n")
-            return None
-        line = line.rstrip("\r\n")
-        if not self.interactive:
-            self.stdout.write(line + "\n")  # echo, so a piped session reads as a transcript
-        return line
+        return line.rstrip("\r\n") if line else None
+
+    def arrived(self) -> None:
+        """A background job ran: show what it posted now, even while the prompt waits."""
+        while not self._jobs_stopping:
+            if self.lock.acquire(timeout=0.25):
+                break
+        else:  # the jobs are stopping: the session delivers before its next prompt
+            return
+        try:
+            self.guarded("delivering", self.deliver)
+            if self._prompt is not None and self._prompt_broken:
+                self._prompt_broken = False
+                self.stdout.write(self._prompt + _typed_so_far(self.line_editing))
+                self.stdout.flush()
+        finally:
+            self.lock.release()
+
+    @contextlib.contextmanager
+    def pausing(self) -> Iterator[None]:
+        """While the background jobs stop: a run that ends meanwhile does not wait to print."""
+        self._jobs_stopping = True
+        try:
+            yield
+        finally:
+            self._jobs_stopping = False
 
     def renderer(self) -> Renderer:
         return Renderer(self.directory.names(), color=self.color)
@@ -118,7 +152,8 @@ class Session:
     def loop(self) -> int:
         while True:
             # What the scheduled jobs posted meanwhile shows before the prompt.
-            self.guarded("delivering", self.deliver)
+            with self.lock:
+                self.guarded("delivering", self.deliver)
             try:
                 line = self.ask(f"{self.user.name}> ")
             except KeyboardInterrupt:
@@ -127,9 +162,14 @@ class Session:
             if line is None:
                 return 0
             try:
-                self.guarded(f"line {line!r}", partial(self.handle, line))
+                with self.lock:
+                    self.guarded(f"line {line!r}", partial(self.handle, line))
             except Quit:
                 return 0
+
+    def close(self) -> None:
+        """Stop the background jobs (a run under way finishes first)."""
+        self.background.stop()
 
     def guarded(self, what: str, work: Callable[[], object]) -> None:
         """Do ``work``, reporting any failure: one bad line must never end the session."""
@@ -149,8 +189,11 @@ class Session:
         line = line.strip()
         if not line:
             return
-        if _is_number(line):
+        self.board.new_line()
+        if is_number(line):
             press(self, line)
+        elif mentions.is_mention(line):
+            mentions.mention(self, line)
         elif line.startswith(":"):
             name, _, argument = line.partition(" ")
             meta = find_meta(name)
@@ -172,13 +215,23 @@ class Session:
             return
         self.show(self.runtime.dispatcher.command(self.origin, "/" + name, to_slack_text(rest)))
 
-    def press(self, button: Button) -> None:
-        self.show(self.runtime.dispatcher.action(self.origin, button.action_id, button.value))
+    def press(self, pressed: Pressable) -> None:
+        # Pressed where it was shown: a button in #churn comes from #churn, as in Slack.
+        origin = replace(self.origin, channel=pressed.message.channel)
+        button = pressed.button
+        self.show(self.runtime.dispatcher.action(origin, button.action_id, button.value))
+
+    def show_buttons(self, rendered: Rendered, what: str = "reply to") -> None:
+        """Print ``rendered`` (numbered from the board's next number): its buttons are
+        this user's alone to press, as on an ephemeral reply or their Home."""
+        title = rendered.text.splitlines()[0] if rendered.text else ""
+        where = f"the {what} @{self.user.name}"
+        self.board.add(rendered.buttons, Message(where, title, self.user.user_id))
+        self.write(rendered.text)
 
     def show(self, reply: Reply) -> None:
         """Print a reply (or fill in the form it opens), then what it posted in channels."""
         if reply.modal is not None:
-            self.buttons = ()
             self.deliver()
             view = reply.modal
             filler = FormFiller(self.ask, self.write, self.renderer())
@@ -197,9 +250,8 @@ class Session:
                 return
             self.show(result)
             return
-        rendered = self.renderer().blocks(reply.blocks, reply.text)
-        self.buttons = rendered.buttons
-        self.write(rendered.text)
+        rendered = self.renderer().blocks(reply.blocks, reply.text, self.board.next_number())
+        self.show_buttons(rendered)
         self.deliver()
 
     def deliver(self, as_of: datetime | None = None) -> int:
@@ -220,117 +272,15 @@ class Session:
         return later if later is not None and later > now else now
 
 
-# --- meta commands ------------------------------------------------------------------
-
-
-def press(session: Session, argument: str) -> None:
-    if not session.buttons:
-        session.write("The last reply has no buttons to press.")
-        return
-    if not _is_number(argument) or not 1 <= int(argument) <= len(session.buttons):
-        choices = "  ".join(f"[{b.number}] {b.label}" for b in session.buttons)
-        session.write(f"No button {argument or '(none given)'}; the last reply has: {choices}")
-        return
-    button = session.buttons[int(argument) - 1]
-    session.write(f"(pressing [{button.number}] {button.label})")
-    session.press(button)
-
-
-def switch_user(session: Session, argument: str) -> None:
-    word = argument.lstrip("@")
-    if not word:
-        session.write(f"You are @{session.user.name}. Usage: :as <name>")
-        return
-    if not NAME_PATTERN.match(word):
-        session.write(f"'{argument}' is not a name: use letters and digits, like :as alice.")
-        return
-    session.user = session.directory.resolve(word)
-    session.buttons = ()
-    session.write(f"You are now @{session.user.name} ({session.user.describe_roles()}).")
-    if session.user.member is None:
-        names = ", ".join(sorted(m.name or m.user_id for m in session.directory.members()))
-        session.write(
-            f"@{session.user.name} is not a member yet (members: {names or 'none'}). You can"
-            " still type commands as them, and mlgov will refuse what they may not do;"
-            f" an admin can add them with /mlgov member add @{session.user.name} <role> [project]."
-        )
-
-
-def who(session: Session, argument: str) -> None:
-    members = session.directory.members()
-    if not members:
-        session.write("No members yet; an admin adds them with /mlgov member add @name <role>.")
-    width = max((len(m.name or m.user_id) for m in members), default=0) + 1
-    for m in members:
-        person = session.directory.person(m.user_id)
-        mark = "  ← you" if m.user_id == session.user.user_id else ""
-        session.write(f"  @{person.name:<{width}} {person.describe_roles()}{mark}")
-    admins = sorted(session.runtime.settings.admins)
-    if admins:
-        session.write(f"  Admins from MLGOV_ADMINS: {', '.join(admins)}")
-
-
-def show_help(session: Session, argument: str) -> None:
-    session.write(HELP_INTRO)
-    for meta in META_COMMANDS.values():
-        usage = f":{meta.name} {meta.args}".strip()
-        aliases = f" (also {', '.join(meta.aliases)})" if meta.aliases else ""
-        if len(usage) > USAGE_WIDTH:  # a long usage gets its own line
-            session.write(f"  {usage}")
-            usage = ""
-        session.write(f"  {usage:<{USAGE_WIDTH}} {meta.summary}{aliases}")
-    session.write(HELP_OUTRO)
-
-
-def quit_shell(session: Session, argument: str) -> None:
-    raise Quit
-
-
-HELP_INTRO = """Type slash commands as in Slack: /exp help, /rotation help, /mlgov help (the slash
-is optional). @name and #channel work as mentions (names of letters and digits). Replies
-number their buttons [1], [2] …; type the number to press one. Forms ask one field at a time.
-The rotation and stale-nudge jobs run in the background as in the server; what they post
-in channels or DMs shows before your next prompt (after your next line, or just Enter).
-Shell commands:"""
-USAGE_WIDTH = 16
-HELP_OUTRO = "  <N>              same as :press N\n  Ctrl-D           leave"
-
-META_COMMANDS: dict[str, MetaCommand] = {
-    m.name: m
-    for m in (
-        MetaCommand(
-            "as", "<name>", "act as another person (anyone; mlgov checks roles)", switch_user
-        ),
-        MetaCommand("who", "", "list the members and their roles", who),
-        MetaCommand("press", "<N>", "press button N of the last reply", press),
-        MetaCommand(
-            "jobs",
-            "[run <job> [--as-of ISO-TIME]]",
-            "list the scheduled jobs and their last runs; or run one now, as if at a time",
-            jobs_command,
-        ),
-        MetaCommand(
-            "home",
-            "",
-            "your App Home: what waits on you, as Slack's Home tab shows it",
-            home_command,
-        ),
-        MetaCommand("help", "", "this help", show_help, aliases=(":h", ":?")),
-        MetaCommand("quit", "", "leave the shell", quit_shell, aliases=(":q", ":exit")),
-    )
-}
-
-
-def find_meta(word: str) -> MetaCommand | None:
-    name = word.lower()
-    for meta in META_COMMANDS.values():
-        if name == ":" + meta.name or name in meta.aliases:
-            return meta
-    return None
-
-
-def _is_number(text: str) -> bool:
-    return text.isascii() and text.isdigit()
+def _typed_so_far(line_editing: bool) -> str:
+    """What the person had typed at the prompt, to show again after background output."""
+    if not line_editing:
+        return ""
+    try:
+        import readline
+    except ImportError:
+        return ""
+    return str(readline.get_line_buffer())
 
 
 def _isatty(stream: TextIO) -> bool:

@@ -8,9 +8,10 @@ from typing import Any
 
 from bot.domain.evaluation import Baseline, EvaluationRecord
 from bot.domain.model import Experiment, OutgoingMessage, Project
+from bot.domain.nudges import IdleExperiment
 from bot.domain.parity import Parity
 from bot.domain.review import Decision, Review
-from bot.domain.rotation import Agenda, RotationConfig, Slot
+from bot.domain.rotation import Agenda, RotationConfig, Slot, Topic
 from bot.domain.summary import Summary
 from bot.services.digest import Digest
 from bot.services.home import Home
@@ -18,6 +19,7 @@ from bot.slack.blocks import digest as digest_render
 from bot.slack.blocks import evaluations as eval_render
 from bot.slack.blocks import experiments as render
 from bot.slack.blocks import home as home_render
+from bot.slack.blocks import nudges as nudge_render
 from bot.slack.blocks import reviews as review_render
 from bot.slack.blocks import rotation as rotation_render
 
@@ -67,7 +69,6 @@ class SlackNotices:
         detail: dict[str, Any],
     ) -> list[OutgoingMessage]:
         channel = project.channel_id
-        text, blocks = render.thread_root(experiment)
         return [
             OutgoingMessage(
                 project.team_id,
@@ -79,13 +80,7 @@ class SlackNotices:
                 },
                 experiment_id=experiment.id,
             ),
-            OutgoingMessage(
-                project.team_id,
-                channel,
-                "chat.update",
-                {"channel": channel, "text": text, "blocks": blocks},
-                experiment_id=experiment.id,
-            ),
+            _root_update(experiment, project),
         ]
 
     def rotation_announced(
@@ -114,9 +109,20 @@ class SlackNotices:
         text = rotation_render.reminder(project.slug, slot, meeting, config)
         return [_direct_message(project.team_id, slot.presenter, text)]
 
-    def stale_nudge(self, experiment: Experiment, idle_days: int) -> list[OutgoingMessage]:
-        text = render.stale_nudge(experiment, idle_days)
-        return [_direct_message(experiment.team_id, experiment.owner_id, text)]
+    def rotation_pool_empty(
+        self, project: Project, topics: list[Topic], slot: Slot, managers: list[str]
+    ) -> list[OutgoingMessage]:
+        text = rotation_render.pool_empty(project.slug, topics, slot)
+        if not managers:  # nobody manages it: the channel hears it instead
+            channel = project.channel_id
+            payload = {"channel": channel, "text": text}
+            return [OutgoingMessage(project.team_id, channel, "chat.postMessage", payload)]
+        return [_direct_message(project.team_id, m, text) for m in managers]
+
+    def stale_nudge(
+        self, team_id: str, user_id: str, stale: list[IdleExperiment]
+    ) -> list[OutgoingMessage]:
+        return [_direct_message(team_id, user_id, nudge_render.stale_nudge(stale))]
 
     def review_requested(
         self,
@@ -183,16 +189,7 @@ class SlackNotices:
             ),
         ]
         if moved is not None:
-            root_text, root_blocks = render.thread_root(moved)
-            messages.append(
-                OutgoingMessage(
-                    project.team_id,
-                    channel,
-                    "chat.update",
-                    {"channel": channel, "text": root_text, "blocks": root_blocks},
-                    experiment_id=experiment.id,
-                )
-            )
+            messages.append(_root_update(moved, project))
         return messages
 
     def review_reminder(
@@ -238,6 +235,59 @@ class SlackNotices:
             )
         return messages
 
+    def review_reopened(
+        self,
+        experiment: Experiment,
+        project: Project,
+        review: Review,
+        reviewers: list[str],
+        quorum: int,
+        evaluation_id: int,
+        dismissed: int,
+        moved: Experiment | None,
+        *,
+        evaluation: EvaluationRecord | None = None,
+    ) -> list[OutgoingMessage]:
+        """Why the review opened again (in the thread), the new request with its buttons,
+        the thread root's status, and a DM to each reviewer asked again."""
+        channel = project.channel_id
+        why = review_render.reopened(experiment, evaluation_id, dismissed, reviewers)
+        text, blocks = review_render.request(experiment, review, quorum, evaluation)
+        messages = [
+            self._in_thread(experiment, project, why),
+            OutgoingMessage(
+                project.team_id,
+                channel,
+                "chat.postMessage",
+                {"channel": channel, "text": text, "blocks": blocks},
+                experiment_id=experiment.id,
+                ref=review_render.ref(review),
+            ),
+        ]
+        if moved is not None:
+            messages.append(_root_update(moved, project))
+        messages += [
+            _direct_message(
+                project.team_id, r, review_render.asked_again(experiment, evaluation_id)
+            )
+            for r in reviewers
+        ]
+        return messages
+
+    def review_needs_reviewer(
+        self,
+        experiment: Experiment,
+        project: Project,
+        review: Review,
+        managers: list[str],
+        reason: str,
+    ) -> list[OutgoingMessage]:
+        text = review_render.needs_reviewer(experiment, review.kind, reason)
+        return [
+            self._in_thread(experiment, project, text),
+            *(_direct_message(project.team_id, m, text) for m in managers),
+        ]
+
     # --- evaluations ---------------------------------------------------------------
 
     def evaluation_recorded(
@@ -249,9 +299,15 @@ class SlackNotices:
         chart: bytes | None,
         dismissed: int,
         progress_ref: str | None,
+        *,
+        submitted_by: str = "",
+        filename: str = "",
     ) -> list[OutgoingMessage]:
         channel = project.channel_id
-        text, blocks = eval_render.summary_blocks(experiment, summary, baseline, dismissed)
+        credit = eval_render.credit(submitted_by, filename)
+        text, blocks = eval_render.summary_blocks(
+            experiment, summary, baseline, dismissed, credit=credit
+        )
         payload = {"channel": channel, "text": text, "blocks": blocks}
         messages = [
             OutgoingMessage(
@@ -382,6 +438,19 @@ class SlackNotices:
         """The person's Home tab; one outbox channel per person keeps publishes in order."""
         payload = {"user_id": user_id, "view": home_render.home_view(home)}
         return [OutgoingMessage(team_id, f"home:{user_id}", "views.publish", payload)]
+
+
+def _root_update(experiment: Experiment, project: Project) -> OutgoingMessage:
+    """The experiment's thread root, updated in place to show its status and buttons."""
+    text, blocks = render.thread_root(experiment)
+    channel = project.channel_id
+    return OutgoingMessage(
+        project.team_id,
+        channel,
+        "chat.update",
+        {"channel": channel, "text": text, "blocks": blocks},
+        experiment_id=experiment.id,
+    )
 
 
 def _direct_message(team_id: str, user_id: str, text: str) -> OutgoingMessage:

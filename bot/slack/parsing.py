@@ -14,6 +14,7 @@ from bot.domain.commands import (
     AddMember,
     AddProject,
     BaselineHistory,
+    CancelAbsence,
     Command,
     ConfigureRotation,
     DecideReview,
@@ -22,9 +23,9 @@ from bot.domain.commands import (
     Help,
     History,
     JoinRotation,
+    ListAbsences,
     ListExperiments,
     ListReviews,
-    NewExperiment,
     OpenNewExperimentForm,
     ParityUpload,
     PreviewDigest,
@@ -38,6 +39,7 @@ from bot.domain.commands import (
     Ship,
     ShowExperiment,
     ShowMetrics,
+    ShowProject,
     ShowRotation,
     Step,
     SubscribeDigest,
@@ -46,26 +48,25 @@ from bot.domain.commands import (
 from bot.domain.errors import UsageError
 from bot.domain.evaluation import Kind
 from bot.domain.model import (
-    KNOWN_METRICS,
-    LOWER_IS_BETTER,
-    Direction,
     Outcome,
     Role,
     Status,
-    Workstream,
     plain_number,
 )
+from bot.slack.proposals import parse_edit, parse_new
 from bot.slack.words import (
     LINK_PATTERN,
     MAX_TEXT,
-    MAX_TITLE,
     UPLOAD_USAGE,
     URL_PATTERN,
     USAGE,
     USER_PATTERN,
     channel_id,
     day,
+    did_you_mean,
+    every_help,
     experiment_number,
+    flag_name,
     pairs,
     project_and_weeks,
     project_slug,
@@ -74,6 +75,7 @@ from bot.slack.words import (
     text_arg,
     tokens,
     unescape,
+    unknown_subcommand,
     usage_of,
     user_id,
     user_name,
@@ -92,11 +94,11 @@ def parse_exp(text: str) -> Command:
     if sub == "help":
         return Help("exp")
     if usage is None:
-        raise UsageError(f"Unknown subcommand '{unescape(words[0])}'.", usage_of("exp"))
+        raise unknown_subcommand("exp", words[0])
     if sub == "new":
         if not rest:
             return OpenNewExperimentForm()
-        return _parse_new(rest, usage)
+        return parse_new(rest, usage)
     if sub == "list":
         return _parse_list(rest, usage)
     if sub == "baseline":
@@ -113,8 +115,10 @@ def parse_exp(text: str) -> Command:
         if sub == "metrics":
             return ShowMetrics(number)
         return History(number) if sub == "history" else Step("analyze", number)
+    if sub == "edit":
+        return parse_edit(number, args, usage)
     if sub == "start":
-        if args and [a.lower() for a in args] != ["--force"]:
+        if args and [flag_name(a, {"force"}) for a in args] != ["force"]:
             raise UsageError(f"Unexpected '{unescape(' '.join(args))}'.", usage)
         return Step("start", number, force=bool(args))
     if sub == "conclude":
@@ -163,62 +167,6 @@ def _parse_baseline(rest: list[str], usage: str) -> SetBaseline | BaselineHistor
     return SetBaseline(slug, experiment_number(rest[1], usage))
 
 
-def _parse_new(rest: list[str], usage: str) -> NewExperiment:
-    positional, flags = split_flags(
-        rest, {"hypothesis", "metric", "min-delta", "direction", "stream"}, usage
-    )
-    if len(positional) < 2:
-        raise UsageError("new needs a project and a title.", usage)
-    project = project_slug(positional[0], usage)
-    title = text_arg(positional[1:], "title", usage, MAX_TITLE)
-    stream = Workstream.MAIN
-    if "stream" in flags:
-        try:
-            stream = Workstream(flags["stream"].lower())
-        except ValueError:
-            raise UsageError(
-                f"--stream must be main or side, not '{flags['stream']}'.", usage
-            ) from None
-    metric = flags.get("metric")
-    if metric is not None:
-        metric = metric.lower().replace("-", "_")
-        if metric not in KNOWN_METRICS:
-            raise UsageError(
-                f"Unknown metric '{metric}' (known: {', '.join(sorted(KNOWN_METRICS))}).", usage
-            )
-    min_delta: float | None = None
-    if "min-delta" in flags:
-        try:
-            min_delta = plain_number(flags["min-delta"])
-        except ValueError:
-            raise UsageError(
-                f"--min-delta must be a number, not '{flags['min-delta']}'.", usage
-            ) from None
-        if not math.isfinite(min_delta) or min_delta < 0:
-            raise UsageError("--min-delta must be a finite number ≥ 0.", usage)
-    direction: Direction | None = None
-    if "direction" in flags:
-        try:
-            direction = Direction(flags["direction"].lower())
-        except ValueError:
-            raise UsageError("--direction must be higher or lower.", usage) from None
-    if metric is None and (min_delta is not None or direction is not None):
-        raise UsageError("--min-delta and --direction need --metric.", usage)
-    if metric is not None:
-        if direction is None:
-            direction = Direction.LOWER if metric in LOWER_IS_BETTER else Direction.HIGHER
-        min_delta = 0.0 if min_delta is None else min_delta
-    return NewExperiment(
-        project=project,
-        title=title,
-        hypothesis=flags.get("hypothesis", "")[:MAX_TEXT],
-        metric=metric,
-        min_delta=min_delta,
-        direction=direction,
-        stream=stream,
-    )
-
-
 def _parse_list(rest: list[str], usage: str) -> ListExperiments:
     positional, flags = split_flags(rest, {"project"}, usage)
     project = project_slug(flags["project"], usage) if "project" in flags else None
@@ -258,9 +206,11 @@ def parse_mlgov(text: str) -> Command:
         key, rest = head, words[1:]
     usage = USAGE["mlgov"].get(key)
     if usage is None:
-        raise UsageError(
-            f"Unknown subcommand '{unescape(' '.join(words[:2]))}'.", usage_of("mlgov")
-        )
+        raise unknown_subcommand("mlgov", " ".join(words[: len(key.split())]))
+    if key == "project show":
+        if len(rest) != 1:
+            raise UsageError("project show needs a project.", usage)
+        return ShowProject(project_slug(rest[0], usage))
     if key == "project add":
         if len(rest) != 2:
             raise UsageError("project add needs a slug and a channel.", usage)
@@ -302,7 +252,7 @@ def parse_review(text: str) -> Command:
     sub, rest = words[0].lower(), words[1:]
     usage = USAGE["review"].get(sub)
     if usage is None:
-        raise UsageError(f"Unknown subcommand '{unescape(words[0])}'.", usage_of("review"))
+        raise unknown_subcommand("review", words[0])
     if sub == "list":
         which = rest[0].lower() if rest else "pending"
         if len(rest) > 1 or which not in ("mine", "pending", "overdue"):
@@ -330,7 +280,7 @@ def parse_rotation(text: str) -> Command:
     sub, rest = words[0].lower(), words[1:]
     usage = USAGE["rotation"].get(sub)
     if usage is None:
-        raise UsageError(f"Unknown subcommand '{unescape(words[0])}'.", usage_of("rotation"))
+        raise unknown_subcommand("rotation", words[0])
     if sub in ("show", "stats"):
         project, weeks = project_and_weeks(rest, 6 if sub == "show" else 12, usage)
         return ShowRotation(project, weeks) if sub == "show" else RotationStats(project, weeks)
@@ -339,12 +289,7 @@ def parse_rotation(text: str) -> Command:
             raise UsageError(f"Unexpected '{unescape(' '.join(rest[1:]))}'.", usage)
         return JoinRotation(project_slug(rest[0], usage) if rest else None, leave=sub == "leave")
     if sub == "ooo":
-        if len(rest) != 2:
-            raise UsageError("ooo needs the first and the last day away.", usage)
-        start, end = day(rest[0], usage), day(rest[1], usage)
-        if end < start:
-            raise UsageError("The last day is before the first.", usage)
-        return RecordAbsence(start, end)
+        return _parse_ooo(rest, usage)
     if sub == "swap":
         positional, flags = split_flags(rest, {"project"}, usage)
         if len(positional) not in (2, 3):
@@ -361,6 +306,27 @@ def parse_rotation(text: str) -> Command:
     return ConfigureRotation(project_slug(rest[0], usage), pairs(rest[1:], usage))
 
 
+def _parse_ooo(rest: list[str], usage: str) -> Command:
+    """``ooo <from> <to>``, ``ooo list [project]`` or ``ooo cancel <from>``."""
+    what = rest[0].lower() if rest else ""
+    if what == "list":
+        usage = USAGE["rotation"]["ooo list"]
+        if len(rest) > 2:
+            raise UsageError(f"Unexpected '{unescape(' '.join(rest[2:]))}'.", usage)
+        return ListAbsences(project_slug(rest[1], usage) if len(rest) == 2 else None)
+    if what == "cancel":
+        usage = USAGE["rotation"]["ooo cancel"]
+        if len(rest) != 2:
+            raise UsageError("ooo cancel needs the first day of the absence to cancel.", usage)
+        return CancelAbsence(day(rest[1], usage))
+    if len(rest) != 2:
+        raise UsageError("ooo needs the first and the last day away.", usage)
+    start, end = day(rest[0], usage), day(rest[1], usage)
+    if end < start:
+        raise UsageError("The last day is before the first.", usage)
+    return RecordAbsence(start, end)
+
+
 def parse_digest(text: str) -> Command:
     words = tokens(text)
     if not words or words[0].lower() == "help":
@@ -368,12 +334,17 @@ def parse_digest(text: str) -> Command:
     sub, rest = words[0].lower(), words[1:]
     usage = USAGE["digest"].get(sub)
     if usage is None:
-        raise UsageError(f"Unknown subcommand '{unescape(words[0])}'.", usage_of("digest"))
+        raise unknown_subcommand("digest", words[0])
+    named = [flag_name(w, {"last"}) if sub == "preview" else None for w in rest]
+    for word, name in zip(rest, named, strict=True):
+        if name not in (None, "last"):
+            raise UsageError(f"Unknown option '{unescape(word)}' (options: --last).", usage)
+    rest = [w for w, name in zip(rest, named, strict=True) if name is None]
     if len(rest) > 1:
         raise UsageError(f"Unexpected '{unescape(' '.join(rest[1:]))}'.", usage)
     project = project_slug(rest[0], usage) if rest else None
     if sub == "preview":
-        return PreviewDigest(project)
+        return PreviewDigest(project, last="last" in named)
     return SubscribeDigest(project, sub == "subscribe")
 
 
@@ -391,7 +362,8 @@ def parse(command: str, text: str) -> Command:
     name = command.lstrip("/").lower()
     parser = PARSERS.get(name)
     if parser is None:
-        raise UsageError(f"Unknown command '/{name}'.", "/exp help, /mlgov help")
+        hint = did_you_mean(name, PARSERS, prefix="/")
+        raise UsageError(f"Unknown command '/{name}'.{hint}", every_help())
     return parser(text)
 
 
@@ -406,9 +378,10 @@ def parse_mention(text: str, bot_user_id: str | None) -> tuple[str, str]:
     rest = tail[0] if tail else ""
     name = head.lstrip("/").lower()
     if name not in PARSERS and name not in UPLOAD_USAGE:
+        hint = did_you_mean(name, [*PARSERS, *UPLOAD_USAGE], prefix="@mlgov ") if name else ""
+        said = f"I did not understand '{unescape(head)[:40]}'.{hint} " if name else ""
         raise UsageError(
-            f"I did not understand '{unescape(head)[:40]}'. Mention me with a command,"
-            " like @mlgov exp list.",
+            f"{said}Mention me with a command, like @mlgov exp list.",
             "@mlgov exp help, @mlgov review help, @mlgov rotation help, @mlgov digest help,"
             " @mlgov mlgov help,"
             " @mlgov eval EXP-7 (with a file), @mlgov parity EXP-7 (with two files)",

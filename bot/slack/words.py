@@ -5,8 +5,10 @@ Shared by the grammars in bot/slack/parsing.py; pure, like them.
 
 from __future__ import annotations
 
+import difflib
 import html
 import re
+from collections.abc import Iterable
 from datetime import date
 
 from bot.domain.errors import UsageError
@@ -27,6 +29,9 @@ USAGE: dict[str, dict[str, str]] = {
     "exp": {
         "new": "/exp new <project> <title> [--hypothesis TEXT] [--metric auc --min-delta 0.01"
         " [--direction higher|lower]] [--stream main|side]   (no arguments: a form)",
+        "edit": "/exp edit EXP-7 [--title …] [--hypothesis …] [--metric auc]"
+        " [--direction higher|lower] [--min-delta 0.01] [--stream main|side]"
+        "   (owner or manager; a hypothesis and a success criterion are needed to start)",
         "list": "/exp list [mine|all|<status>|@user] [--project p]",
         "show": "/exp show EXP-7",
         "start": "/exp start EXP-7 [--force]",
@@ -42,7 +47,8 @@ USAGE: dict[str, dict[str, str]] = {
         "help": "/exp help",
     },
     "digest": {
-        "preview": "/digest preview [project]   (the weekly digest as it would go out now)",
+        "preview": "/digest preview [project] [--last]   (this week so far; --last: the last"
+        " complete week, as the weekly digest sent it)",
         "subscribe": "/digest subscribe [project]   (the weekly DM; no project: all yours)",
         "unsubscribe": "/digest unsubscribe [project]",
         "help": "/digest help",
@@ -61,13 +67,16 @@ USAGE: dict[str, dict[str, str]] = {
         "join": "/rotation join [project]",
         "leave": "/rotation leave [project]",
         "ooo": "/rotation ooo <from YYYY-MM-DD> <to YYYY-MM-DD>",
+        "ooo list": "/rotation ooo list [project]   (yours; a project's: managers)",
+        "ooo cancel": "/rotation ooo cancel <from YYYY-MM-DD>",
         "swap": "/rotation swap @a @b [YYYY-MM-DD] [--project p]",
         "config": "/rotation config <project> [weekday=mon time=10:00 announce=09:00"
         " timezone=Europe/Berlin pattern=science,engineering]",
         "help": "/rotation help",
     },
     "mlgov": {
-        "project add": "/mlgov project add <slug> #channel",
+        "project add": "/mlgov project add <slug> #channel   (you become its manager)",
+        "project show": "/mlgov project show <slug>   (who holds which role, and the rules)",
         "member add": "/mlgov member add @user scientist|engineer|manager|admin [project]",
         "member remove": "/mlgov member remove @user [role] [project]",
         "rules": "/mlgov rules <project> [key=value ...]",
@@ -88,6 +97,24 @@ UPLOAD_USAGE = {
 def usage_of(command: str) -> str:
     """All usage lines of ``command`` (``exp`` or ``mlgov``)."""
     return "\n".join(USAGE[command].values())
+
+
+def every_help() -> str:
+    """The help of every slash command, for a command nobody knows."""
+    return ", ".join(f"/{name} help" for name in USAGE)
+
+
+def did_you_mean(word: str, choices: Iterable[str], prefix: str = "") -> str:
+    """`` Did you mean 'show'?`` for a near miss among ``choices``, else empty."""
+    close = difflib.get_close_matches(word.lower(), list(choices), n=1, cutoff=0.6)
+    return f" Did you mean '{prefix}{close[0]}'?" if close else ""
+
+
+def unknown_subcommand(command: str, typed: str) -> UsageError:
+    """The refusal of a subcommand ``command`` does not have, with the nearest one."""
+    shown = unescape(typed)
+    hint = did_you_mean(shown, [k for k in USAGE[command] if k != "help"])
+    return UsageError(f"Unknown subcommand '{shown}'.{hint}", usage_of(command))
 
 
 # --- tokens -------------------------------------------------------------------------
@@ -141,6 +168,29 @@ def project_slug(token: str, usage: str) -> str:
     return slug
 
 
+# What Slack and macOS make of a typed "--": an em dash or an en dash.
+AUTOCORRECTED_DASHES = ("—", "–")
+# Quotes people put around a title, as typed and as autocorrected.
+QUOTE_PAIRS = {'"': '"', "'": "'", "“": "”", "‘": "’", "«": "»", "„": "“"}
+
+
+def flag_name(word: str, known: Iterable[str]) -> str | None:
+    """The option ``word`` names: ``--name``, or ``—name`` / ``–name`` when ``name`` is a
+    known option (autocorrect turned its ``--`` into a dash); None for any other word."""
+    if word.startswith("--") and len(word) > 2:
+        return word[2:].lower()
+    if word[:1] in AUTOCORRECTED_DASHES and word[1:].lower() in set(known):
+        return word[1:].lower()
+    return None
+
+
+def unquote(text: str) -> str:
+    """``text`` without one pair of quotes around all of it (``"Smart title"``)."""
+    if len(text) >= 2 and QUOTE_PAIRS.get(text[0]) == text[-1] and text[1:-1].strip():
+        return text[1:-1].strip()
+    return text
+
+
 def split_flags(
     words: list[str], allowed: set[str], usage: str, switches: frozenset[str] = frozenset()
 ) -> tuple[list[str], dict[str, str]]:
@@ -152,8 +202,8 @@ def split_flags(
     flags: dict[str, list[str]] = {}
     current: str | None = None
     for word in words:
-        if word.startswith("--") and len(word) > 2:
-            name = word[2:].lower()
+        name = flag_name(word, allowed | switches)
+        if name is not None:
             if name not in allowed and name not in switches:
                 known = ", ".join(f"--{a}" for a in sorted(allowed | switches)) or "none"
                 raise UsageError(f"Unknown option '{unescape(word)}' (options: {known}).", usage)

@@ -63,6 +63,7 @@ def test_help_lists_the_verbs(tmp_path: Path) -> None:
         ("MLGOV_TIMEZONE", "Mars/Olympus", "MLGOV_TIMEZONE 'Mars/Olympus' is not an IANA"),
         ("SLACK_BOT_TOKEN", "xoxp-user-token", "SLACK_BOT_TOKEN must be a bot token"),
         ("DATABASE_URL", "mysql://x/y", "DATABASE_URL must be sqlite"),
+        ("MLGOV_LOG_LEVEL", "TRACE", "MLGOV_LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR"),
     ],
 )
 def test_invalid_settings_stop_with_one_clear_line(
@@ -74,6 +75,23 @@ def test_invalid_settings_stop_with_one_clear_line(
     assert len(lines) == 1 and message in lines[0], result.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "suggestion"),
+    [
+        (("job", "list"), "did you mean 'jobs'?"),
+        (("eval", "psh", "EXP-1", "f.csv"), "did you mean 'push'?"),
+        (("jobs", "lsit"), "did you mean 'list'?"),
+        (("db", "curent"), "did you mean 'current'?"),
+    ],
+)
+def test_a_mistyped_verb_gets_did_you_mean(
+    tmp_path: Path, args: tuple[str, ...], suggestion: str
+) -> None:
+    result = run(tmp_path, *args)
+    assert result.returncode == 2 and result.stdout == ""
+    assert suggestion in result.stderr.strip().splitlines()[-1], result.stderr
+
+
 def test_serve_needs_a_signing_secret_in_http_mode(tmp_path: Path) -> None:
     result = run(tmp_path, "serve", SLACK_BOT_TOKEN="xoxb-1")
     assert result.returncode == 2
@@ -81,7 +99,12 @@ def test_serve_needs_a_signing_secret_in_http_mode(tmp_path: Path) -> None:
 
 
 def test_db_upgrade_then_current(tmp_path: Path) -> None:
-    assert "schema: empty" in run(tmp_path, "db", "current").stdout
+    missing = run(tmp_path, "db", "current")
+    assert missing.returncode == 2 and missing.stdout == ""
+    lines = missing.stderr.strip().splitlines()
+    assert len(lines) == 1 and "the file does not exist" in lines[0], lines
+    assert str(tmp_path / "cli.db") in lines[0]
+    assert not (tmp_path / "cli.db").exists()  # looking did not create it
     upgraded = run(tmp_path, "db", "upgrade")
     assert upgraded.returncode == 0 and "empty ->" in upgraded.stdout
     current = run(tmp_path, "db", "current").stdout

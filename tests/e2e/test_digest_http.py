@@ -30,10 +30,10 @@ def churn(request: pytest.FixtureRequest) -> AppUnderTest:
     """The team; alice's EXP-1 concluded a success, bob's EXP-2 running, EXP-3 proposed."""
     app: AppUnderTest = request.getfixturevalue(request.param)
     app.setup_team()
-    ok(app, "UALICE", "/exp", "new churn Tenure features --metric auc")
+    ok(app, "UALICE", "/exp", "new churn Tenure features --hypothesis tenure helps --metric auc")
     ok(app, "UALICE", "/exp", "start EXP-1")
     ok(app, "UALICE", "/exp", "conclude EXP-1 success tenure lifts AUC")
-    ok(app, "UBOB", "/exp", "new churn Calibration")
+    ok(app, "UBOB", "/exp", "new churn Calibration --hypothesis isotonic helps --metric brier")
     ok(app, "UBOB", "/exp", "start EXP-2")
     ok(app, "UBOB", "/exp", "new churn Survival model")
     settle(app)
@@ -59,12 +59,14 @@ def test_managers_get_the_digest_once_with_details_and_a_chart_in_its_thread(
     assert run_job(app, monday - timedelta(minutes=1)) == []  # last week's ran long ago
     done = run_job(app, monday)
     assert done and done[0].startswith("churn: digest of the week of")
-    (summary, *replies) = posts_to(app, "UMIA")
+    # Mia was told before that EXP-1's review needs a reviewer; then the digest, in blocks.
+    (summary, *replies) = [c for c in posts_to(app, "UMIA") if "blocks" in c.params]
     blocks = json.dumps(summary.params["blocks"], ensure_ascii=False)
     assert "Weekly digest · churn" in blocks
     assert "proposed 1" in blocks and "running 1" in blocks and "in_review 1" in blocks
     assert "new 3" in blocks and "started 2" in blocks and "concluded ✅ success 1" in blocks
-    assert "Reviews waiting:* 0" in blocks and "Stale* (no activity for 14 days): 0" in blocks
+    # conclude asked bob itself (auto_review): in review means a review waiting.
+    assert "Reviews waiting:* 1" in blocks and "Stale* (no activity for 14 days): 0" in blocks
     root = summary.response["ts"]
     assert replies and all(r.params.get("thread_ts") == root for r in replies)
     assert any("EXP-1" in json.dumps(r.params["blocks"]) for r in replies)
@@ -86,6 +88,13 @@ def test_preview_shows_the_digest_now_to_people_on_the_project(churn: AppUnderTe
     assert shown["response_type"] == "ephemeral"
     blocks = json.dumps(shown["blocks"], ensure_ascii=False)
     assert "Weekly digest · churn" in blocks and "Board:" in blocks
+    # The week in progress, so far: what the team did today shows.
+    assert "this week so far:* new 3 · started 2 · concluded ✅ success 1" in blocks
+    assert "(the last: this week so far)" in blocks
+    # --last: the last complete week, as the weekly DM sent it (churn began this week).
+    last = json.dumps(app.command_reply("UBOB", "/digest", "preview churn --last")["blocks"])
+    assert "nothing moved" in last and "so far" not in last
+    assert "--last" in refused(app, "UBOB", "/digest", "preview churn --lats")
     assert "not on project" in refused(app, "UOUTSIDER", "/digest", "preview churn")
     assert "nosuch" in refused(app, "UBOB", "/digest", "preview nosuch")
 
@@ -123,6 +132,8 @@ def test_an_admin_by_settings_alone_cannot_subscribe_to_nothing(churn: AppUnderT
     """MLGOV_ADMINS may read every project, but the job sends to people with a role."""
     from tests.e2e.harness import ADMIN
 
+    # The admin who added churn became its manager; without that role, settings alone.
+    ok(churn, "UMIA", "/mlgov", f"member remove <@{ADMIN}> manager churn")
     assert "role on the project" in refused(churn, ADMIN, "/digest", "subscribe churn")
 
 

@@ -53,8 +53,9 @@ def churn(request: pytest.FixtureRequest) -> AppUnderTest:
     app: AppUnderTest = request.getfixturevalue(request.param)
     app.setup_team()
     ok(app, ADMIN, "/mlgov", "member add <@UCAROL> scientist churn")
-    ok(app, "UALICE", "/exp", "new churn Logistic baseline --metric auc --min-delta 0.01")
-    ok(app, "UBOB", "/exp", "new churn Gradient boosting --metric auc --min-delta 0.01")
+    criterion = "--hypothesis it lifts AUC --metric auc --min-delta 0.01"
+    ok(app, "UALICE", "/exp", f"new churn Logistic baseline {criterion}")
+    ok(app, "UBOB", "/exp", f"new churn Gradient boosting {criterion}")
     ok(app, "UALICE", "/exp", "start EXP-1")
     ok(app, "UBOB", "/exp", "start EXP-2")
     settle(app)
@@ -276,19 +277,34 @@ def test_a_new_evaluation_after_an_approval_dismisses_it(churn: AppUnderTest) ->
     summaries(app, "EXP-2")
     ok(app, "UBOB", "/exp", "analyze EXP-2")
     ok(app, "UBOB", "/exp", "conclude EXP-2 success boosting lifts AUC")
-    ok(app, "UBOB", "/review", "request EXP-2 results <@UALICE> <@UCAROL>")
-    request = request_message_of(app, "EXP-2")
+    request = request_message_of(app, "EXP-2")  # conclude asked alice and carol
     assert "Metric summary* (evaluation #2" in shown(request) and "AUC *better*" in shown(request)
     review = buttons(request)[APPROVE]
     press(app, "UCAROL", APPROVE, review)
+    press(app, "UALICE", APPROVE, review)
+    assert ok(app, "UMIA", "/exp", "show EXP-2").split(": ", 1)[1].startswith("approved")
     upload(app, "UALICE", "eval EXP-2", [("c2.csv", csv_of(y, strong * 0.99))], "Ed2")
     second = summaries(app, "EXP-2", 2)[-1]
-    assert "dismissed 1 approval" in shown(second)
+    assert "dismissed 2 approval" in shown(second)
     settle(app)
     with app.runtime.db.read() as uow:
         experiment = uow.experiments.require(TEAM, 2)
         latest = uow.reviews.latest(experiment.id, ReviewKind.RESULTS)
     assert latest is not None and not latest.approvals(experiment.owner_id)
+    # No dead end (issue 10, item 1): back in review, the two reviewers asked again.
+    assert experiment.status.value == "in_review" and latest.open
+    texts = [c.params["text"] for c in app.fake.calls("chat.postMessage")]
+    assert "🔁 New results (evaluation #3) dismissed 2 approvals; review reopened" in "\n".join(
+        texts
+    )
+    again = app.fake.wait_for(
+        "chat.postMessage",
+        2,
+        predicate=lambda c: c.params["text"].startswith("Review of the results of EXP-2"),
+    )[-1]
+    for reviewer in ("UCAROL", "UALICE"):
+        press(app, reviewer, APPROVE, buttons(again)[APPROVE])
+    assert "approved → scheduled" in ok(app, "UERIN", "/exp", "schedule EXP-2")
 
 
 def request_message_of(app: AppUnderTest, key: str) -> Call:
@@ -378,3 +394,37 @@ def test_two_uploads_with_parity_are_compared_stored_and_shown(churn: AppUnderTe
     upload(app, "UALICE", "parity EXP-2", files[:1], "Ep2")
     assert "two files" in ephemeral_to(app, "UALICE")[0]
     assert app.count("parity_checks") == 1
+
+
+def test_the_api_answers_the_criterion_verdict_and_is_credited_as_the_pipeline(
+    churn: AppUnderTest,
+) -> None:
+    """The verdict `mlgov eval push --require-criterion` gates on, in the body; and the
+    upload is shown as the `api` pipeline's with its file, never as some member's."""
+    app = churn
+    y, weak, strong = with_baseline(app)
+    path = "/api/v1/experiments/EXP-2/evaluations"
+    status, body = api_post(app, path + "?filename=strong.csv", csv_of(y, strong), "text/csv")
+    assert status == 201, body
+    assert body["criterion_met"] is True
+    assert body["criterion"]["verdict"] == "met" and "auc +0.01" in body["criterion"]["reason"]
+    status, body = api_post(app, path, csv_of(y, weak), "text/csv")  # the baseline's scores
+    assert status == 201 and body["criterion_met"] is False, body
+    assert body["criterion"]["verdict"] == "not met"
+    # No criterion written: not judged (null), whatever the default metric says.
+    ok(app, "UCAROL", "/exp", "new churn Unwritten idea")
+    status, body = api_post(
+        app, "/api/v1/experiments/EXP-3/evaluations", csv_of(y, strong), "text/csv"
+    )
+    assert status == 201 and body["criterion_met"] is None, body
+    assert "no success criterion" in body["criterion"]["reason"]
+
+    posted = summaries(app, "EXP-2", 2)[0]
+    credit = [b for b in posted.params["blocks"] if b["type"] == "context"][-1]
+    assert "Sent by the `api` pipeline (strong.csv)" in json.dumps(credit)
+    history = app.command_reply("UBOB", "/exp", "history EXP-2")
+    lines = json.dumps(history.get("blocks"))
+    assert "the `api` pipeline *evaluation*" in lines and "<@api>" not in lines
+    assert "file: strong.csv" in lines
+    metrics = app.command_reply("UBOB", "/exp", "metrics EXP-2")
+    assert "by the `api` pipeline" in json.dumps(metrics.get("blocks")), metrics

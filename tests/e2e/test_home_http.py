@@ -25,11 +25,12 @@ def team(request: pytest.FixtureRequest) -> AppUnderTest:
     app: AppUnderTest = request.getfixturevalue(request.param)
     app.setup_team()
     ok(app, ADMIN, "/mlgov", "member add <@UCAROL> scientist churn")
-    ok(app, "UALICE", "/exp", "new churn Tenure features --hypothesis tenure predicts churn")
+    proposal = "new churn Tenure features --hypothesis tenure predicts churn --metric auc"
+    ok(app, "UALICE", "/exp", proposal)
     ok(app, "UALICE", "/exp", "start EXP-1")
+    # Concluding opens the results review itself: bob and carol are churn's other scientists.
     ok(app, "UALICE", "/exp", "conclude EXP-1 success tenure lifts AUC by 0.02")
-    ok(app, "UALICE", "/review", "request EXP-1 <@UBOB> <@UCAROL>")
-    ok(app, "UALICE", "/exp", "new churn Calibration --hypothesis isotonic helps")
+    ok(app, "UALICE", "/exp", "new churn Calibration --hypothesis isotonic helps --metric brier")
     return app
 
 
@@ -288,6 +289,7 @@ def test_a_home_costs_the_same_few_queries_however_much_it_shows(app: AppUnderTe
             ok(app, "UALICE", "/exp", f"new churn Idea {n} --hypothesis h --stream side")
             ok(app, "UALICE", "/review", f"request EXP-{n + 1} design <@UBOB>")
 
+    ok(app, ADMIN, "/mlgov", "rules churn quorum=1")  # bob alone can review alice's ideas
     grow(0, 1)
     alice, bob = cost("UALICE"), cost("UBOB")
     grow(1, ROTATION_LIMIT + 4)

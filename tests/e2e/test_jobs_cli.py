@@ -79,7 +79,10 @@ def test_rotation_announces_nothing_before_nine_then_once_and_jobs_list_shows_it
     assert listed.returncode == 0, listed.stderr
     names = [line.split()[0] for line in listed.stdout.splitlines() if not line.startswith(" ")]
     assert {"rotation", "stale-nudges", "outbox"} <= set(names)
-    assert "last: announce:2026-03-16 (2026-03-16 08:00Z)" in listed.stdout
+    # Each job names what it covers, and its last runs name the project, not a row id.
+    assert "last: churn announce:2026-03-16 (2026-03-16 08:00Z)" in listed.stdout
+    rotation = listed.stdout.split("rotation", 1)[1].split("\ndigest", 1)[0]
+    assert "projects: churn" in rotation, listed.stdout
 
 
 def test_with_slack_settings_the_announcement_is_delivered(
@@ -119,13 +122,47 @@ def test_done_means_a_fresh_demo_is_announced_once_at_nine(tmp_path: Path) -> No
     assert "Review rotation · churn" in demo.stdout
     assert f"Mon {monday}" in demo.stdout and f"Mon {monday + timedelta(7)}" in demo.stdout
 
-    assert said(jobs(tmp_path, "run", "rotation", "--as-of", f"{monday}T08:59")) == ["nothing due"]
-    announced = said(jobs(tmp_path, "run", "rotation", "--as-of", f"{monday}T09:00"))
+    # Next Monday is later than now: a run as of then must be forced (see below).
+    early = ("--as-of", f"{monday}T08:59", "--force")
+    assert said(jobs(tmp_path, "run", "rotation", *early)) == ["nothing due"]
+    announced = said(jobs(tmp_path, "run", "rotation", "--as-of", f"{monday}T09:00", "--force"))
     assert any(
         line.startswith("churn: announced the ") and line.endswith(f" review of {monday}")
         for line in announced
     ), announced
-    assert said(jobs(tmp_path, "run", "rotation", "--as-of", f"{monday}T09:00")) == ["nothing due"]
+    again = ("--as-of", f"{monday}T09:00", "--force")
+    assert said(jobs(tmp_path, "run", "rotation", *again)) == ["nothing due"]
+
+
+def test_a_future_as_of_is_refused_unless_dry_run_or_force(tmp_path: Path) -> None:
+    prepare_team(tmp_path)
+    today = datetime.now(ZoneInfo(TZ)).date()
+    monday = today + timedelta(days=7 - today.weekday())
+    at_nine = ("--as-of", f"{monday}T09:00")
+    tables = ("job_runs", "presentations", "outbox", "audit_log")
+    before = [count(tmp_path, t) for t in tables]
+
+    refused = jobs(tmp_path, "run", "rotation", *at_nine)
+    assert refused.returncode == 2 and refused.stdout == ""
+    lines = refused.stderr.strip().splitlines()
+    assert len(lines) == 1 and "is later than now" in lines[0], lines
+    assert "--dry-run" in lines[0] and "--force" in lines[0]
+    assert [count(tmp_path, t) for t in tables] == before
+
+    # A dry run shows what would be announced and sent, and keeps nothing of it.
+    dry = jobs(tmp_path, "run", "rotation", *at_nine, "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    header, announced, *sent = [line.strip() for line in dry.stdout.strip().splitlines()]
+    assert header.endswith("(dry run: nothing sent or recorded):"), header
+    assert announced.startswith("churn: announced the ") and announced.endswith(f"of {monday}")
+    assert sent and all(line.startswith("would send ") for line in sent), sent
+    assert any(line.startswith("would send chat.postMessage to CCHURN: ") for line in sent)
+    assert [count(tmp_path, t) for t in tables] == before
+    # ...so the real run still has the period to use, once.
+    real = said(jobs(tmp_path, "run", "rotation", *at_nine, "--force"))
+    assert real == [announced]
+    assert count(tmp_path, "job_runs") == before[0] + 1
+    assert count(tmp_path, "outbox") > before[2]
 
 
 def test_bad_arguments_exit_2_with_one_clear_line_and_run_nothing(tmp_path: Path) -> None:
@@ -133,6 +170,7 @@ def test_bad_arguments_exit_2_with_one_clear_line_and_run_nothing(tmp_path: Path
     for args, message in (
         (("run", "rotation", "--as-of", "next monday"), "--as-of must be an ISO time like"),
         (("run", "announce"), "No job 'announce'; jobs: rotation, "),
+        (("run", "rotaton"), "No job 'rotaton' (did you mean 'rotation'?); jobs: rotation, "),
     ):
         result = jobs(tmp_path, *args)
         assert result.returncode == 2 and result.stdout == "", args
@@ -147,7 +185,8 @@ def test_jobs_refuse_a_database_that_is_not_upgraded(tmp_path: Path) -> None:
         assert result.returncode == 2
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and "run `mlgov db upgrade` first" in lines[0], lines
-    # Jobs never migrate on their own.
+    # Jobs never migrate on their own, nor leave an empty database file behind.
+    assert not (tmp_path / "cli.db").exists()
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'cli.db'}")
     assert sa.inspect(engine).get_table_names() == []
     engine.dispose()

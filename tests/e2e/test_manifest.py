@@ -107,7 +107,7 @@ def test_app_answers_every_declared_command_and_nothing_else(
 def test_scopes_are_exactly_what_the_app_uses(app: AppUnderTest, manifest: dict[str, Any]) -> None:
     """Drive every surface, then compare the Web API methods called with the scopes."""
     app.setup_team()
-    app.command_reply("UALICE", "/exp", "new churn Scoped")
+    app.command_reply("UALICE", "/exp", "new churn Scoped --hypothesis h --metric auc")
     app.command("UALICE", "/exp", "")  # opens the form
     app.event(
         {

@@ -102,6 +102,21 @@ def test_ooo_skips_the_presenter_in_show_who_keeps_their_place(churn_app: AppUnd
     assert "skipped: <@UALICE> (out of office)" in str(reply["blocks"])
 
 
+def test_ooo_list_shows_absences_and_cancel_withdraws_one(churn_app: AppUnderTest) -> None:
+    app = churn_app
+    first = science_weeks()[0]
+    ok(app, "UALICE", f"ooo {first} {first}", channel="CGENERAL")
+    mine = ok(app, "UALICE", "ooo list", channel="CGENERAL")
+    assert f"Your absences:\n• {first:%a %Y-%m-%d} to {first:%a %Y-%m-%d}" in mine
+    assert f"<@UALICE> {first:%a %Y-%m-%d}" in ok(app, "UMIA", "ooo list churn")
+    assert f"{first} science UBOB" in listed(ok(app, "UBOB", "show"))
+
+    assert f"Out of office {first} to {first} withdrawn" in ok(app, "UALICE", f"ooo cancel {first}")
+    assert app.count("absences") == 0
+    assert "You have no absence recorded" in ok(app, "UALICE", "ooo list")
+    assert f"{first} science UALICE" in listed(ok(app, "UBOB", "show"))
+
+
 def test_swap_hands_the_meeting_over_and_show_follows(churn_app: AppUnderTest) -> None:
     app = churn_app
     first, second = science_weeks()[:2]
@@ -153,6 +168,11 @@ def test_bad_rotation_input_gets_a_clear_error_and_changes_nothing(churn_app: Ap
         ("UALICE", f"ooo {today - timedelta(9)} {today - timedelta(2)}", "is over already"),
         ("UALICE", f"ooo {today} {today + timedelta(400)}", "at most a year"),
         ("UALICE", f"ooo {today}", "ooo needs the first and the last day away."),
+        ("UALICE", "ooo cancel 2026-13-01", "'2026-13-01' is not a date like"),
+        ("UALICE", "ooo cancel", "ooo cancel needs the first day of the absence"),
+        ("UALICE", f"ooo cancel {first}", f"You have no absence from {first}"),
+        ("UALICE", "ooo list churn", "Only a manager of churn or an admin lists"),
+        ("UALICE", "ooo list churn fraud", "Unexpected 'fraud'."),
         ("UALICE", "swap <@UALICE> <@UALICE>", "Swap two different people."),
         ("UALICE", f"swap <@UALICE> <@UERIN> {first}", "<@UERIN> is not in the science pool"),
         ("UERIN", f"swap <@UALICE> <@UBOB> {first}", "Only one of the two, or a manager"),

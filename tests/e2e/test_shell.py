@@ -46,6 +46,7 @@ def shell(
     runtime: Runtime | None = None,
     scheduler: bool = False,
     stdout: io.StringIO | None = None,
+    stdin: io.StringIO | None = None,
 ) -> tuple[int, str]:
     """Run a whole shell session on ``lines``; the exit code and everything it printed.
 
@@ -59,7 +60,7 @@ def shell(
             runtime,
             user=user,
             demo=demo,
-            stdin=io.StringIO("".join(line + "\n" for line in lines)),
+            stdin=stdin or io.StringIO("".join(line + "\n" for line in lines)),
             stdout=stdout,
             scheduler=scheduler,
         )
@@ -91,7 +92,7 @@ def answers(transcript: str) -> dict[str, str]:
 def test_experiment_lifecycle_with_thread_posts_and_history(sqlite_url: str) -> None:
     code, out = shell(
         sqlite_url,
-        "/exp new churn Some title --hypothesis h",
+        "/exp new churn Some title --hypothesis h --metric auc",
         f"/exp start {NEXT}",
         f"/exp conclude {NEXT} success learned x",
         f"/exp history {NEXT}",
@@ -99,7 +100,7 @@ def test_experiment_lifecycle_with_thread_posts_and_history(sqlite_url: str) -> 
     said = answers(out)
     assert code == 0
     assert "You are @ada (manager, admin)" in out
-    created = said["ada> /exp new churn Some title --hypothesis h"]
+    created = said["ada> /exp new churn Some title --hypothesis h --metric auc"]
     assert f"{NEXT} · Some title" in created
     assert "Status: 📝 proposed" in created
     assert f"[#churn › new thread {NEXT}] {NEXT} Some title — proposed (owner @ada)" in created
@@ -111,11 +112,16 @@ def test_experiment_lifecycle_with_thread_posts_and_history(sqlite_url: str) -> 
     assert f"[#churn › {NEXT} thread] @ada concluded {NEXT}" in concluded
     assert "Learnings: learned x" in concluded
     history = said[f"ada> /exp history {NEXT}"].splitlines()
-    assert [re.sub(r"^\S+ \S+ UTC ", "", x) for x in history[2:]] == [
-        "@ada created ∅ → proposed (title: Some title; stream: main)",
+    assert [re.sub(r"^\S+ \S+ UTC ", "", x) for x in history[2:5]] == [
+        "@ada created ∅ → proposed (title: Some title; stream: main; criterion: auc +0 vs"
+        " baseline (higher is better))",
         "@ada start proposed → running",
         "@ada conclude running → in_review (conclusion: 1; outcome: success; learnings: learned x)",
     ]
+    # The conclusion opened the results review itself (auto_review).
+    requested = re.sub(r"^\S+ \S+ UTC ", "", history[5])
+    assert requested.startswith("@ada review_requested (kind: results; reviewers: @")
+    assert "'U" not in requested  # reviewers by name, not as raw ids
 
 
 def test_slash_is_optional_and_mentions_are_typed_by_name(sqlite_url: str) -> None:
@@ -203,7 +209,7 @@ def test_another_user_is_refused_with_the_reason(sqlite_url: str) -> None:
     _, out = shell(
         sqlite_url,
         ":as alice",
-        "/exp new churn Alice idea --hypothesis h",
+        "/exp new churn Alice idea --hypothesis h --metric auc",
         ":as bob",
         f"/exp start {NEXT}",
         f"/exp show {NEXT}",
@@ -238,9 +244,13 @@ def test_bad_input_gets_clear_messages_and_the_shell_goes_on(sqlite_url: str) ->
     )
     said = answers(out)
     assert code == 0
-    assert said["ada> 4"] == "The last reply has no buttons to press.\n"
+    assert (
+        said["ada> 4"] == "No buttons on screen to press; :buttons lists those of recent posts.\n"
+    )
     assert "Unknown shell command ':frobnicate'. Type :help" in said["ada> :frobnicate"]
-    assert said["ada> 9"] == "No button 9; the last reply has: [1] Abandon…\n"
+    assert said["ada> 9"] == (
+        "No button 9; you can press: [1] Abandon… (:buttons lists those of recent posts too)\n"
+    )
     assert "No button two" in said["ada> :press two"]
     assert "'hello' is neither a slash command" in said["ada> hello there"]
     assert "Unknown subcommand 'frobnicate'" in said["ada> /exp frobnicate"]
@@ -305,7 +315,8 @@ def test_as_picks_the_user_and_help_lists_the_shell_commands(sqlite_url: str) ->
     said = answers(out)
     assert code == 0
     assert "You are @carol (scientist on churn, fraud)." in out
-    for command in (":as <name>", ":who", ":press <N>", ":jobs [run <job>", ":help", ":quit"):
+    commands = (":as <name>", ":who", ":press <N>", ":buttons", ":upload [parity] EXP-3")
+    for command in (*commands, ":jobs [on|off|run <job>", ":help", ":quit"):
         assert command in said["carol> :help"]
     assert "what they post" in said["carol> :help"]
     assert "carol> /exp list" not in out  # :quit ended the session
@@ -352,7 +363,7 @@ def test_jobs_lists_each_job_with_its_interval_and_the_demo_history(sqlite_url: 
     assert "churn announce:2026-11-16 (Mon 2026-11-16 09:00)" in listing
     assert "EXP-2 2026-W48 (Wed 2026-11-25 12:00)" in listing  # caught up at start
     assert "last runs: none recorded" in listing
-    assert "No jobs run in the background in this shell." in listing
+    assert "Background jobs: off — nothing runs on a schedule; :jobs on starts them." in listing
 
 
 def test_the_rotation_job_reminds_the_day_before_and_announces_once_at_its_time(
@@ -360,14 +371,14 @@ def test_the_rotation_job_reminds_the_day_before_and_announces_once_at_its_time(
 ) -> None:
     _, out = shell(
         sqlite_url,
-        ":jobs run rotation --as-of 2026-11-29T09:00",
-        ":jobs run rotation --as-of 2026-11-30T08:59",
-        ":jobs run rotation --as-of 2026-11-30T08:00+00:00",  # 09:00 in Berlin
-        ":jobs run rotation --as-of 2026-11-30T09:00",
-        ":jobs run rotation --as-of 2026-11-30T09:30",
+        ":jobs run rotation --as-of 2026-11-29T09:00 --force",
+        ":jobs run rotation --as-of 2026-11-30T08:59 --force",
+        ":jobs run rotation --as-of 2026-11-30T08:00+00:00 --force",  # 09:00 in Berlin
+        ":jobs run rotation --as-of 2026-11-30T09:00 --force",
+        ":jobs run rotation --as-of 2026-11-30T09:30 --force",
     )
     said = answers(out)
-    sunday = said["ada> :jobs run rotation --as-of 2026-11-29T09:00"]
+    sunday = said["ada> :jobs run rotation --as-of 2026-11-29T09:00 --force"]
     assert sunday.startswith("rotation as of Sun 2026-11-29 09:00 (Europe/Berlin):\n")
     assert "  churn: reminded @bob of 2026-11-30\n" in sunday
     assert (
@@ -375,9 +386,9 @@ def test_the_rotation_job_reminds_the_day_before_and_announces_once_at_its_time(
         " Mon 30 Nov 10:00 (Europe/Berlin)." in sunday
     )
     assert "[#churn]" not in sunday
-    early = said["ada> :jobs run rotation --as-of 2026-11-30T08:59"]
+    early = said["ada> :jobs run rotation --as-of 2026-11-30T08:59 --force"]
     assert early == "rotation as of Mon 2026-11-30 08:59 (Europe/Berlin):\n  nothing due\n"
-    due = said["ada> :jobs run rotation --as-of 2026-11-30T08:00+00:00"]
+    due = said["ada> :jobs run rotation --as-of 2026-11-30T08:00+00:00 --force"]
     assert due.startswith("rotation as of Mon 2026-11-30 09:00 (Europe/Berlin):\n")
     assert "  churn: announced the science review of 2026-11-30\n" in due
     announcement = due[due.index("  [#churn] ") :].splitlines()
@@ -390,7 +401,7 @@ def test_the_rotation_job_reminds_the_day_before_and_announces_once_at_its_time(
     assert "DM →" not in due
     assert out.count("[#churn] 🔬 Science review") == 1
     for again in ("2026-11-30T09:00", "2026-11-30T09:30"):
-        assert said[f"ada> :jobs run rotation --as-of {again}"].endswith("  nothing due\n")
+        assert said[f"ada> :jobs run rotation --as-of {again} --force"].endswith("  nothing due\n")
 
 
 def test_rotation_show_plans_ahead_with_a_skip_and_stats_show_the_history(
@@ -425,7 +436,7 @@ def test_rotation_commands_take_typed_names(sqlite_url: str) -> None:
         "/rotation swap @alice @erin --project churn",
         "/rotation swap @bob @carol --project churn",
         "/rotation show churn 1",
-        ":jobs run rotation --as-of 2026-11-30T09:00",
+        ":jobs run rotation --as-of 2026-11-30T09:00 --force",
     )
     said = answers(out)
     not_in_pool = said["ada> /rotation swap @bob @erin --project churn"]
@@ -437,7 +448,7 @@ def test_rotation_commands_take_typed_names(sqlite_url: str) -> None:
     assert swapped == "Swapped: Mon 2026-11-30 🔬 science: @carol (swapped with @bob)\n"
     shown = said["carol> /rotation show churn 1"]
     assert "Mon 2026-11-30 🔬 science: @carol (swapped with @bob)" in shown
-    announced = said["carol> :jobs run rotation --as-of 2026-11-30T09:00"]
+    announced = said["carol> :jobs run rotation --as-of 2026-11-30T09:00 --force"]
     assert "  [#churn] 🔬 Science review · Mon 30 Nov 10:00 (Europe/Berlin)" in announced
     assert "Presenter: @carol" in announced
     assert "(swapped with @bob)" in announced
@@ -447,19 +458,20 @@ def test_stale_nudges_are_direct_messages_once_a_week(sqlite_url: str) -> None:
     _, out = shell(
         sqlite_url,
         ":jobs run stale-nudges",
-        ":jobs run stale-nudges --as-of 2026-11-30T09:00",
-        ":jobs run stale-nudges --as-of 2026-12-01T09:00",
+        ":jobs run stale-nudges --as-of 2026-11-30T09:00 --force",
+        ":jobs run stale-nudges --as-of 2026-12-01T09:00 --force",
     )
     said = answers(out)
     # The demo's jobs caught up when it was seeded: this week's nudges are sent already.
     assert said["ada> :jobs run stale-nudges"] == (
         "stale-nudges as of Wed 2026-11-25 12:00 (Europe/Berlin):\n  nothing due\n"
     )
-    monday = said["ada> :jobs run stale-nudges --as-of 2026-11-30T09:00"]
+    monday = said["ada> :jobs run stale-nudges --as-of 2026-11-30T09:00 --force"]
     assert "  nudged @bob about EXP-2 (" in monday
     assert "  [DM → @bob] ⏰ EXP-2 Calibrated logistic regression has had no activity for" in monday
     assert "EXP-5" not in monday  # abandoned: nothing to nudge about
-    assert said["ada> :jobs run stale-nudges --as-of 2026-12-01T09:00"].endswith("  nothing due\n")
+    tuesday = said["ada> :jobs run stale-nudges --as-of 2026-12-01T09:00 --force"]
+    assert tuesday.endswith("  nothing due\n")
 
 
 def test_bad_jobs_input_gets_a_clear_message_and_runs_nothing(sqlite_url: str) -> None:
@@ -474,16 +486,43 @@ def test_bad_jobs_input_gets_a_clear_message_and_runs_nothing(sqlite_url: str) -
         ":jobs run rotation --as-of=2026-13-01T09:00": "ISO time like 2026-11-30T09:00 (team",
         ":jobs run rotation --when 2026-11-30T09:00": "Unknown option '--when'.",
     }
-    code, out = shell(sqlite_url, *bad, ":jobs run rotation --as-of 2026-11-30T09:00")
+    code, out = shell(sqlite_url, *bad, ":jobs run rotation --as-of 2026-11-30T09:00 --force")
     said = answers(out)
     assert code == 0
     for line, message in bad.items():
         answer = said[f"ada> {line}"]
         assert answer.startswith("⚠️ ") and message in answer, line
-        assert "Usage: :jobs [list]  or  :jobs run <job> [--as-of ISO-TIME]" in answer
+        assert "Usage: :jobs [list|on|off]  or  :jobs run <job> [--as-of ISO-TIME]" in answer
         assert " as of " not in answer
     # Nothing ran: the announcement is still due.
-    assert "churn: announced" in said["ada> :jobs run rotation --as-of 2026-11-30T09:00"]
+    assert "churn: announced" in said["ada> :jobs run rotation --as-of 2026-11-30T09:00 --force"]
+
+
+def test_a_run_as_of_a_later_time_is_refused_unless_a_dry_run_or_forced(sqlite_url: str) -> None:
+    later = "--as-of 2026-11-30T09:00"
+    code, out = shell(
+        sqlite_url,
+        f":jobs run rotation {later}",
+        f":jobs run rotation {later} --dry-run --force",
+        f":jobs run rotation {later} --dry-run",
+        f":jobs run rotation {later} --force",
+    )
+    said = answers(out)
+    assert code == 0
+    refused = said[f"ada> :jobs run rotation {later}"]
+    assert refused.startswith("⚠️ --as-of 2026-11-30T09:00+01:00 is later than now")
+    assert "Add --dry-run to see what it would send, or --force" in refused
+    both = said[f"ada> :jobs run rotation {later} --dry-run --force"]
+    assert "choose one" in both
+    rehearsed = said[f"ada> :jobs run rotation {later} --dry-run"]
+    assert "(dry run: nothing sent or recorded)" in rehearsed
+    assert "  churn: announced the science review of 2026-11-30" in rehearsed
+    assert "  would send chat.postMessage to #churn: " in rehearsed
+    assert "[#churn]" not in rehearsed  # nothing was posted
+    # Neither the refusal nor the rehearsal used the week up: the forced run announces it.
+    forced = said[f"ada> :jobs run rotation {later} --force"]
+    assert "  churn: announced the science review of 2026-11-30" in forced
+    assert out.count("[#churn] 🔬 Science review") == 1
 
 
 class WaitingAtThePrompt(io.StringIO):
@@ -527,7 +566,7 @@ def test_the_shell_runs_the_scheduler_and_stops_it_when_it_ends(sqlite_url: str)
     code, out = shell(sqlite_url, ":jobs", ":quit", scheduler=True)
     assert code == 0
     listing = answers(out)["ada> :jobs"]
-    assert "This shell runs rotation and stale-nudges in the background" in listing
+    assert "Background jobs: on — every job runs on its schedule, as in `mlgov serve`" in listing
     # The clock stands still at NOW, and the demo caught up: the first look finds nothing.
     assert "[#" not in out.split("ada> :jobs")[1]
     assert [t.name for t in set(threading.enumerate()) - before if t.is_alive()] == []
@@ -559,6 +598,18 @@ def test_the_console_script_runs_the_demo_shell(tmp_path: Path) -> None:
     listing = answers(done.stdout)["ada> /exp list all"]
     assert f"{SEEDED} experiment(s) — all" in listing
     assert "EXP-1 Gradient boosting on tenure features — 👀 in_review (success)" in listing
+
+
+def test_the_readme_upload_works_as_written_on_a_fresh_demo(tmp_path: Path) -> None:
+    done = _run_mlgov(
+        tmp_path, "shell", "--demo", stdin=":as alice\n:upload EXP-3 demo-holdout.csv\n"
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"are in {tmp_path / 'demo-holdout.csv'}: try :upload EXP-3" in done.stdout
+    posted = answers(done.stdout)["alice> :upload EXP-3 demo-holdout.csv"]
+    assert "[#churn › EXP-3 thread] Metric summary: EXP-3" in posted
+    assert "EXP-3 vs baseline EXP-2: AUC better" in posted
+    assert "Uploaded by @alice (demo-holdout.csv)" in posted
 
 
 def test_mlgov_without_a_verb_or_slack_lands_in_the_demo_shell(tmp_path: Path) -> None:

@@ -15,8 +15,9 @@ def test_home_shows_what_waits_and_its_buttons_take_the_step(sqlite_url: str) ->
     assert "My experiments (1 open)" in home
     assert "EXP-2 Calibrated logistic regression — 🏃 running · churn · main" in home
     assert "[1] Analyze  [2] Conclude…  [3] Abandon…" in home
-    assert "Reviews waiting on me (0)" in home
-    assert "No reviews wait on you." in home
+    # The demo's EXP-1 and EXP-6 were concluded: conclude asked bob (and carol) to review.
+    assert "Reviews waiting on me (2)" in home
+    assert "EXP-1 Gradient boosting on tenure features · results review · churn" in home
     assert "churn · Mon 2026-11-30 10:00 (Europe/Berlin) · 🔬 science · @bob — you present" in home
     pressed = said["bob> 1"]
     assert "Status: 🔬 analyzing" in pressed
@@ -30,27 +31,27 @@ def test_a_review_waiting_on_me_is_approved_from_the_home(sqlite_url: str) -> No
     _, out = shell(
         sqlite_url,
         ":as alice",
-        "/exp new churn Gate me --hypothesis tenure helps",
+        "/exp new churn Gate me --hypothesis tenure helps --metric auc",
         f"/exp start {NEXT}",
         f"/exp conclude {NEXT} success it helps",
         f"/review request {NEXT} @bob @carol",
         ":as carol",
         ":home",
-        "4",
+        "7",
         ":home",
     )
     said = answers(out)
     home = said["carol> :home"]
-    assert "Reviews waiting on me (1)" in home
+    assert "Reviews waiting on me (2)" in home  # the demo's EXP-1 (asked by conclude) first
     assert f"{NEXT} Gate me · results review · churn · owner @alice" in home
     assert "Waiting on you for 0 working day(s)" in home
-    # carol's own EXP-6 (Abandon…) and EXP-3 (Start, Abandon…) come first.
-    assert "[4] Approve  [5] Request changes…  [6] Can't review" in home
-    pressed = said["carol> 4"]
-    assert "(pressing [4] Approve)" in pressed
+    # carol's own EXP-6 (Abandon…) and EXP-3 (Start, Abandon…) come first, then EXP-1.
+    assert "[7] Approve  [8] Request changes…  [9] Can't review" in home
+    pressed = said["carol> 7"]
+    assert "(pressing [7] Approve)" in pressed
     assert f"Approved {NEXT} (1 of 2 approvals; it is in_review)." in pressed
     after = said["carol> :home #2"]
-    assert "Reviews waiting on me (0)" in after and "Approve" not in after
+    assert "Reviews waiting on me (1)" in after and f"{NEXT} Gate me" not in after
 
 
 def test_home_is_listed_in_help_and_refuses_an_argument(sqlite_url: str) -> None:

@@ -11,7 +11,7 @@ def test_schedule_is_gated_on_two_non_owner_approvals_in_the_shell(sqlite_url: s
     _, out = shell(
         sqlite_url,
         ":as alice",
-        "/exp new churn Gate me --hypothesis tenure helps",
+        "/exp new churn Gate me --hypothesis tenure helps --metric auc",
         f"/exp start {NEXT}",
         f"/exp conclude {NEXT} success it helps",
         ":as erin",
@@ -30,7 +30,7 @@ def test_schedule_is_gated_on_two_non_owner_approvals_in_the_shell(sqlite_url: s
     said = answers(out)
     refused = said[f"erin> /exp schedule {NEXT}"]
     assert "cannot be scheduled for engineering yet" in refused
-    assert "no results review has been requested" in refused
+    assert "0 of 2 approvals from scientists other than the owner" in refused  # conclude asked
     assert "You cannot review your own experiment" in said[f"alice> /review approve {NEXT}"]
     assert "1 of 2 approvals" in said[f"bob> /review approve {NEXT} solid"]
     assert "2 of 2 approvals" in said[f"carol> /review approve {NEXT}"]
@@ -45,7 +45,7 @@ def test_a_change_request_closes_the_gate_again_in_the_shell(sqlite_url: str) ->
     _, out = shell(
         sqlite_url,
         ":as alice",
-        "/exp new churn Gate me --hypothesis tenure helps",
+        "/exp new churn Gate me --hypothesis tenure helps --metric auc",
         f"/exp start {NEXT}",
         f"/exp conclude {NEXT} success it helps",
         f"/review request {NEXT} @bob @carol",

@@ -97,7 +97,7 @@ def test_lifecycle_over_http_posts_in_one_thread(app: AppUnderTest) -> None:
 
 def test_refused_transition_changes_nothing_and_lists_next_steps(app: AppUnderTest) -> None:
     app.setup_team()
-    app.command_reply("UALICE", "/exp", "new churn Tenure features")
+    app.command_reply("UALICE", "/exp", "new churn Tenure features --hypothesis h --metric auc")
     audit_before = app.count("audit_log")
     reply = app.command_reply("UALICE", "/exp", "conclude EXP-1 success it works")
     assert reply["response_type"] == "ephemeral"
@@ -112,8 +112,8 @@ def test_refused_transition_changes_nothing_and_lists_next_steps(app: AppUnderTe
 
 def test_only_owner_or_manager_moves_and_wip_limit_refuses(app: AppUnderTest) -> None:
     app.setup_team()
-    app.command_reply("UALICE", "/exp", "new churn First")
-    app.command_reply("UALICE", "/exp", "new churn Second")
+    app.command_reply("UALICE", "/exp", "new churn First --hypothesis h --metric auc")
+    app.command_reply("UALICE", "/exp", "new churn Second --hypothesis h --metric auc")
     refused = app.command_reply("UBOB", "/exp", "start EXP-1")["text"]
     assert "Only the owner or manager can start EXP-1" in refused
     assert "proposed → running" in app.command_reply("UALICE", "/exp", "start EXP-1")["text"]
@@ -223,7 +223,7 @@ def test_unhandled_event_types_still_get_200(app: AppUnderTest) -> None:
 
 def test_buttons_move_for_the_owner_and_refuse_others(app: AppUnderTest) -> None:
     app.setup_team()
-    app.command_reply("UALICE", "/exp", "new churn Button driven")
+    app.command_reply("UALICE", "/exp", "new churn Button driven --hypothesis h --metric auc")
     result, key = app.button("UBOB", "exp_start", "EXP-1")
     assert result.status == 200
     refusal = app.fake.wait_for("response_url", predicate=lambda c: c.params["_key"] == key)[0]
@@ -274,7 +274,7 @@ def test_new_experiment_form_validates_in_the_form(app: AppUnderTest) -> None:
 
 def test_conclude_button_opens_a_form_that_concludes(app: AppUnderTest) -> None:
     app.setup_team()
-    app.command_reply("UALICE", "/exp", "new churn Concluded by form")
+    app.command_reply("UALICE", "/exp", "new churn Concluded by form --hypothesis h --metric auc")
     app.command_reply("UALICE", "/exp", "start EXP-1")
     app.button("UALICE", "exp_conclude", "EXP-1")
     view = app.fake.wait_for("views.open")[0].params["view"]
@@ -294,7 +294,7 @@ def test_429_twice_still_delivers_the_message_once(app: AppUnderTest) -> None:
     app.setup_team()
     app.fake.wait_for("chat.postMessage")  # the project intro went out
     app.fake.fail_next("chat.postMessage", status=429, retry_after=1, times=2)
-    app.command_reply("UALICE", "/exp", "new churn Rate limited")
+    app.command_reply("UALICE", "/exp", "new churn Rate limited --hypothesis h --metric auc")
     app.fake.wait_for(
         "chat.postMessage",
         predicate=lambda c: c.status == 200 and c.params["text"].startswith("EXP-1"),
@@ -309,7 +309,7 @@ def test_slack_down_loses_nothing_and_keeps_channel_order(app: AppUnderTest) -> 
     app.setup_team()
     app.fake.wait_for("chat.postMessage")
     app.fake.fail_next("chat.postMessage", status=503, times=6)
-    app.command_reply("UALICE", "/exp", "new churn During the outage")
+    app.command_reply("UALICE", "/exp", "new churn During the outage --hypothesis h --metric auc")
     app.command_reply("UALICE", "/exp", "start EXP-1")
     app.command_reply("UALICE", "/exp", "abandon EXP-1 outage drill")
     delivered = app.fake.wait_for(
@@ -328,7 +328,7 @@ def test_concurrent_commands_on_postgres_one_wins_the_other_is_told(
     pg_app: AppUnderTest,
 ) -> None:
     pg_app.setup_team()
-    pg_app.command_reply("UALICE", "/exp", "new churn Raced")
+    pg_app.command_reply("UALICE", "/exp", "new churn Raced --hypothesis h --metric auc")
     replies: list[str] = []
 
     def start(user: str) -> None:

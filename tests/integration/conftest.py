@@ -138,8 +138,14 @@ class RecordingNotices:
         self._record("presenter_reminder", project.slug)
         return []
 
-    def stale_nudge(self, experiment: Experiment, idle_days: int) -> list[OutgoingMessage]:
-        self._record("stale_nudge", experiment.key)
+    def rotation_pool_empty(
+        self, project: Project, topics: list[Any], slot: Any, managers: list[str]
+    ) -> list[OutgoingMessage]:
+        self._record("rotation_pool_empty", (project.slug, [str(t) for t in topics], managers))
+        return []
+
+    def stale_nudge(self, team_id: str, user_id: str, stale: list[Any]) -> list[OutgoingMessage]:
+        self._record("stale_nudge", (user_id, [i.experiment.key for i in stale]))
         return []
 
     # Evaluations: what was announced is recorded; one thread message queued per event.
@@ -152,6 +158,9 @@ class RecordingNotices:
         chart: bytes | None,
         dismissed: int,
         progress_ref: str | None,
+        *,
+        submitted_by: str = "",
+        filename: str = "",
     ) -> list[OutgoingMessage]:
         self._record("evaluation_recorded", (experiment.key, summary, baseline, chart, dismissed))
         return [self._thread(experiment, project, f"{experiment.key} evaluated")]
@@ -185,6 +194,84 @@ class RecordingNotices:
         return OutgoingMessage(
             project.team_id, project.channel_id, "chat.postMessage", payload, experiment.id
         )
+
+    # Peer review (conclude opens a review itself): recorded, nothing queued.
+    def review_requested(
+        self,
+        experiment: Experiment,
+        project: Project,
+        review: Any,
+        reviewers: list[str],
+        quorum: int,
+        **extra: Any,
+    ) -> list[OutgoingMessage]:
+        self._record("review_requested", (experiment.key, list(reviewers)))
+        return []
+
+    def review_decided(
+        self,
+        experiment: Experiment,
+        project: Project,
+        review: Any,
+        decision: Any,
+        approvals: int,
+        quorum: int,
+        moved: Experiment | None,
+        **extra: Any,
+    ) -> list[OutgoingMessage]:
+        self._record("review_decided", (experiment.key, decision.reviewer, decision.approve))
+        return []
+
+    def review_reminder(
+        self, experiment: Experiment, reviewer: str, days: int
+    ) -> list[OutgoingMessage]:
+        self._record("review_reminder", (experiment.key, reviewer, days))
+        return []
+
+    def review_overdue(
+        self, experiment: Experiment, reviewer: str, days: int, managers: list[str]
+    ) -> list[OutgoingMessage]:
+        self._record("review_overdue", (experiment.key, reviewer, days, sorted(managers)))
+        return []
+
+    def reviewer_changed(
+        self,
+        experiment: Experiment,
+        project: Project,
+        review: Any,
+        leaving: str,
+        successor: str | None,
+        why: str,
+        reason: str,
+    ) -> list[OutgoingMessage]:
+        self._record("reviewer_changed", (experiment.key, leaving, successor, why))
+        return []
+
+    def review_reopened(
+        self,
+        experiment: Experiment,
+        project: Project,
+        review: Any,
+        reviewers: list[str],
+        quorum: int,
+        evaluation_id: int,
+        dismissed: int,
+        moved: Experiment | None,
+        **extra: Any,
+    ) -> list[OutgoingMessage]:
+        self._record("review_reopened", (experiment.key, list(reviewers), dismissed))
+        return []
+
+    def review_needs_reviewer(
+        self,
+        experiment: Experiment,
+        project: Project,
+        review: Any,
+        managers: list[str],
+        reason: str,
+    ) -> list[OutgoingMessage]:
+        self._record("review_needs_reviewer", (experiment.key, sorted(managers), reason))
+        return []
 
     def home_published(self, team_id: str, user_id: str, home: Any) -> list[OutgoingMessage]:
         """The Home is recorded as built; one views.publish queued, as Slack would get it."""

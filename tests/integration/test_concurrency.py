@@ -54,7 +54,7 @@ def _assert_trail_explains(team: Team, experiment: Experiment) -> None:
 
 
 def _propose(team: Team, title: str = "Recency features") -> Experiment:
-    return team.run("alice", create_experiment, NewExperiment("churn", title))
+    return team.run("alice", create_experiment, NewExperiment("churn", title, "h", "auc"))
 
 
 # --- PostgreSQL: optimistic locking -------------------------------------------------------

@@ -49,11 +49,12 @@ def scores(seed: int, strength: float) -> Predictions:
 
 def test_the_frames_from_the_database_give_the_weeks_figures(team: Team) -> None:
     old = datetime(2025, 11, 3, 10, tzinfo=UTC)  # long before the 12-week window
-    at(team, old).run("bob", create_experiment, NewExperiment("churn", "Forgotten"))
+    at(team, old).run("bob", create_experiment, NewExperiment("churn", "Forgotten", "h", "auc"))
     at(team, old).run("bob", take_step, 1, "start")
     monday = datetime(2026, 3, 23, 9, tzinfo=UTC)
     for who, title in (("alice", "Baseline"), ("erin", "Boosting")):
-        at(team, monday).run(who, create_experiment, NewExperiment("churn", title, metric="auc"))
+        proposal = NewExperiment("churn", title, "h", metric="auc")
+        at(team, monday).run(who, create_experiment, proposal)
     at(team, monday).run("alice", take_step, 2, "start")
     evaluations.submit_evaluation(team.db, team.ctx("alice"), Submission(2, scores(1, 0.3), "cli"))
     team.run("manager", evaluations.set_baseline, "churn", 2)
@@ -93,7 +94,7 @@ def test_reviews_that_wait_on_nobody_are_not_pending_in_the_digest(team: Team) -
 
     monday = datetime(2026, 3, 23, 9, tzinfo=UTC)
     at(team, monday).run("admin", team_service.add_member, "UCARL", Role.SCIENTIST, "churn")
-    at(team, monday).run("alice", create_experiment, NewExperiment("churn", "Tenure"))
+    at(team, monday).run("alice", create_experiment, NewExperiment("churn", "Tenure", "h", "auc"))
     at(team, monday).run("alice", take_step, 1, "start")
     at(team, monday).run("alice", take_step, 1, "conclude", outcome=Outcome.SUCCESS, text="x")
     at(team, monday).run("alice", reviews.request_review, 1, ReviewKind.RESULTS, ["UBOB", "UCARL"])

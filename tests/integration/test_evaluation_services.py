@@ -42,7 +42,7 @@ def count(team: Team, row: type) -> int:
 def churn(team: Team) -> Team:
     """alice's EXP-1 (to become the baseline) and bob's EXP-2 (the candidate), running."""
     for who, title in (("alice", "Logistic baseline"), ("bob", "Boosting")):
-        team.run(who, create_experiment, NewExperiment("churn", title, metric="auc"))
+        team.run(who, create_experiment, NewExperiment("churn", title, "h", metric="auc"))
         team.run(who, take_step, 1 if who == "alice" else 2, "start")
     return team
 

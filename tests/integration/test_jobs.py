@@ -20,8 +20,9 @@ from sqlalchemy import select, text
 
 from bot.domain.commands import NewExperiment
 from bot.domain.errors import ValidationError
-from bot.domain.model import Experiment, Outcome, OutgoingMessage, Project
-from bot.domain.rotation import Agenda, RotationConfig, Slot
+from bot.domain.model import Outcome, OutgoingMessage, Project
+from bot.domain.nudges import IdleExperiment
+from bot.domain.rotation import Agenda, RotationConfig, Slot, Topic
 from bot.services.experiments import add_link, create_experiment, take_step
 from bot.services.nudges import run_stale_nudges
 from bot.services.rotation import configure, run_rotation
@@ -61,9 +62,17 @@ class SchedulingNotices(RecordingNotices):
         self._record("presenter_reminder", project.slug)
         return self.slack.presenter_reminder(project, slot, meeting, config)
 
-    def stale_nudge(self, experiment: Experiment, idle_days: int) -> list[OutgoingMessage]:
-        self._record("stale_nudge", experiment.key)
-        return self.slack.stale_nudge(experiment, idle_days)
+    def rotation_pool_empty(
+        self, project: Project, topics: list[Topic], slot: Slot, managers: list[str]
+    ) -> list[OutgoingMessage]:
+        super().rotation_pool_empty(project, topics, slot, managers)
+        return self.slack.rotation_pool_empty(project, topics, slot, managers)
+
+    def stale_nudge(
+        self, team_id: str, user_id: str, stale: list[IdleExperiment]
+    ) -> list[OutgoingMessage]:
+        super().stale_nudge(team_id, user_id, stale)
+        return self.slack.stale_nudge(team_id, user_id, stale)
 
 
 @pytest.fixture
@@ -199,22 +208,24 @@ def test_a_meeting_at_the_announcement_time_is_refused_or_announced(team: Team) 
 
 
 @pytest.mark.parametrize(
-    ("sunday", "monday", "utc_hour"),
+    ("sunday", "monday", "utc_hour", "presenter"),
     [
         # Summer time starts on the last Sunday of March: 09:00 Berlin is 07:00Z from then.
-        (date(2026, 3, 29), date(2026, 3, 30), 7),
-        # It ends on the last Sunday of October: 09:00 Berlin is 08:00Z again.
-        (date(2026, 10, 25), date(2026, 10, 26), 8),
+        # Science weeks since 16 Mar count as planned, announced or not: alice, then bob.
+        (date(2026, 3, 29), date(2026, 3, 30), 7, "UBOB"),
+        # It ends on the last Sunday of October: 09:00 Berlin is 08:00Z again
+        # (the 17th science week: alice's turn).
+        (date(2026, 10, 25), date(2026, 10, 26), 8, "UALICE"),
     ],
 )
 def test_posts_stay_at_nine_berlin_time_across_daylight_saving_changes(
-    team: Team, sunday: date, monday: date, utc_hour: int
+    team: Team, sunday: date, monday: date, utc_hour: int, presenter: str
 ) -> None:
     start = len(team.outbox_rows())
     minute = timedelta(minutes=1)
     due_sunday = datetime(sunday.year, sunday.month, sunday.day, utc_hour, tzinfo=UTC)
     assert rotate(team, due_sunday - minute) == []
-    assert rotate(team, due_sunday) == [f"churn: reminded <@UALICE> of {monday}"]
+    assert rotate(team, due_sunday) == [f"churn: reminded <@{presenter}> of {monday}"]
 
     due = datetime(monday.year, monday.month, monday.day, utc_hour, tzinfo=UTC)
     assert rotate(team, due - minute) == []
@@ -223,7 +234,7 @@ def test_posts_stay_at_nine_berlin_time_across_daylight_saving_changes(
     assert meeting == due + timedelta(hours=1)
     [reminder, announcement] = messages(team, start)
     assert f"{monday:%a %d %b} 10:00" in reminder[1]
-    assert announcement[1] == f"Science review {monday:%a %d %b} 10:00: <@UALICE> presents"
+    assert announcement[1] == f"Science review {monday:%a %d %b} 10:00: <@{presenter}> presents"
 
 
 # --- the agenda ------------------------------------------------------------------------
@@ -235,7 +246,9 @@ def at(team: Team, when: datetime) -> Team:
 
 
 def propose(team: Team, who: str, title: str, when: datetime) -> int:
-    return at(team, when).run(who, create_experiment, NewExperiment("churn", title)).number
+    """A proposal with a hypothesis and a success criterion, so it may start."""
+    new = NewExperiment("churn", title, f"{title} helps", metric="auc", min_delta=0.01)
+    return at(team, when).run(who, create_experiment, new).number
 
 
 def step(team: Team, who: str, number: int, name: str, when: datetime, **kwargs: Any) -> None:

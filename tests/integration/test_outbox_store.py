@@ -185,7 +185,8 @@ def test_a_message_failing_for_a_day_is_given_up(db: Database, clock: Clock) -> 
 def test_thread_root_records_its_ts_and_later_messages_join_the_thread(
     team: Team, clock: Clock
 ) -> None:
-    experiment = team.run("alice", create_experiment, NewExperiment("churn", "Recency"))
+    proposal = NewExperiment("churn", "Recency", "Recency matters", "auc")
+    experiment = team.run("alice", create_experiment, proposal)
     team.run("alice", take_step, experiment.number, "start")
     with team.db.write() as uow:
         payload = {"channel": "C-CHURN", "text": "EXP-1 is running"}

@@ -95,6 +95,35 @@ class ReviewNotices(RecordingNotices):
         )
 
 
+    def review_reopened(
+        self,
+        experiment: Experiment,
+        project: Project,
+        review: Review,
+        reviewers: list[str],
+        quorum: int,
+        evaluation_id: int,
+        dismissed: int,
+        moved: Experiment | None,
+        **extra: Any,
+    ) -> list[OutgoingMessage]:
+        self._record("review_reopened", (experiment.key, list(reviewers), dismissed))
+        return self.slack.review_reopened(
+            experiment, project, review, reviewers, quorum, evaluation_id, dismissed, moved, **extra
+        )
+
+    def review_needs_reviewer(
+        self,
+        experiment: Experiment,
+        project: Project,
+        review: Review,
+        managers: list[str],
+        reason: str,
+    ) -> list[OutgoingMessage]:
+        self._record("review_needs_reviewer", (experiment.key, sorted(managers), reason))
+        return self.slack.review_needs_reviewer(experiment, project, review, managers, reason)
+
+
 @pytest.fixture
 def notices() -> ReviewNotices:
     """Notices that record every call and queue the real Slack messages."""
@@ -114,7 +143,9 @@ def hire(team: Team, *names: str) -> None:
 
 
 def propose(team: Team, who: str = "alice", title: str = "Tenure features") -> int:
-    return team.run(who, create_experiment, NewExperiment("churn", title)).number
+    """A proposal with what `start` needs: a hypothesis and a success criterion."""
+    draft = NewExperiment("churn", title, "Tenure lifts AUC", "auc", 0.01)
+    return team.run(who, create_experiment, draft).number
 
 
 def in_review(team: Team, outcome: Outcome = Outcome.SUCCESS, who: str = "alice") -> int:
@@ -187,9 +218,9 @@ def friday_review(team: Team, clock: Clock) -> int:
     Scientists, in joining order: alice (owner), bob, carol, dave, frank. mlgov picks
     bob and carol (no open reviews, never assigned, joined first)."""
     hire(team, "carol", "dave", "frank")
-    number = in_review(team)
     clock.now = FRIDAY_10_BERLIN
-    assert request(team, number) == ["UBOB", "UCAROL"]
+    number = in_review(team)  # conclude asks the reviewers itself
+    assert assigned(team, number) == [("UBOB", "pending"), ("UCAROL", "pending")]
     team.notices.calls.clear()
     return number
 
@@ -266,10 +297,10 @@ def test_a_run_missed_until_thursday_does_every_step_once(team: Team, friday_rev
     assert done == [
         "reminded <@UBOB> of EXP-1 (4 working days)",
         "replaced <@UBOB> on EXP-1 by <@UDAVE>",
-        "told 2 manager(s) EXP-1 waits on <@UBOB>",
+        "told 3 manager(s) EXP-1 waits on <@UBOB>",
         "reminded <@UCAROL> of EXP-1 (4 working days)",
         "replaced <@UCAROL> on EXP-1 by <@UFRANK>",
-        "told 2 manager(s) EXP-1 waits on <@UCAROL>",
+        "told 3 manager(s) EXP-1 waits on <@UCAROL>",
     ]
     assert remind(team, thursday) == []
     assert "has waited on <@UBOB> for 4 working days" in dms(team, "UMGR")[0]
@@ -296,6 +327,8 @@ def test_decline_hands_over_by_workload_then_last_assignment_then_joining_order(
     # Joining order: alice, bob, ivy, carol, dave, frank, gina, hank.
     hire(team, "ivy", "carol", "dave", "frank", "gina", "hank")
     team.run("ivy", record_absence, date(2026, 3, 1), date(2026, 3, 31))
+    # Quorum 1 while the history is made: each named reviewer is the whole request.
+    team.run("admin", team_service.set_rules, "churn", {"quorum": "1"})
     busy = propose(team, "bob", "Busy")  # dave keeps one review open
     team.run("bob", reviews.request_review, busy, ReviewKind.DESIGN, ["UDAVE"])
     earlier = propose(team, "bob", "Earlier")  # hank was last assigned at 09:00
@@ -304,14 +337,14 @@ def test_decline_hands_over_by_workload_then_last_assignment_then_joining_order(
     clock.advance(hours=1)
     later = propose(team, "bob", "Later")  # frank and gina at 10:00
     team.run("bob", reviews.request_review, later, ReviewKind.DESIGN, ["UFRANK", "UGINA"])
-    team.run("frank", reviews.decide, later, True, "")
-    team.run("gina", reviews.decide, later, True, "")
+    team.run("frank", reviews.decide, later, True, "")  # 1 of 1: closes it for gina too
     clock.advance(hours=1)
+    team.run("admin", team_service.set_rules, "churn", {"quorum": "2"})
 
-    number = in_review(team)
+    number = in_review(team)  # conclude asks the reviewers itself
     assert number == 4
     # bob and carol were never assigned and have nothing open; ivy is out of office.
-    assert request(team, number) == ["UBOB", "UCAROL"]
+    assert assigned(team, number) == [("UBOB", "pending"), ("UCAROL", "pending")]
 
     handoffs = []
     for who in ("bob", "carol", "hank", "frank", "gina"):
@@ -324,8 +357,8 @@ def test_decline_hands_over_by_workload_then_last_assignment_then_joining_order(
     posted = thread(team, number)
     assert "<@UBOB> declined the review of *EXP-4* (bob is busy); <@UHANK> takes over." in posted
     assert (
-        "<@UGINA> declined the review of *EXP-4* (gina is busy); nobody else is available."
-        in posted
+        "<@UGINA> declined the review of *EXP-4* (gina is busy); nobody else can take over:"
+        " it needs a reviewer (the managers are told)." in posted
     )
     assert any("*EXP-4*" in text and text.startswith("👀") for text in dms(team, "UHANK"))
     assert not any("*EXP-4*" in text for text in dms(team, "UIVY"))
@@ -425,14 +458,13 @@ def test_the_gate_lists_every_unmet_condition_and_only_engineers_or_managers_sch
     team: Team,
 ) -> None:
     hire(team, "carol")
-    number = in_review(team)
+    number = in_review(team)  # conclude opened the results review
     with pytest.raises(GateClosed) as refused:
         team.run("erin", reviews.schedule_engineering, number, "")
     assert refused.value.unmet == (
-        "no results review has been requested (`/review request EXP-1 results`)",
+        "0 of 2 approvals from scientists other than the owner",
         "EXP-1 is in_review, not approved",
     )
-    request(team, number)
     team.run("bob", reviews.decide, number, True, "")
     with pytest.raises(GateClosed) as refused:
         team.run("manager", reviews.schedule_engineering, number, "")
@@ -467,9 +499,10 @@ def test_bad_review_requests_are_refused_and_write_nothing(team: Team) -> None:
     with pytest.raises(PermissionDenied, match="Only the owner"):
         team.run("bob", reviews.request_review, number, None, [])
     assert (review_rows(team), len(team.outbox_rows()), team.audit_count()) == before
-    # A manager may ask on the owner's behalf, and name the reviewers.
+    # A manager may ask on the owner's behalf, and name reviewers: mlgov picks the rest
+    # of the quorum by its rule.
     requested = team.run("manager", reviews.request_review, number, None, ["UCAROL", "UCAROL"])
-    assert requested.reviewers == ["UCAROL"] and requested.review.kind is ReviewKind.DESIGN
+    assert requested.reviewers == ["UCAROL", "UBOB"] and requested.review.kind is ReviewKind.DESIGN
 
 
 def test_review_lists_say_who_is_waited_on_and_for_how_long(team: Team, friday_review: int) -> None:
@@ -491,11 +524,12 @@ def test_review_lists_say_who_is_waited_on_and_for_how_long(team: Team, friday_r
 
 def test_someone_out_of_office_today_in_the_team_zone_is_not_picked(team: Team) -> None:
     hire(team, "ivy", "carol")
-    number = in_review(team)
+    number = propose(team)
+    team.run("alice", take_step, number, "start")
     team.run("ivy", record_absence, date(2026, 3, 9), date(2026, 3, 9))  # Monday only
     monday_0030_berlin = datetime(2026, 3, 8, 23, 30, tzinfo=UTC)
     ctx = Context(team.actors["alice"], monday_0030_berlin, notices_of(team), TZ)
     with team.db.write() as uow:
-        requested = reviews.request_review(uow, ctx, number, None, [])
+        take_step(uow, ctx, number, "conclude", outcome=Outcome.SUCCESS, text="tenure helps")
         uow.commit()
-    assert requested.reviewers == ["UBOB", "UCAROL"]
+    assert assigned(team, number) == [("UBOB", "pending"), ("UCAROL", "pending")]

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from bot.domain.errors import NotFound, PermissionDenied, ValidationError
 from bot.domain.model import Project, Role
-from bot.domain.rotation import RotationConfig, Slot, Topic
+from bot.domain.rotation import Absence, RotationConfig, Slot, Topic
 from bot.services import rotation
 from bot.services import team as team_service
 from bot.slack.dispatch import Dispatcher, Origin
@@ -198,6 +198,88 @@ def test_an_absence_skips_the_person_who_keeps_their_place(team: Team) -> None:
     assert (science[0].presenter, science[0].skipped) == ("UBOB", (("UALICE", "out of office"),))
     # Alice was passed over, not moved to the back: she presents next.
     assert [s.presenter for s in science[1:]] == ["UALICE", "UBOB"]
+
+
+def absences_listed(team: Team, who: str, project: Project | None = None) -> list[tuple[Any, ...]]:
+    found = team.run(who, rotation.list_absences, project)
+    return [(a.user_id, a.start, a.end) for a in found.absences]
+
+
+def test_ooo_list_shows_mine_and_a_manager_sees_everyone_on_the_project(team: Team) -> None:
+    team.run("alice", rotation.record_absence, SCIENCE_1, SCIENCE_1 + timedelta(days=4))
+    team.run("bob", rotation.record_absence, TODAY + timedelta(days=7), TODAY + timedelta(days=7))
+    team.run("zoe", rotation.record_absence, TODAY, TODAY)  # on no project
+    audit = count(team, AuditRow)
+    assert absences_listed(team, "alice") == [("UALICE", SCIENCE_1, date(2026, 3, 20))]
+    assert absences_listed(team, "erin") == []
+    for who in ("manager", "boss", "admin"):
+        assert absences_listed(team, who, churn(team)) == [
+            ("UBOB", date(2026, 3, 9), date(2026, 3, 9)),
+            ("UALICE", SCIENCE_1, date(2026, 3, 20)),
+        ]
+    # Listing reads only.
+    assert count(team, AuditRow) == audit
+
+
+def test_only_managers_and_admins_list_a_projects_absences(team: Team) -> None:
+    team.run("alice", rotation.record_absence, SCIENCE_1, SCIENCE_1)
+    for who in ("alice", "erin", "zoe"):
+        with pytest.raises(PermissionDenied, match="`/rotation ooo list` shows yours"):
+            team.run(who, rotation.list_absences, churn(team))
+
+
+def test_ooo_cancel_withdraws_an_absence_and_show_follows(team: Team) -> None:
+    team.run("alice", rotation.record_absence, SCIENCE_1, SCIENCE_1)
+    assert [s.presenter for s in upcoming(team) if s.week == SCIENCE_1] == ["UBOB"]
+    audit = count(team, AuditRow)
+    cancelled = team.run("alice", rotation.cancel_absence, SCIENCE_1)
+    assert [(a.start, a.end) for a in cancelled] == [(SCIENCE_1, SCIENCE_1)]
+    assert count(team, AbsenceRow) == 0 and absences_listed(team, "alice") == []
+    assert [s.presenter for s in upcoming(team) if s.week == SCIENCE_1] == ["UALICE"]
+    assert count(team, AuditRow) == audit + 1
+    assert last_audit(team) == (
+        "out_of_office_cancelled",
+        "UALICE",
+        {"from": "2026-03-16", "to": "2026-03-16"},
+    )
+
+
+def test_cancelling_an_absence_under_way_keeps_the_days_past(team: Team) -> None:
+    started = TODAY - timedelta(days=3)
+    team.run("alice", rotation.record_absence, started, SCIENCE_1)
+    team.clock.advance(days=7)  # Monday 9 March
+    team.run("alice", rotation.cancel_absence, started)
+    assert team.read(lambda uow: uow.rotations.absences(TEAM, started)) == [
+        Absence("UALICE", started, date(2026, 3, 8))
+    ]
+    assert last_audit(team)[2] == {
+        "from": "2026-02-27",
+        "to": "2026-03-16",
+        "kept_until": "2026-03-08",
+    }
+    assert [s.presenter for s in upcoming(team) if s.week == SCIENCE_1] == ["UALICE"]
+
+
+def test_cancelling_an_absence_that_is_not_there_is_refused_and_changes_nothing(
+    team: Team,
+) -> None:
+    team.run("alice", rotation.record_absence, SCIENCE_1, SCIENCE_1)
+    team.run("bob", rotation.record_absence, SCIENCE_2, SCIENCE_2)
+    team.run("alice", rotation.record_absence, TODAY - timedelta(days=3), TODAY)
+    team.clock.advance(days=1)  # the last one is over now
+    before = snapshot(team)
+    for start, message in (
+        (
+            SCIENCE_2,
+            r"You have no absence from 2026-03-30 that is not over"
+            r" \(yours: 2026-03-16 to 2026-03-16\)",
+        ),  # bob's, not alice's
+        (TODAY - timedelta(days=3), "You have no absence from 2026-02-27 that is not over"),
+        (SCIENCE_1 + timedelta(days=1), "You have no absence from 2026-03-17"),
+    ):
+        with pytest.raises(NotFound, match=message):
+            team.run("alice", rotation.cancel_absence, start)
+    assert snapshot(team) == before
 
 
 # --- swaps ----------------------------------------------------------------------------

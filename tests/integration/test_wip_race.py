@@ -26,8 +26,8 @@ def test_two_starts_at_once_cannot_both_pass_a_wip_limit(
     IMMEDIATE), so there the two starts cannot overlap at all.
     """
     team = seed_team(pg_db, clock, notices)
-    first = team.run("alice", create_experiment, NewExperiment("churn", "First idea"))
-    second = team.run("alice", create_experiment, NewExperiment("churn", "Second idea"))
+    first = team.run("alice", create_experiment, NewExperiment("churn", "First idea", "h", "auc"))
+    second = team.run("alice", create_experiment, NewExperiment("churn", "Second idea", "h", "auc"))
     # Both transactions have read their experiment before either counts what is running.
     barrier = threading.Barrier(2, timeout=10)
 

@@ -19,7 +19,7 @@ from bot.domain.model import (
     SuccessCriterion,
     Workstream,
 )
-from bot.slack.blocks import Reply
+from bot.slack.blocks import Reply, to_dicts
 from bot.slack.blocks import experiments as render
 
 AT = datetime(2024, 3, 4, 9, 0, tzinfo=UTC)
@@ -393,3 +393,53 @@ def test_a_digest_of_a_busy_project_stays_within_limits_and_counts_what_it_left_
     preview = digest_render.preview([digest, digest])
     assert_within_slack_limits(preview)
     assert "the rest is in the weekly DM" in visible(preview)
+
+
+# --- next steps (/exp show) and the review request ------------------------------------
+
+
+def test_show_names_each_next_step_and_who_may_take_it() -> None:
+    from bot.services.next_steps import NextStep
+
+    steps = [NextStep("start", ("UALICE", "UMIA")), NextStep("edit", (), "write a hypothesis")]
+    reply = render.show(experiment(7, status=Status.PROPOSED), steps)
+    assert_within_slack_limits(reply)
+    line = "Next steps: start — <@UALICE> or <@UMIA>; edit — nobody on the project can"
+    assert line in reply.text
+    assert "(write a hypothesis)" in mrkdwn(reply)
+
+
+def test_next_steps_with_hundreds_of_people_stay_within_limits() -> None:
+    from bot.services.next_steps import NextStep
+
+    crowd = tuple(f"U{n:09d}" for n in range(500))
+    steps = [NextStep("analyze", crowd), NextStep("conclude", crowd, NASTY)]
+    reply = render.show(experiment(7), steps)
+    assert_within_slack_limits(reply)
+    assert "<!channel>" not in mrkdwn(reply)
+
+
+def test_a_criterion_changed_after_start_is_in_the_review_request() -> None:
+    from dataclasses import replace
+
+    from bot.domain.review import Review, ReviewKind
+    from bot.slack.blocks import reviews as review_render
+
+    review = Review(1, 7, ReviewKind.RESULTS, "U0123ABCDEF", AT, True)
+    changed = replace(experiment(7, status=Status.IN_REVIEW), criterion_changed_after_start=True)
+    _, blocks = review_render.request(changed, review, 2)
+    assert "Criterion changed after the experiment started" in json.dumps(blocks)
+    _, plain = review_render.request(experiment(7, status=Status.IN_REVIEW), review, 2)
+    assert "Criterion changed" not in json.dumps(plain)
+
+
+def test_a_draft_s_card_offers_no_start_button_and_names_edit() -> None:
+    from dataclasses import replace
+
+    draft = replace(experiment(7, status=Status.PROPOSED), hypothesis="", criterion=None)
+    blocks = to_dicts(render.card(draft))
+    labels = [e["text"]["text"] for b in blocks if b["type"] == "actions" for e in b["elements"]]
+    assert labels == ["Abandon…"]
+    assert "Next steps: edit, abandon" in json.dumps(blocks, ensure_ascii=False)
+    ready = to_dicts(render.card(experiment(8, status=Status.PROPOSED)))
+    assert "Start" in json.dumps(ready)

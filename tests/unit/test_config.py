@@ -20,6 +20,7 @@ GOOD = {
     "MLGOV_TIMEZONE": "Europe/Berlin",
     "MLGOV_API_TOKEN": "pipeline-token",
     "PORT": "8080",
+    "MLGOV_LOG_LEVEL": "debug",
 }
 
 
@@ -58,6 +59,7 @@ def test_every_setting_is_read() -> None:
         timezone="Europe/Berlin",
         api_token="pipeline-token",
         port=8080,
+        log_level="DEBUG",
     )
     assert settings.has_slack is True
     assert str(settings.zone) == "Europe/Berlin"
@@ -93,6 +95,9 @@ def test_values_are_trimmed() -> None:
         ("MLGOV_ADMINS", "U0ADMIN1,<@U0ADMIN2>"),
         ("MLGOV_ADMINS", "C0CHANNEL"),
         ("MLGOV_ADMINS", "U0ADMIN-1"),
+        ("MLGOV_LOG_LEVEL", "TRACE"),
+        ("MLGOV_LOG_LEVEL", "verbose"),
+        ("MLGOV_LOG_LEVEL", "10"),
     ],
 )
 def test_an_invalid_setting_stops_with_one_line_naming_it(name: str, value: str) -> None:
@@ -102,6 +107,11 @@ def test_an_invalid_setting_stops_with_one_line_naming_it(name: str, value: str)
     assert name in message
     assert "\n" not in message
     assert len(message) < 200
+
+
+@pytest.mark.parametrize("level", ["DEBUG", "info", "Warning", "ERROR"])
+def test_log_levels_are_read_in_any_case(level: str) -> None:
+    assert Settings.from_env({"MLGOV_LOG_LEVEL": level}, cwd=HERE).log_level == level.upper()
 
 
 def test_a_time_zone_folder_is_a_config_error() -> None:

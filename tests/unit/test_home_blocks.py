@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
+from bot.domain.errors import WipLimitExceeded
 from bot.domain.model import (
+    Actor,
     Direction,
     Experiment,
     Outcome,
@@ -21,6 +23,7 @@ from bot.domain.model import (
 )
 from bot.domain.review import ReviewKind
 from bot.domain.rotation import Slot, Topic
+from bot.domain.wip import check_start
 from bot.services.home import Board, Home, NextMeeting, ReviewWaiting
 from bot.slack.blocks.home import home_view
 
@@ -242,10 +245,54 @@ def test_a_small_home_shows_everything_and_leaves_nothing_out() -> None:
     # EXP-2 waits on engineering: no button of the owner's, but its next step is said.
     assert [b["action_id"] for b in buttons(blocks) if b["value"] == "EXP-2"] == ["exp_abandon"]
     assert "Next: schedule, abandon" in everything
-    assert "In flight 2 of 2 (full) · yours: main 1 of 1 (full), side 0 of 3" in everything
+    assert "In flight 2 of 2 (full) · per person: main 1, side 3" in everything
+    assert "You already have 1 main-stream experiment(s) in flight (limit 1)" in everything
     assert "🏃 running 2" in everything and "proposed" not in everything.split("*churn*")[1]
     assert "*churn* · Mon 2026-11-30 10:00 (Europe/Berlin)" in everything  # 09:00 UTC
     assert "you present" in everything
+
+
+def test_the_home_says_why_a_week_has_another_topic_or_no_meeting() -> None:
+    week, at = date(2026, 11, 30), datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    stands_in = Slot(week, Topic.SCIENCE, "UBOB", instead_of=Topic.ENGINEERING)
+    empty = Slot(week, Topic.SCIENCE, None)
+    away = Slot(week, Topic.SCIENCE, None, skipped=(("UBOB", "out of office"),))
+    meetings = tuple(
+        NextMeeting(slug, slot, at, "Europe/Berlin")
+        for slug, slot in (("churn", stands_in), ("fraud", empty), ("ads", away))
+    )
+    lines = [t for t in texts(home_view(home([], [], meetings=meetings))["blocks"]) if " · " in t]
+    shown = "\n".join(lines)
+    assert "🔬 science (instead of engineering: nobody in its pool) · <@UBOB>" in shown
+    assert "*fraud* · Mon 2026-11-30 10:00 (Europe/Berlin) · no meeting: nobody in any" in shown
+    assert "*ads* · Mon 2026-11-30 10:00 (Europe/Berlin) · 🔬 science · _nobody available_" in shown
+
+
+def test_the_same_work_reads_the_same_on_every_board_and_as_the_start_refusal() -> None:
+    """Two main experiments in flight (both in churn, which allows 2; fraud allows 1): one
+    count, each project's limit, and the words `/exp start` would refuse with in each."""
+    mine = {Workstream.MAIN: 2}
+    boards = (
+        Board(project("churn", wip_main=2), {Status.RUNNING: 2}, 2, mine),
+        Board(project("fraud"), {}, 0, mine),
+        Board(project("ads", wip_main=3), {}, 0, mine),
+    )
+    everything = "\n".join(texts(home_view(home([], [], boards=boards))["blocks"]))
+    assert everything.count("*Your work in progress*") == 1
+    assert "(running or analyzing, in every project): main 2 · side 0" in everything
+    assert "over the limit" not in everything
+    churn, fraud, ads = (everything.split(f"*{slug}* — ")[1] for slug in ("churn", "fraud", "ads"))
+    new = experiment(101, Status.PROPOSED)  # odd: main stream
+    running = [experiment(n, Status.RUNNING) for n in (1, 3)]
+    for text, rules in ((churn, ProjectRules(wip_main=2)), (fraud, ProjectRules())):
+        with pytest.raises(WipLimitExceeded) as refused:
+            check_start(new, rules, running, [], Actor("T1", ME), force=False)
+        said = str(refused.value).split(".")[0]  # "<@UALICE> already has 2 … (limit 1)"
+        board_text = text.split("*")[0]
+        you = said.replace(f"<@{ME}> already has", "You already have")
+        assert f"{you}: a main start here is refused." in board_text
+    assert "already" not in ads.split("*")[0]  # room for a third here
+    assert "per person: main 3, side 3" in ads
 
 
 def test_only_one_long_list_takes_the_whole_room() -> None:

@@ -368,3 +368,24 @@ def test_apply_returns_a_new_experiment_and_leaves_the_input_alone(step: str) ->
         before.owner_id,
         before.version,
     )
+
+
+# --- new results reopen the review (issue 10, item 1) ----------------------------------
+
+
+@pytest.mark.parametrize("status", [Status.APPROVED, Status.SCHEDULED])
+def test_new_results_reopen_an_approved_or_scheduled_experiment(status: Status) -> None:
+    after = apply(experiment(status, Outcome.SUCCESS), "reopen_review", None, NOW)
+    assert after.status is Status.IN_REVIEW
+    # Nobody reopens by hand, and it is not a step anyone is offered.
+    with pytest.raises(PermissionDenied, match="peer review"):
+        apply(experiment(status, Outcome.SUCCESS), "reopen_review", OWNER, NOW)
+    assert "reopen_review" not in allowed_steps(status)
+
+
+@pytest.mark.parametrize(
+    "status", [s for s in Status if s not in (Status.APPROVED, Status.SCHEDULED)]
+)
+def test_nothing_else_is_reopened(status: Status) -> None:
+    with pytest.raises(InvalidTransition):
+        apply(experiment(status, Outcome.SUCCESS), "reopen_review", None, NOW)

@@ -9,6 +9,7 @@ from bot.domain.commands import (
     AddMember,
     AddProject,
     Command,
+    EditExperiment,
     Help,
     History,
     ListExperiments,
@@ -17,6 +18,7 @@ from bot.domain.commands import (
     RemoveMember,
     SetRules,
     ShowExperiment,
+    ShowProject,
     Step,
 )
 from bot.domain.errors import UsageError
@@ -56,13 +58,13 @@ EXP_FORMS: list[tuple[str, Command]] = [
         ),
     ),
     (
-        "new churn Calibrate --METRIC RMSE --Min-Delta 1e-3 --direction higher --stream SIDE",
+        "new churn Calibrate --METRIC RMSE --Min-Delta 1e-3 --direction lower --stream SIDE",
         NewExperiment(
             project="churn",
             title="Calibrate",
             metric="rmse",
             min_delta=0.001,
-            direction=Direction.HIGHER,
+            direction=Direction.LOWER,
             stream=Workstream.SIDE,
         ),
     ),
@@ -97,6 +99,57 @@ EXP_FORMS: list[tuple[str, Command]] = [
     ("list --project churn", ListExperiments(project="churn")),
     ("list mine --project Churn", ListExperiments(mine=True, project="churn")),
     ("list shipped --project churn", ListExperiments(status=Status.SHIPPED, project="churn")),
+    # Autocorrect turns "--" into an em or en dash: before a known option it is one.
+    (
+        "new churn Smart dash —hypothesis h",
+        NewExperiment(project="churn", title="Smart dash", hypothesis="h"),
+    ),
+    (
+        "new churn Smart dash –hypothesis h —metric AUC –min-delta 0.01",
+        NewExperiment(
+            project="churn",
+            title="Smart dash",
+            hypothesis="h",
+            metric="auc",
+            min_delta=0.01,
+            direction=Direction.HIGHER,
+        ),
+    ),
+    ("new churn A —note stays", NewExperiment(project="churn", title="A —note stays")),
+    ("new churn Fast – and cheap", NewExperiment(project="churn", title="Fast – and cheap")),
+    ("start EXP-7 —force", Step("start", 7, force=True)),
+    ("start EXP-7 –force", Step("start", 7, force=True)),
+    # Quotes around a title (or a hypothesis) are not part of it.
+    ('new churn "Smart title"', NewExperiment(project="churn", title="Smart title")),
+    (
+        "new churn “Smart title” --hypothesis ‘it helps’",
+        NewExperiment(project="churn", title="Smart title", hypothesis="it helps"),
+    ),
+    ('new churn The "best" model', NewExperiment(project="churn", title='The "best" model')),
+    ('new churn "', NewExperiment(project="churn", title='"')),
+    # The direction follows the metric; aliases name the table's metrics.
+    (
+        "new churn Calibrate --metric logloss",
+        NewExperiment(
+            project="churn",
+            title="Calibrate",
+            metric="log_loss",
+            min_delta=0.0,
+            direction=Direction.LOWER,
+        ),
+    ),
+    ("edit EXP-7 --title Better title", EditExperiment(7, title="Better title")),
+    ('edit EXP-7 —title "Quoted"', EditExperiment(7, title="Quoted")),
+    (
+        "edit exp-7 --hypothesis Tenure helps --metric auc --min-delta 0.01",
+        EditExperiment(7, hypothesis="Tenure helps", metric="auc", min_delta=0.01),
+    ),
+    ("edit EXP-7 --min-delta 0.02", EditExperiment(7, min_delta=0.02)),
+    ("edit EXP-7 --direction lower", EditExperiment(7, direction=Direction.LOWER)),
+    # Without --direction the service keeps the metric's; without --min-delta, the
+    # experiment's own: only what was typed is in the command.
+    ("edit EXP-7 --metric brier", EditExperiment(7, metric="brier")),
+    ("edit EXP-7 --stream SIDE", EditExperiment(7, stream=Workstream.SIDE)),
     ("show EXP-7", ShowExperiment(7)),
     ("show exp-7", ShowExperiment(7)),
     ("SHOW EXP-123456789", ShowExperiment(123456789)),
@@ -192,6 +245,8 @@ MLGOV_FORMS: list[tuple[str, Command]] = [
         "member remove <@U123ABC> churn manager",
         RemoveMember("U123ABC", Role.MANAGER, "churn"),
     ),
+    ("project show churn", ShowProject("churn")),
+    ("PROJECT SHOW Churn", ShowProject("churn")),
     ("rules churn", SetRules("churn", {})),
     (
         "rules churn wip_main=2 design_review=required QUORUM=3",
@@ -254,6 +309,26 @@ EXP_ERRORS: list[tuple[str, str, str]] = [
     ("new churn Title --direction lower", "new", "need --metric"),
     ("new churn Title --metric auc --direction up", "new", "--direction must be higher or lower"),
     ("new churn Title --stream middle", "new", "--stream must be main or side"),
+    (
+        "new churn Title --metric log_loss --direction higher",
+        "new",
+        "log_loss is better when lower, so --direction higher would contradict it (lower is"
+        " better for log_loss, brier, rmse, mae; higher is better for auc, ap, accuracy, f1,"
+        " r2)",
+    ),
+    ("new churn Title --metric auc --direction lower", "new", "auc is better when higher"),
+    ("new churn Title --metric r2 --direction lower", "new", "r2 is better when higher"),
+    ("edit", "edit", "needs an experiment key"),
+    ("edit EXP-7", "edit", "edit needs at least one change"),
+    ("edit EXP-7 Better title", "edit", "Unexpected 'Better title': say what to change"),
+    ("edit EXP-7 --title", "edit", "--title needs a value"),
+    ("edit EXP-7 --owner <@U1ABC>", "edit", "Unknown option '--owner'"),
+    ("edit EXP-7 --metric mape", "edit", "Unknown metric 'mape'"),
+    ("edit EXP-7 --metric rmse --direction higher", "edit", "rmse is better when lower"),
+    ("edit EXP-7 --min-delta -1", "edit", "finite number ≥ 0"),
+    ("edit EXP-7 --stream both", "edit", "--stream must be main or side"),
+    ("shwo EXP-1", "show", "Unknown subcommand 'shwo'. Did you mean 'show'?"),
+    ("strat EXP-1", "start", "Did you mean 'start'?"),
     ("new churn Title --stream main side", "new", "--stream must be main or side"),
     ("list someone", "list", "'someone' is not a filter"),
     ("list mine all", "list", "one filter at most"),
@@ -316,6 +391,11 @@ MLGOV_ERRORS: list[tuple[str, str, str]] = [
     ("member remove <@U123ABC> scientist engineer", "member remove", "one role at most"),
     ("member remove <@U123ABC> churn fraud", "member remove", "Unexpected 'fraud'"),
     ("member remove <@U123ABC> a b c", "member remove", "needs a user"),
+    ("project show", "project show", "project show needs a project"),
+    ("project show churn fraud", "project show", "project show needs a project"),
+    ("project show #churn", "project show", "is not a project slug"),
+    ("projct add churn #C0123", "project add", "Did you mean 'project add'?"),
+    ("membr add <@U1ABC> scientist", "member add", "Did you mean 'member add'?"),
     ("rules", "rules", "rules needs a project"),
     ("rules churn wip_main", "rules", "'wip_main' is not key=value"),
     ("rules churn wip_main 2", "rules", "is not key=value"),
@@ -345,18 +425,55 @@ def test_an_unknown_slash_command_is_a_usage_error() -> None:
         parse("/report", "preview")
 
 
+def test_a_mistyped_slash_command_gets_the_nearest_and_every_command_s_help() -> None:
+    with pytest.raises(UsageError) as refused:
+        parse("/rotaton", "show")
+    message = str(refused.value)
+    assert "Unknown command '/rotaton'. Did you mean '/rotation'?" in message
+    for name in ("exp", "review", "rotation", "digest", "mlgov"):
+        assert f"/{name} help" in message
+
+
+@pytest.mark.parametrize(
+    ("command", "text", "nearest"),
+    [
+        ("/exp", "shwo EXP-1", "show"),
+        ("/exp", "lsit", "list"),
+        ("/review", "aprove EXP-1", "approve"),
+        ("/rotation", "shwo", "show"),
+        ("/digest", "preveiw", "preview"),
+        ("/mlgov", "rulez churn", "rules"),
+    ],
+)
+def test_a_mistyped_subcommand_gets_did_you_mean(command: str, text: str, nearest: str) -> None:
+    with pytest.raises(UsageError, match=f"Did you mean '{nearest}'\\?"):
+        parse(command, text)
+
+
+def test_a_far_off_subcommand_gets_no_guess() -> None:
+    with pytest.raises(UsageError) as refused:
+        parse("/exp", "frobnicate EXP-7")
+    assert "Did you mean" not in str(refused.value)
+
+
 def test_digest_commands() -> None:
     from bot.domain.commands import PreviewDigest, SubscribeDigest
 
     assert parse("/digest", "") == Help("digest")
     assert parse("/digest", "preview") == PreviewDigest(None)
     assert parse("/digest", "preview Churn") == PreviewDigest("churn")
+    # --last: the last complete week (as the job sends it); anywhere, autocorrected too.
+    assert parse("/digest", "preview --last") == PreviewDigest(None, last=True)
+    assert parse("/digest", "preview churn --LAST") == PreviewDigest("churn", last=True)
+    assert parse("/digest", "preview —last churn") == PreviewDigest("churn", last=True)
     assert parse("/digest", "subscribe") == SubscribeDigest(None, True)
     assert parse("/digest", "unsubscribe churn") == SubscribeDigest("churn", False)
     for text, words in (
         ("send", "Unknown subcommand 'send'"),
         ("preview churn fraud", "Unexpected 'fraud'"),
         ("subscribe #churn", "not a project slug"),
+        ("preview --lats", r"Unknown option '--lats' \(options: --last\)"),
+        ("subscribe --last", "not a project slug"),
     ):
         with pytest.raises(UsageError, match=words):
             parse("/digest", text)
@@ -401,6 +518,16 @@ def test_a_mention_without_a_command_says_how_to_mention(text: str) -> None:
     with pytest.raises(UsageError) as refused:
         parse_mention(text, "UBOT")
     assert "@mlgov exp help" in str(refused.value)
+
+
+def test_a_bare_mention_is_told_how_and_a_near_miss_gets_the_nearest_command() -> None:
+    with pytest.raises(UsageError) as bare:
+        parse_mention("<@UBOT>", "UBOT")
+    assert str(bare.value).startswith("Mention me with a command, like @mlgov exp list.")
+    assert "''" not in str(bare.value)
+    with pytest.raises(UsageError) as typo:
+        parse_mention("<@UBOT> rotaton show", "UBOT")
+    assert "I did not understand 'rotaton'. Did you mean '@mlgov rotation'?" in str(typo.value)
 
 
 def test_a_mention_may_break_the_line_after_the_command_name() -> None:

@@ -9,10 +9,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.domain.commands import Command, NewExperiment, Step
+from bot.domain.commands import Command, EditExperiment, NewExperiment, Step
 from bot.domain.errors import UsageError
 from bot.domain.model import Outcome
 from bot.slack.parsing import parse, parse_mention
+from bot.slack.words import QUOTE_PAIRS
 
 MODEST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -20,6 +21,8 @@ GRAMMAR = [
     # subcommands and their words
     "new", "list", "show", "start", "analyze", "conclude", "abandon", "link", "history",
     "help", "metrics", "schedule", "project", "add", "member", "remove", "rules",
+    "edit", "show", "shwo", "--title", "—title", "—hypothesis", "–metric", "—force", "–",
+    "—", '"', "“", "”", "'", '"quoted"',
     "mine", "all", "running", "in_review", "shipped", "success", "failure", "inconclusive",
     "scientist", "engineer", "manager", "admin", "churn", "fraud-v2", "main", "side",
     "auc", "log-loss", "rmse", "higher", "lower",
@@ -79,7 +82,8 @@ def test_mlgov_never_crashes(text: str) -> None:
 
 SUBCOMMANDS = [
     "new churn", "list", "start EXP-7", "conclude EXP-7", "link EXP-7", "member add",
-    "member remove <@U1ABC>", "rules churn", "project add churn",
+    "member remove <@U1ABC>", "rules churn", "project add churn", "edit EXP-7",
+    "project show",
 ]  # fmt: skip
 
 
@@ -115,10 +119,13 @@ def normalised(text: str) -> str:
     return " ".join(text.split())
 
 
+# Words that are not options: no leading "--", and no autocorrected dash ("—", "–"), which
+# is an option before a known name; no leading quote, which would open a quoted title.
+NOT_FREE_STARTS = ("--", "—", "–", *QUOTE_PAIRS)
 free_word = (
     st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=15)
     .map(str.strip)
-    .filter(lambda w: bool(w) and len(w.split()) == 1 and not w.startswith("--"))
+    .filter(lambda w: bool(w) and len(w.split()) == 1 and not w.startswith(NOT_FREE_STARTS))
 )
 separators = st.text(st.sampled_from([" ", "\n", "\r", "\t", "\u00a0", "\u2003"]), min_size=1)
 
@@ -159,3 +166,55 @@ def test_conclude_keeps_the_learnings(learnings: str, outcome: Outcome) -> None:
 def test_abandon_keeps_the_reason_and_the_key(reason: str, number: int) -> None:
     parsed = parse("/exp", f"abandon EXP-{number} {slack_escape(reason)}")
     assert parsed == Step("abandon", number, text=normalised(reason))
+
+
+# --- autocorrect: dashes and quotes ---------------------------------------------------
+
+DASHES = st.sampled_from(["--", "—", "–"])  # as typed, and as Slack or macOS correct it
+
+
+@MODEST
+@given(
+    title=free_text(8),
+    hypothesis=free_text(20),
+    dashes=st.tuples(DASHES, DASHES, DASHES),
+    stream=st.sampled_from(["main", "side"]),
+)
+def test_a_dash_before_a_known_option_is_the_option(
+    title: str, hypothesis: str, dashes: tuple[str, str, str], stream: str
+) -> None:
+    a, b, c = dashes
+    text = f"new churn {slack_escape(title)} {a}hypothesis {slack_escape(hypothesis)}"
+    text += f" {b}metric auc {c}stream {stream}"
+    if len(normalised(title)) > 200:
+        return
+    parsed = parse("/exp", text)
+    assert isinstance(parsed, NewExperiment)
+    assert parsed.title == normalised(title)
+    assert parsed.hypothesis == normalised(hypothesis)
+    assert (parsed.metric, parsed.stream.value) == ("auc", stream)
+
+
+@MODEST
+@given(title=free_text(8), dash=st.sampled_from(["—", "–"]), word=free_word)
+def test_a_dash_before_any_other_word_stays_in_the_title(title: str, dash: str, word: str) -> None:
+    known = {"hypothesis", "metric", "min-delta", "direction", "stream"}
+    if word.lower() in known or len(normalised(title)) + len(word) > 190:
+        return
+    parsed = parse("/exp", f"new churn {slack_escape(title)} {dash}{slack_escape(word)}")
+    assert isinstance(parsed, NewExperiment)
+    assert parsed.title == f"{normalised(title)} {dash}{word}"
+
+
+@MODEST
+@given(title=free_text(8), quotes=st.sampled_from(sorted(QUOTE_PAIRS.items())))
+def test_quotes_around_a_title_are_not_part_of_it(title: str, quotes: tuple[str, str]) -> None:
+    if len(normalised(title)) > 190:
+        return
+    opening, closing = quotes
+    quoted = slack_escape(f"{opening}{title.strip()}{closing}")
+    parsed = parse("/exp", f"new churn {quoted} --hypothesis h")
+    assert isinstance(parsed, NewExperiment)
+    assert parsed.title == normalised(title)
+    edited = parse("/exp", f"edit EXP-3 —title {quoted}")
+    assert edited == EditExperiment(3, title=normalised(title))

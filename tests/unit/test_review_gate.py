@@ -531,3 +531,32 @@ def test_working_days_agree_with_numpy_business_days(start: date, span: int) -> 
     begin_np, end_np = np.datetime64(start, "D") + one, np.datetime64(end, "D") + one
     expected = max(0, int(np.busday_count(begin_np, end_np)))
     assert working_days_between(start, end) == expected
+
+
+# --- how many more reviewers a review needs (issue 10, item 5) --------------------------
+
+
+def test_short_of_counts_standing_approvals_and_reviewers_still_asked() -> None:
+    from bot.domain.review import Assignment, Verdict
+
+    def review(*assignments: tuple[str, Verdict], approvals: Sequence[str] = ()) -> Review:
+        return Review(
+            1,
+            7,
+            ReviewKind.RESULTS,
+            OWNER,
+            AT,
+            True,
+            decisions=tuple(Decision(r, True, AT, CONCLUSION, EVALUATION) for r in approvals),
+            assignments=tuple(Assignment(r, AT, v) for r, v in assignments),
+        )
+
+    assert review().short_of(OWNER, 2) == 2  # nobody asked
+    assert review(("UBOB", Verdict.PENDING)).short_of(OWNER, 2) == 1
+    declined = review(("UBOB", Verdict.DECLINED), ("UCAROL", Verdict.PENDING))
+    assert declined.short_of(OWNER, 2) == 1 and declined.pending() == ["UCAROL"]
+    approved = review(("UBOB", Verdict.APPROVED), ("UCAROL", Verdict.PENDING), approvals=["UBOB"])
+    assert approved.short_of(OWNER, 2) == 0
+    # The owner's own approval never counts.
+    assert review(approvals=[OWNER]).short_of(OWNER, 1) == 1
+    assert not review().needs_reviewer and replace(review(), needs_reviewer_since=AT).needs_reviewer

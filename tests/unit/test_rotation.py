@@ -147,14 +147,57 @@ def test_topics_alternate_and_each_pool_rotates_on_its_own() -> None:
     ]
 
 
-def test_a_topic_with_an_empty_pool_has_no_presenter_and_no_skips() -> None:
+def test_a_topic_with_an_empty_pool_gives_its_weeks_to_the_next_topic_with_presenters() -> None:
     slots = plan(RotationConfig(anchor=W[0]), [A, B], [], [], [], W[:4])
-    assert [(s.presenter, s.skipped) for s in slots] == [
-        ("A", ()),
-        (None, ()),
-        ("B", ()),
-        (None, ()),
+    assert [(s.topic, s.presenter, s.instead_of, s.skipped) for s in slots] == [
+        (S, "A", None, ()),
+        (S, "B", E, ()),
+        (S, "A", None, ()),
+        (S, "B", E, ()),
     ]
+    # Once an engineer joins, engineering weeks are engineering again.
+    late = PoolMember("E1", Role.ENGINEER, 3, W[2])
+    slots = plan(RotationConfig(anchor=W[0]), [A, B, late], [], [], [], W[:4])
+    assert [(s.topic, s.presenter, s.instead_of) for s in slots] == [
+        (S, "A", None),
+        (S, "B", E),
+        (S, "A", None),
+        (E, "E1", None),
+    ]
+
+
+def test_the_stand_in_is_the_next_topic_of_the_pattern_that_has_presenters() -> None:
+    config = RotationConfig(anchor=W[0], pattern=(E, E, S))
+    slots = plan(config, [E1], [], [], [], W[:3])
+    assert [(s.topic, s.presenter, s.instead_of) for s in slots] == [
+        (E, "E1", None),
+        (E, "E1", None),
+        (E, "E1", S),
+    ]
+
+
+def test_with_nobody_in_any_pool_there_is_no_meeting_and_no_skips() -> None:
+    slots = plan(RotationConfig(anchor=W[0]), [], [], [], [], W[:2])
+    assert [(s.topic, s.presenter, s.skipped, s.instead_of) for s in slots] == [
+        (S, None, (), None),
+        (E, None, (), None),
+    ]
+    assert all(s.nobody_in_any_pool for s in slots)
+    # Everyone away is not an empty pool: the week keeps its topic and names who is away.
+    [away_week] = plan(SCIENCE_ONLY, [A], [], [away("A", W[0])], [], W[:1])
+    assert (away_week.presenter, away_week.nobody_in_any_pool) == (None, False)
+
+
+def test_a_week_nobody_announced_counts_as_planned_and_moves_no_one_after_it() -> None:
+    """Announced weeks are facts; the others count as planned, announced or not."""
+    whole = plan(SCIENCE_ONLY, [A, B, C], [], [], [], W[:6])
+    assert [s.presenter for s in whole] == ["A", "B", "C", "A", "B", "C"]
+    # Weeks 0 and 2 were announced, 1 and 3 were not (downtime): week 4 is still B's.
+    announced = [whole[0], whole[2]]
+    assert plan(SCIENCE_ONLY, [A, B, C], announced, [], [], W[:5])[4] == whole[4]
+    # An announcement that differed from the plan (a late swap) is taken as it happened.
+    different = [whole[0], replace(whole[1], presenter="C", swapped_from="B")]
+    assert presenters([A, B, C], history=different, weeks=W[:4]) == ["A", "C", "B", "A"]
 
 
 # --- swaps and stats --------------------------------------------------------------------
@@ -392,6 +435,18 @@ def test_the_schedule_is_deterministic_and_continues_from_its_own_history(
     assert shuffled == whole
     head = whole[:k]
     assert head + plan(s.config, s.pool, iter(head), s.absences, s.swaps, s.weeks[k:]) == whole
+
+
+@LIGHT
+@given(scenarios(with_swaps=True), st.data())
+def test_which_weeks_were_announced_changes_no_week_of_the_plan(
+    s: Scenario, data: st.DataObject
+) -> None:
+    """Announcements that went out as planned, any of them missed: the same plan, so the
+    job for a week announces what `/rotation show` listed for it."""
+    whole = real_plan(s)
+    announced = data.draw(st.lists(st.sampled_from(whole), unique_by=lambda x: x.week))
+    assert plan(s.config, s.pool, announced, s.absences, s.swaps, s.weeks) == whole
 
 
 # --- the properties can fail: plausible wrong rotations they must catch -------------------

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 
+from bot.domain.model import ProjectRules
+from bot.shell.buttons import Board, Message
 from bot.shell.directory import to_slack_text
+from bot.shell.ids import channel_id_for, name_from_id
 from bot.shell.local_slack import LocalSlack
-from bot.shell.render import BOLD, RESET, Names, Renderer
+from bot.shell.render import BOLD, RESET, Button, Names, Renderer
+from bot.slack.blocks.team import rules
 
 NAMES = Names(users={"U123": "grace"}, channels={"C9": "ml-churn"})
 plain = Renderer(NAMES)
@@ -21,6 +26,9 @@ plain = Renderer(NAMES)
         ("<@U123|oldname> started it", "@grace started it"),  # the directory wins
         ("<@UALICE>", "@alice"),  # an id nobody named reads back as the shell's name
         ("in <#C9> and <#CFRAUD|fraud>", "in #ml-churn and #fraud"),
+        # A channel the directory does not know: the name Slack wrote, else the shell's.
+        ("<#C1ABC|ml-x> and <#C06D6C2D78>", "#ml-x and #ml-x"),
+        ("&lt;#C06D6C5F78&gt; typed", "#ml_x typed"),
         ("<https://example.com/nb|the notebook>", "the notebook (https://example.com/nb)"),
         ("<https://example.com/a_b_c>", "https://example.com/a_b_c"),
         ("<https://x.io|https://x.io>", "https://x.io"),
@@ -112,8 +120,9 @@ def test_without_blocks_the_fallback_text_is_shown() -> None:
         ("list @UALICE", "list <@UALICE>"),  # already an id
         ("ping @bob, @carol.", "ping <@UBOB|bob>, <@UCAROL|carol>."),
         ("mail alice@example.com", "mail alice@example.com"),
-        ("@mary-jane and #ml-churn", "@mary-jane and #ml-churn"),  # not shell names: as typed
-        ("fixes #12 and @1bad", "fixes #12 and @1bad"),
+        ("@mary-jane and #ml-x.", "@mary-jane and <#C06D6C2D78|ml-x>."),  # no user name
+        ("digest_channel=#ml_leads", "digest_channel=<#C06D6C5F6C65616473|ml_leads>"),
+        ("fixes #12 and @1bad, #ml- or #-x", "fixes #12 and @1bad, #ml- or #-x"),
         ("<@UBOB> already escaped", "<@UBOB> already escaped"),
     ],
 )
@@ -176,3 +185,70 @@ def test_a_quiet_local_slack_prints_nothing_but_still_answers() -> None:
     answer = slack.call("chat.postMessage", {"channel": "U123", "text": "hi"})
     assert answer["ok"] is True and answer["ts"]
     assert shown == []
+
+
+@pytest.mark.parametrize("name", ["churn", "ml-leads", "data_eng", "a", "x1-y_2"])
+def test_channel_ids_read_back_as_their_names(name: str) -> None:
+    made = channel_id_for(name)
+    assert re.fullmatch(r"C[A-Z0-9]+", made)
+    assert name_from_id(made) == name
+
+
+def test_a_real_slack_channel_id_is_not_taken_for_a_spelt_name() -> None:
+    assert name_from_id("C0ABC123") == "0abc123"
+    assert channel_id_for("churn") == "CCHURN"  # ids of earlier sessions stay valid
+
+
+def test_a_rule_naming_a_channel_shows_it_as_a_link_not_an_id() -> None:
+    text = rules("churn", ProjectRules(digest_channel="CLEADS"), True).text
+    assert "`digest_channel=`<#CLEADS>" in text
+    assert plain.mrkdwn(text).endswith("digest_channel=#leads  digest_time=mon 08:00")
+
+
+def test_an_edit_of_a_posted_message_shows_but_a_thread_root_update_does_not() -> None:
+    shown: list[str] = []
+    slack = LocalSlack(shown.append, lambda: NAMES)
+    card = [{"type": "section", "text": {"type": "mrkdwn", "text": "card"}}]
+    root = slack.call("chat.postMessage", {"channel": "C9", "text": "EXP-4 T", "blocks": card})
+    reply = {"channel": "C9", "thread_ts": root["ts"], "text": "computing…"}
+    posted = slack.call("chat.postMessage", reply)
+    slack.call("chat.update", {"channel": "C9", "ts": root["ts"], "text": "EXP-4 T — running"})
+    slack.call("chat.update", {"channel": "C9", "ts": posted["ts"], "text": "*done*"})
+    assert shown == [
+        "  [#ml-churn › new thread EXP-4] EXP-4 T",
+        "  [#ml-churn › EXP-4 thread] computing…",
+        "  [#ml-churn › EXP-4 thread] (edited) done",
+    ]
+
+
+def test_message_timestamps_increase_across_sessions() -> None:
+    first = LocalSlack(_ignore, lambda: NAMES)
+    stamps = [first.ts() for _ in range(3)]
+    stamps.append(LocalSlack(_ignore, lambda: NAMES).ts())
+    assert [float(t) for t in stamps] == sorted({float(t) for t in stamps})
+
+
+def test_buttons_of_a_channel_post_number_on_from_the_reply_and_restart_with_a_new_line() -> None:
+    board = Board()
+    slack = LocalSlack(_ignore, lambda: NAMES, board=board)
+    reply = [Button(1, "Start", "exp_start", "EXP-1")]
+    board.new_line()
+    board.add(reply, Message("the reply to @grace", "EXP-1", "U123"))
+    request = {
+        "channel": "C9",
+        "text": "Review",
+        "blocks": [{"type": "actions", "elements": [_button("Approve", "review_approve", "7")]}],
+    }
+    slack.call("chat.postMessage", request)
+    slack.call("chat.postMessage", {**request, "channel": "U123"})  # a DM: grace's alone
+    numbered = [(n, board.get(n)) for n in (1, 2, 3)]
+    assert [(n, p.button.label, p.message.where) for n, p in numbered if p] == [
+        (1, "Start", "the reply to @grace"),
+        (2, "Approve", "#ml-churn"),
+        (3, "Approve", "DM → @grace"),
+    ]
+    assert [p.button.number for p in board.visible_to("UBOB")] == [2]
+    board.new_line()
+    assert board.next_number() == 1 and board.get(3) is not None  # kept until new ones show
+    slack.call("chat.postMessage", request)
+    assert board.get(2) is None and board.get(1) is not None

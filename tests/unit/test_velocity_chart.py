@@ -124,3 +124,29 @@ def test_the_chart_of_a_digest_matches_its_velocity(drawn: list[Any]) -> None:
     stacked = bars(drawn[0].axes[0])
     assert [h for _, h in stacked["failure"]] == [w["failure"] for _, w in churn.velocity]
     assert [h for _, h in stacked["success"]] == [w["success"] for _, w in churn.velocity]
+
+
+def test_the_summary_says_each_weeks_count_in_plain_numbers_oldest_first() -> None:
+    """The chart in text: one number per week, in order, said what they are; before, bars of
+    block characters in a code span (blanks for empty weeks) with the numbers apart."""
+    from bot.domain.digest import Week, build_digests
+    from bot.domain.model import Project, ProjectRules
+    from bot.services.digest import Digest
+    from bot.slack.blocks.digest import summary
+    from tests.unit.test_digest import BERLIN, CHURN, NOW, story
+
+    churn = build_digests(story(), Week.ending_before(NOW, BERLIN), NOW, BERLIN)[CHURN]
+    project = Project(CHURN, "T1", "churn", "CCHURN", ProjectRules(), NOW)
+    totals = [sum(w.values()) for _, w in churn.velocity]
+    assert len(totals) == 8 and 0 in totals and max(totals) > 1
+    first = churn.velocity[0][0]
+    numbers = " · ".join(str(t) for t in totals)
+    _, blocks = summary(Digest(project, churn, None))
+    text = str(blocks)
+    assert (
+        f"*Concluded per week* (8 weeks from {first:%a %d %b}, oldest first; failures included):"
+        f" {numbers} (the last: this week)" in text
+    )
+    assert not any(bar in text for bar in "▁▂▃▄▅▆▇█")
+    _, blocks = summary(Digest(project, churn, None, so_far=NOW))
+    assert f"{numbers} (the last: this week so far)" in str(blocks)

@@ -4,6 +4,7 @@ checked) plus fallback text. Every user-facing string of the Slack surface lives
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +18,10 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.domain.model import PIPELINE_ACTORS
+
 MAX_BLOCKS = 50
+_SLACK_USER = re.compile(r"^[UWB][A-Z0-9]+$")
 MAX_BLOCK_CHARS = 11_000  # JSON of all blocks; Slack's own limit is near 13k of content
 SECTION_LIMIT = 3000
 
@@ -41,6 +45,15 @@ def clip(text: str, limit: int = SECTION_LIMIT) -> str:
 def escape(text: str) -> str:
     """Escape user text for mrkdwn, so it cannot forge mentions or links."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def who(user_id: str) -> str:
+    """A mention of ``user_id``; a pipeline (``cli``, ``api``) or mlgov's own jobs are
+    named, not mentioned: they are nobody in Slack, and a mention of them would read as
+    some random member (the shell reads ``<@cli>`` as ``@li``)."""
+    if user_id in PIPELINE_ACTORS:
+        return f"the `{user_id}` pipeline"
+    return f"<@{user_id}>" if _SLACK_USER.match(user_id) else f"`{user_id}`"
 
 
 def section(text: str) -> SectionBlock:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk.models.blocks import Block
@@ -34,11 +34,14 @@ MOVEMENT_NAMES = {
     "shipped": "shipped",
     "abandoned": "abandoned",
 }
-BARS = "▁▂▃▄▅▆▇█"
 LIST_LIMIT = 40  # lines per list in a reply; the rest is counted
 
 
-def week_label(figures: ProjectDigest) -> str:
+def week_label(figures: ProjectDigest, so_far: datetime | None = None) -> str:
+    """The week's days; a week in progress ends at ``so_far`` and says so."""
+    if so_far is not None:
+        until = so_far.astimezone(figures.week.start.tzinfo)
+        return f"{figures.week.start:%a %d %b} – {until:%a %d %b %Y %H:%M}, this week so far"
     last = figures.week.end - timedelta(days=1)
     return f"{figures.week.start:%a %d %b} – {last:%a %d %b %Y}"
 
@@ -47,12 +50,18 @@ def _days(value: float | None) -> str:
     return "—" if value is None else f"{value:.1f} days"
 
 
-def sparkline(figures: ProjectDigest) -> str:
-    """Concluded per week as bars and numbers, oldest first (the chart, in text)."""
+def velocity_line(figures: ProjectDigest, so_far: datetime | None = None) -> str:
+    """Experiments concluded in each week, oldest first, as plain numbers (the chart in
+    text; bars of block characters were unreadable in Slack's fonts)."""
     totals = [sum(counts.values()) for _, counts in figures.velocity]
-    top = max(totals) or 1
-    bars = "".join(BARS[round(t / top * (len(BARS) - 1))] if t else " " for t in totals)
-    return f"`{bars}` {' '.join(str(t) for t in totals)}"
+    if not totals:
+        return "*Concluded per week:* —"
+    first = figures.velocity[0][0]
+    last = " (the last: this week so far)" if so_far is not None else " (the last: this week)"
+    return (
+        f"*Concluded per week* ({len(totals)} weeks from {first:%a %d %b}, oldest first;"
+        f" failures included): {' · '.join(str(t) for t in totals)}{last}"
+    )
 
 
 def _board(figures: ProjectDigest) -> str:
@@ -98,15 +107,19 @@ def _best(figures: ProjectDigest) -> str | None:
 def summary(digest: Digest) -> tuple[str, list[dict[str, Any]]]:
     """The message a manager reads first: every figure in one screen."""
     f = digest.figures
+    label = week_label(f, digest.so_far)
     pending = len(f.pending_reviews)
     overdue = sum(r.overdue for r in f.pending_reviews)
+    unstaffed = len({r.review_id for r in f.pending_reviews if r.needs_reviewer})
     lines = [
         f"*Board:* {_board(f)}",
-        f"*{week_label(f)}:* {_movements(f)}",
-        f"*Velocity* (concluded per week, 8 weeks): {sparkline(f)}",
+        f"*{label}:* {_movements(f)}",
+        velocity_line(f, digest.so_far),
         f"*Median cycle time* (proposed → concluded): {_days(f.cycle_time_days)} · "
         f"*review latency* (requested → decided): {_days(f.review_latency_days)}",
-        f"*Reviews waiting:* {pending}" + (f" ({overdue} overdue)" if overdue else ""),
+        f"*Reviews waiting:* {pending}"
+        + (f" ({overdue} overdue)" if overdue else "")
+        + (f" · 🙋 {unstaffed} need a reviewer" if unstaffed else ""),
         f"*Stale* (no activity for 14 days): {len(f.stale)}",
     ]
     best = _best(f)
@@ -118,11 +131,11 @@ def summary(digest: Digest) -> tuple[str, list[dict[str, Any]]]:
         lines.insert(0, "_A quiet week: nothing in progress and nothing moved._")
     blocks: list[Block] = [
         header(f"Weekly digest · {f.slug}"),
-        context(week_label(f)),
+        context(label),
         section("\n".join(lines)),
     ]
     text = (
-        f"Weekly digest of {f.slug}, {week_label(f)}: {_movements(f)}; "
+        f"Weekly digest of {f.slug}, {label}: {_movements(f)}; "
         f"{pending} review(s) waiting, {len(f.stale)} stale."
     )
     return text, to_dicts(blocks)
@@ -133,8 +146,11 @@ def details(digest: Digest) -> list[tuple[str, list[dict[str, Any]]]]:
     f = digest.figures
     replies = []
     waiting = [
-        f"{'⏰' if r.overdue else '•'} *EXP-{r.number}* {escape(r.title)}: <@{r.reviewer}>,"
-        f" {r.working_days} working day(s)" + (" — overdue" if r.overdue else "")
+        f"{'⏰' if r.overdue else '•'} *EXP-{r.number}* {escape(r.title)}: "
+        + (f"<@{r.reviewer}>," if r.reviewer else "nobody asked,")
+        + f" {r.working_days} working day(s)"
+        + (" — overdue" if r.overdue else "")
+        + (" — 🙋 needs a reviewer" if r.needs_reviewer else "")
         for r in f.pending_reviews
     ]
     if waiting:

@@ -8,11 +8,11 @@ from typing import Any
 from slack_sdk.models.blocks import Block
 
 from bot.domain.evaluation import Baseline, EvaluationRecord, Kind
-from bot.domain.model import Experiment
+from bot.domain.model import PIPELINE_ACTORS, Experiment
 from bot.domain.parity import Parity
 from bot.domain.stats import Delta, Interval
 from bot.domain.summary import Summary, Verdict
-from bot.slack.blocks import Reply, context, header, reply, section, to_dicts
+from bot.slack.blocks import Reply, context, escape, header, reply, section, to_dicts, who
 
 NAMES = {
     "auc": "AUC",
@@ -122,8 +122,10 @@ def summary_blocks(
     summary: Summary,
     baseline: Baseline | None,
     dismissed: int = 0,
+    credit: str = "",
 ) -> tuple[str, list[dict[str, Any]]]:
-    """The thread message for a new evaluation: (fallback text, blocks)."""
+    """The thread message for a new evaluation: (fallback text, blocks); ``credit`` says
+    who sent it (see ``credit``)."""
     title = headline(experiment, summary, baseline)
     icon = VERDICT_ICON.get(summary.verdict, "📊") if summary.verdict else "📊"
     lines = [f"{icon} {title}", _population(summary)]
@@ -141,9 +143,17 @@ def summary_blocks(
         )
     if warnings:
         blocks.append(section("\n".join(f":warning: {w}" for w in warnings)))
-    blocks.append(context(_method(summary)))
+    blocks.append(context(f"{credit} · {_method(summary)}" if credit else _method(summary)))
     fallback = title + ("".join(f" ⚠ {w}" for w in warnings))
     return fallback[:3000], to_dicts(blocks)
+
+
+def credit(submitted_by: str, filename: str) -> str:
+    """Who sent an evaluation: a person who uploaded it, or a pipeline; with the file."""
+    if not submitted_by:
+        return ""
+    verb = "Sent by" if submitted_by in PIPELINE_ACTORS else "Uploaded by"
+    return f"{verb} {who(submitted_by)}" + (f" ({escape(filename)})" if filename else "")
 
 
 def _method(summary: Summary) -> str:
@@ -211,7 +221,7 @@ def metrics_view(
     compared = f"EXP-{compared_with}" if compared_with is not None else None
     intro = (
         f"Latest of {count} evaluation(s): #{latest.id} from {latest.source}"
-        f" ({latest.filename or 'no file name'}) by <@{latest.submitted_by}>,"
+        f" ({escape(latest.filename) or 'no file name'}) by {who(latest.submitted_by)},"
         f" {latest.created_at:%Y-%m-%d %H:%M} UTC"
     )
     intro += f", compared with {compared}." if compared else ", with no baseline."

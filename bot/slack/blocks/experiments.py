@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_sdk.models.blocks import Block
 
-from bot.domain.lifecycle import allowed_steps
+from bot.domain.lifecycle import allowed_steps, missing_before_start
 from bot.domain.model import AuditEntry, Experiment, Project, Status
 from bot.slack.blocks import (
     Reply,
@@ -21,7 +21,11 @@ from bot.slack.blocks import (
     section,
     sections,
     to_dicts,
+    who,
 )
+
+if TYPE_CHECKING:
+    from bot.services.next_steps import NextStep
 
 STATUS_ICON = {
     Status.PROPOSED: "📝",
@@ -73,8 +77,16 @@ def _details(e: Experiment) -> list[Block]:
     return blocks + sections(links)
 
 
+def _steps(e: Experiment) -> list[str]:
+    """The lifecycle's next steps; a draft's is to write what start needs (edit)."""
+    steps = allowed_steps(e.status)
+    if "start" in steps and missing_before_start(e):
+        steps = ["edit" if s == "start" else s for s in steps]
+    return steps
+
+
 def step_buttons(e: Experiment) -> list[Block]:
-    steps = [s for s in allowed_steps(e.status) if s in BUTTONS]
+    steps = [s for s in _steps(e) if s in BUTTONS]
     if not steps:
         return []
     return [
@@ -85,16 +97,42 @@ def step_buttons(e: Experiment) -> list[Block]:
     ]
 
 
-def card(e: Experiment, *, with_buttons: bool = True) -> list[Block]:
+def card(
+    e: Experiment, *, with_buttons: bool = True, steps: Sequence[NextStep] | None = None
+) -> list[Block]:
+    """The experiment; ``steps`` (from services.next_steps) name who may take each step."""
     blocks: list[Block] = [header(f"{e.key} · {e.title}"), *_details(e)]
     if with_buttons:
         blocks += step_buttons(e)
-    blocks.append(context(f"Next steps: {', '.join(allowed_steps(e.status)) or 'none (final)'}"))
+    if steps is None:
+        blocks.append(context(f"Next steps: {', '.join(_steps(e)) or 'none (final)'}"))
+    else:
+        blocks.append(section(next_steps_line(e, steps)))
     return blocks
 
 
-def show(e: Experiment) -> Reply:
-    return reply(f"{e.key} {escape(e.title)}: {e.status}", card(e))
+def _people(ids: Sequence[str]) -> str:
+    names = [f"<@{u}>" for u in ids]
+    if not names:
+        return "nobody on the project can — ask an admin to add a manager"
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def next_steps_line(e: Experiment, steps: Sequence[NextStep]) -> str:
+    """``Next steps: start — @alice or @mia``; final states say so."""
+    if not steps:
+        return f"*Next steps:* none — {e.key} is {e.status} (final)."
+    parts = [
+        f"{s.step} — {_people(s.who)}" + (f" ({escape(s.note)})" if s.note else "") for s in steps
+    ]
+    return "*Next steps:* " + "; ".join(parts) + " · or abandon."
+
+
+def show(e: Experiment, steps: Sequence[NextStep] | None = None) -> Reply:
+    text = f"{e.key} {escape(e.title)}: {e.status}"
+    if steps is not None:
+        text += ". " + next_steps_line(e, steps).replace("*", "")
+    return reply(text, card(e, steps=steps))
 
 
 LIST_LIMIT = 40  # lines, to stay well inside Slack's ~13k characters of blocks
@@ -116,17 +154,28 @@ def listing(found: Sequence[Experiment], what: str) -> Reply:
     return reply(text, blocks)
 
 
+# Audit details that hold user ids: shown as mentions (names in Slack), never raw ids.
+PEOPLE_DETAILS = frozenset({"reviewers", "reviewer", "successor", "managers", "user", "owner"})
+
+
 def _describe_entry(entry: AuditEntry) -> str:
     move = ""
     if entry.from_status or entry.to_status:
         move = f" {entry.from_status or '∅'} → {entry.to_status or '∅'}"
     extras = []
     for key, value in entry.detail.items():
-        if value not in (None, "", {}, []):
+        if isinstance(value, dict) and value.keys() == {"from", "to"}:
+            # An edited field: what it was and what it became.
+            was, now = (escape(str(value[k])) if value[k] else "∅" for k in ("from", "to"))
+            extras.append(f"{key}: {was} → {now}")
+        elif key in PEOPLE_DETAILS and value:
+            people = value if isinstance(value, list) else [value]
+            extras.append(f"{key}: {', '.join(who(str(person)) for person in people)}")
+        elif value not in (None, "", {}, []):
             extras.append(f"{key}: {escape(str(value))}")
     extra = f" ({'; '.join(extras)})" if extras else ""
     when = entry.at.strftime("%Y-%m-%d %H:%M UTC")
-    return f"`{when}` <@{entry.actor_id}> *{entry.action}*{move}{extra}"
+    return f"`{when}` {who(entry.actor_id)} *{entry.action}*{move}{extra}"
 
 
 def history(e: Experiment, entries: Sequence[AuditEntry]) -> Reply:
@@ -155,7 +204,10 @@ CHANGE_TEXT = {
     "link": "added a link to",
     "schedule": "scheduled engineering for",
     "ship": "shipped",
+    "edited": "edited",
+    "criterion_changed_after_start": "changed the success criterion of",
 }
+EDITED_FIELDS = ("title", "hypothesis", "criterion", "stream")
 
 
 def change_message(e: Experiment, actor_id: str, action: str, detail: dict[str, Any]) -> str:
@@ -167,6 +219,13 @@ def change_message(e: Experiment, actor_id: str, action: str, detail: dict[str, 
         text += f"\n*Reason:* {escape(str(detail.get('reason', '')))}"
     elif action == "schedule" and detail.get("note"):
         text += f"\n*Note:* {escape(str(detail['note']))}"
+    elif action in ("edited", "criterion_changed_after_start"):
+        for name in EDITED_FIELDS:
+            if name in detail:
+                was, now = (escape(str(detail[name][k] or "∅")) for k in ("from", "to"))
+                text += f"\n*{name.capitalize()}:* {was} → {now}"
+        if action == "criterion_changed_after_start":
+            text += "\n:warning: after the experiment started: reviewers will see this."
     elif action == "link":
         label = escape(str(detail.get("label") or detail["url"]))
         text = f"<@{actor_id}> added a link to *{e.key}*: <{detail['url']}|{label}>"
@@ -180,13 +239,4 @@ def project_intro(project: Project, actor_id: str) -> str:
         f"👋 <@{actor_id}> set this channel up as the home of project *{project.slug}*. "
         "Each experiment gets a thread here; try `/exp new "
         f"{project.slug} <title> --hypothesis …`."
-    )
-
-
-def stale_nudge(e: Experiment, idle_days: int) -> str:
-    steps = ", ".join(allowed_steps(e.status))
-    return (
-        f"⏰ *{e.key}* {escape(e.title)} has had no activity for {idle_days} days"
-        f" ({e.status}). Next steps: {steps} — or add a link with what is happening:"
-        f" `/exp link {e.key} <url> [label]`."
     )

@@ -11,13 +11,14 @@ from zoneinfo import ZoneInfo
 from slack_sdk.models.blocks import Block, DividerBlock
 from slack_sdk.models.views import View
 
+from bot.domain import wip
 from bot.domain.lifecycle import allowed_steps
 from bot.domain.model import Experiment, Status, Workstream
 from bot.services.home import Board, Home, NextMeeting, ReviewWaiting
 from bot.slack.blocks import actions, button, clip, context, escape, header, section, sections
 from bot.slack.blocks.experiments import STATUS_ICON, status_text, step_buttons
 from bot.slack.blocks.reviews import APPROVE, CHANGES, DECLINE
-from bot.slack.blocks.rotation import TOPIC_ICON
+from bot.slack.blocks.rotation import TOPIC_ICON, slot_topic
 
 MAX_VIEW_BLOCKS = 100  # Slack's limit for a Home view
 # Slack publishes no total for a view; ours keeps a Home quick to send and to draw.
@@ -132,6 +133,7 @@ def _review(r: ReviewWaiting) -> list[Block]:
     line = (
         f"*{e.key}* {_title(e)} · {r.kind} review · {e.project} · owner <@{e.owner_id}>\n"
         f"Waiting on you for {r.waiting_days} working day(s){late}"
+        + (" · 🙋 needs a reviewer: nobody else can take it over" if r.needs_reviewer else "")
     )
     value = str(r.review_id)
     return [
@@ -163,15 +165,24 @@ def board_line(board: Board) -> str:
         flight += _fullness(board.in_flight, rules.wip_project)
     else:
         flight = f"In flight {board.in_flight} (no project limit)"
-    yours = []
+    limits = ", ".join(f"{stream} {rules.limit_for(stream)}" for stream in Workstream)
+    lines = [f"*{board.project.slug}* — {counts or 'no experiments yet'}"]
+    lines.append(f"{flight} · per person: {limits}")
+    # The person's count is the same on every board (every project's, as the start check
+    # counts it); only the limit is this project's, in the refusal's own words.
     for stream in Workstream:
-        limit = rules.limit_for(stream)
-        mine = board.mine.get(stream, 0)
-        yours.append(f"{stream} {mine} of {limit}{_fullness(mine, limit)}")
-    return (
-        f"*{board.project.slug}* — {counts or 'no experiments yet'}\n"
-        f"{flight} · yours: {', '.join(yours)}"
-    )
+        mine, limit = board.mine.get(stream, 0), rules.limit_for(stream)
+        if wip.personal_limit_reached(mine, limit):
+            words = wip.personal_limit_words(None, mine, stream, limit)
+            lines.append(f"{words}: a {stream} start here is refused.")
+    return "\n".join(lines)
+
+
+def your_work_in_progress(mine: dict[Workstream, int]) -> str:
+    """The person's in-flight experiments per stream, once: every project's, as
+    ``/exp start`` counts them against the limit of the project started in."""
+    counts = " · ".join(f"{stream} {mine.get(stream, 0)}" for stream in Workstream)
+    return f"*Your work in progress* (running or analyzing, in every project): {counts}"
 
 
 def _fullness(count: int, limit: int) -> str:
@@ -185,6 +196,7 @@ def _boards(home: Home) -> list[Block]:
     blocks: list[Block] = [section("*Project boards*")]
     if not home.boards:
         return blocks + [section("_You are on no project._")]
+    blocks.append(section(your_work_in_progress(home.boards[0].mine)))
     blocks += sections([board_line(b) for b in home.boards[:BOARD_LINES]])
     if len(home.boards) > BOARD_LINES:
         blocks.append(
@@ -199,12 +211,12 @@ def _boards(home: Home) -> list[Block]:
 def meeting_line(meeting: NextMeeting, user_id: str) -> str:
     slot = meeting.slot
     when = meeting.meeting.astimezone(ZoneInfo(meeting.timezone))
+    at = f"*{meeting.project}* · {when:%a %Y-%m-%d %H:%M} ({meeting.timezone})"
+    if slot.nobody_in_any_pool:
+        return f"{at} · no meeting: nobody in any presenter pool"
     who = f"<@{slot.presenter}>" if slot.presenter else "_nobody available_"
     you = " — *you present*" if slot.presenter == user_id else ""
-    return (
-        f"*{meeting.project}* · {when:%a %Y-%m-%d %H:%M} ({meeting.timezone})"
-        f" · {TOPIC_ICON[slot.topic]} {slot.topic} · {who}{you}"
-    )
+    return f"{at} · {TOPIC_ICON[slot.topic]} {slot_topic(slot)} · {who}{you}"
 
 
 def _meetings(home: Home) -> list[Block]:

@@ -22,6 +22,7 @@ from bot.slack.blocks import (
     sections,
     to_dicts,
 )
+from bot.slack.blocks import who as named  # `who` is a local name below
 
 APPROVE, CHANGES, DECLINE = "review_approve", "review_changes", "review_decline"
 CHECKLIST = (
@@ -64,6 +65,7 @@ def _status_lines(review: Review, owner: str, quorum: int) -> list[str]:
     lines.append(
         f"*{len(review.approvals(owner))} of {quorum}* approvals"
         + ("" if review.open else " · review closed")
+        + (" · 🙋 *needs a reviewer*" if review.open and review.needs_reviewer else "")
     )
     return lines
 
@@ -91,6 +93,10 @@ def request(
         f"*Hypothesis:* {escape(e.hypothesis) or '_none written_'}",
         f"*Success criterion:* {escape(e.criterion.describe()) if e.criterion else '_none_'}",
     ]
+    if e.criterion_changed_after_start:
+        summary.append(
+            f"⚠️ *Criterion changed after the experiment started* (`/exp history {e.key}`)"
+        )
     if review.kind is ReviewKind.RESULTS:
         summary.append(f"*Outcome:* {e.outcome or '—'} · *Learnings:* {escape(e.learnings)}")
         summary.append(_metric_line(experiment, evaluation))
@@ -118,7 +124,7 @@ def request(
 
 def asked(experiment: Experiment, reviewer: str, kind: ReviewKind, by: str) -> str:
     return (
-        f"👀 <@{by}> asks you to review the {kind} of *{experiment.key}*"
+        f"👀 {named(by)} asks you to review the {kind} of *{experiment.key}*"
         f" {escape(experiment.title)} ({experiment.project}). The request, with Approve and"
         " Request changes buttons, is in the experiment's thread; or type"
         f" `/review approve {experiment.key}` / `/review changes {experiment.key} <reason>`."
@@ -144,8 +150,45 @@ def reviewer_changed(
     text = f"<@{leaving}> {verb} the review of *{experiment.key}*"
     if reason:
         text += f" ({escape(reason)})"
-    text += f"; <@{successor}> takes over." if successor else "; nobody else is available."
+    text += (
+        f"; <@{successor}> takes over."
+        if successor
+        else "; nobody else can take over: it needs a reviewer (the managers are told)."
+    )
     return text
+
+
+def reopened(
+    experiment: Experiment, evaluation_id: int, dismissed: int, asked: Sequence[str]
+) -> str:
+    """Why a results review opened again, in the experiment's thread."""
+    who = ", ".join(f"<@{u}>" for u in asked) or "nobody yet"
+    return (
+        f"🔁 New results (evaluation #{evaluation_id}) dismissed {dismissed}"
+        f" approval{'s' if dismissed != 1 else ''}; review reopened ({experiment.key} is"
+        f" {experiment.status}). Asked to review again: {who}."
+    )
+
+
+def asked_again(experiment: Experiment, evaluation_id: int) -> str:
+    return (
+        f"🔁 New results for *{experiment.key}* {escape(experiment.title)}"
+        f" ({experiment.project}, evaluation #{evaluation_id}) dismissed the approvals of"
+        " the earlier ones: please review again. The request is in the experiment's thread;"
+        f" or `/review approve {experiment.key}` / `/review changes {experiment.key} <reason>`."
+    )
+
+
+def needs_reviewer(experiment: Experiment, kind: ReviewKind, reason: str) -> str:
+    """To the project's managers (once per review) and the thread; ``reason`` is mlgov's
+    own text, with mentions."""
+    key, project = experiment.key, experiment.project
+    return (
+        f"🙋 The {kind} review of *{key}* {escape(experiment.title)} ({project}) needs a"
+        f" reviewer: {reason}. Name one with `/review request {key} {kind} @someone`,"
+        f" add a scientist (`/mlgov member add @user scientist {project}`), or lower the"
+        f" quorum (`/mlgov rules {project} quorum=…`)."
+    )
 
 
 def requested_reply(experiment: Experiment, reviewers: Sequence[str], kind: ReviewKind) -> Reply:
@@ -166,9 +209,10 @@ def pending(items: Sequence[tuple[Experiment, Review, list[str], int]], what: st
     if not items:
         return reply(f"No reviews ({what}).")
     lines = [
-        f"*{e.key}* {escape(e.title)} · {r.kind} · waiting on "
-        + (", ".join(f"<@{u}>" for u in waiting) or "nobody")
+        f"*{e.key}* {escape(e.title)} · {r.kind} · "
+        + (f"waiting on {', '.join(f'<@{u}>' for u in waiting)}" if waiting else "nobody asked")
         + f" · {age} working day(s)"
+        + (" · 🙋 *needs a reviewer*" if r.needs_reviewer else "")
         for e, r, waiting, age in items
     ]
     blocks: list[Block] = [section(f"*{len(items)} review(s)* — {what}"), *sections(lines[:40])]

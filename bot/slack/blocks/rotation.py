@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from slack_sdk.models.blocks import Block
 
 from bot.domain.model import AuditEntry, Role
-from bot.domain.rotation import WEEKDAYS, Agenda, PersonStats, RotationConfig, Slot, Topic
-from bot.services.rotation import Schedule
+from bot.domain.rotation import (
+    WEEKDAYS,
+    Absence,
+    Agenda,
+    PersonStats,
+    RotationConfig,
+    Slot,
+    Topic,
+)
+from bot.services.rotation import Absences, Schedule
 from bot.slack.blocks import (
     Reply,
     context,
@@ -33,10 +41,18 @@ def _skips(slot: Slot) -> str:
     return ", ".join(f"<@{user}> ({why})" for user, why in slot.skipped)
 
 
+def slot_topic(slot: Slot) -> str:
+    """The week's topic, and the one it stands in for when that one's pool is empty."""
+    if slot.instead_of is None:
+        return str(slot.topic)
+    return f"{slot.topic} (instead of {slot.instead_of}: nobody in its pool)"
+
+
 def slot_line(slot: Slot) -> str:
-    line = (
-        f"`{slot.week:%a %Y-%m-%d}` {TOPIC_ICON[slot.topic]} {slot.topic}: {_who(slot.presenter)}"
-    )
+    if slot.nobody_in_any_pool:
+        return f"`{slot.week:%a %Y-%m-%d}` no meeting: nobody in any presenter pool"
+    icon = TOPIC_ICON[slot.topic]
+    line = f"`{slot.week:%a %Y-%m-%d}` {icon} {slot_topic(slot)}: {_who(slot.presenter)}"
     if slot.swapped_from:
         line += f" (swapped with <@{slot.swapped_from}>)"
     if slot.skipped:
@@ -55,10 +71,15 @@ def schedule(plan: Schedule) -> Reply:
         *sections([slot_line(s) for s in plan.slots]),
         context("Exactly how the next weeks will go with today's pools, absences and swaps."),
     ]
-    text = f"Rotation of {plan.project.slug}: " + "; ".join(
-        f"{s.week} {s.topic} {s.presenter or 'nobody'}" for s in plan.slots
-    )
+    text = f"Rotation of {plan.project.slug}: " + "; ".join(_brief(s) for s in plan.slots)
     return reply(text, blocks)
+
+
+def _brief(slot: Slot) -> str:
+    if slot.nobody_in_any_pool:
+        return f"{slot.week} no meeting"
+    text = f"{slot.week} {slot.topic} {slot.presenter or 'nobody'}"
+    return text + (f" (instead of {slot.instead_of})" if slot.instead_of else "")
 
 
 def fairness(plan: Schedule, table: dict[str, PersonStats], weeks: int) -> Reply:
@@ -97,6 +118,53 @@ def absence(start: str, end: str) -> Reply:
     return reply(f"Noted: out of office {start} to {end}. You keep your place in every rotation.")
 
 
+def pool_empty(project: str, topics: list[Topic], slot: Slot) -> str:
+    """Told once to the managers: a topic of the rotation has nobody to present."""
+    names = " and ".join(f"*{t}*" for t in topics)
+    if slot.nobody_in_any_pool:
+        then = f"no review is announced on {slot.week:%a %d %b} or after until someone joins."
+    else:
+        then = f"*{slot.topic}* takes its weeks, from {slot.week:%a %d %b}, until someone joins."
+    return (
+        f"⚠️ The *{project}* review rotation has nobody in the {names} pool: {then}"
+        f" Add people with `/mlgov member add @user <role> {project}`"
+        " (scientists present science, engineers engineering)."
+    )
+
+
+def absences(found: Absences) -> Reply:
+    """`/rotation ooo list`: yours, or a project's people's, that are not over."""
+    if found.project is None:
+        if not found.absences:
+            return reply(
+                "You have no absence recorded that is not over."
+                " Add one with `/rotation ooo <from> <to>`."
+            )
+        lines = [f"• {a.start:%a %Y-%m-%d} to {a.end:%a %Y-%m-%d}" for a in found.absences]
+        return reply(
+            "Your absences:\n"
+            + "\n".join(lines)
+            + "\nWithdraw one with `/rotation ooo cancel <from>`."
+        )
+    slug = found.project.slug
+    if not found.absences:
+        return reply(f"Nobody on {slug} has an absence recorded that is not over.")
+    lines = [
+        f"• <@{a.user_id}> {a.start:%a %Y-%m-%d} to {a.end:%a %Y-%m-%d}" for a in found.absences
+    ]
+    return reply(f"Absences of people on {slug}:\n" + "\n".join(lines))
+
+
+def absence_cancelled(cancelled: list[Absence], today: date) -> Reply:
+    parts = []
+    for a in cancelled:
+        if a.start < today:
+            parts.append(f"{a.start} to {a.end} now ends yesterday (the days past stay recorded)")
+        else:
+            parts.append(f"{a.start} to {a.end} withdrawn")
+    return reply(f"Out of office {'; '.join(parts)}. `/rotation show` follows.")
+
+
 def swapped(slot: Slot) -> Reply:
     return reply(f"Swapped: {slot_line(slot)}")
 
@@ -123,6 +191,10 @@ def announcement(
         f" {when:%a %d %b %H:%M} ({config.timezone})"
     )
     lines = [f"*Presenter:* {_who(slot.presenter)}"]
+    if slot.instead_of is not None:
+        lines.append(
+            f"_{slot.instead_of.title()} has nobody in its pool, so {slot.topic} takes this week._"
+        )
     if slot.swapped_from:
         lines.append(f"(swapped with <@{slot.swapped_from}>)")
     if slot.skipped:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 from bot.domain.model import Project, ProjectRules, Role
 from bot.domain.rules import describe_rules, rules_to_dict
 from bot.slack.blocks import Reply, escape, reply, section
 from bot.slack.parsing import USAGE
+
+if TYPE_CHECKING:
+    from bot.services.team import Roster
 
 INTRO = {
     "exp": "Experiments, from proposal to production. Each one gets a thread in its"
@@ -31,16 +37,55 @@ def help_text(command: str) -> Reply:
 
 
 def rules(project: str, value: ProjectRules, changed: bool) -> Reply:
-    pairs = "  ".join(f"`{k}={v}`" for k, v in rules_to_dict(value).items())
+    pairs = rule_pairs(value)
     verb = "now" if changed else "currently"
     return reply(f"Rules of *{project}* are {verb}: {pairs}")
 
 
+def rule_pairs(value: ProjectRules) -> str:
+    """``key=value`` pairs; a channel as a link, which Slack shows by name (not in code)."""
+    return "  ".join(
+        f"`{k}=`<#{v}>" if k == "digest_channel" and v else f"`{k}={v}`"
+        for k, v in rules_to_dict(value).items()
+    )
+
+
 def project_added(project: Project) -> Reply:
     return reply(
-        f"Project *{project.slug}* created, home channel <#{project.channel_id}>. "
+        f"Project *{project.slug}* created, home channel <#{project.channel_id}>. You manage"
+        " it. "
         f"Add people with `/mlgov member add @user scientist {project.slug}`."
     )
+
+
+ROLE_TITLES = {
+    Role.MANAGER: "Managers",
+    Role.SCIENTIST: "Scientists",
+    Role.ENGINEER: "Engineers",
+    Role.ADMIN: "Admins",
+}
+# What each role may do on a project (SPEC §2, §3), said once for /mlgov project show.
+ROLE_RULES = (
+    "The owner of an experiment or a manager moves it through the science states"
+    " (edit, start, analyze, conclude, abandon). Scientists other than the owner review"
+    " it; engineers and managers schedule and ship it. Managers also assign reviewers"
+    " and set the rules; admins add projects and members."
+)
+
+
+def roster(value: Roster) -> Reply:
+    """Who holds which role on a project, what each role does, and the rules."""
+    p = value.project
+    lines = [f"*Project {p.slug}* · home channel <#{p.channel_id}>"]
+    for role, title in ROLE_TITLES.items():
+        people = [
+            f"<@{h.user_id}>" + (" (workspace-wide)" if h.workspace_wide else "")
+            for h in value.holders.get(role, ())
+        ]
+        lines.append(f"*{title}:* {', '.join(people) or '_nobody_'}")
+    pairs = rule_pairs(p.rules)
+    text = "\n".join(lines)
+    return reply(text, [section(text), section(ROLE_RULES), section(f"*Rules:* {pairs}")])
 
 
 def member_added(user_id: str, role: Role, project: str | None, added: bool) -> Reply:
@@ -50,5 +95,6 @@ def member_added(user_id: str, role: Role, project: str | None, added: bool) -> 
     return reply(f"<@{user_id}> is now {role.value} {where}.")
 
 
-def member_removed(user_id: str, count: int) -> Reply:
-    return reply(f"Removed {count} role(s) of <@{user_id}>.")
+def member_removed(user_id: str, count: int, below_quorum: Sequence[str] = ()) -> Reply:
+    warnings = "".join(f"\n⚠️ {line}" for line in below_quorum)
+    return reply(f"Removed {count} role(s) of <@{user_id}>.{warnings}")

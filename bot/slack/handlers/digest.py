@@ -13,7 +13,7 @@ from storage.unit_of_work import UnitOfWork
 
 
 def preview(uow: UnitOfWork, ctx: Context, cmd: PreviewDigest) -> Reply:
-    return render.preview(digest.preview(uow, ctx, cmd.project))
+    return render.preview(digest.preview(uow, ctx, cmd.project, last=cmd.last))
 
 
 def subscribe(uow: UnitOfWork, ctx: Context, cmd: SubscribeDigest) -> Reply:

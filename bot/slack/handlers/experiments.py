@@ -6,6 +6,7 @@ from typing import Any
 
 from bot.domain.commands import (
     AddLink,
+    EditExperiment,
     History,
     ListExperiments,
     NewExperiment,
@@ -15,6 +16,7 @@ from bot.domain.commands import (
 )
 from bot.domain.errors import NotFound
 from bot.services import experiments as exp
+from bot.services.next_steps import next_steps
 from bot.services.ports import Context
 from bot.slack.blocks import Reply, escape, forms, reply
 from bot.slack.blocks import experiments as render
@@ -42,7 +44,13 @@ def listing(uow: UnitOfWork, ctx: Context, cmd: ListExperiments) -> Reply:
 
 
 def show(uow: UnitOfWork, ctx: Context, cmd: ShowExperiment) -> Reply:
-    return render.show(exp.show_experiment(uow, ctx, cmd.number))
+    e = exp.show_experiment(uow, ctx, cmd.number)
+    return render.show(e, next_steps(uow, e))
+
+
+def edit(uow: UnitOfWork, ctx: Context, cmd: EditExperiment) -> Reply:
+    e = exp.edit_experiment(uow, ctx, cmd)
+    return reply(f"{e.key} edited.", render.card(e, steps=next_steps(uow, e)))
 
 
 def history(uow: UnitOfWork, ctx: Context, cmd: History) -> Reply:
@@ -81,5 +89,6 @@ HANDLERS: dict[type, Any] = {
     ShowExperiment: show,
     History: history,
     Step: step,
+    EditExperiment: edit,
     AddLink: link,
 }

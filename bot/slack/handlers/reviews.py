@@ -36,7 +36,11 @@ def decide(uow: UnitOfWork, ctx: Context, cmd: DecideReview) -> Reply:
 
 def decline(uow: UnitOfWork, ctx: Context, cmd: DeclineReview) -> Reply:
     successor = reviews.decline(uow, ctx, cmd.number, cmd.reason, cmd.review_id)
-    who = f"<@{successor}> takes over" if successor else "nobody else is available"
+    who = (
+        f"<@{successor}> takes over"
+        if successor
+        else "nobody else can take over, so it needs a reviewer (the managers are told)"
+    )
     return reply(f"Declined the review of EXP-{cmd.number}; {who}.")
 
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.domain.commands import (
+    CancelAbsence,
     ConfigureRotation,
     JoinRotation,
+    ListAbsences,
     RecordAbsence,
     RotationStats,
     ShowRotation,
@@ -49,6 +52,16 @@ def absence(uow: UnitOfWork, ctx: Context, cmd: RecordAbsence) -> Reply:
     return render.absence(recorded.start.isoformat(), recorded.end.isoformat())
 
 
+def absences(uow: UnitOfWork, ctx: Context, cmd: ListAbsences) -> Reply:
+    project = _project(uow, ctx, cmd.project) if cmd.project else None
+    return render.absences(rotation.list_absences(uow, ctx, project))
+
+
+def cancel_absence(uow: UnitOfWork, ctx: Context, cmd: CancelAbsence) -> Reply:
+    today = ctx.now.astimezone(ZoneInfo(ctx.timezone)).date()
+    return render.absence_cancelled(rotation.cancel_absence(uow, ctx, cmd.start), today)
+
+
 def swap(uow: UnitOfWork, ctx: Context, cmd: SwapPresenters) -> Reply:
     project = _project(uow, ctx, cmd.project)
     return render.swapped(rotation.swap(uow, ctx, project, ctx.timezone, cmd.a, cmd.b, cmd.week))
@@ -65,6 +78,8 @@ HANDLERS: dict[type, Any] = {
     RotationStats: stats,
     JoinRotation: join,
     RecordAbsence: absence,
+    ListAbsences: absences,
+    CancelAbsence: cancel_absence,
     SwapPresenters: swap,
     ConfigureRotation: configure,
 }
