@@ -15,6 +15,7 @@ from bot.domain.model import Direction, Workstream, plain_number, success_criter
 from bot.slack.words import (
     MAX_TEXT,
     MAX_TITLE,
+    checked_text,
     project_slug,
     split_flags,
     text_arg,
@@ -57,10 +58,12 @@ def parse_edit(number: int, args: list[str], usage: str) -> EditExperiment:
         raise UsageError("edit needs at least one change.", usage)
     title = flags.get("title")
     if title is not None:
-        title = unquote(text_arg(title.split(), "title", usage, MAX_TITLE))
+        # split_flags has unescaped the value already: unescaping twice would turn a
+        # typed "&amp;" into "&".
+        title = unquote(checked_text(title, "title", usage, MAX_TITLE))
     hypothesis = flags.get("hypothesis")
     if hypothesis is not None:
-        hypothesis = unquote(text_arg(hypothesis.split(), "hypothesis", usage))
+        hypothesis = unquote(checked_text(hypothesis, "hypothesis", usage))
     metric = direction = min_delta = None
     if CRITERION_FLAGS & flags.keys():
         # The experiment's own metric may complete --direction / --min-delta: the

@@ -229,7 +229,12 @@ def split_flags(
 
 
 def text_arg(words: list[str], what: str, usage: str, limit: int = MAX_TEXT) -> str:
-    value = unescape(" ".join(words)).strip()
+    return checked_text(unescape(" ".join(words)), what, usage, limit)
+
+
+def checked_text(text: str, what: str, usage: str, limit: int = MAX_TEXT) -> str:
+    """Already unescaped ``text``, stripped, refused when empty or over ``limit``."""
+    value = text.strip()
     if not value:
         raise UsageError(f"Missing {what}.", usage)
     if len(value) > limit:
