@@ -203,9 +203,7 @@ def seed(runtime: Runtime, deliver: Callable[[], object]) -> Seeded | None:
     deliver()  # all at once: each channel's messages still go out in order
     experiments = sum(line.startswith("new ") for _, _, line in STORY)
     holdout = _write_tryout(models.tryout, _folder_of(runtime))
-    return Seeded(
-        len(PEOPLE), len(PROJECTS), experiments, HISTORY_WEEKS, len(announced), holdout
-    )
+    return Seeded(len(PEOPLE), len(PROJECTS), experiments, HISTORY_WEEKS, len(announced), holdout)
 
 
 def _folder_of(runtime: Runtime) -> Path:

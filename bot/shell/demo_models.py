@@ -44,9 +44,7 @@ def train_demo_models(seed: int = 0) -> DemoEvaluations:
     """Train the demo's models on a seeded split and score them on the held-out rows."""
     baseline, candidate, tryout = _classification_models(seed)
     regression_baseline, regression_candidate = _regression_pair(seed)
-    return DemoEvaluations(
-        baseline, candidate, regression_baseline, regression_candidate, tryout
-    )
+    return DemoEvaluations(baseline, candidate, regression_baseline, regression_candidate, tryout)
 
 
 def _classification_models(seed: int) -> tuple[Predictions, Predictions, Predictions]:

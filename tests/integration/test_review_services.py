@@ -94,7 +94,6 @@ class ReviewNotices(RecordingNotices):
             experiment, project, review, leaving, successor, why, reason
         )
 
-
     def review_reopened(
         self,
         experiment: Experiment,
