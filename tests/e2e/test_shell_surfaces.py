@@ -289,7 +289,9 @@ def test_jobs_on_runs_every_job_and_what_they_post_shows_while_the_prompt_waits(
         runtime.close()
     said = answers(out)
     assert "Background jobs: on — every job runs on its schedule" in said["ada> :jobs on"]
-    waiting = said["ada> "]  # the prompt nobody answered yet
+    # What printed while the prompt waited; the shell may draw the prompt again
+    # between two jobs' posts, so take everything up to the :quit typed last.
+    waiting = out.split("ada> :jobs on", 1)[1].split("ada> :quit", 1)[0]
     assert "  [#churn] 🔬 Science review · Mon 30 Nov 10:00 (Europe/Berlin)" in waiting
     assert "  [#fraud] 🔬 Science review" in waiting
     assert "[DM → @bob] ⏰ EXP-2" in waiting  # the stale nudge of its Monday
