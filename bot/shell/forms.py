@@ -42,7 +42,7 @@ class Field:
             label=str(block.get("label", {}).get("text", block.get("block_id", ""))),
             optional=bool(block.get("optional", False)),
             hint=str((block.get("hint") or {}).get("text", "")),
-            options=tuple(str(o["value"]) for o in element.get("options", [])),
+            options=tuple(str(o["value"]) for o in _options(element)),
             initial=str(initial["value"]) if initial else element.get("initial_value"),
             max_length=element.get("max_length"),
         )
@@ -55,6 +55,12 @@ class Field:
                 self.action_id: {"type": self.kind, "selected_option": chosen if answer else None}
             }
         return {self.action_id: {"type": self.kind, "value": answer}}
+
+
+def _options(element: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """A menu's options, whether listed or in groups (a menu of more than 100 has groups)."""
+    groups = element.get("option_groups") or [{"options": element.get("options", [])}]
+    return [option for group in groups for option in group.get("options", [])]
 
 
 class FormCancelled(Exception):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import secrets
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +20,7 @@ from bot.services.home import Home
 from bot.slack.blocks import digest as digest_render
 from bot.slack.blocks import evaluations as eval_render
 from bot.slack.blocks import experiments as render
+from bot.slack.blocks import fresh_block_ids
 from bot.slack.blocks import home as home_render
 from bot.slack.blocks import nudges as nudge_render
 from bot.slack.blocks import reviews as review_render
@@ -27,8 +30,18 @@ from bot.slack.blocks import rotation as rotation_render
 UPLOAD = "files.uploadV2"
 
 
+def new_stamp() -> str:
+    """A fresh suffix for the block_ids of one update of a message."""
+    return secrets.token_hex(4)
+
+
 class SlackNotices:
-    """Each experiment has one thread in its project channel; its root shows the status."""
+    """Each experiment has one thread in its project channel; its root shows the status.
+
+    ``stamp`` makes the block_ids of each chat.update new (Slack asks for it)."""
+
+    def __init__(self, stamp: Callable[[], str] = new_stamp) -> None:
+        self.stamp = stamp
 
     def project_added(self, project: Project, actor_id: str) -> list[OutgoingMessage]:
         text = render.project_intro(project, actor_id)
@@ -80,7 +93,7 @@ class SlackNotices:
                 },
                 experiment_id=experiment.id,
             ),
-            _root_update(experiment, project),
+            self._root_update(experiment, project),
         ]
 
     def rotation_announced(
@@ -184,12 +197,12 @@ class SlackNotices:
                 project.team_id,
                 channel,
                 "chat.update",
-                {"channel": channel, "text": update_text, "blocks": blocks},
+                {"channel": channel, "text": update_text, "blocks": self._fresh(blocks)},
                 ref=review_render.ref(review),
             ),
         ]
         if moved is not None:
-            messages.append(_root_update(moved, project))
+            messages.append(self._root_update(moved, project))
         return messages
 
     def review_reminder(
@@ -265,7 +278,7 @@ class SlackNotices:
             ),
         ]
         if moved is not None:
-            messages.append(_root_update(moved, project))
+            messages.append(self._root_update(moved, project))
         messages += [
             _direct_message(
                 project.team_id, r, review_render.asked_again(experiment, evaluation_id)
@@ -308,6 +321,8 @@ class SlackNotices:
         text, blocks = eval_render.summary_blocks(
             experiment, summary, baseline, dismissed, credit=credit
         )
+        if progress_ref:  # the "computing…" message becomes the summary
+            blocks = self._fresh(blocks)
         payload = {"channel": channel, "text": text, "blocks": blocks}
         messages = [
             OutgoingMessage(
@@ -380,6 +395,21 @@ class SlackNotices:
     ) -> list[OutgoingMessage]:
         return [self._in_thread(experiment, project, eval_render.parity_text(experiment, parity))]
 
+    def _root_update(self, experiment: Experiment, project: Project) -> OutgoingMessage:
+        """The experiment's thread root, updated in place to show its status and buttons."""
+        text, blocks = render.thread_root(experiment)
+        channel = project.channel_id
+        return OutgoingMessage(
+            project.team_id,
+            channel,
+            "chat.update",
+            {"channel": channel, "text": text, "blocks": self._fresh(blocks)},
+            experiment_id=experiment.id,
+        )
+
+    def _fresh(self, blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return fresh_block_ids(blocks, self.stamp())
+
     def _in_thread(
         self, experiment: Experiment, project: Project, text: str, ref: str | None = None
     ) -> OutgoingMessage:
@@ -438,19 +468,6 @@ class SlackNotices:
         """The person's Home tab; one outbox channel per person keeps publishes in order."""
         payload = {"user_id": user_id, "view": home_render.home_view(home)}
         return [OutgoingMessage(team_id, f"home:{user_id}", "views.publish", payload)]
-
-
-def _root_update(experiment: Experiment, project: Project) -> OutgoingMessage:
-    """The experiment's thread root, updated in place to show its status and buttons."""
-    text, blocks = render.thread_root(experiment)
-    channel = project.channel_id
-    return OutgoingMessage(
-        project.team_id,
-        channel,
-        "chat.update",
-        {"channel": channel, "text": text, "blocks": blocks},
-        experiment_id=experiment.id,
-    )
 
 
 def _direct_message(team_id: str, user_id: str, text: str) -> OutgoingMessage:

@@ -53,6 +53,7 @@ from bot.domain.model import (
     Status,
     plain_number,
 )
+from bot.slack.blocks import escaped
 from bot.slack.proposals import parse_edit, parse_new
 from bot.slack.words import (
     LINK_PATTERN,
@@ -70,6 +71,7 @@ from bot.slack.words import (
     pairs,
     project_and_weeks,
     project_slug,
+    quoted,
     role_of,
     split_flags,
     text_arg,
@@ -109,7 +111,7 @@ def parse_exp(text: str) -> Command:
     args = rest[1:]
     if sub in ("show", "history", "analyze", "metrics"):
         if args:
-            raise UsageError(f"Unexpected '{unescape(' '.join(args))}'.", usage)
+            raise UsageError(f"Unexpected '{quoted(' '.join(args))}'.", usage)
         if sub == "show":
             return ShowExperiment(number)
         if sub == "metrics":
@@ -119,7 +121,7 @@ def parse_exp(text: str) -> Command:
         return parse_edit(number, args, usage)
     if sub == "start":
         if args and [flag_name(a, {"force"}) for a in args] != ["force"]:
-            raise UsageError(f"Unexpected '{unescape(' '.join(args))}'.", usage)
+            raise UsageError(f"Unexpected '{quoted(' '.join(args))}'.", usage)
         return Step("start", number, force=bool(args))
     if sub == "conclude":
         if not args:
@@ -128,7 +130,7 @@ def parse_exp(text: str) -> Command:
             outcome = Outcome(args[0].lower())
         except ValueError:
             raise UsageError(
-                f"'{unescape(args[0])}' is not an outcome (success, failure, inconclusive).",
+                f"'{quoted(args[0])}' is not an outcome (success, failure, inconclusive).",
                 usage,
             ) from None
         return Step(
@@ -140,7 +142,7 @@ def parse_exp(text: str) -> Command:
         return ScheduleEngineering(number, unescape(" ".join(args)).strip()[:MAX_TEXT])
     if sub == "ship":
         if args:
-            raise UsageError(f"Unexpected '{unescape(' '.join(args))}'.", usage)
+            raise UsageError(f"Unexpected '{quoted(' '.join(args))}'.", usage)
         return Ship(number)
     # link
     if not args:
@@ -148,7 +150,7 @@ def parse_exp(text: str) -> Command:
     match = LINK_PATTERN.match(args[0])
     url = unescape(match.group(1) if match else args[0])
     if not URL_PATTERN.fullmatch(url) or len(url) > 2000:
-        raise UsageError(f"'{url[:80]}' is not an http(s) URL.", usage)
+        raise UsageError(f"'{escaped(url, 80)}' is not an http(s) URL.", usage)
     label = unescape(" ".join(args[1:])).strip()
     shown = unescape(match.group(2) or "") if match else ""
     if not label and shown and not url.split("://", 1)[-1].startswith(shown):
@@ -163,7 +165,7 @@ def _parse_baseline(rest: list[str], usage: str) -> SetBaseline | BaselineHistor
     if len(rest) == 1:
         return BaselineHistory(slug)
     if len(rest) > 2:
-        raise UsageError(f"Unexpected '{unescape(' '.join(rest[2:]))}'.", usage)
+        raise UsageError(f"Unexpected '{quoted(' '.join(rest[2:]))}'.", usage)
     return SetBaseline(slug, experiment_number(rest[1], usage))
 
 
@@ -187,7 +189,7 @@ def _parse_list(rest: list[str], usage: str) -> ListExperiments:
         return ListExperiments(user_id=user_id(word, usage), project=project)
     statuses = ", ".join(s.value for s in Status)
     raise UsageError(
-        f"'{unescape(word)}' is not a filter: use mine, all, @user or a status ({statuses}).",
+        f"'{quoted(word)}' is not a filter: use mine, all, @user or a status ({statuses}).",
         usage,
     )
 
@@ -237,7 +239,7 @@ def parse_mlgov(text: str) -> Command:
             elif project is None:
                 project = project_slug(word, usage)
             else:
-                raise UsageError(f"Unexpected '{unescape(word)}'.", usage)
+                raise UsageError(f"Unexpected '{quoted(word)}'.", usage)
         return RemoveMember(user_id(rest[0], usage), role, project)
     # rules
     if not rest:
@@ -286,7 +288,7 @@ def parse_rotation(text: str) -> Command:
         return ShowRotation(project, weeks) if sub == "show" else RotationStats(project, weeks)
     if sub in ("join", "leave"):
         if len(rest) > 1:
-            raise UsageError(f"Unexpected '{unescape(' '.join(rest[1:]))}'.", usage)
+            raise UsageError(f"Unexpected '{quoted(' '.join(rest[1:]))}'.", usage)
         return JoinRotation(project_slug(rest[0], usage) if rest else None, leave=sub == "leave")
     if sub == "ooo":
         return _parse_ooo(rest, usage)
@@ -312,7 +314,7 @@ def _parse_ooo(rest: list[str], usage: str) -> Command:
     if what == "list":
         usage = USAGE["rotation"]["ooo list"]
         if len(rest) > 2:
-            raise UsageError(f"Unexpected '{unescape(' '.join(rest[2:]))}'.", usage)
+            raise UsageError(f"Unexpected '{quoted(' '.join(rest[2:]))}'.", usage)
         return ListAbsences(project_slug(rest[1], usage) if len(rest) == 2 else None)
     if what == "cancel":
         usage = USAGE["rotation"]["ooo cancel"]
@@ -338,10 +340,10 @@ def parse_digest(text: str) -> Command:
     named = [flag_name(w, {"last"}) if sub == "preview" else None for w in rest]
     for word, name in zip(rest, named, strict=True):
         if name not in (None, "last"):
-            raise UsageError(f"Unknown option '{unescape(word)}' (options: --last).", usage)
+            raise UsageError(f"Unknown option '{quoted(word)}' (options: --last).", usage)
     rest = [w for w, name in zip(rest, named, strict=True) if name is None]
     if len(rest) > 1:
-        raise UsageError(f"Unexpected '{unescape(' '.join(rest[1:]))}'.", usage)
+        raise UsageError(f"Unexpected '{quoted(' '.join(rest[1:]))}'.", usage)
     project = project_slug(rest[0], usage) if rest else None
     if sub == "preview":
         return PreviewDigest(project, last="last" in named)
@@ -379,7 +381,7 @@ def parse_mention(text: str, bot_user_id: str | None) -> tuple[str, str]:
     name = head.lstrip("/").lower()
     if name not in PARSERS and name not in UPLOAD_USAGE:
         hint = did_you_mean(name, [*PARSERS, *UPLOAD_USAGE], prefix="@mlgov ") if name else ""
-        said = f"I did not understand '{unescape(head)[:40]}'.{hint} " if name else ""
+        said = f"I did not understand '{quoted(head, 40)}'.{hint} " if name else ""
         raise UsageError(
             f"{said}Mention me with a command, like @mlgov exp list.",
             "@mlgov exp help, @mlgov review help, @mlgov rotation help, @mlgov digest help,"
@@ -399,7 +401,7 @@ def parse_upload(name: str, text: str) -> EvaluateUpload | ParityUpload:
     if not positional:
         raise UsageError(f"'{name}' needs an experiment key.", usage)
     if len(positional) > 1:
-        raise UsageError(f"Unexpected '{unescape(' '.join(positional[1:]))}'.", usage)
+        raise UsageError(f"Unexpected '{quoted(' '.join(positional[1:]))}'.", usage)
     number = experiment_number(positional[0], usage)
     if name == "eval":
         kind = flags.get("kind")
@@ -417,7 +419,7 @@ def _finite(text: str, what: str, usage: str) -> float:
     try:
         value = plain_number(text)
     except ValueError:
-        raise UsageError(f"The {what} '{text[:40]}' is not a number.", usage) from None
+        raise UsageError(f"The {what} '{quoted(text, 40)}' is not a number.", usage) from None
     if not math.isfinite(value):
         raise UsageError(f"The {what} must be a finite number.", usage)
     return value

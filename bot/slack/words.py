@@ -17,6 +17,7 @@ from bot.domain.model import (
     SLUG_PATTERN,
     Role,
 )
+from bot.slack.blocks import escaped
 
 USER_PATTERN = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|([^>]*))?>$|^@?([UW][A-Z0-9]{2,})$")
 CHANNEL_PATTERN = re.compile(r"^<#([CGD][A-Z0-9]+)(?:\|[^>]*)?>$|^#?([CGD][A-Z0-9]{2,})$")
@@ -112,9 +113,8 @@ def did_you_mean(word: str, choices: Iterable[str], prefix: str = "") -> str:
 
 def unknown_subcommand(command: str, typed: str) -> UsageError:
     """The refusal of a subcommand ``command`` does not have, with the nearest one."""
-    shown = unescape(typed)
-    hint = did_you_mean(shown, [k for k in USAGE[command] if k != "help"])
-    return UsageError(f"Unknown subcommand '{shown}'.{hint}", usage_of(command))
+    hint = did_you_mean(unescape(typed), [k for k in USAGE[command] if k != "help"])
+    return UsageError(f"Unknown subcommand '{quoted(typed)}'.{hint}", usage_of(command))
 
 
 # --- tokens -------------------------------------------------------------------------
@@ -130,10 +130,16 @@ def unescape(text: str) -> str:
     return html.unescape(text)
 
 
+def quoted(fragment: str, limit: int = 80) -> str:
+    """What the user typed (as Slack sent it, escaped), to echo in a reply: cut as typed,
+    then escaped again, so a cut never splits ``&amp;`` and the echo cannot mention anyone."""
+    return escaped(unescape(fragment), limit)
+
+
 def user_id(token: str, usage: str) -> str:
     match = USER_PATTERN.match(token)
     if not match:
-        raise UsageError(f"'{unescape(token)}' is not a user; mention them like @alice.", usage)
+        raise UsageError(f"'{quoted(token)}' is not a user; mention them like @alice.", usage)
     return match.group(1) or match.group(3)
 
 
@@ -146,14 +152,14 @@ def user_name(token: str) -> str:
 def channel_id(token: str, usage: str) -> str:
     match = CHANNEL_PATTERN.match(token)
     if not match:
-        raise UsageError(f"'{unescape(token)}' is not a channel; name it like #churn.", usage)
+        raise UsageError(f"'{quoted(token)}' is not a channel; name it like #churn.", usage)
     return match.group(1) or match.group(2)
 
 
 def experiment_number(token: str, usage: str) -> int:
     match = KEY_PATTERN.match(token)
     if not match:
-        raise UsageError(f"'{unescape(token)}' is not an experiment key like EXP-7.", usage)
+        raise UsageError(f"'{quoted(token)}' is not an experiment key like EXP-7.", usage)
     return int(match.group(1))
 
 
@@ -161,7 +167,7 @@ def project_slug(token: str, usage: str) -> str:
     slug = token.lower()
     if not SLUG_PATTERN.match(slug):
         raise UsageError(
-            f"'{unescape(token)}' is not a project slug (2–40 of a-z, 0-9, '-', starting with"
+            f"'{quoted(token)}' is not a project slug (2–40 of a-z, 0-9, '-', starting with"
             " a letter).",
             usage,
         )
@@ -206,7 +212,7 @@ def split_flags(
         if name is not None:
             if name not in allowed and name not in switches:
                 known = ", ".join(f"--{a}" for a in sorted(allowed | switches)) or "none"
-                raise UsageError(f"Unknown option '{unescape(word)}' (options: {known}).", usage)
+                raise UsageError(f"Unknown option '{quoted(word)}' (options: {known}).", usage)
             if name in flags:
                 raise UsageError(f"Option --{name} given twice.", usage)
             flags[name] = []
@@ -214,7 +220,7 @@ def split_flags(
         elif current is not None:
             flags[current].append(word)
         elif flags:
-            raise UsageError(f"'{unescape(word)}' follows a switch that takes no value.", usage)
+            raise UsageError(f"'{quoted(word)}' follows a switch that takes no value.", usage)
         else:
             positional.append(word)
     values: dict[str, str] = {}
@@ -252,7 +258,7 @@ def role_of(word: str, usage: str) -> Role:
         return Role(word.lower())
     except ValueError:
         raise UsageError(
-            f"'{unescape(word)}' is not a role (scientist, engineer, manager, admin).", usage
+            f"'{quoted(word)}' is not a role (scientist, engineer, manager, admin).", usage
         ) from None
 
 
@@ -260,7 +266,7 @@ def day(word: str, usage: str) -> date:
     try:
         return date.fromisoformat(word)
     except ValueError:
-        raise UsageError(f"'{unescape(word)}' is not a date like 2026-03-30.", usage) from None
+        raise UsageError(f"'{quoted(word)}' is not a date like 2026-03-30.", usage) from None
 
 
 def project_and_weeks(words: list[str], default: int, usage: str) -> tuple[str | None, int]:
@@ -274,7 +280,7 @@ def project_and_weeks(words: list[str], default: int, usage: str) -> tuple[str |
         elif project is None:
             project = project_slug(word, usage)
         else:
-            raise UsageError(f"Unexpected '{unescape(word)}'.", usage)
+            raise UsageError(f"Unexpected '{quoted(word)}'.", usage)
     return project, weeks
 
 
@@ -289,7 +295,7 @@ def pairs(words: list[str], usage: str) -> dict[str, str]:
             continue
         name, sep, value = unescape(pair).partition("=")
         if not sep or not name or not value:
-            raise UsageError(f"'{unescape(pair)}' is not key=value.", usage)
+            raise UsageError(f"'{quoted(pair)}' is not key=value.", usage)
         if name.lower() in changes:
             raise UsageError(f"'{name}' given twice.", usage)
         changes[name.lower()] = value

@@ -19,6 +19,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from tests.fakes import block_kit
+
 # Form-encoded fields that carry JSON (slack_sdk json.dumps these when not sending a JSON body).
 _JSON_FIELDS = {"blocks", "attachments", "view", "files", "metadata", "unfurls"}
 
@@ -247,6 +249,9 @@ class FakeSlack:
             canned = self._answers.get(m)
         if canned is not None:
             return dict(canned)
+        refused = block_kit.refusal(m, p)  # what Slack refuses, the fake refuses too
+        if refused is not None:
+            return refused
         if m == "auth.test":
             return {
                 "ok": True,

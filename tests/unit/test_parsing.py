@@ -415,9 +415,12 @@ def test_bad_mlgov_input_explains_and_shows_usage(text: str, usage_key: str, fra
     assert USAGE["mlgov"][usage_key] in message
 
 
-def test_error_messages_show_user_text_unescaped() -> None:
-    with pytest.raises(UsageError, match="'a&b' is not an experiment key"):
+def test_error_messages_echo_user_text_as_mrkdwn_that_shows_what_was_typed() -> None:
+    # Slack and the shell both show "a&b"; the echo is escaped so it cannot mention anyone.
+    with pytest.raises(UsageError, match="'a&amp;b' is not an experiment key"):
         parse("/exp", "show a&amp;b")
+    with pytest.raises(UsageError, match="'&lt;!channel&gt;' is not an experiment key"):
+        parse("/exp", "show <!channel>")
 
 
 def test_an_unknown_slash_command_is_a_usage_error() -> None:

@@ -24,6 +24,8 @@ MAX_BLOCKS = 50
 _SLACK_USER = re.compile(r"^[UWB][A-Z0-9]+$")
 MAX_BLOCK_CHARS = 11_000  # JSON of all blocks; Slack's own limit is near 13k of content
 SECTION_LIMIT = 3000
+# The tail of a cut entity such as "&am" or "&#12" (a whole one ends with ";").
+_OPEN_ENTITY = re.compile(r"&[#A-Za-z0-9]*$")
 
 
 @dataclass(frozen=True)
@@ -38,13 +40,40 @@ class Reply:
 
 
 def clip(text: str, limit: int = SECTION_LIMIT) -> str:
-    """Shorten ``text`` to ``limit`` characters, saying that it was cut."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """Shorten mrkdwn ``text`` to at most ``limit`` characters, saying that it was cut.
+
+    The cut never splits Slack's markup: it moves before an entity it would halve
+    (``&am``) and before a ``<@U…|…>`` mention, channel or link it would leave open,
+    which Slack would show as broken text (or, half-closed, as a different mention)."""
+    if len(text) <= limit:
+        return text
+    kept = text[: max(limit - 1, 0)]
+    opened = kept.rfind("<")
+    if opened > kept.rfind(">"):
+        kept = kept[:opened]
+    return _OPEN_ENTITY.sub("", kept) + "…"
 
 
 def escape(text: str) -> str:
     """Escape user text for mrkdwn, so it cannot forge mentions or links."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def escaped(text: str, limit: int) -> str:
+    """User ``text`` escaped for mrkdwn in at most ``limit`` characters: the raw text is
+    cut first and escaped after, so a cut never splits ``&amp;`` (escaping first and
+    cutting after is what left a dangling ``&am``)."""
+    whole = escape(text)
+    if len(whole) <= limit:
+        return whole
+    room, end = max(limit - 1, 0), 0
+    for char in text:
+        cost = len(escape(char))
+        if cost > room:
+            break
+        room -= cost
+        end += 1
+    return escape(text[:end]) + "…"
 
 
 def who(user_id: str) -> str:
@@ -93,30 +122,91 @@ def actions(*buttons: ButtonElement, block_id: str | None = None) -> ActionsBloc
     return ActionsBlock(elements=list(buttons), block_id=block_id)
 
 
-def to_dicts(blocks: list[Block]) -> list[dict[str, Any]]:
+# What a cut message says in place of what it left out: a list can be narrowed; a card,
+# a thread root or a review request cannot (there is no query), so they say what happened.
+MORE_THAN_FITS = "…more not shown; narrow the query."
+CUT_TO_FIT = "…cut to fit in one Slack message."
+
+
+def to_dicts(blocks: list[Block], *, more: str = MORE_THAN_FITS) -> list[dict[str, Any]]:
     """Serialise (and so validate) blocks within Slack's limits: 50 blocks, and about 13k
-    characters of block content (above that chat.postMessage answers msg_blocks_too_long)."""
-    more = context("…more not shown; narrow the query.").to_dict()
-    more_chars = len(json.dumps(more, ensure_ascii=False))
+    characters of block content (above that chat.postMessage answers msg_blocks_too_long).
+
+    What does not fit is cut from the text, never from the buttons: every actions block
+    is kept in its place, the first text block that does not fit is shortened to the room
+    left, and ``more`` says that the message was cut."""
+    serialised = [block.to_dict() for block in blocks]
+    sizes = [_json_size(block) for block in serialised]
+    if len(serialised) <= MAX_BLOCKS and sum(sizes) <= MAX_BLOCK_CHARS:
+        return serialised
+    note = context(more).to_dict()
+    buttons = [i for i, block in enumerate(serialised) if block["type"] == "actions"]
+    room_blocks = MAX_BLOCKS - 1 - len(buttons)
+    room_chars = MAX_BLOCK_CHARS - _json_size(note) - sum(sizes[i] for i in buttons)
     kept: list[dict[str, Any]] = []
-    used = 0
-    for index, block in enumerate(blocks):
-        serialised = block.to_dict()
-        size = len(json.dumps(serialised, ensure_ascii=False))
-        last = index == len(blocks) - 1
-        # Keep a block only if the "more" note would still fit after it, unless it is last.
-        room_blocks = MAX_BLOCKS if last else MAX_BLOCKS - 1
-        room_chars = MAX_BLOCK_CHARS if last else MAX_BLOCK_CHARS - more_chars
-        if len(kept) + 1 > room_blocks or used + size > room_chars:
-            return kept + [more]
-        kept.append(serialised)
-        used += size
+    cut = False
+    for block, size in zip(serialised, sizes, strict=True):
+        if block["type"] == "actions":
+            kept.append(block)
+        elif cut:
+            continue
+        elif room_blocks > 0 and size <= room_chars:
+            kept.append(block)
+            room_blocks, room_chars = room_blocks - 1, room_chars - size
+        else:
+            shortened = _shortened(block, room_chars) if room_blocks > 0 else None
+            kept += [shortened, note] if shortened else [note]
+            cut = True
     return kept
 
 
-def reply(text: str, blocks: list[Block] | None = None, *, ephemeral: bool = True) -> Reply:
+def _json_size(value: Any) -> int:
+    return len(json.dumps(value, ensure_ascii=False))
+
+
+def _shortened(block: dict[str, Any], room: int) -> dict[str, Any] | None:
+    """A section whose text is clipped to fit in ``room`` characters of JSON (at a line's
+    end when it has several lines: sections() never splits one), or None when it is not
+    a section or too little of it would be left to be worth showing."""
+    text = block.get("text") if block["type"] == "section" else None
+    if not isinstance(text, dict) or "fields" in block or "accessory" in block:
+        return None
+    limit = room - (_json_size(block) - _json_size(text["text"]))
+    while limit >= 200:  # JSON escapes (newlines, quotes) take more than one character
+        cut = clip(text["text"], limit)
+        if cut.rfind("\n") > 0:
+            cut = cut[: cut.rfind("\n")]
+        shorter = {**block, "text": {**text, "text": cut}}
+        over = _json_size(shorter) - room
+        if over <= 0:
+            return shorter
+        limit -= over
+    return None
+
+
+def fresh_block_ids(blocks: list[dict[str, Any]], stamp: str) -> list[dict[str, Any]]:
+    """``blocks`` for an update of a message, each block_id made new with ``stamp``.
+
+    Slack asks for a new block_id on each update of a message, or clients may keep the
+    old blocks' state. Only block_ids change: listeners match buttons on their action_id
+    (and forms, whose fields are read by block_id, are views, never updated this way)."""
+    return [
+        {**block, "block_id": f"{block['block_id']}.{stamp}"} if "block_id" in block else block
+        for block in blocks
+    ]
+
+
+def reply(
+    text: str,
+    blocks: list[Block] | None = None,
+    *,
+    ephemeral: bool = True,
+    more: str = MORE_THAN_FITS,
+) -> Reply:
     return Reply(
-        text=clip(text, 4000), blocks=to_dicts(blocks or [section(text)]), ephemeral=ephemeral
+        text=clip(text, 4000),
+        blocks=to_dicts(blocks or [section(text)], more=more),
+        ephemeral=ephemeral,
     )
 
 

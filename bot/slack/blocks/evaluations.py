@@ -12,7 +12,18 @@ from bot.domain.model import PIPELINE_ACTORS, Experiment
 from bot.domain.parity import Parity
 from bot.domain.stats import Delta, Interval
 from bot.domain.summary import Summary, Verdict
-from bot.slack.blocks import Reply, context, escape, header, reply, section, to_dicts, who
+from bot.slack.blocks import (
+    CUT_TO_FIT,
+    Reply,
+    clip,
+    context,
+    escape,
+    header,
+    reply,
+    section,
+    to_dicts,
+    who,
+)
 
 NAMES = {
     "auc": "AUC",
@@ -145,7 +156,7 @@ def summary_blocks(
         blocks.append(section("\n".join(f":warning: {w}" for w in warnings)))
     blocks.append(context(f"{credit} · {_method(summary)}" if credit else _method(summary)))
     fallback = title + ("".join(f" ⚠ {w}" for w in warnings))
-    return fallback[:3000], to_dicts(blocks)
+    return clip(fallback, 3000), to_dicts(blocks, more=CUT_TO_FIT)
 
 
 def credit(submitted_by: str, filename: str) -> str:

@@ -10,12 +10,15 @@ from slack_sdk.models.blocks import Block
 from bot.domain.lifecycle import allowed_steps, missing_before_start
 from bot.domain.model import AuditEntry, Experiment, Project, Status
 from bot.slack.blocks import (
+    CUT_TO_FIT,
+    SECTION_LIMIT,
     Reply,
     actions,
     button,
     clip,
     context,
     escape,
+    escaped,
     header,
     reply,
     section,
@@ -46,6 +49,8 @@ BUTTONS = {
     "abandon": ("Abandon…", "danger"),
 }
 ACTION_PREFIX = "exp_"
+# Free text in a section leaves room for its label and our own words around it.
+TEXT_ROOM = SECTION_LIMIT - 200
 
 
 def status_text(e: Experiment) -> str:
@@ -69,10 +74,10 @@ def _details(e: Experiment) -> list[Block]:
             f"*Status:* {status_text(e)}   *Project:* {e.project}   *Stream:* {e.workstream}\n"
             f"*Owner:* <@{e.owner_id}>   *Success criterion:* {criterion}"
         ),
-        section(f"*Hypothesis:* {escape(e.hypothesis) or '_none written yet_'}"),
+        section(f"*Hypothesis:* {escaped(e.hypothesis, TEXT_ROOM) or '_none written yet_'}"),
     ]
     if e.learnings:
-        blocks.append(section(f"*Learnings:* {escape(e.learnings)}"))
+        blocks.append(section(f"*Learnings:* {escaped(e.learnings, TEXT_ROOM)}"))
     links = [f"🔗 <{x.url}|{escape(x.label) if x.label else x.url}>" for x in e.links]
     return blocks + sections(links)
 
@@ -132,7 +137,7 @@ def show(e: Experiment, steps: Sequence[NextStep] | None = None) -> Reply:
     text = f"{e.key} {escape(e.title)}: {e.status}"
     if steps is not None:
         text += ". " + next_steps_line(e, steps).replace("*", "")
-    return reply(text, card(e, steps=steps))
+    return reply(text, card(e, steps=steps), more=CUT_TO_FIT)
 
 
 LIST_LIMIT = 40  # lines, to stay well inside Slack's ~13k characters of blocks
@@ -166,13 +171,13 @@ def _describe_entry(entry: AuditEntry) -> str:
     for key, value in entry.detail.items():
         if isinstance(value, dict) and value.keys() == {"from", "to"}:
             # An edited field: what it was and what it became.
-            was, now = (escape(str(value[k])) if value[k] else "∅" for k in ("from", "to"))
+            was, now = (escaped(str(value[k]), 300) if value[k] else "∅" for k in ("from", "to"))
             extras.append(f"{key}: {was} → {now}")
         elif key in PEOPLE_DETAILS and value:
             people = value if isinstance(value, list) else [value]
             extras.append(f"{key}: {', '.join(who(str(person)) for person in people)}")
         elif value not in (None, "", {}, []):
-            extras.append(f"{key}: {escape(str(value))}")
+            extras.append(f"{key}: {escaped(str(value), 600)}")
     extra = f" ({'; '.join(extras)})" if extras else ""
     when = entry.at.strftime("%Y-%m-%d %H:%M UTC")
     return f"`{when}` {who(entry.actor_id)} *{entry.action}*{move}{extra}"
@@ -184,7 +189,7 @@ def history(e: Experiment, entries: Sequence[AuditEntry]) -> Reply:
     text = f"History of {e.key}: " + "; ".join(
         f"{x.action} {x.to_status or ''}".strip() for x in entries
     )
-    return reply(text, blocks)
+    return reply(text, blocks, more=CUT_TO_FIT)
 
 
 # --- messages posted in the project channel (through the outbox) --------------------
@@ -193,7 +198,7 @@ def history(e: Experiment, entries: Sequence[AuditEntry]) -> Reply:
 def thread_root(e: Experiment) -> tuple[str, list[dict[str, Any]]]:
     """The experiment's thread starter; updated in place as the status changes."""
     text = f"{e.key} {escape(e.title)} — {e.status} (owner <@{e.owner_id}>)"
-    return text, to_dicts(card(e, with_buttons=True))
+    return text, to_dicts(card(e, with_buttons=True), more=CUT_TO_FIT)
 
 
 CHANGE_TEXT = {
@@ -214,15 +219,15 @@ def change_message(e: Experiment, actor_id: str, action: str, detail: dict[str, 
     verb = CHANGE_TEXT.get(action, action)
     text = f"<@{actor_id}> {verb} *{e.key}* — now {status_text(e)}"
     if action == "conclude":
-        text += f"\n*Learnings:* {escape(str(detail.get('learnings', '')))}"
+        text += f"\n*Learnings:* {escaped(str(detail.get('learnings', '')), TEXT_ROOM)}"
     elif action == "abandon":
-        text += f"\n*Reason:* {escape(str(detail.get('reason', '')))}"
+        text += f"\n*Reason:* {escaped(str(detail.get('reason', '')), TEXT_ROOM)}"
     elif action == "schedule" and detail.get("note"):
-        text += f"\n*Note:* {escape(str(detail['note']))}"
+        text += f"\n*Note:* {escaped(str(detail['note']), TEXT_ROOM)}"
     elif action in ("edited", "criterion_changed_after_start"):
         for name in EDITED_FIELDS:
             if name in detail:
-                was, now = (escape(str(detail[name][k] or "∅")) for k in ("from", "to"))
+                was, now = (escaped(str(detail[name][k] or "∅"), 600) for k in ("from", "to"))
                 text += f"\n*{name.capitalize()}:* {was} → {now}"
         if action == "criterion_changed_after_start":
             text += "\n:warning: after the experiment started: reviewers will see this."

@@ -8,6 +8,7 @@ from typing import Any
 from slack_sdk.models.blocks import (
     InputBlock,
     Option,
+    OptionGroup,
     PlainTextInputElement,
     StaticSelectElement,
 )
@@ -25,13 +26,16 @@ from bot.domain.model import (
     Workstream,
     plain_number,
 )
-from bot.slack.blocks import escape, section
+from bot.slack.blocks import clip, escape, section
 
 NEW_EXPERIMENT = "exp_new"
 CONCLUDE = "exp_conclude"
 ABANDON = "exp_abandon"
 CHANGES = "review_changes"
 FieldErrors = dict[str, str]
+# Slack's limits for a static select: 100 options, or 100 groups of 100 options.
+MAX_OPTIONS = 100
+MAX_OPTION_GROUPS = 100
 
 
 def _text_input(
@@ -62,16 +66,30 @@ def _select(
     optional: bool = False,
     initial: str | None = None,
 ) -> InputBlock:
-    options = [Option(value=c, text=c) for c in choices[:100]]
+    """A menu of ``choices``: a plain list up to Slack's 100 options, in groups of 100
+    beyond (up to 100 groups); Slack's menu filters either by what is typed."""
+    options = [Option(value=c, text=c) for c in choices[: MAX_OPTIONS * MAX_OPTION_GROUPS]]
     initial_option = next((o for o in options if o.value == initial), None)
-    return InputBlock(
-        block_id=block_id,
-        label=label,
-        optional=optional,
-        element=StaticSelectElement(
+    if len(options) <= MAX_OPTIONS:
+        element = StaticSelectElement(
             action_id="value", options=options, initial_option=initial_option
-        ),
-    )
+        )
+    else:
+        groups = [options[i : i + MAX_OPTIONS] for i in range(0, len(options), MAX_OPTIONS)]
+        element = StaticSelectElement(
+            action_id="value",
+            option_groups=[
+                OptionGroup(label=_group_label(group), options=group) for group in groups
+            ],
+            initial_option=initial_option,
+        )
+    return InputBlock(block_id=block_id, label=label, optional=optional, element=element)
+
+
+def _group_label(group: list[Option]) -> str:
+    """``churn … fraud-v2``: the first and last choice of a group (75 characters at most)."""
+    first, last = (str(option.value) for option in (group[0], group[-1]))
+    return clip(f"{first} … {last}", 75)
 
 
 def _view(callback_id: str, title: str, blocks: list[Any], metadata: str = "") -> dict[str, Any]:

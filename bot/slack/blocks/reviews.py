@@ -11,11 +11,13 @@ from bot.domain.evaluation import EvaluationRecord
 from bot.domain.model import Experiment
 from bot.domain.review import Decision, Review, ReviewKind, Verdict
 from bot.slack.blocks import (
+    CUT_TO_FIT,
     Reply,
     actions,
     button,
     context,
     escape,
+    escaped,
     header,
     reply,
     section,
@@ -90,7 +92,7 @@ def request(
     e = experiment
     what = "design" if review.kind is ReviewKind.DESIGN else "results"
     summary = [
-        f"*Hypothesis:* {escape(e.hypothesis) or '_none written_'}",
+        f"*Hypothesis:* {escaped(e.hypothesis, 1200) or '_none written_'}",
         f"*Success criterion:* {escape(e.criterion.describe()) if e.criterion else '_none_'}",
     ]
     if e.criterion_changed_after_start:
@@ -98,7 +100,7 @@ def request(
             f"⚠️ *Criterion changed after the experiment started* (`/exp history {e.key}`)"
         )
     if review.kind is ReviewKind.RESULTS:
-        summary.append(f"*Outcome:* {e.outcome or '—'} · *Learnings:* {escape(e.learnings)}")
+        summary.append(f"*Outcome:* {e.outcome or '—'} · *Learnings:* {escaped(e.learnings, 1200)}")
         summary.append(_metric_line(experiment, evaluation))
     blocks: list[Block] = [
         header(f"Review of the {what} · {e.key}"),
@@ -119,7 +121,7 @@ def request(
     text = f"Review of the {what} of {e.key} {escape(e.title)}: " + ", ".join(
         f"<@{a.reviewer}>" for a in review.assignments
     )
-    return text, to_dicts(blocks)
+    return text, to_dicts(blocks, more=CUT_TO_FIT)
 
 
 def asked(experiment: Experiment, reviewer: str, kind: ReviewKind, by: str) -> str:
