@@ -113,7 +113,7 @@ class Runtime:
         if bolt_app is not None:
             from bot.slack.http import mount
 
-            mount(web, bolt_app)
+            mount(web, bolt_app, self.settings.slack_signing_secret)
         return web
 
     def close(self) -> None:

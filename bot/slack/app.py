@@ -53,10 +53,11 @@ def web_client(token: str, api_url: str) -> WebClient:
 
 def connect_socket_mode(bolt_app: App, app_token: str) -> Any:
     """Connect over slack_sdk's built-in WebSocket client; a refused token is a ConfigError."""
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
     from slack_sdk.errors import SlackApiError
 
-    handler = SocketModeHandler(bolt_app, app_token)
+    from bot.slack.socket_mode import CheckedSocketModeHandler
+
+    handler = CheckedSocketModeHandler(bolt_app, app_token)
     try:
         handler.connect()  # type: ignore[no-untyped-call]
     except SlackApiError as exc:

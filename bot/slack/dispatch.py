@@ -21,7 +21,7 @@ from bot.domain.commands import (
     OpenNewExperimentForm,
     Step,
 )
-from bot.domain.errors import MlgovError, UsageError
+from bot.domain.errors import MlgovError, PermissionDenied, UsageError
 from bot.domain.model import KEY_PATTERN, OutgoingMessage
 from bot.services import experiments as exp
 from bot.services import reviews as reviews_service
@@ -49,6 +49,16 @@ class Origin:
     user_id: str
     workspace_admin: bool = False
     channel: str = ""
+    # Said instead of a refusal when Slack could not tell whether the user is a
+    # workspace admin (who may do anything): a "no" would then be a guess.
+    admin_check_failed: str = ""
+
+
+def refusal(exc: MlgovError, origin: Origin) -> str:
+    """What to tell the user about ``exc``."""
+    if isinstance(exc, PermissionDenied) and origin.admin_check_failed:
+        return origin.admin_check_failed
+    return str(exc)
 
 
 class Dispatcher:
@@ -85,7 +95,7 @@ class Dispatcher:
                     uow.commit()
                 return result
         except MlgovError as exc:
-            return error(str(exc))
+            return error(refusal(exc, origin))
         except Exception:  # a bug or an outage: the user, already acked, must hear something
             log.exception("command %s failed", type(parsed).__name__)
             return error(UNEXPECTED)
@@ -139,7 +149,7 @@ class Dispatcher:
                 public = not isinstance(parsed, READ_ONLY)
             except MlgovError as exc:
                 savepoint.rollback()
-                result = error(str(exc))
+                result = error(refusal(exc, origin))
             except Exception:
                 savepoint.rollback()
                 log.exception("mention %s failed", event_id)

@@ -207,8 +207,20 @@ class AppUnderTest:
         }
         return self.interaction(payload), key
 
-    def submit_view(self, user: str, view: dict[str, Any], values: dict[str, str]) -> HttpResult:
-        """Submit ``view`` (as opened through views.open) with ``values`` per block id."""
+    def submit_view(
+        self,
+        user: str,
+        view: dict[str, Any],
+        values: dict[str, str],
+        *,
+        team: str = TEAM,
+        installed_team: str | None = None,
+    ) -> HttpResult:
+        """Submit ``view`` (as opened through views.open) with ``values`` per block id.
+
+        A Slack Connect member of another workspace submits with ``team`` theirs and
+        ``installed_team`` (``view.app_installed_team_id``) the one that installed mlgov.
+        """
         state: dict[str, Any] = {}
         for block in view["blocks"]:
             if block["type"] != "input":
@@ -230,9 +242,11 @@ class AppUnderTest:
             state[block["block_id"]] = {element["action_id"]: entry}
         payload = {
             "type": "view_submission",
-            "team": {"id": TEAM, "domain": "test"},
-            "user": {"id": user, "team_id": TEAM},
+            "team": {"id": team, "domain": "test"},
+            "user": {"id": user, "team_id": team},
             "api_app_id": "A1",
             "view": {**view, "id": "V1", "state": {"values": state}},
         }
+        if installed_team is not None:
+            payload["view"]["app_installed_team_id"] = installed_team
         return self.interaction(payload)

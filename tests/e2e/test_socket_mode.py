@@ -236,6 +236,30 @@ def test_form_errors_travel_back_in_the_ack(served: Served) -> None:
     assert "Over the socket" in json.dumps(shown["blocks"])
 
 
+def wait_for_output(served: Served, text: str, timeout: float = 10) -> str:
+    """The process's output once it contains ``text`` (polled until a deadline)."""
+    deadline = time.monotonic() + timeout
+    while text not in (output := served.output()):
+        if time.monotonic() > deadline:
+            pytest.fail(f"{text!r} never appeared in the output:\n{output}")
+        time.sleep(0.05)
+    return output
+
+
+def test_a_malformed_envelope_is_logged_in_one_line_and_not_run(served: Served) -> None:
+    broken = {"type": "event_callback", "team_id": "T1", "event_id": "Ev0BAD", "event": None}
+    envelope_id = served.socket.send("events_api", broken)
+    output = wait_for_output(
+        served, "ignored a malformed Socket Mode events_api envelope: 'event' should be an object"
+    )
+    # The envelope was dropped without an ack (the line is written as the handler returns).
+    assert all(m.get("envelope_id") != envelope_id for m in served.socket.received())
+    reply = command_reply(served, "UADMIN", "/mlgov", "project add churn <#CCHURN|churn>", "add")
+    assert "Project *churn* created" in reply["text"]
+    assert "Traceback" not in output
+    assert served.stop() == 0, served.output()
+
+
 @pytest.mark.parametrize("how", ["refresh", "close"])
 def test_a_new_connection_after_slack_lets_go_of_the_old_one(served: Served, how: str) -> None:
     # Slack asks apps to reconnect every few hours, and may close a socket at any time.

@@ -13,6 +13,7 @@ from bot.slack.blocks.experiments import ACTION_PREFIX
 from bot.slack.dispatch import Dispatcher, Origin
 from bot.slack.listeners.home import from_a_view, show_in_view
 from bot.slack.listeners.replies import ack_now, show
+from bot.slack.requests import installing_team
 
 ACTIONS = re.compile(f"^({ACTION_PREFIX}|review_)")
 
@@ -24,7 +25,7 @@ def register(app: App, dispatcher: Dispatcher) -> None:
         respond: Respond,
         client: WebClient,
     ) -> None:
-        origin = Origin(body["team"]["id"], body["user"]["id"])
+        origin = Origin(installing_team(body), body["user"]["id"])
         reply = dispatcher.action(origin, action["action_id"], action.get("value", ""))
         if from_a_view(body):
             show_in_view(reply, dispatcher, client, origin, body)

@@ -9,6 +9,7 @@ from slack_sdk import WebClient
 
 from bot.slack.dispatch import Dispatcher, Origin
 from bot.slack.listeners.replies import ack_now, show
+from bot.slack.requests import installing_team
 from bot.slack.workspace_admins import WorkspaceAdmins
 
 COMMANDS = ("/exp", "/mlgov", "/rotation", "/review", "/digest")
@@ -17,15 +18,10 @@ CONFIGURING = frozenset({"/mlgov", "/rotation"})
 
 def register(app: App, dispatcher: Dispatcher, admins: WorkspaceAdmins) -> None:
     def handle(body: dict[str, Any], respond: Respond, client: WebClient) -> None:
-        user = body["user_id"]
+        origin = Origin(installing_team(body), body["user_id"], channel=body.get("channel_id", ""))
         # Only configuration asks Slack whether the user is a workspace admin.
-        configures = body["command"] in CONFIGURING
-        origin = Origin(
-            body["team_id"],
-            user,
-            admins.is_admin(client, user) if configures else False,
-            body.get("channel_id", ""),
-        )
+        if body["command"] in CONFIGURING:
+            origin = admins.ask(client, origin)
         reply = dispatcher.command(origin, body["command"], body.get("text", ""))
         show(reply, respond, client, body.get("trigger_id"))
 

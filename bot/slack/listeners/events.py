@@ -11,9 +11,11 @@ from slack_sdk import WebClient
 
 from bot.domain.errors import StorageError
 from bot.slack.dispatch import Dispatcher, Origin
+from bot.slack.edits import answer_edit, is_edit
 from bot.slack.files import SlackFiles
 from bot.slack.listeners.home import publish_home_now
 from bot.slack.listeners.replies import ack_now
+from bot.slack.requests import installing_team
 from bot.slack.workspace_admins import WorkspaceAdmins
 
 log = logging.getLogger(__name__)
@@ -29,13 +31,11 @@ def register(app: App, dispatcher: Dispatcher, admins: WorkspaceAdmins) -> None:
         # will not redeliver an event we acknowledged.
         if event.get("bot_id") or event.get("user") in (None, context.bot_user_id):
             return
-        user = event["user"]
+        if is_edit(event):
+            return answer_edit(dispatcher, installing_team(body), body["event_id"], event)
         # A mention may configure (@mlgov mlgov project add …): workspace admins count.
-        origin = Origin(
-            body.get("team_id") or event.get("team", ""),
-            user,
-            admins.is_admin(client, user),
-            event["channel"],
+        origin = admins.ask(
+            client, Origin(installing_team(body), event["user"], channel=event["channel"])
         )
         thread = event.get("thread_ts") or event["ts"]
         for attempt in range(1, ATTEMPTS + 1):
@@ -63,7 +63,6 @@ def register(app: App, dispatcher: Dispatcher, admins: WorkspaceAdmins) -> None:
         # A redelivery publishes the same Home again, which is harmless.
         if event.get("tab") != "home" or not event.get("user"):
             return
-        team_id = body.get("team_id") or event.get("team", "")
-        publish_home_now(dispatcher, team_id, event["user"])
+        publish_home_now(dispatcher, installing_team(body), event["user"])
 
     app.event("app_home_opened")(ack=ack_now, lazy=[on_home_opened])

@@ -9,13 +9,14 @@ from slack_bolt import Ack, App
 from bot.slack.blocks import Reply
 from bot.slack.blocks.forms import ABANDON, CHANGES, CONCLUDE, NEW_EXPERIMENT
 from bot.slack.dispatch import Dispatcher, Origin
+from bot.slack.requests import installing_team
 
 FORMS = (NEW_EXPERIMENT, CONCLUDE, ABANDON, CHANGES)
 
 
 def register(app: App, dispatcher: Dispatcher) -> None:
     def on_submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        origin = Origin(body["team"]["id"], body["user"]["id"])
+        origin = Origin(installing_team(body), body["user"]["id"])
         result = dispatcher.submit(
             origin, view["callback_id"], view.get("private_metadata", ""), view["state"]["values"]
         )
