@@ -38,6 +38,15 @@ class DeliveryState:
                 .values(until=until)
             )
 
+    def restart_give_up_clock(self, team_id: str, now: datetime) -> None:
+        """The workspace resumes: its waiting messages get their full day of retries again
+        (they waited for a reinstall, not on a failing Slack)."""
+        self.session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.team_id == team_id, OutboxRow.sent_at.is_(None), ~OutboxRow.dead)
+            .values(created_at=now)
+        )
+
     def block_channel(self, team_id: str, channel: str, reason: str, now: datetime) -> bool:
         """Record that Slack refuses us ``channel``; True the first time (tell people once)."""
         values = {"team_id": team_id, "channel": channel, "reason": reason[:64], "since": now}

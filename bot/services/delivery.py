@@ -175,9 +175,17 @@ class OutboxDispatcher:
         if joinable and not self.store.channel_blocked(message.team_id, channel):
             try:
                 self.slack.call("conversations.join", {"channel": channel})
-                return self.slack.call(message.method, payload)
-            except DeliveryFailed as again:
-                failure = again
+            except DeliveryFailed as refused:
+                if not refused.permanent or refused.reason in AUTH_ERRORS:
+                    # Rate-limited, Slack down, token refused: the join is what waits.
+                    self._failed(message, refused, method="conversations.join")
+                    return None
+                # Refused for good (private, archived, no scope): the channel stays refused.
+            else:
+                try:
+                    return self.slack.call(message.method, payload)
+                except DeliveryFailed as again:
+                    failure = again
         if failure.reason not in CHANNEL_ERRORS:  # e.g. rate-limited on the way
             self._failed(message, failure)
             return None
@@ -198,7 +206,11 @@ class OutboxDispatcher:
         )
         return None
 
-    def _failed(self, message: PendingMessage, failure: DeliveryFailed) -> None:
+    def _failed(
+        self, message: PendingMessage, failure: DeliveryFailed, method: str | None = None
+    ) -> None:
+        """Retry later, pause the workspace, or give up; ``method`` is the call that failed
+        when it was not the message's own (a join on its behalf)."""
         now = self.clock()
         if failure.reason in AUTH_ERRORS:
             self._pause(message, failure.reason, now)
@@ -232,10 +244,11 @@ class OutboxDispatcher:
             return
         # Slack limits each method per workspace: hold all of this workspace's calls of the
         # method, not just this one, while other methods and workspaces go on.
-        self._waiting[(message.team_id, message.method)] = at
+        limited = method or message.method
+        self._waiting[(message.team_id, limited)] = at
 
         def hold(uow: UnitOfWork) -> None:
-            uow.delivery.hold(message.team_id, message.method, at)
+            uow.delivery.hold(message.team_id, limited, at)
 
         self.store.retry_later(message, at, failure.reason, also=hold)
 

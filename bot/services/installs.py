@@ -82,6 +82,7 @@ def token_works(db: Database, team_id: str, now: datetime) -> bool:
         reason = uow.pauses.resume(team_id)
         if reason is not None:
             uow.audit.record(team_id, ACTOR, RESUMED, now, detail={"paused_for": reason})
+            uow.delivery.restart_give_up_clock(team_id, now)
         uow.commit()
     if reason is not None:
         log.warning("workspace %s resumed: Slack accepts the bot token again", team_id)

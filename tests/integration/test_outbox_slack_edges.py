@@ -17,7 +17,7 @@ from bot.services.delivery import DeliveryFailed, OutboxDispatcher
 from bot.services.experiments import create_experiment, take_step
 from bot.services.installs import on_install_event
 from bot.services.nudges import run_stale_nudges
-from storage.models import AuditRow, OutboxRow
+from storage.models import AuditRow, OutboxHoldRow, OutboxRow
 from storage.outbox import OutboxStore
 from storage.unit_of_work import Database
 from tests.integration.conftest import TEAM, Clock, Team
@@ -188,6 +188,26 @@ def test_a_paused_workspace_stays_paused_while_its_token_is_refused(
     assert not _rows(db)["a1"].dead
 
 
+def test_messages_that_waited_out_a_long_pause_still_get_their_day_of_retries(
+    db: Database, clock: Clock
+) -> None:
+    _enqueue(db, clock, (TEAM, "CA1", "chat.postMessage", "a1"))
+    on_install_event(db, TEAM, {"type": "app_uninstalled"}, clock())
+    slack = EdgeSlack()
+    slack.token_team = None
+    dispatcher = _dispatcher(db, slack, clock)
+    assert dispatcher.deliver_due() == 0
+    clock.advance(days=3)
+    slack.token_team = TEAM
+    slack.fail("chat.postMessage", "CA1", DeliveryFailed("HTTP 503"))
+
+    assert dispatcher.deliver_due() == 0  # resumed; Slack answered 503 this time
+
+    assert not _rows(db)["a1"].dead
+    clock.advance(seconds=1)
+    assert dispatcher.deliver_due() == 1
+
+
 @pytest.mark.parametrize(
     ("event", "pauses"),
     [
@@ -305,3 +325,37 @@ def test_a_channel_that_stays_refused_tells_its_managers_once_and_the_thread_sta
     team.run("alice", take_step, experiment.number, "abandon", text="gone")
     dispatcher.deliver_due()
     assert len(_dms(slack)) == 6
+
+
+def test_a_join_refused_for_good_tells_the_managers(team: Team, clock: Clock) -> None:
+    slack = EdgeSlack()
+    dispatcher = _dispatcher(team.db, slack, clock)
+    dispatcher.deliver_due()  # the project's intro
+    team.run("alice", create_experiment, NewExperiment("churn", "Recency", "Recency", "auc"))
+    slack.fail("chat.postMessage", "C-CHURN", DeliveryFailed("not_in_channel", permanent=True))
+    slack.fail("conversations.join", "C-CHURN", DeliveryFailed("missing_scope", permanent=True))
+
+    dispatcher.deliver_due()
+
+    assert len(_dms(slack)) == 3
+    assert [r.dead for r in team.outbox_rows() if r.channel == "C-CHURN"] == [False, True]
+
+
+def test_a_join_that_is_rate_limited_tries_again_later_without_telling_anyone(
+    team: Team, clock: Clock
+) -> None:
+    slack = EdgeSlack()
+    dispatcher = _dispatcher(team.db, slack, clock)
+    dispatcher.deliver_due()  # the project's intro
+    team.run("alice", create_experiment, NewExperiment("churn", "Recency", "Recency", "auc"))
+    slack.fail("chat.postMessage", "C-CHURN", DeliveryFailed("not_in_channel", permanent=True))
+    slack.fail("conversations.join", "C-CHURN", DeliveryFailed("ratelimited", retry_after=10))
+
+    assert dispatcher.deliver_due() == 0
+    clock.advance(seconds=10)
+    assert dispatcher.deliver_due() == 1
+
+    assert _dms(slack) == [] and team.experiment(1).thread_ts is not None
+    with team.db.read() as uow:
+        holds = uow.session.execute(select(OutboxHoldRow.team_id, OutboxHoldRow.method)).all()
+    assert [tuple(h) for h in holds] == [(TEAM, "conversations.join")]
