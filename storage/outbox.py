@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 
-from storage.delivery_state import not_held
+from storage.delivery_state import blocked_channel, not_held
 from storage.models import ExperimentRow, OutboxRow
 from storage.pauses import not_paused
 from storage.sql import affected
@@ -31,6 +31,8 @@ class PendingMessage:
     attempts: int
     created_at: datetime
     ref: str | None = None
+    # Slack refused us the channel already (its managers were told): no join, no news.
+    channel_blocked: bool = False
 
 
 class OutboxStore:
@@ -73,8 +75,8 @@ class OutboxStore:
             if uow.session.scalar(waiting) is None:
                 return leased
         with self.db.write() as uow:
-            rows = uow.session.scalars(
-                select(OutboxRow)
+            rows = uow.session.execute(
+                select(OutboxRow, blocked_channel())
                 .where(
                     OutboxRow.id.in_(heads),
                     OutboxRow.next_attempt_at <= now,
@@ -85,7 +87,7 @@ class OutboxStore:
                 .order_by(OutboxRow.id)
                 .limit(limit)
             ).all()
-            for row in rows:
+            for row, blocked in rows:
                 taken = affected(
                     uow.session.execute(
                         update(OutboxRow)
@@ -107,6 +109,7 @@ class OutboxStore:
                             row.attempts,
                             row.created_at,
                             row.ref,
+                            bool(blocked),
                         )
                     )
             uow.commit()
@@ -125,10 +128,6 @@ class OutboxStore:
                 .order_by(OutboxRow.id.desc())
                 .limit(1)
             )
-
-    def channel_blocked(self, team_id: str, channel: str) -> bool:
-        with self.db.read() as uow:
-            return uow.delivery.is_blocked(team_id, channel)
 
     def thread_ts(self, experiment_id: int) -> str | None:
         with self.db.read() as uow:
@@ -156,7 +155,8 @@ class OutboxStore:
                     )
                     .values(thread_ts=ts)
                 )
-            uow.delivery.unblock_channel(message.team_id, message.channel)
+            if message.channel_blocked:
+                uow.delivery.unblock_channel(message.team_id, message.channel)
             uow.commit()
 
     def retry_later(

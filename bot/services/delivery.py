@@ -172,7 +172,7 @@ class OutboxDispatcher:
         holding it would hold every later message of the channel behind it."""
         channel = message.channel
         joinable = failure.reason in JOINABLE and channel.startswith("C")
-        if joinable and not self.store.channel_blocked(message.team_id, channel):
+        if joinable and not message.channel_blocked:
             try:
                 self.slack.call("conversations.join", {"channel": channel})
             except DeliveryFailed as refused:
