@@ -80,6 +80,10 @@ class WorkspaceRow(Base):
     # Experiments are numbered per workspace; incremented under the row lock.
     next_experiment_number: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Set while Slack refuses us this workspace (uninstalled, token revoked): its jobs
+    # skip it and its outbox waits; every other row of it is kept.
+    paused_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    paused_reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class MemberRow(Base):
@@ -261,6 +265,27 @@ class OutboxRow(Base):
     result_ts: Mapped[str | None] = mapped_column(String(32), nullable=True)
     last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
     dead: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class OutboxHoldRow(Base):
+    """Slack rate-limited ``method`` in ``team_id``: none of its calls go out before ``until``."""
+
+    __tablename__ = "outbox_holds"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    method: Mapped[str] = mapped_column(String(64), primary_key=True)
+    until: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class BlockedChannelRow(Base):
+    """A channel Slack will not let us post in; its managers were told once, at ``since``."""
+
+    __tablename__ = "blocked_channels"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(64))
+    since: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class JobRunRow(Base):

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 
+from storage.delivery_state import blocked_channel, not_held
 from storage.models import ExperimentRow, OutboxRow
+from storage.pauses import not_paused
 from storage.sql import affected
-from storage.unit_of_work import Database
+from storage.unit_of_work import Database, UnitOfWork
+
+# Work a service does in the transaction that settles a message (pause, hold, tell people).
+Also = Callable[[UnitOfWork], None]
 
 
 @dataclass(frozen=True)
@@ -25,6 +31,8 @@ class PendingMessage:
     attempts: int
     created_at: datetime
     ref: str | None = None
+    # Slack refused us the channel already (its managers were told): no join, no news.
+    channel_blocked: bool = False
 
 
 class OutboxStore:
@@ -58,18 +66,28 @@ class OutboxStore:
         """
         heads = select(func.min(OutboxRow.id)).where(self._pending()).group_by(OutboxRow.channel)
         free = or_(OutboxRow.lease_until.is_(None), OutboxRow.lease_until < now)
+        # A paused workspace's messages wait (its data is kept); a rate-limited method of a
+        # workspace waits out its Retry-After, while other methods and workspaces go on.
+        running = not_paused(OutboxRow.team_id)
         leased: list[PendingMessage] = []
         with self.db.read() as uow:  # most polls find nothing: no write lock for them
-            if uow.session.scalar(select(OutboxRow.id).where(self._pending()).limit(1)) is None:
+            waiting = select(OutboxRow.id).where(self._pending(), running).limit(1)
+            if uow.session.scalar(waiting) is None:
                 return leased
         with self.db.write() as uow:
-            rows = uow.session.scalars(
-                select(OutboxRow)
-                .where(OutboxRow.id.in_(heads), OutboxRow.next_attempt_at <= now, free)
+            rows = uow.session.execute(
+                select(OutboxRow, blocked_channel())
+                .where(
+                    OutboxRow.id.in_(heads),
+                    OutboxRow.next_attempt_at <= now,
+                    free,
+                    running,
+                    not_held(now),
+                )
                 .order_by(OutboxRow.id)
                 .limit(limit)
             ).all()
-            for row in rows:
+            for row, blocked in rows:
                 taken = affected(
                     uow.session.execute(
                         update(OutboxRow)
@@ -91,6 +109,7 @@ class OutboxStore:
                             row.attempts,
                             row.created_at,
                             row.ref,
+                            bool(blocked),
                         )
                     )
             uow.commit()
@@ -115,10 +134,13 @@ class OutboxStore:
             return uow.experiments.thread_of(experiment_id)
 
     def delivered(self, message: PendingMessage, now: datetime, ts: str | None) -> None:
+        """Record the delivery (as the method it went out as: an update of a message that
+        never went out is posted instead, and later updates must find that post)."""
         with self.db.write() as uow:
             self._settle(
                 uow,
                 message,
+                method=message.method,
                 sent_at=now,
                 result_ts=ts,
                 lease_until=None,
@@ -133,9 +155,13 @@ class OutboxStore:
                     )
                     .values(thread_ts=ts)
                 )
+            if message.channel_blocked:
+                uow.delivery.unblock_channel(message.team_id, message.channel)
             uow.commit()
 
-    def retry_later(self, message: PendingMessage, at: datetime, error: str) -> None:
+    def retry_later(
+        self, message: PendingMessage, at: datetime, error: str, also: Also | None = None
+    ) -> None:
         with self.db.write() as uow:
             self._settle(
                 uow,
@@ -145,9 +171,17 @@ class OutboxStore:
                 attempts=message.attempts + 1,
                 last_error=error[:500],
             )
+            if also is not None:
+                also(uow)
             uow.commit()
 
-    def give_up(self, message: PendingMessage, error: str) -> None:
+    def release(self, message: PendingMessage, at: datetime) -> None:
+        """Hand a leased message back unsent, due at ``at`` (it was not tried)."""
+        with self.db.write() as uow:
+            self._settle(uow, message, next_attempt_at=at, lease_until=None)
+            uow.commit()
+
+    def give_up(self, message: PendingMessage, error: str, also: Also | None = None) -> None:
         with self.db.write() as uow:
             self._settle(
                 uow,
@@ -157,6 +191,8 @@ class OutboxStore:
                 attempts=message.attempts + 1,
                 last_error=error[:500],
             )
+            if also is not None:
+                also(uow)
             uow.commit()
 
     def _settle(self, uow: Any, message: PendingMessage, **values: Any) -> None:

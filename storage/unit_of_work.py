@@ -11,12 +11,14 @@ from sqlalchemy.orm import Session
 from bot.domain.errors import MlgovError, StorageError
 from storage.audit import Audit
 from storage.db import SessionFactories
+from storage.delivery_state import DeliveryState
 from storage.digest_data import DigestReads
 from storage.digests import DigestSubscriptions
 from storage.evaluations import Evaluations
 from storage.experiments import Experiments
 from storage.home import Homes
 from storage.ledger import RunLedger
+from storage.pauses import Pauses
 from storage.repositories import (
     Members,
     Outbox,
@@ -56,6 +58,8 @@ class UnitOfWork:
         self.events = ProcessedEvents(self.session)
         self.outbox = Outbox(self.session)
         self.ledger = RunLedger(self.session)
+        self.pauses = Pauses(self.session)
+        self.delivery = DeliveryState(self.session)
         self.rotations = Rotations(self.session)
         self.reviews = Reviews(self.session)
         self.evaluations = Evaluations(self.session)

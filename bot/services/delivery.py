@@ -5,11 +5,20 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from bot.services.channel_access import CHANNEL_ERRORS, JOINABLE, channel_refused
+from bot.services.installs import (
+    AUTH_ERRORS,
+    pause_workspace,
+    paused_teams,
+    tell_operator_paused,
+    token_works,
+)
 from storage.outbox import OutboxStore, PendingMessage
+from storage.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +44,8 @@ class RetryPolicy:
     max_delay: float = 300.0
     min_delay: float = 1.0
     give_up_after: timedelta = timedelta(hours=24)
+    # While a workspace is paused, how often auth.test asks whether its token works again.
+    probe_paused_every: timedelta = timedelta(minutes=5)
 
     def delay(self, attempts: int) -> float:
         return float(min(self.max_delay, self.first_delay * 2 ** max(0, attempts)))
@@ -54,6 +65,10 @@ class OutboxDispatcher:
         self.slack = slack
         self.clock = clock
         self.policy = policy
+        self._probed_at: datetime | None = None
+        # Found during this round: (team, method) rate-limited until, or (team, None) paused.
+        # Messages of the same lease batch wait too instead of meeting the same refusal.
+        self._waiting: dict[tuple[str, str | None], datetime] = {}
 
     def deliver_due(self, budget: int = 500, stopping: Callable[[], bool] = lambda: False) -> int:
         """Deliver what is due now, channel heads first; returns how many were sent.
@@ -61,6 +76,8 @@ class OutboxDispatcher:
         ``stopping`` is asked between messages, so a shutdown does not wait for a backlog.
         """
         sent = 0
+        self._waiting = {}
+        self._probe_paused()
         while budget > 0 and not stopping():
             batch = self.store.lease_heads(self.clock())
             if not batch:
@@ -70,17 +87,65 @@ class OutboxDispatcher:
                     # Leased but not sent: the lease runs out and any worker sends it.
                     return sent
                 budget -= 1
+                wait = self._waiting.get((message.team_id, message.method)) or self._waiting.get(
+                    (message.team_id, None)
+                )
+                if wait is not None:
+                    self.store.release(message, wait)
+                    continue
                 sent += self._deliver(message)
         return sent
 
+    def _probe_paused(self) -> None:
+        """Resume a paused workspace once Slack accepts the bot token for it again."""
+        now = self.clock()
+        if self._probed_at is not None and now - self._probed_at < self.policy.probe_paused_every:
+            return
+        self._probed_at = now
+        if not paused_teams(self.store.db):
+            return
+        try:
+            who = self.slack.call("auth.test", {})
+        except DeliveryFailed as failure:
+            log.info("outbox: a paused workspace's token is still refused (%s)", failure.reason)
+            return
+        if who.get("team_id"):
+            token_works(self.store.db, str(who["team_id"]), now)
+
     def _deliver(self, message: PendingMessage) -> int:
+        prepared = self._prepare(message)
+        if prepared is None:
+            return 0
+        message, payload = prepared
+        try:
+            result = self.slack.call(message.method, payload)
+        except DeliveryFailed as failure:
+            if failure.reason in CHANNEL_ERRORS and message.method != "conversations.join":
+                answer = self._rejoin_and_retry(message, payload, failure)
+                if answer is None:
+                    return 0
+                result = answer
+            else:
+                self._failed(message, failure)
+                return 0
+        ts = result.get("ts") or result.get("message_ts")
+        self.store.delivered(message, self.clock(), str(ts) if ts else None)
+        return 1
+
+    def _prepare(self, message: PendingMessage) -> tuple[PendingMessage, dict[str, Any]] | None:
+        """The call to make: threads and updated messages resolved to their ts.
+
+        An update of a message that never went out (its channel refused us meanwhile) is
+        posted as a new message instead of being lost; an update of an experiment's
+        thread root that never went out starts the thread anew.
+        """
         payload = dict(message.payload)
         if message.method == "chat.update" and message.ref is not None:
             ts = self.store.ts_of(message.ref)
             if ts is None:
-                self.store.give_up(message, f"the message {message.ref} was never posted")
-                return 0
-            payload["ts"] = ts
+                message = replace(message, method="chat.postMessage")
+            else:
+                payload["ts"] = ts
         parent = payload.pop("thread_ref", None)
         if parent is not None:
             # A reply in the thread of an earlier message of this channel (sent before it,
@@ -92,22 +157,64 @@ class OutboxDispatcher:
             thread = self.store.thread_ts(message.experiment_id)
             if message.method == "chat.update":
                 if thread is None:
-                    self.store.give_up(message, "the experiment's thread was never posted")
-                    return 0
+                    # The root carries the experiment's whole card: post it as a new root.
+                    return replace(message, method="chat.postMessage", thread_root=True), payload
                 payload["ts"] = thread
             elif thread is not None:
                 payload["thread_ts"] = thread
-        try:
-            result = self.slack.call(message.method, payload)
-        except DeliveryFailed as failure:
-            self._failed(message, failure)
-            return 0
-        ts = result.get("ts") or result.get("message_ts")
-        self.store.delivered(message, self.clock(), str(ts) if ts else None)
-        return 1
+        return message, payload
 
-    def _failed(self, message: PendingMessage, failure: DeliveryFailed) -> None:
+    def _rejoin_and_retry(
+        self, message: PendingMessage, payload: dict[str, Any], failure: DeliveryFailed
+    ) -> dict[str, Any] | None:
+        """Join a public channel once and post again; else tell its managers (once) and
+        dead-letter the message: nothing tells us when someone fixes the channel, and
+        holding it would hold every later message of the channel behind it."""
+        channel = message.channel
+        joinable = failure.reason in JOINABLE and channel.startswith("C")
+        if joinable and not message.channel_blocked:
+            try:
+                self.slack.call("conversations.join", {"channel": channel})
+            except DeliveryFailed as refused:
+                if not refused.permanent or refused.reason in AUTH_ERRORS:
+                    # Rate-limited, Slack down, token refused: the join is what waits.
+                    self._failed(message, refused, method="conversations.join")
+                    return None
+                # Refused for good (private, archived, no scope): the channel stays refused.
+            else:
+                try:
+                    return self.slack.call(message.method, payload)
+                except DeliveryFailed as again:
+                    failure = again
+        if failure.reason not in CHANNEL_ERRORS:  # e.g. rate-limited on the way
+            self._failed(message, failure)
+            return None
+        told: list[str] = []
+
+        def tell(uow: UnitOfWork) -> None:
+            told.extend(
+                channel_refused(uow, message.team_id, channel, failure.reason, self.clock())
+            )
+
+        self.store.give_up(message, failure.reason, also=tell)
+        log.warning(
+            "outbox: cannot post in %s (%s); message %s dead-lettered%s",
+            channel,
+            failure.reason,
+            message.id,
+            f"; told {', '.join(told)}" if told else "",
+        )
+        return None
+
+    def _failed(
+        self, message: PendingMessage, failure: DeliveryFailed, method: str | None = None
+    ) -> None:
+        """Retry later, pause the workspace, or give up; ``method`` is the call that failed
+        when it was not the message's own (a join on its behalf)."""
         now = self.clock()
+        if failure.reason in AUTH_ERRORS:
+            self._pause(message, failure.reason, now)
+            return
         too_old = now - message.created_at > self.policy.give_up_after
         if failure.permanent or too_old:
             log.error(
@@ -131,7 +238,31 @@ class OutboxDispatcher:
             failure.reason,
             delay,
         )
-        self.store.retry_later(message, now + timedelta(seconds=delay), failure.reason)
+        at = now + timedelta(seconds=delay)
+        if failure.retry_after is None:
+            self.store.retry_later(message, at, failure.reason)
+            return
+        # Slack limits each method per workspace: hold all of this workspace's calls of the
+        # method, not just this one, while other methods and workspaces go on.
+        limited = method or message.method
+        self._waiting[(message.team_id, limited)] = at
+
+        def hold(uow: UnitOfWork) -> None:
+            uow.delivery.hold(message.team_id, limited, at)
+
+        self.store.retry_later(message, at, failure.reason, also=hold)
+
+    def _pause(self, message: PendingMessage, reason: str, now: datetime) -> None:
+        """The token is refused: every message of the workspace waits, none is lost."""
+        paused: list[bool] = []
+
+        def pause(uow: UnitOfWork) -> None:
+            paused.append(pause_workspace(uow, message.team_id, reason, now))
+
+        self.store.retry_later(message, now, reason, also=pause)
+        self._waiting[(message.team_id, None)] = now
+        if any(paused):
+            tell_operator_paused(message.team_id, reason)
 
 
 class OutboxWorker:

@@ -142,7 +142,8 @@ def run_digest(db: Database, notices: Notices, now: datetime, timezone: str) -> 
     zone = ZoneInfo(timezone)
     done: list[str] = []
     with db.read() as uow:
-        teams = uow.workspaces.team_ids()
+        paused = uow.pauses.paused()  # uninstalled: skipped until reinstalled
+        teams = [t for t in uow.workspaces.team_ids() if t not in paused]
     for team_id in teams:
         ctx = Context(Actor(team_id, "mlgov"), now, notices, timezone)
         with db.read() as uow:

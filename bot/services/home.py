@@ -213,7 +213,8 @@ def refresh_homes(db: Database, notices: Notices, now: datetime, timezone: str) 
     change; nothing is claimed in the run ledger (a republish is idempotent)."""
     until = now - SETTLE
     with db.read() as uow:
-        viewers = uow.homes.viewers()
+        paused = uow.pauses.paused()  # uninstalled: skipped until reinstalled
+        viewers = [v for v in uow.homes.viewers() if v.team_id not in paused]
         if not viewers:
             return []
         since = max(min(v.current_to for v in viewers), until - HORIZON)

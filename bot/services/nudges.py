@@ -13,7 +13,12 @@ from storage.unit_of_work import Database
 
 def run_stale_nudges(db: Database, notices: Notices, now: datetime) -> list[str]:
     with db.read() as uow:
-        idle = uow.experiments.idle_since(now - STALE_AFTER)
+        paused = uow.pauses.paused()  # uninstalled: skipped until reinstalled
+        idle = [
+            (e, at)
+            for e, at in uow.experiments.idle_since(now - STALE_AFTER)
+            if e.team_id not in paused
+        ]
     year, week, _ = now.isocalendar()
     period = f"{year}-W{week:02d}"
     done = []

@@ -67,7 +67,8 @@ def run_review_reminders(db: Database, notices: Notices, now: datetime, timezone
     zone = ZoneInfo(timezone)
     today = now.astimezone(zone).date()
     with db.read() as uow:
-        open_reviews = uow.reviews.everywhere_open()
+        paused = uow.pauses.paused()  # uninstalled: skipped until reinstalled
+        open_reviews = [(t, r) for t, r in uow.reviews.everywhere_open() if t not in paused]
     done: list[str] = []
     for team_id, review in open_reviews:
         for assignment in review.assignments:

@@ -309,7 +309,8 @@ def run_rotation(db: Database, notices: Notices, now: datetime, timezone: str) -
     """Announce due meetings and remind presenters, each exactly once per meeting."""
     done: list[str] = []
     with db.read() as uow:
-        projects = uow.projects.everywhere()
+        paused = uow.pauses.paused()  # uninstalled: skipped until reinstalled
+        projects = [p for p in uow.projects.everywhere() if p.team_id not in paused]
     for project in projects:
         try:
             note = _announce_or_remind(db, notices, project, now, timezone)

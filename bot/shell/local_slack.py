@@ -63,8 +63,8 @@ class LocalSlack:
         self._threads[ts] = key
 
     def call(self, method: str, payload: dict[str, Any]) -> dict[str, Any]:
-        if method == "conversations.join":
-            return {"ok": True}
+        if method in ("conversations.join", "auth.test"):
+            return {"ok": True}  # no team: a workspace paused in the database stays paused
         if method == "conversations.open":
             users = str(payload.get("users", ""))
             return {"ok": True, "channel": {"id": "D" + users.split(",")[0]}}

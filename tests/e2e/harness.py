@@ -8,6 +8,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from slack_sdk.signature import SignatureVerifier
@@ -61,7 +62,12 @@ class AppUnderTest:
         self.runtime.start_outbox(
             WebApi(client),
             poll_seconds,
-            RetryPolicy(first_delay=first_retry_delay, max_delay=1.0, min_delay=first_retry_delay),
+            RetryPolicy(
+                first_delay=first_retry_delay,
+                max_delay=1.0,
+                min_delay=first_retry_delay,
+                probe_paused_every=timedelta(seconds=poll_seconds),
+            ),
         )
         self.bolt = build_bolt_app(client, SIGNING_SECRET, self.runtime.dispatcher)
         self.server = HttpServer(self.runtime.web_app(self.bolt), threads=8).start()
@@ -129,13 +135,13 @@ class AppUnderTest:
 
     # --- what Slack sends -----------------------------------------------------------
 
-    def command_body(self, user: str, command: str, text: str) -> tuple[str, str]:
+    def command_body(self, user: str, command: str, text: str, team: str = TEAM) -> tuple[str, str]:
         """A slash command payload; returns (form body, its response_url key)."""
         self._responses += 1
         key = f"r{self._responses}"
         form = {
             "token": "unused",
-            "team_id": TEAM,
+            "team_id": team,
             "team_domain": "test",
             "channel_id": "CGENERAL",
             "channel_name": "general",
@@ -153,20 +159,21 @@ class AppUnderTest:
         body, _ = self.command_body(user, command, text)
         return self.signed(body, "application/x-www-form-urlencoded", **kwargs)
 
-    def command_reply(self, user: str, command: str, text: str) -> dict[str, Any]:
-        """Run a slash command and return what it answered at its response_url."""
-        body, key = self.command_body(user, command, text)
+    def command_reply(self, user: str, command: str, text: str, team: str = TEAM) -> dict[str, Any]:
+        """Run a slash command (in workspace ``team``) and return what it answered at its
+        response_url."""
+        body, key = self.command_body(user, command, text, team)
         result = self.signed(body, "application/x-www-form-urlencoded")
         assert result.status == 200, result
         calls = self.fake.wait_for("response_url", predicate=lambda c: c.params.get("_key") == key)
         return calls[-1].params
 
     def event(
-        self, event: dict[str, Any], event_id: str, *, retry: int | None = None
+        self, event: dict[str, Any], event_id: str, *, retry: int | None = None, team: str = TEAM
     ) -> HttpResult:
         payload = {
             "token": "unused",
-            "team_id": TEAM,
+            "team_id": team,
             "api_app_id": "A1",
             "type": "event_callback",
             "event_id": event_id,

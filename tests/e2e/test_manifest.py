@@ -11,6 +11,7 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 
+from bot.services.installs import INSTALL_EVENTS
 from bot.slack.listeners.commands import COMMANDS
 from bot.slack.listeners.events import EVENTS
 from tests.e2e.harness import AppUnderTest
@@ -53,7 +54,10 @@ def test_commands_match_the_app_both_ways(manifest: dict[str, Any]) -> None:
 
 
 def test_events_match_the_app_both_ways(manifest: dict[str, Any]) -> None:
-    assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == set(EVENTS)
+    subscribed = set(manifest["settings"]["event_subscriptions"]["bot_events"])
+    assert subscribed == set(EVENTS) | set(INSTALL_EVENTS)
+    # Slack sends the uninstall events only to apps subscribed to them.
+    assert {"app_uninstalled", "tokens_revoked"} <= subscribed
 
 
 def test_app_answers_every_declared_event(app: AppUnderTest, manifest: dict[str, Any]) -> None:

@@ -71,9 +71,9 @@ class FakeSlack:
         self._lock = threading.Lock()
         self._calls: list[Call] = []
         self._messages: list[dict[str, Any]] = []
-        self._failures: dict[str, deque[tuple[int, dict[str, Any], dict[str, str]]]] = defaultdict(
-            deque
-        )
+        # Per method: (status, body, headers, channel the failure is for or None for any).
+        self._failures: dict[str, deque[tuple[int, dict[str, Any], dict[str, str], str | None]]]
+        self._failures = defaultdict(deque)
         self._delays: dict[str, deque[float]] = defaultdict(deque)
         self._answers: dict[str, dict[str, Any]] = {}
         self._hosted: dict[str, bytes] = {}
@@ -186,19 +186,22 @@ class FakeSlack:
         retry_after: int | None = None,
         body: dict[str, Any] | None = None,
         times: int = 1,
+        channel: str | None = None,
     ) -> None:
-        """Answer the next ``times`` calls of ``method`` with HTTP ``status``."""
+        """Answer the next ``times`` calls of ``method`` with HTTP ``status``; only calls
+        to ``channel`` when given (one token serves every workspace in tests, so a channel
+        stands for its workspace)."""
         if body is None:
             error = "ratelimited" if status == 429 else "internal_error"
             body = {"ok": False, "error": error}
         headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
         with self._lock:
-            self._failures[method].extend([(status, body, headers)] * times)
+            self._failures[method].extend([(status, body, headers, channel)] * times)
 
     def error_next(self, method: str, error: str, times: int = 1) -> None:
         """Answer the next ``times`` calls of ``method`` with HTTP 200 {"ok": false, error}."""
         with self._lock:
-            self._failures[method].extend([(200, {"ok": False, "error": error}, {})] * times)
+            self._failures[method].extend([(200, {"ok": False, "error": error}, {}, None)] * times)
 
     def delay_next(self, method: str, seconds: float, times: int = 1) -> None:
         """Sleep ``seconds`` before answering the next ``times`` calls of ``method``."""
@@ -227,7 +230,7 @@ class FakeSlack:
         """Record ``call`` and compute (status, json body, extra headers)."""
         with self._lock:
             delay = self._delays[call.method].popleft() if self._delays[call.method] else 0.0
-            failure = self._failures[call.method].popleft() if self._failures[call.method] else None
+            failure = self._take_failure(call)
         if delay:
             time.sleep(delay)
         status, body, headers = failure or (200, self._answer(call, raw), {})
@@ -237,6 +240,16 @@ class FakeSlack:
             if call.method == "chat.postMessage" and status == 200 and body.get("ok"):
                 self._messages.append({**call.params, "ts": body["ts"]})
         return status, body, headers
+
+    def _take_failure(self, call: Call) -> tuple[int, dict[str, Any], dict[str, str]] | None:
+        """The first queued failure of the call's method that applies to its channel."""
+        queued = self._failures[call.method]
+        for failure in queued:
+            status, body, headers, channel = failure
+            if channel is None or channel == call.params.get("channel"):
+                queued.remove(failure)
+                return status, body, headers
+        return None
 
     def _ts(self) -> str:
         micros = 1_700_000_000_000_000 + next(self._seq) * 100

@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.slack.dispatch import Dispatcher
-from bot.slack.listeners import actions, commands, events, views
+from bot.slack.listeners import actions, commands, events, installs, views
 from bot.slack.workspace_admins import WorkspaceAdmins
 
 
@@ -14,3 +14,4 @@ def register(app: App, dispatcher: Dispatcher, admins: WorkspaceAdmins) -> None:
     events.register(app, dispatcher, admins)
     actions.register(app, dispatcher)
     views.register(app, dispatcher)
+    installs.register(app, dispatcher)
