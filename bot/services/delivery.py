@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -12,6 +15,9 @@ from typing import Any, Protocol
 from storage.outbox import OutboxStore, PendingMessage
 
 log = logging.getLogger(__name__)
+# The outbox method of a reply to a slash command's or a button's response_url: the
+# payload is {"url": ..., **body}, POSTed as JSON (the URL takes 5 posts in 30 minutes).
+RESPONSE_URL = "response_url"
 
 
 @dataclass
@@ -40,6 +46,38 @@ class RetryPolicy:
         return float(min(self.max_delay, self.first_delay * 2 ** max(0, attempts)))
 
 
+def post_response(payload: dict[str, Any]) -> dict[str, Any]:
+    """POST a reply to its response_url; raise DeliveryFailed as the Web API calls do."""
+    body = dict(payload)
+    url = str(body.pop("url"))
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json; charset=utf-8"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            response.read()
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        if exc.code == 429 or exc.code >= 500:
+            wait = _seconds(exc.headers.get("Retry-After"))
+            raise DeliveryFailed(f"response_url: HTTP {exc.code}", retry_after=wait) from exc
+        # 404 expired_url, 410, 400 invalid_payload: trying again will not help.
+        raise DeliveryFailed(f"response_url: HTTP {exc.code}", permanent=True) from exc
+    except (TimeoutError, urllib.error.URLError, ConnectionError) as exc:
+        raise DeliveryFailed(f"response_url: network: {exc}") from exc
+    return {"ok": True}
+
+
+def _seconds(retry_after: str | None) -> float | None:
+    try:
+        return float(retry_after) if retry_after else None
+    except ValueError:
+        return None
+
+
 class OutboxDispatcher:
     """Delivers due messages; safe to run in any number of processes at once."""
 
@@ -49,11 +87,13 @@ class OutboxDispatcher:
         slack: SlackApi,
         clock: Callable[[], datetime],
         policy: RetryPolicy = RetryPolicy(),
+        respond: Callable[[dict[str, Any]], dict[str, Any]] = post_response,
     ) -> None:
         self.store = store
         self.slack = slack
         self.clock = clock
         self.policy = policy
+        self.respond = respond
 
     def deliver_due(self, budget: int = 500, stopping: Callable[[], bool] = lambda: False) -> int:
         """Deliver what is due now, channel heads first; returns how many were sent.
@@ -98,7 +138,10 @@ class OutboxDispatcher:
             elif thread is not None:
                 payload["thread_ts"] = thread
         try:
-            result = self.slack.call(message.method, payload)
+            if message.method == RESPONSE_URL:
+                result = self.respond(payload)
+            else:
+                result = self.slack.call(message.method, payload)
         except DeliveryFailed as failure:
             self._failed(message, failure)
             return 0

@@ -63,6 +63,8 @@ class AppUnderTest:
             poll_seconds,
             RetryPolicy(first_delay=first_retry_delay, max_delay=1.0, min_delay=first_retry_delay),
         )
+        # Stored requests run on worker threads, as in an embedded `mlgov serve`.
+        self.runtime.start_inbox(client, threads=4, poll_seconds=poll_seconds)
         self.bolt = build_bolt_app(client, SIGNING_SECRET, self.runtime.dispatcher)
         self.server = HttpServer(self.runtime.web_app(self.bolt), threads=8).start()
         self.url = self.server.url

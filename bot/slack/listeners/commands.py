@@ -1,33 +1,22 @@
-"""Slash commands: /exp, /review, /rotation and /mlgov."""
+"""Slash commands: /exp, /review, /rotation, /digest and /mlgov, stored, then acked."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import App, Respond
-from slack_sdk import WebClient
+from slack_bolt import Ack, App, BoltResponse
 
-from bot.slack.dispatch import Dispatcher, Origin
-from bot.slack.listeners.replies import ack_now, show
-from bot.slack.workspace_admins import WorkspaceAdmins
+from bot.slack.listeners.intake import Intake, request_key
 
 COMMANDS = ("/exp", "/mlgov", "/rotation", "/review", "/digest")
-CONFIGURING = frozenset({"/mlgov", "/rotation"})
 
 
-def register(app: App, dispatcher: Dispatcher, admins: WorkspaceAdmins) -> None:
-    def handle(body: dict[str, Any], respond: Respond, client: WebClient) -> None:
-        user = body["user_id"]
-        # Only configuration asks Slack whether the user is a workspace admin.
-        configures = body["command"] in CONFIGURING
-        origin = Origin(
-            body["team_id"],
-            user,
-            admins.is_admin(client, user) if configures else False,
-            body.get("channel_id", ""),
-        )
-        reply = dispatcher.command(origin, body["command"], body.get("text", ""))
-        show(reply, respond, client, body.get("trigger_id"))
+def register(app: App, intake: Intake) -> None:
+    def on_command(ack: Ack, body: dict[str, Any]) -> BoltResponse | None:
+        team_id = str(body.get("team_id") or "")
+        user = str(body.get("user_id") or "")
+        key = request_key(team_id, user, str(body.get("trigger_id") or ""), body)
+        return intake.take(ack, "command", team_id, key, body)
 
     for name in COMMANDS:
-        app.command(name)(ack=ack_now, lazy=[handle])
+        app.command(name)(on_command)
