@@ -57,6 +57,28 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="0.0.0.0", help="address to listen on (0.0.0.0)")
     serve.add_argument("--port", type=int, default=None, help="port (default $PORT or 3000)")
     serve.add_argument("--threads", type=int, default=16, help="HTTP worker threads (16)")
+    serve.add_argument(
+        "--workers",
+        type=_count,
+        default=0,
+        help="start N `mlgov worker` processes for the work; this process then only"
+        " acknowledges Slack (default 0: worker threads in this process)",
+    )
+    serve.add_argument(
+        "--inbox-threads",
+        dest="inbox_threads",
+        type=_positive,
+        default=4,
+        help="threads running stored Slack requests, per process (4)",
+    )
+
+    work = verbs.add_parser(
+        "worker", help="run stored Slack requests, Slack deliveries and jobs (no HTTP)"
+    )
+    work.add_argument(
+        "--threads", type=_positive, default=4, help="threads running stored Slack requests (4)"
+    )
+    work.add_argument("--parent", type=int, default=None, help=argparse.SUPPRESS)
 
     shell = verbs.add_parser("shell", help="the same app in a terminal, no Slack needed")
     shell.add_argument("--as", dest="user", default=None, help="act as this user (name or id)")
@@ -130,6 +152,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _count(value: str) -> int:
+    """A whole number ≥ 0, for argparse."""
+    if not value.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number ≥ 0, not {value!r}")
+    return int(value)
+
+
+def _positive(value: str) -> int:
+    """A whole number ≥ 1, for argparse."""
+    number = _count(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("expected a whole number ≥ 1")
+    return number
+
+
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -173,6 +210,10 @@ def _run(argv: Sequence[str] | None) -> int:
         configure_logging(settings.log_level, quiet=verb == "shell")
         if verb == "serve":
             return serve(settings, args)
+        if verb == "worker":
+            from bot.cli_worker import worker
+
+            return worker(settings, args)
         if verb == "shell":
             return shell(
                 settings,
@@ -259,8 +300,16 @@ def serve(settings: Any, args: argparse.Namespace) -> int:
     except MlgovError:
         runtime.close()
         raise
-    runtime.start_outbox(WebApi(client))
-    runtime.start_scheduler()
+    workers = getattr(args, "workers", 0)
+    supervisor = None
+    if workers:  # the work runs in child processes: this one only acknowledges
+        from bot.cli_worker import Supervisor
+
+        supervisor = Supervisor(workers, args.inbox_threads).start()
+    else:
+        runtime.start_inbox(client, threads=getattr(args, "inbox_threads", 4))
+        runtime.start_outbox(WebApi(client))
+        runtime.start_scheduler()
     # Everything loaded so far lives as long as the process: keep it out of the
     # collector, whose full passes over it held the GIL (and every ack) 60-200 ms.
     gc.collect()
@@ -277,16 +326,22 @@ def serve(settings: Any, args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     logging.getLogger("mlgov").info("serving on %s", server.url)
+    clean = True
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
+        # Stop taking requests first; a second signal must not cut the drain short.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         server.stop()
         if socket_mode is not None:
             socket_mode.close()
+        if supervisor is not None:
+            clean = supervisor.stop()
         runtime.close()
-    return 0
+    return 0 if clean else 1
 
 
 def shell(settings: Any, user: str | None, demo: bool) -> int:

@@ -35,7 +35,9 @@ class OutboxStore:
         self,
         db: Database,
         owner: str,
-        lease: timedelta = timedelta(seconds=120),
+        # Long enough for one message (a file upload makes three 10 s calls); a message a
+        # killed process held goes out again once it runs out, so keep it short.
+        lease: timedelta = timedelta(seconds=30),
         team_id: str | None = None,
     ) -> None:
         self.db = db
@@ -53,8 +55,9 @@ class OutboxStore:
     def lease_heads(self, now: datetime, limit: int = 5) -> list[PendingMessage]:
         """Lease the oldest undelivered message of each channel that is due and free.
 
-        A few at a time: they are sent one after another (10 s timeout each), and all
-        must be settled well within the lease, or another worker could send them again.
+        They are sent one after another (10 s timeout each), and all must be settled well
+        within the lease, or another worker could send them again: the dispatcher leases
+        one at a time.
         """
         heads = select(func.min(OutboxRow.id)).where(self._pending()).group_by(OutboxRow.channel)
         free = or_(OutboxRow.lease_until.is_(None), OutboxRow.lease_until < now)

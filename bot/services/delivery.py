@@ -102,13 +102,12 @@ class OutboxDispatcher:
         """
         sent = 0
         while budget > 0 and not stopping():
-            batch = self.store.lease_heads(self.clock())
+            # One at a time, sent as soon as leased: a stop never leaves a message leased
+            # and unsent, and one held by a killed process waits one lease (30 s).
+            batch = self.store.lease_heads(self.clock(), limit=1)
             if not batch:
                 return sent
             for message in batch:
-                if stopping():
-                    # Leased but not sent: the lease runs out and any worker sends it.
-                    return sent
                 budget -= 1
                 sent += self._deliver(message)
         return sent

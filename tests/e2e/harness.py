@@ -89,6 +89,12 @@ class AppUnderTest:
         with self.runtime.db.engine.connect() as connection:
             return int(connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
 
+    def idle(self) -> bool:
+        """Whether every stored request has run and every queued message gone out."""
+        inbox, outbox = self.runtime.inbox, self.runtime.outbox
+        assert inbox is not None and outbox is not None
+        return "pending" not in inbox.store.counts() and outbox.store.pending_count() == 0
+
     def close(self) -> None:
         self.server.stop()
         self.runtime.close()
