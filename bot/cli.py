@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import gc
 import logging
 import os
 import re
-import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -209,6 +207,8 @@ def _run(argv: Sequence[str] | None) -> int:
         verb = args.verb or ("serve" if settings.has_slack else "shell")
         configure_logging(settings.log_level, quiet=verb == "shell")
         if verb == "serve":
+            from bot.cli_serve import serve
+
             return serve(settings, args)
         if verb == "worker":
             from bot.cli_worker import worker
@@ -278,70 +278,6 @@ def database(settings: Any, verb: str) -> int:
             f" (this mlgov needs {migrate.head_revision()})"
         )
     return 0
-
-
-def serve(settings: Any, args: argparse.Namespace) -> int:
-    from bot.runtime import Runtime
-    from bot.server import HttpServer
-    from bot.slack.app import build_bolt_app, web_client
-    from bot.slack.web_api import WebApi
-
-    settings.require_slack()
-    runtime = Runtime.create(settings)
-    client = web_client(settings.slack_bot_token, settings.slack_api_url)
-    socket_mode = None
-    try:  # Slack may refuse a token here: one clear line, nothing left open
-        bolt = build_bolt_app(client, settings.slack_signing_secret, runtime.dispatcher)
-        if settings.slack_app_token:
-            from bot.slack.app import connect_socket_mode
-
-            socket_mode = connect_socket_mode(bolt, settings.slack_app_token)
-            logging.getLogger("mlgov").info("Socket Mode connected")
-    except MlgovError:
-        runtime.close()
-        raise
-    workers = getattr(args, "workers", 0)
-    supervisor = None
-    if workers:  # the work runs in child processes: this one only acknowledges
-        from bot.cli_worker import Supervisor
-
-        supervisor = Supervisor(workers, args.inbox_threads).start()
-    else:
-        runtime.start_inbox(client, threads=getattr(args, "inbox_threads", 4))
-        runtime.start_outbox(WebApi(client))
-        runtime.start_scheduler()
-    # Everything loaded so far lives as long as the process: keep it out of the
-    # collector, whose full passes over it held the GIL (and every ack) 60-200 ms.
-    gc.collect()
-    gc.freeze()
-    server = HttpServer(
-        runtime.web_app(None if socket_mode else bolt),
-        host=args.host,
-        port=args.port or settings.port,
-        threads=args.threads,
-    )
-
-    def stop(*_: Any) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
-    logging.getLogger("mlgov").info("serving on %s", server.url)
-    clean = True
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        # Stop taking requests first; a second signal must not cut the drain short.
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        server.stop()
-        if socket_mode is not None:
-            socket_mode.close()
-        if supervisor is not None:
-            clean = supervisor.stop()
-        runtime.close()
-    return 0 if clean else 1
 
 
 def shell(settings: Any, user: str | None, demo: bool) -> int:

@@ -25,7 +25,9 @@ from tests.e2e.test_replicas import scalar, wait_until
 from tests.fakes.slack_api import FakeSlack
 
 BURST = 40
-DONE_TIMEOUT_S = 60.0  # a generous bound on a shared 2-core machine; never a timing claim
+# Generous bounds on a shared 2-core machine, never timing claims. A killed process's leases
+# run out first: 10 s for an inbox row, 30 s for an outbox message (H1's design).
+DONE_TIMEOUT_S = 90.0
 DRAIN_BOUND_S = 40.0  # SIGTERM: the workers finish what they hold (25 s at most), then exit
 
 
@@ -43,10 +45,19 @@ def outbox_pending(database_url: str) -> int:
     return scalar(database_url, "SELECT count(*) FROM outbox WHERE sent_at IS NULL AND NOT dead")
 
 
+def inbox(database_url: str, status: str) -> int:
+    """Inbox rows in ``status`` (pending, done or parked)."""
+    return scalar(database_url, f"SELECT count(*) FROM inbox WHERE status = '{status}'")
+
+
 def wait_for_everything(
     running: Fleet, commands: list[Command], tag: str, *, what: str = "every command"
 ) -> None:
-    """Until every experiment exists, every user has a reply, and nothing is left to send."""
+    """Until every experiment exists, every user has a reply, and nothing is left to do.
+
+    An empty inbox and outbox are part of the condition: a duplicate sent later would
+    otherwise arrive after the assertions and go unseen.
+    """
     url, fake = running.database_url, running.fake
 
     def done() -> bool:
@@ -54,6 +65,7 @@ def wait_for_everything(
         return (
             created(url, tag) >= len(commands)
             and all(answered.values())
+            and inbox(url, "pending") == 0
             and outbox_pending(url) == 0
         )
 
@@ -122,6 +134,7 @@ def test_kill_9_right_after_a_burst_loses_no_acknowledged_command(
 
         assert created(database_url, "kill") == BURST
         assert audited(database_url) == BURST
+        assert inbox(database_url, "parked") == 0
         assert_answered(fake_slack, commands, in_flight)
 
 
@@ -151,6 +164,7 @@ def test_sigterm_drains_then_exits_0_and_a_restart_finishes_the_rest(
 
         assert created(database_url, "term") == BURST
         assert audited(database_url) == BURST
+        assert inbox(database_url, "parked") == 0
         assert_answered(fake_slack, commands)
 
 
@@ -171,5 +185,14 @@ def test_two_worker_processes_never_run_one_inbox_row_twice(
 
         assert created(pg_url, "pair") == BURST
         assert audited(pg_url) == BURST
+        assert inbox(pg_url, "done") == BURST
         assert_answered(fake_slack, commands)
+        # Both workers took rows, so the race was real. lease_owner stays on a done row as
+        # "<pid>:<uuid>"; the web process of --workers N claims nothing.
+        owners = scalar(
+            pg_url,
+            "SELECT count(DISTINCT split_part(lease_owner, ':', 1)) FROM inbox"
+            " WHERE status = 'done'",
+        )
+        assert owners == 2, server.output()
         assert server.terminate(DRAIN_BOUND_S) == 0, server.output()
