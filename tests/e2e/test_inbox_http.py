@@ -5,14 +5,16 @@ answered with a failure instead of an ack."""
 from __future__ import annotations
 
 import time
+import urllib.parse
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 
 from bot.slack.dispatch import Dispatcher
-from tests.e2e.harness import AppUnderTest
+from tests.e2e.harness import TEAM, AppUnderTest
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 20.0) -> None:
@@ -119,3 +121,29 @@ def test_a_request_the_database_cannot_store_is_not_acknowledged(app: AppUnderTe
     assert redelivered.status == 503  # Slack delivers the event again later
     assert app.fake.calls("response_url") == []
     assert app.count("projects") == 0
+
+
+def test_a_form_is_opened_while_its_trigger_is_fresh(app: AppUnderTest) -> None:
+    app.setup_team()
+    app.command("UALICE", "/exp", "new")
+
+    (opened,) = app.fake.wait_for("views.open")
+    assert opened.params["view"]["type"] == "modal"
+
+
+def test_a_form_a_worker_reaches_too_late_is_not_opened_and_the_user_told(
+    app: AppUnderTest,
+) -> None:
+    app.setup_team()
+    body, key = app.command_body("UALICE", "/exp", "new")
+    form = dict(urllib.parse.parse_qsl(body))
+    stored_long_ago = datetime.now(UTC) - timedelta(seconds=10)  # e.g. before a restart
+    with app.runtime.db.write() as uow:
+        uow.inbox.add(TEAM, "late-form", "command", form, stored_long_ago)
+        uow.commit()
+
+    (told,) = app.fake.wait_for("response_url", predicate=lambda c: c.params["_key"] == key)
+    assert told.params["text"] == (
+        ":warning: The form could not be opened in time; please try again."
+    )
+    assert app.fake.calls("views.open") == []
