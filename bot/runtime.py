@@ -104,7 +104,7 @@ class Runtime:
         pending = Gauge(
             "mlgov_inbox_pending", "Slack requests waiting for a worker", registry=self.registry
         )
-        pending.set_function(lambda: float(store.counts().get("pending", 0)))
+        pending.set_function(lambda: float(store.pending_count()))
         return self.inbox
 
     def job_env(self) -> JobEnv:

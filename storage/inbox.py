@@ -113,7 +113,8 @@ class InboxStore:
         """Lease up to ``limit`` pending rows, oldest first, that no live worker holds."""
         pending = InboxRow.status == "pending"
         with self.db.read() as uow:  # most polls find nothing: no write lock for them
-            if uow.session.scalar(select(InboxRow.id).where(pending).limit(1)) is None:
+            free = select(InboxRow.id).where(pending, self._free(now)).limit(1)
+            if uow.session.scalar(free) is None:
                 return []
         claimed: list[InboxItem] = []
         with self.db.write() as uow:
@@ -179,8 +180,14 @@ class InboxStore:
             )
             uow.commit()
 
+    def pending_count(self) -> int:
+        """Requests waiting for a worker (for /metrics; uses the pending rows' index)."""
+        with self.db.read() as uow:
+            statement = select(func.count()).where(InboxRow.status == "pending")
+            return int(uow.session.scalar(statement) or 0)
+
     def counts(self) -> dict[str, int]:
-        """Rows per status (for /metrics and tests)."""
+        """Rows per status (for inspection and tests)."""
         with self.db.read() as uow:
             rows = uow.session.execute(
                 select(InboxRow.status, func.count()).group_by(InboxRow.status)

@@ -51,7 +51,10 @@ class InboxWorker:
         self.runner = runner
         self.clock = clock
         self.poll_seconds = poll_seconds
-        self._wake = threading.Event()
+        # One idle thread is woken per stored request (an Event would wake them all, and
+        # each would take SQLite's write lock to find the row claimed already).
+        self._wake = threading.Condition()
+        self._signals = 0  # wake-ups not yet taken by a thread (none is lost in between)
         self._stop = threading.Event()  # no more rows: the drain ended or was cut short
         self._draining = threading.Event()  # take rows until none is left, then stop
         self._running: set[int] = set()
@@ -72,14 +75,17 @@ class InboxWorker:
         return self
 
     def wake(self) -> None:
-        self._wake.set()
+        with self._wake:
+            self._signals = min(self._signals + 1, len(self._threads))
+            self._wake.notify()
 
     def stop(self, drain_seconds: float = DRAIN_SECONDS) -> bool:
         """Finish the rows held and the ones still pending, for at most ``drain_seconds``;
         what is left stays in the inbox for the next start. True when all finished."""
         deadline = time.monotonic() + drain_seconds
-        self._draining.set()
-        self._wake.set()
+        with self._wake:
+            self._draining.set()
+            self._wake.notify_all()
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
         self._stop.set()
@@ -101,11 +107,18 @@ class InboxWorker:
             if not claimed:
                 if self._draining.is_set():
                     return  # nothing left to drain
-                self._wake.wait(self.poll_seconds)
-                self._wake.clear()
+                self._idle()
                 continue
+            self.wake()  # there may be more: hand on to an idle thread (a burst fans out)
             for item in claimed:
                 self._handle(item)
+
+    def _idle(self) -> None:
+        """Wait for a wake-up (or the poll interval), unless one came meanwhile."""
+        with self._wake:
+            if not self._signals and not self._draining.is_set():
+                self._wake.wait(self.poll_seconds)
+            self._signals = max(0, self._signals - 1)
 
     def _handle(self, item: InboxItem) -> None:
         if item.attempts > MAX_ATTEMPTS:  # its process died while running it, each time

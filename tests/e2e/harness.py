@@ -93,7 +93,7 @@ class AppUnderTest:
         """Whether every stored request has run and every queued message gone out."""
         inbox, outbox = self.runtime.inbox, self.runtime.outbox
         assert inbox is not None and outbox is not None
-        return "pending" not in inbox.store.counts() and outbox.store.pending_count() == 0
+        return inbox.store.pending_count() == 0 and outbox.store.pending_count() == 0
 
     def close(self) -> None:
         self.server.stop()

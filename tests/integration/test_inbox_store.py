@@ -33,6 +33,7 @@ def test_a_repeated_delivery_is_stored_once(db: Database, clock: Clock) -> None:
     assert store_request(db, clock, "k1", {"text": "list"}) is True
     assert store_request(db, clock, "k1", {"text": "list"}) is False
     assert InboxStore(db, "w1").counts() == {"pending": 1}
+    assert InboxStore(db, "w1").pending_count() == 1
 
 
 def test_a_claimed_row_is_held_until_its_lease_runs_out(db: Database, clock: Clock) -> None:
