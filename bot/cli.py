@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import gc
 import logging
 import os
 import re
-import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -57,6 +55,28 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="0.0.0.0", help="address to listen on (0.0.0.0)")
     serve.add_argument("--port", type=int, default=None, help="port (default $PORT or 3000)")
     serve.add_argument("--threads", type=int, default=16, help="HTTP worker threads (16)")
+    serve.add_argument(
+        "--workers",
+        type=_count,
+        default=0,
+        help="start N `mlgov worker` processes for the work; this process then only"
+        " acknowledges Slack (default 0: worker threads in this process)",
+    )
+    serve.add_argument(
+        "--inbox-threads",
+        dest="inbox_threads",
+        type=_positive,
+        default=4,
+        help="threads running stored Slack requests, per process (4)",
+    )
+
+    work = verbs.add_parser(
+        "worker", help="run stored Slack requests, Slack deliveries and jobs (no HTTP)"
+    )
+    work.add_argument(
+        "--threads", type=_positive, default=4, help="threads running stored Slack requests (4)"
+    )
+    work.add_argument("--parent", type=int, default=None, help=argparse.SUPPRESS)
 
     shell = verbs.add_parser("shell", help="the same app in a terminal, no Slack needed")
     shell.add_argument("--as", dest="user", default=None, help="act as this user (name or id)")
@@ -130,6 +150,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _count(value: str) -> int:
+    """A whole number ≥ 0, for argparse."""
+    if not value.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number ≥ 0, not {value!r}")
+    return int(value)
+
+
+def _positive(value: str) -> int:
+    """A whole number ≥ 1, for argparse."""
+    number = _count(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("expected a whole number ≥ 1")
+    return number
+
+
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -172,7 +207,13 @@ def _run(argv: Sequence[str] | None) -> int:
         verb = args.verb or ("serve" if settings.has_slack else "shell")
         configure_logging(settings.log_level, quiet=verb == "shell")
         if verb == "serve":
+            from bot.cli_serve import serve
+
             return serve(settings, args)
+        if verb == "worker":
+            from bot.cli_worker import worker
+
+            return worker(settings, args)
         if verb == "shell":
             return shell(
                 settings,
@@ -236,56 +277,6 @@ def database(settings: Any, verb: str) -> int:
             f"schema: {migrate.current_revision(engine) or 'empty'}"
             f" (this mlgov needs {migrate.head_revision()})"
         )
-    return 0
-
-
-def serve(settings: Any, args: argparse.Namespace) -> int:
-    from bot.runtime import Runtime
-    from bot.server import HttpServer
-    from bot.slack.app import build_bolt_app, web_client
-    from bot.slack.web_api import WebApi
-
-    settings.require_slack()
-    runtime = Runtime.create(settings)
-    client = web_client(settings.slack_bot_token, settings.slack_api_url)
-    socket_mode = None
-    try:  # Slack may refuse a token here: one clear line, nothing left open
-        bolt = build_bolt_app(client, settings.slack_signing_secret, runtime.dispatcher)
-        if settings.slack_app_token:
-            from bot.slack.app import connect_socket_mode
-
-            socket_mode = connect_socket_mode(bolt, settings.slack_app_token)
-            logging.getLogger("mlgov").info("Socket Mode connected")
-    except MlgovError:
-        runtime.close()
-        raise
-    runtime.start_outbox(WebApi(client))
-    runtime.start_scheduler()
-    # Everything loaded so far lives as long as the process: keep it out of the
-    # collector, whose full passes over it held the GIL (and every ack) 60-200 ms.
-    gc.collect()
-    gc.freeze()
-    server = HttpServer(
-        runtime.web_app(None if socket_mode else bolt),
-        host=args.host,
-        port=args.port or settings.port,
-        threads=args.threads,
-    )
-
-    def stop(*_: Any) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
-    logging.getLogger("mlgov").info("serving on %s", server.url)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
-        if socket_mode is not None:
-            socket_mode.close()
-        runtime.close()
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,10 +18,12 @@ from bot.config import Settings
 from bot.domain.errors import SchemaOutOfDate
 from bot.jobs import JobEnv
 from bot.services.delivery import OutboxDispatcher, OutboxWorker, RetryPolicy, SlackApi
+from bot.services.inbox_worker import DRAIN_SECONDS, LEASE, POLL_SECONDS, InboxWorker
 from bot.slack.dispatch import Dispatcher
 from bot.slack.notices import SlackNotices
 from storage import migrate
 from storage.db import SessionFactories, create_db_engine, missing_sqlite_file
+from storage.inbox import InboxStore
 from storage.outbox import OutboxStore
 from storage.unit_of_work import Database
 
@@ -29,6 +32,11 @@ log = logging.getLogger(__name__)
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def _owner() -> str:
+    """A lease holder's name, unique per process and worker; fits the lease columns."""
+    return f"{os.getpid()}:{uuid.uuid4().hex}"
 
 
 @dataclass
@@ -40,6 +48,7 @@ class Runtime:
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     outbox: OutboxDispatcher | None = None
     worker: OutboxWorker | None = None
+    inbox: InboxWorker | None = None
     scheduler: Any | None = None
 
     @classmethod
@@ -75,11 +84,28 @@ class Runtime:
 
     def attach_outbox(self, slack: SlackApi, policy: RetryPolicy | None = None) -> OutboxDispatcher:
         """A dispatcher for this process, to deliver on demand (see start_outbox)."""
-        owner = f"{os.getpid()}:{uuid.uuid4().hex}"  # unique per process; fits the column
         self.outbox = OutboxDispatcher(
-            OutboxStore(self.db, owner), slack, self.clock, policy or RetryPolicy()
+            OutboxStore(self.db, _owner()), slack, self.clock, policy or RetryPolicy()
         )
         return self.outbox
+
+    def start_inbox(
+        self, client: Any, threads: int = 4, poll_seconds: float = POLL_SECONDS
+    ) -> InboxWorker:
+        """Run stored Slack requests on ``threads`` threads, woken by every store here."""
+        from bot.slack.app import bot_user_id
+        from bot.slack.inbox_work import InboxRunner
+
+        owner = _owner()
+        runner = InboxRunner(self.dispatcher, client, owner, bot_user_id(client))
+        store = InboxStore(self.db, owner, LEASE)
+        self.inbox = InboxWorker(store, runner, self.clock, threads, poll_seconds).start()
+        self.db.on_inbox(self.inbox.wake)
+        pending = Gauge(
+            "mlgov_inbox_pending", "Slack requests waiting for a worker", registry=self.registry
+        )
+        pending.set_function(lambda: float(store.pending_count()))
+        return self.inbox
 
     def job_env(self) -> JobEnv:
         deliver = self.outbox.deliver_due if self.outbox is not None else None
@@ -116,9 +142,19 @@ class Runtime:
             mount(web, bolt_app, self.settings.slack_signing_secret)
         return web
 
-    def close(self) -> None:
+    def close(self, drain_seconds: float = DRAIN_SECONDS) -> None:
+        """Stop: the inbox drains for at most ``drain_seconds`` (the rest stays stored for
+        the next start), then what is left of that time delivers the replies queued."""
+        deadline = time.monotonic() + drain_seconds
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=True)
+        if self.inbox is not None:
+            self.inbox.stop(drain_seconds)
         if self.worker is not None:
             self.worker.stop()
+            if self.outbox is not None and self.inbox is not None:
+                try:
+                    self.outbox.deliver_due(stopping=lambda: time.monotonic() > deadline)
+                except Exception:  # undelivered messages stay queued for the next start
+                    log.exception("outbox: the last delivery round failed")
         self.db.engine.dispose()

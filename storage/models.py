@@ -288,6 +288,40 @@ class BlockedChannelRow(Base):
     since: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+INBOX_STATUSES = ("pending", "done", "parked")
+
+
+class InboxRow(Base):
+    """A Slack request stored before its ack; a worker runs it and marks it done with its
+    effect, so an acknowledged request survives a crash (storage/inbox.py)."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (
+        UniqueConstraint("team_id", "key"),
+        CheckConstraint(_in("status", INBOX_STATUSES), name="status_known"),
+        Index(
+            "ix_inbox_pending",
+            "id",
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    # event_id for events; a hash of team, user, trigger and body for the rest.
+    key: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    body: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    status: Mapped[str] = mapped_column(String(8), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    done_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
 class JobRunRow(Base):
     """The run ledger: a (job, scope, period) is claimed once, with the work it does."""
 

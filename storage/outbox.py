@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 
+from bot.domain.model import RESPONSE_URL
 from storage.delivery_state import blocked_channel, not_held
 from storage.models import ExperimentRow, OutboxRow
 from storage.pauses import not_paused
@@ -43,7 +44,9 @@ class OutboxStore:
         self,
         db: Database,
         owner: str,
-        lease: timedelta = timedelta(seconds=120),
+        # Long enough for one message (a file upload makes three 10 s calls); a message a
+        # killed process held goes out again once it runs out, so keep it short.
+        lease: timedelta = timedelta(seconds=30),
         team_id: str | None = None,
     ) -> None:
         self.db = db
@@ -61,14 +64,16 @@ class OutboxStore:
     def lease_heads(self, now: datetime, limit: int = 5) -> list[PendingMessage]:
         """Lease the oldest undelivered message of each channel that is due and free.
 
-        A few at a time: they are sent one after another (10 s timeout each), and all
-        must be settled well within the lease, or another worker could send them again.
+        They are sent one after another (10 s timeout each), and all must be settled well
+        within the lease, or another worker could send them again: the dispatcher leases
+        one at a time.
         """
         heads = select(func.min(OutboxRow.id)).where(self._pending()).group_by(OutboxRow.channel)
         free = or_(OutboxRow.lease_until.is_(None), OutboxRow.lease_until < now)
-        # A paused workspace's messages wait (its data is kept); a rate-limited method of a
-        # workspace waits out its Retry-After, while other methods and workspaces go on.
-        running = not_paused(OutboxRow.team_id)
+        # A paused workspace's messages wait (its data is kept), except replies to a
+        # response_url, which need no bot token; a rate-limited method of a workspace
+        # waits out its Retry-After, while other methods and workspaces go on.
+        running = or_(not_paused(OutboxRow.team_id), OutboxRow.method == RESPONSE_URL)
         leased: list[PendingMessage] = []
         with self.db.read() as uow:  # most polls find nothing: no write lock for them
             waiting = select(OutboxRow.id).where(self._pending(), running).limit(1)

@@ -17,6 +17,7 @@ from storage.digests import DigestSubscriptions
 from storage.evaluations import Evaluations
 from storage.experiments import Experiments
 from storage.home import Homes
+from storage.inbox import Inbox
 from storage.ledger import RunLedger
 from storage.pauses import Pauses
 from storage.repositories import (
@@ -43,10 +44,12 @@ class UnitOfWork:
         factories: SessionFactories,
         write: bool,
         on_outbox: Callable[[], None] | None = None,
+        on_inbox: Callable[[], None] | None = None,
     ) -> None:
         self._factories = factories
         self._write = write
         self._on_outbox = on_outbox
+        self._on_inbox = on_inbox
 
     def __enter__(self) -> UnitOfWork:
         self.session = self._factories.session(self._write)
@@ -57,6 +60,7 @@ class UnitOfWork:
         self.audit = Audit(self.session)
         self.events = ProcessedEvents(self.session)
         self.outbox = Outbox(self.session)
+        self.inbox = Inbox(self.session)
         self.ledger = RunLedger(self.session)
         self.pauses = Pauses(self.session)
         self.delivery = DeliveryState(self.session)
@@ -77,6 +81,8 @@ class UnitOfWork:
             raise _translate(exc) from exc
         if self.outbox.added and self._on_outbox is not None:
             self._on_outbox()
+        if self.inbox.added and self._on_inbox is not None:
+            self._on_inbox()
 
     def __exit__(
         self,
@@ -107,17 +113,28 @@ class Database:
         self.factories = factories
         self.engine = factories.engine
         self._listeners: list[Callable[[], None]] = []
+        self._inbox_listeners: list[Callable[[], None]] = []
 
     def on_outbox(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` after any commit that queued Slack messages."""
         self._listeners.append(listener)
 
+    def on_inbox(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after any commit that stored a Slack request in the inbox."""
+        self._inbox_listeners.append(listener)
+
     def _notify(self) -> None:
         for listener in self._listeners:
             listener()
 
+    def _notify_inbox(self) -> None:
+        for listener in self._inbox_listeners:
+            listener()
+
     def write(self) -> UnitOfWork:
-        return UnitOfWork(self.factories, write=True, on_outbox=self._notify)
+        return UnitOfWork(
+            self.factories, write=True, on_outbox=self._notify, on_inbox=self._notify_inbox
+        )
 
     def read(self) -> UnitOfWork:
         return UnitOfWork(self.factories, write=False)

@@ -257,6 +257,12 @@ class AuditEntry:
     detail: dict[str, Any]
 
 
+# The outbox method of a reply to a slash command's or a button's response_url: the
+# payload is {"url": ..., **body}, POSTed as JSON (the URL takes 5 posts in 30 minutes).
+# It needs no bot token, so a workspace paused for its token still gets these replies.
+RESPONSE_URL = "response_url"
+
+
 @dataclass(frozen=True)
 class OutgoingMessage:
     """A Slack Web API call a change causes; written with the change, delivered later.

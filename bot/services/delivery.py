@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from bot.domain.model import RESPONSE_URL
 from bot.services.channel_access import CHANNEL_ERRORS, JOINABLE, channel_refused
 from bot.services.installs import (
     AUTH_ERRORS,
@@ -51,6 +55,40 @@ class RetryPolicy:
         return float(min(self.max_delay, self.first_delay * 2 ** max(0, attempts)))
 
 
+def post_response(payload: dict[str, Any]) -> dict[str, Any]:
+    """POST a reply to its response_url; raise DeliveryFailed as the Web API calls do."""
+    body = dict(payload)
+    url = str(body.pop("url"))
+    if not url.startswith(("https://", "http://")):  # a malformed request's response_url
+        raise DeliveryFailed("response_url: not an http(s) URL", permanent=True)
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json; charset=utf-8"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            response.read()
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        if exc.code == 429 or exc.code >= 500:
+            wait = _seconds(exc.headers.get("Retry-After"))
+            raise DeliveryFailed(f"response_url: HTTP {exc.code}", retry_after=wait) from exc
+        # 404 expired_url, 410, 400 invalid_payload: trying again will not help.
+        raise DeliveryFailed(f"response_url: HTTP {exc.code}", permanent=True) from exc
+    except (TimeoutError, urllib.error.URLError, ConnectionError) as exc:
+        raise DeliveryFailed(f"response_url: network: {exc}") from exc
+    return {"ok": True}
+
+
+def _seconds(retry_after: str | None) -> float | None:
+    try:
+        return float(retry_after) if retry_after else None
+    except ValueError:
+        return None
+
+
 class OutboxDispatcher:
     """Delivers due messages; safe to run in any number of processes at once."""
 
@@ -60,11 +98,13 @@ class OutboxDispatcher:
         slack: SlackApi,
         clock: Callable[[], datetime],
         policy: RetryPolicy = RetryPolicy(),
+        respond: Callable[[dict[str, Any]], dict[str, Any]] = post_response,
     ) -> None:
         self.store = store
         self.slack = slack
         self.clock = clock
         self.policy = policy
+        self.respond = respond
         self._probed_at: datetime | None = None
         # Found during this round: (team, method) rate-limited until, or (team, None) paused.
         # Messages of the same lease batch wait too instead of meeting the same refusal.
@@ -79,13 +119,12 @@ class OutboxDispatcher:
         self._waiting = {}
         self._probe_paused()
         while budget > 0 and not stopping():
-            batch = self.store.lease_heads(self.clock())
+            # One at a time, sent as soon as leased: a stop never leaves a message leased
+            # and unsent, and one held by a killed process waits one lease (30 s).
+            batch = self.store.lease_heads(self.clock(), limit=1)
             if not batch:
                 return sent
             for message in batch:
-                if stopping():
-                    # Leased but not sent: the lease runs out and any worker sends it.
-                    return sent
                 budget -= 1
                 wait = self._waiting.get((message.team_id, message.method)) or self._waiting.get(
                     (message.team_id, None)
@@ -118,7 +157,10 @@ class OutboxDispatcher:
             return 0
         message, payload = prepared
         try:
-            result = self.slack.call(message.method, payload)
+            if message.method == RESPONSE_URL:
+                result = self.respond(payload)
+            else:
+                result = self.slack.call(message.method, payload)
         except DeliveryFailed as failure:
             if failure.reason in CHANNEL_ERRORS and message.method != "conversations.join":
                 answer = self._rejoin_and_retry(message, payload, failure)

@@ -3,41 +3,52 @@
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from slack_bolt import App
 from slack_bolt.error import BoltError
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.domain.errors import ConfigError
 from bot.slack.dispatch import Dispatcher
 from bot.slack.listeners import register
-from bot.slack.workspace_admins import WorkspaceAdmins
-
-WORKERS = 8  # post-ack work; SQLite serialises writers anyway
 
 
 def build_bolt_app(client: WebClient, signing_secret: str | None, dispatcher: Dispatcher) -> App:
-    """A Bolt app whose listeners ack at once and do the work after the ack."""
+    """A Bolt app whose listeners store each request in the inbox and ack; workers run it."""
     logger = logging.getLogger("mlgov.bolt")
     logger.addFilter(_not_the_token_warning)
-    try:
+    with _asking(client):
         app = App(
             client=client,
             signing_secret=signing_secret or "unused-in-socket-mode",
-            # Listeners ack on the request thread and hand their work to lazy listeners
-            # on this pool; forms answer after their use case so errors show in the form.
+            # Listeners run on the request thread and answer with the ack (the inbox holds
+            # the work); forms answer after their use case so errors show in the form.
             process_before_response=True,
-            listener_executor=ThreadPoolExecutor(WORKERS, thread_name_prefix="mlgov-work"),
             logger=logger,
         )
-    except BoltError as exc:  # auth.test refused the bot token
+    register(app, dispatcher)
+    return app
+
+
+def bot_user_id(client: WebClient) -> str | None:
+    """The bot's own user id (auth.test), for a worker that runs without a Bolt app."""
+    with _asking(client):
+        return client.auth_test().get("user_id")
+
+
+@contextmanager
+def _asking(client: WebClient) -> Iterator[None]:
+    """auth.test at start: a refused token or an unreachable Slack is a ConfigError."""
+    try:
+        yield
+    except (BoltError, SlackApiError) as exc:  # auth.test refused the bot token
         raise ConfigError(f"SLACK_BOT_TOKEN was refused by Slack ({exc}).") from None
     except OSError as exc:  # URLError and timeouts: Slack (or SLACK_API_URL) unreachable
         raise ConfigError(f"Cannot reach the Slack API at {client.base_url}: {exc}.") from None
-    register(app, dispatcher, WorkspaceAdmins())
-    return app
 
 
 def _not_the_token_warning(record: logging.LogRecord) -> bool:
@@ -53,8 +64,6 @@ def web_client(token: str, api_url: str) -> WebClient:
 
 def connect_socket_mode(bolt_app: App, app_token: str) -> Any:
     """Connect over slack_sdk's built-in WebSocket client; a refused token is a ConfigError."""
-    from slack_sdk.errors import SlackApiError
-
     from bot.slack.socket_mode import CheckedSocketModeHandler
 
     handler = CheckedSocketModeHandler(bolt_app, app_token)

@@ -21,7 +21,7 @@ from bot.domain.commands import (
     OpenNewExperimentForm,
     Step,
 )
-from bot.domain.errors import MlgovError, PermissionDenied, UsageError
+from bot.domain.errors import MlgovError, PermissionDenied, StorageError, UsageError
 from bot.domain.model import KEY_PATTERN, OutgoingMessage
 from bot.services import experiments as exp
 from bot.services import reviews as reviews_service
@@ -39,6 +39,9 @@ from storage.unit_of_work import Database, UnitOfWork
 log = logging.getLogger(__name__)
 UNEXPECTED = "Something went wrong on our side and nothing was saved; please try again."
 Clock = Callable[[], datetime]
+# Called inside a write's unit of work before commit, with the reply: the inbox worker
+# marks its row done and queues the reply there, so they commit with the effect.
+Settle = Callable[[UnitOfWork, Reply], None]
 
 
 @dataclass(frozen=True)
@@ -78,25 +81,38 @@ class Dispatcher:
 
     # --- entry points -------------------------------------------------------------
 
-    def command(self, origin: Origin, command: str, text: str) -> Reply:
-        """Run a slash command line and return the (ephemeral) reply."""
+    def command(
+        self, origin: Origin, command: str, text: str, settle: Settle | None = None
+    ) -> Reply:
+        """Run a slash command line and return the (ephemeral) reply (``settle``: see run)."""
         try:
             parsed = parsing.parse(command, text)
         except UsageError as exc:
             return error(str(exc))
-        return self.run(origin, parsed)
+        return self.run(origin, parsed, settle)
 
-    def run(self, origin: Origin, parsed: Command) -> Reply:
+    def run(self, origin: Origin, parsed: Command, settle: Settle | None = None) -> Reply:
+        """Run one use case; a write commits with ``settle``'s work (see Settle).
+
+        With ``settle``, a database failure or a bug is raised, not answered: the inbox
+        worker tries the request again, and tells its user if it keeps failing.
+        """
         write = not isinstance(parsed, READ_ONLY)
         try:
             with self.db.write() if write else self.db.read() as uow:
                 result = self._execute(uow, self._context(uow, origin), parsed)
                 if write:
+                    if settle is not None:
+                        settle(uow, result)
                     uow.commit()
                 return result
         except MlgovError as exc:
+            if settle is not None and isinstance(exc, StorageError):
+                raise
             return error(refusal(exc, origin))
         except Exception:  # a bug or an outage: the user, already acked, must hear something
+            if settle is not None:
+                raise
             log.exception("command %s failed", type(parsed).__name__)
             return error(UNEXPECTED)
 
@@ -169,17 +185,19 @@ class Dispatcher:
             uow.commit()
         return True
 
-    def action(self, origin: Origin, action_id: str, value: str) -> Reply:
-        """A button: take the step at once, or open the form it needs."""
+    def action(
+        self, origin: Origin, action_id: str, value: str, settle: Settle | None = None
+    ) -> Reply:
+        """A button: take the step at once (with ``settle``, see run), or open its form."""
         if action_id in (review_render.APPROVE, review_render.CHANGES, review_render.DECLINE):
-            return self._review_button(origin, action_id, value)
+            return self._review_button(origin, action_id, value, settle)
         step = action_id.removeprefix(render.ACTION_PREFIX)
         match = KEY_PATTERN.match(value)
         if step not in render.BUTTONS or match is None:
             return error("That button is not one I know; it may be from an older version.")
         number = int(match.group(1))
         if step in ("start", "analyze"):
-            return self.run(origin, Step(step, number))
+            return self.run(origin, Step(step, number), settle)
         try:
             with self.db.read() as uow:
                 ctx = self._context(uow, origin)
@@ -197,7 +215,9 @@ class Dispatcher:
         )
         return Reply(text=f"{step} {experiment.key}", modal=form)
 
-    def _review_button(self, origin: Origin, action_id: str, value: str) -> Reply:
+    def _review_button(
+        self, origin: Origin, action_id: str, value: str, settle: Settle | None
+    ) -> Reply:
         """Approve / Request changes… / Can't review, pressed on a review request."""
         try:
             with self.db.read() as uow:
@@ -225,8 +245,8 @@ class Dispatcher:
             log.exception("review button %s failed", action_id)
             return error(UNEXPECTED)
         if action_id == review_render.APPROVE:
-            return self.run(origin, DecideReview(experiment.number, True, "", review.id))
-        return self.run(origin, DeclineReview(experiment.number, "", review.id))
+            return self.run(origin, DecideReview(experiment.number, True, "", review.id), settle)
+        return self.run(origin, DeclineReview(experiment.number, "", review.id), settle)
 
     def submit(
         self, origin: Origin, callback_id: str, metadata: str, state: dict[str, Any]

@@ -1,6 +1,6 @@
 """``@mlgov eval EXP-7`` and ``@mlgov parity EXP-7`` with files attached: fetch, check, record.
 
-Runs after the ack (a lazy listener). The event id is claimed with the evaluation it
+Runs on an inbox worker, after the ack. The event id is claimed with the evaluation it
 records, so a repeated delivery records nothing; a refusal is told once, only to its sender.
 """
 
@@ -83,7 +83,7 @@ def handle_upload(
         )
         return result is not None
     except StorageError:
-        # The listener retries a database hiccup (nothing was claimed); this attempt's
+        # The inbox worker retries a database hiccup (nothing was claimed); this attempt's
         # "computing…" message says so if the database lets it.
         if progress is not None and number is not None:
             try:

@@ -69,6 +69,8 @@ class AppUnderTest:
                 probe_paused_every=timedelta(seconds=poll_seconds),
             ),
         )
+        # Stored requests run on worker threads, as in an embedded `mlgov serve`.
+        self.runtime.start_inbox(client, threads=4, poll_seconds=poll_seconds)
         self.bolt = build_bolt_app(client, SIGNING_SECRET, self.runtime.dispatcher)
         self.server = HttpServer(self.runtime.web_app(self.bolt), threads=8).start()
         self.url = self.server.url
@@ -92,6 +94,12 @@ class AppUnderTest:
 
         with self.runtime.db.engine.connect() as connection:
             return int(connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
+
+    def idle(self) -> bool:
+        """Whether every stored request has run and every queued message gone out."""
+        inbox, outbox = self.runtime.inbox, self.runtime.outbox
+        assert inbox is not None and outbox is not None
+        return inbox.store.pending_count() == 0 and outbox.store.pending_count() == 0
 
     def close(self) -> None:
         self.server.stop()

@@ -1,17 +1,18 @@
-"""Thin Bolt listeners: ack, hand over to the dispatcher, reply. One module per surface."""
+"""Thin Bolt listeners: store the request in the inbox and ack; forms run before the ack.
+One module per surface."""
 
 from __future__ import annotations
 
 from slack_bolt import App
 
 from bot.slack.dispatch import Dispatcher
-from bot.slack.listeners import actions, commands, events, installs, views
-from bot.slack.workspace_admins import WorkspaceAdmins
+from bot.slack.listeners import actions, commands, events, views
+from bot.slack.listeners.intake import Intake
 
 
-def register(app: App, dispatcher: Dispatcher, admins: WorkspaceAdmins) -> None:
-    commands.register(app, dispatcher, admins)
-    events.register(app, dispatcher, admins)
-    actions.register(app, dispatcher)
+def register(app: App, dispatcher: Dispatcher) -> None:
+    intake = Intake(dispatcher.db, dispatcher.clock)
+    commands.register(app, intake)
+    events.register(app, intake)
+    actions.register(app, intake)
     views.register(app, dispatcher)
-    installs.register(app, dispatcher)

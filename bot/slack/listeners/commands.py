@@ -1,29 +1,23 @@
-"""Slash commands: /exp, /review, /rotation and /mlgov."""
+"""Slash commands: /exp, /review, /rotation, /digest and /mlgov, stored, then acked."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import App, Respond
-from slack_sdk import WebClient
+from slack_bolt import Ack, App, BoltResponse
 
-from bot.slack.dispatch import Dispatcher, Origin
-from bot.slack.listeners.replies import ack_now, show
+from bot.slack.listeners.intake import Intake, request_key
 from bot.slack.requests import installing_team
-from bot.slack.workspace_admins import WorkspaceAdmins
 
 COMMANDS = ("/exp", "/mlgov", "/rotation", "/review", "/digest")
-CONFIGURING = frozenset({"/mlgov", "/rotation"})
 
 
-def register(app: App, dispatcher: Dispatcher, admins: WorkspaceAdmins) -> None:
-    def handle(body: dict[str, Any], respond: Respond, client: WebClient) -> None:
-        origin = Origin(installing_team(body), body["user_id"], channel=body.get("channel_id", ""))
-        # Only configuration asks Slack whether the user is a workspace admin.
-        if body["command"] in CONFIGURING:
-            origin = admins.ask(client, origin)
-        reply = dispatcher.command(origin, body["command"], body.get("text", ""))
-        show(reply, respond, client, body.get("trigger_id"))
+def register(app: App, intake: Intake) -> None:
+    def on_command(ack: Ack, body: dict[str, Any]) -> BoltResponse | None:
+        team_id = installing_team(body)
+        user = str(body.get("user_id") or "")
+        key = request_key(team_id, user, str(body.get("trigger_id") or ""), body)
+        return intake.take(ack, "command", team_id, key, body)
 
     for name in COMMANDS:
-        app.command(name)(ack=ack_now, lazy=[handle])
+        app.command(name)(on_command)

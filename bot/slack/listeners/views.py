@@ -1,4 +1,10 @@
-"""Form submissions. The use case runs before ack so that a refusal shows in the form."""
+"""Form submissions. The use case runs before ack so that a refusal shows in the form.
+
+They do not go through the inbox: the ack is the HTTP response to the submission, and
+the effect (with its Slack messages, in the outbox) is committed before it is sent, so
+an acknowledged submission is durable already. A crash before the commit leaves the
+form open with no answer, and its user can submit it again.
+"""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """workspace pauses, per-method rate-limit holds, blocked channels
 
 Revision ID: 0008
-Revises: 0006 (re-chained after 0007 by the coordinator)
+Revises: 0007
 Create Date: 2026-12-03 05:20:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import storage.models
 
 revision: str = "0008"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

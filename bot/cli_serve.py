@@ -1,0 +1,81 @@
+"""`mlgov serve`: the Slack app over HTTP (or Socket Mode), with the work run by worker
+threads of its own (the embedded default) or by `--workers N` child processes."""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import logging
+import signal
+from typing import Any
+
+log = logging.getLogger("mlgov")
+
+
+def serve(settings: Any, args: argparse.Namespace) -> int:
+    from bot.runtime import Runtime
+    from bot.server import HttpServer
+    from bot.slack.app import build_bolt_app, web_client
+
+    settings.require_slack()
+    runtime = Runtime.create(settings)
+    client = web_client(settings.slack_bot_token, settings.slack_api_url)
+    socket_mode = None
+    supervisor = None
+    server = None
+    clean = True
+    try:  # Slack may refuse a token, the port may be taken: nothing is left running
+        bolt = build_bolt_app(client, settings.slack_signing_secret, runtime.dispatcher)
+        if settings.slack_app_token:
+            from bot.slack.app import connect_socket_mode
+
+            socket_mode = connect_socket_mode(bolt, settings.slack_app_token)
+            log.info("Socket Mode connected")
+        server = HttpServer(
+            runtime.web_app(None if socket_mode else bolt),
+            host=args.host,
+            port=args.port or settings.port,
+            threads=args.threads,
+        )
+        supervisor = _start_work(runtime, client, args)
+        # Everything loaded so far lives as long as the process: keep it out of the
+        # collector, whose full passes over it held the GIL (and every ack) 60-200 ms.
+        gc.collect()
+        gc.freeze()
+
+        def stop(*_: Any) -> None:
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, stop)
+        log.info("serving on %s", server.url)
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        # Stop taking requests first; a second signal must not cut the drain short.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if server is not None:
+            server.stop()
+        if socket_mode is not None:
+            socket_mode.close()
+        if supervisor is not None:
+            clean = supervisor.stop()
+        runtime.close()
+    return 0 if clean else 1
+
+
+def _start_work(runtime: Any, client: Any, args: argparse.Namespace) -> Any:
+    """Worker threads here, or the supervisor of N worker processes (returned)."""
+    workers = getattr(args, "workers", 0)
+    threads = getattr(args, "inbox_threads", 4)
+    if workers:  # the work runs in child processes: this one only acknowledges
+        from bot.cli_worker import Supervisor
+
+        return Supervisor(workers, threads).start()
+    from bot.slack.web_api import WebApi
+
+    runtime.start_inbox(client, threads=threads)
+    runtime.start_outbox(WebApi(client))
+    runtime.start_scheduler()
+    return None

@@ -1,0 +1,167 @@
+"""Inbox worker threads: claim stored Slack requests, run them, retry, park, drain on stop.
+
+Each thread claims one row at a time under a short lease that a heartbeat renews while
+the row runs, so rows held by a process that was killed are taken over within LEASE by
+any worker (this process after a restart, or another one). A row that fails is tried
+again after a pause; after MAX_ATTEMPTS attempts it is parked and its user told. Attempts
+are counted when a row is claimed, so a row that kills its process is parked too.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from storage.inbox import InboxItem, InboxStore, LeaseLost
+
+log = logging.getLogger(__name__)
+LEASE = timedelta(seconds=10)
+HEARTBEAT_SECONDS = 2.0
+POLL_SECONDS = 0.5  # when no commit in this process wakes the threads
+MAX_ATTEMPTS = 3
+DRAIN_SECONDS = 25.0
+
+
+class Runner(Protocol):
+    def run(self, item: InboxItem) -> None:
+        """Run the row and settle it; raise to have it tried again."""
+        ...
+
+    def give_up(self, item: InboxItem, why: str, tried: int) -> None:
+        """Park the row and tell its user."""
+        ...
+
+
+class InboxWorker:
+    """``threads`` threads over one InboxStore; ``wake()`` when a request was stored."""
+
+    def __init__(
+        self,
+        store: InboxStore,
+        runner: Runner,
+        clock: Callable[[], datetime],
+        threads: int = 4,
+        poll_seconds: float = POLL_SECONDS,
+    ) -> None:
+        self.store = store
+        self.runner = runner
+        self.clock = clock
+        self.poll_seconds = poll_seconds
+        # One idle thread is woken per stored request (an Event would wake them all, and
+        # each would take SQLite's write lock to find the row claimed already).
+        self._wake = threading.Condition()
+        self._signals = 0  # wake-ups not yet taken by a thread (none is lost in between)
+        self._stop = threading.Event()  # no more rows: the drain ended or was cut short
+        self._draining = threading.Event()  # take rows until none is left, then stop
+        self._running: set[int] = set()
+        self._lock = threading.Lock()
+        self._threads = [
+            threading.Thread(target=self._loop, name=f"mlgov-inbox-{n}", daemon=True)
+            for n in range(threads)
+        ]
+        self._heartbeat = threading.Thread(
+            target=self._beat, name="mlgov-inbox-heartbeat", daemon=True
+        )
+
+    def start(self) -> InboxWorker:
+        for thread in self._threads:
+            thread.start()
+        self._heartbeat.start()
+        log.info("inbox worker started (%d threads)", len(self._threads))
+        return self
+
+    def wake(self) -> None:
+        with self._wake:
+            self._signals = min(self._signals + 1, len(self._threads))
+            self._wake.notify()
+
+    def stop(self, drain_seconds: float = DRAIN_SECONDS) -> bool:
+        """Finish the rows held and the ones still pending, for at most ``drain_seconds``;
+        what is left stays in the inbox for the next start. True when all finished."""
+        deadline = time.monotonic() + drain_seconds
+        with self._wake:
+            self._draining.set()
+            self._wake.notify_all()
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self._stop.set()
+        done = not any(thread.is_alive() for thread in self._threads)
+        if not done:
+            # Rows still running are abandoned with the process: their leases run out
+            # and the next worker runs them again (their effect was never committed).
+            log.warning("inbox: stopping with rows still running after %.0fs", drain_seconds)
+        self._heartbeat.join(HEARTBEAT_SECONDS + 1)
+        return done
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                claimed = self.store.claim(self.clock())
+            except Exception:  # a database hiccup: look again after the poll interval
+                log.exception("inbox: claiming failed")
+                claimed = []
+            if not claimed:
+                if self._draining.is_set():
+                    return  # nothing left to drain
+                self._idle()
+                continue
+            self.wake()  # there may be more: hand on to an idle thread (a burst fans out)
+            for item in claimed:
+                self._handle(item)
+
+    def _idle(self) -> None:
+        """Wait for a wake-up (or the poll interval), unless one came meanwhile."""
+        with self._wake:
+            if not self._signals and not self._draining.is_set():
+                self._wake.wait(self.poll_seconds)
+            self._signals = max(0, self._signals - 1)
+
+    def _handle(self, item: InboxItem) -> None:
+        if item.attempts > MAX_ATTEMPTS:  # its process died while running it, each time
+            self._give_up(item, "its worker stopped while running it", item.attempts - 1)
+            return
+        with self._lock:
+            self._running.add(item.id)
+        try:
+            self.runner.run(item)
+        except LeaseLost:
+            log.warning("inbox: row %s was taken over by another worker", item.id)
+        except Exception as exc:
+            log.exception(
+                "inbox: row %s (%s) failed, attempt %d", item.id, item.kind, item.attempts
+            )
+            why = f"{type(exc).__name__}: {exc}"
+            if item.attempts >= MAX_ATTEMPTS:
+                self._give_up(item, why, item.attempts)
+            else:
+                later = self.clock() + timedelta(seconds=item.attempts)
+                self._quietly(lambda: self.store.retry_later(item, later, why))
+        finally:
+            with self._lock:
+                self._running.discard(item.id)
+
+    def _give_up(self, item: InboxItem, why: str, tried: int) -> None:
+        log.error(
+            "inbox: parking row %s (%s) after %d attempts: %s", item.id, item.kind, tried, why
+        )
+        self._quietly(lambda: self.runner.give_up(item, why, tried))
+
+    def _quietly(self, settle: Callable[[], None]) -> None:
+        # If even this fails, the lease runs out and the row is claimed again.
+        try:
+            settle()
+        except Exception:
+            log.exception("inbox: could not settle a failed row")
+
+    def _beat(self) -> None:
+        while not self._stop.wait(HEARTBEAT_SECONDS):
+            with self._lock:
+                running = sorted(self._running)
+            try:
+                self.store.renew(running, self.clock())
+            except Exception:  # the next beat tries again, well within the lease
+                log.exception("inbox: renewing leases failed")

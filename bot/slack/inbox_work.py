@@ -1,0 +1,156 @@
+"""Running one stored Slack request (an inbox row) through the Dispatcher, exactly once.
+
+A write commits its effect, its outbox messages, its reply and the row's "done" in one
+transaction (``Dispatcher.run``'s ``settle``): a crash before that commit leaves the row
+pending and the effect undone, to be run again; after it, nothing is run twice. A read,
+a refusal or a form is answered and the row finished in a transaction of its own
+(running a read again is harmless). Events are idempotent per event id by themselves
+(``Dispatcher.mention`` claims it with the effect), so their row is finished afterwards.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_sdk import WebClient
+
+from bot.domain.model import OutgoingMessage
+from bot.services.home import publish_home
+from bot.slack.blocks import Reply
+from bot.slack.dispatch import Dispatcher, Origin
+from bot.slack.inbox_events import EVENT_HANDLERS
+from bot.slack.inbox_replies import ReplyTo, describe, open_form, parked
+from bot.slack.workspace_admins import WorkspaceAdmins
+from storage.inbox import InboxItem
+from storage.unit_of_work import UnitOfWork
+
+# Only configuration asks Slack whether the user is a workspace admin.
+CONFIGURING = frozenset({"/mlgov", "/rotation"})
+
+
+class InboxRunner:
+    """Runs claimed rows for one worker (``owner``, the lease holder in storage.inbox)."""
+
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        client: WebClient,
+        owner: str,
+        bot_user_id: str | None,
+        admins: WorkspaceAdmins | None = None,
+    ) -> None:
+        self.dispatcher = dispatcher
+        self.client = client
+        self.owner = owner
+        self.bot_user_id = bot_user_id
+        self.admins = admins or WorkspaceAdmins()
+
+    def run(self, item: InboxItem) -> None:
+        """Run the request and settle its row; raises when it should be tried again."""
+        if item.kind == "command":
+            self._command(item)
+        elif item.kind == "action":
+            self._action(item)
+        elif item.kind == "event":
+            event = item.body.get("event") or {}
+            handler = EVENT_HANDLERS.get(str(event.get("type")))
+            if handler is not None:
+                handler(self, item, event)
+            self.finish(item, [])
+        else:
+            raise ValueError(f"inbox row {item.id} has an unknown kind {item.kind!r}")
+
+    def give_up(self, item: InboxItem, why: str, tried: int) -> None:
+        """Park the row after ``tried`` attempts and tell its user, in one transaction."""
+        told = reply_to(item).messages(parked(tried, describe(item.body)))
+        now = self.dispatcher.clock()
+        with self.dispatcher.db.write() as uow:
+            uow.inbox.park(item, self.owner, now, why)
+            for message in told:
+                uow.outbox.add(message, now)
+            uow.commit()
+
+    def finish(self, item: InboxItem, messages: list[OutgoingMessage]) -> None:
+        """Mark the row done with the messages that answer it (a second transaction)."""
+        now = self.dispatcher.clock()
+        with self.dispatcher.db.write() as uow:
+            uow.inbox.finish(item, self.owner, now)
+            for message in messages:
+                uow.outbox.add(message, now)
+            uow.commit()
+
+    def origin(self, team_id: str, user_id: str, channel: str, configures: bool) -> Origin:
+        """Who sent it; for configuration, whether Slack says they are a workspace admin
+        (or why that could not be asked: see WorkspaceAdmins.ask)."""
+        origin = Origin(team_id, user_id, channel=channel)
+        return self.admins.ask(self.client, origin) if configures else origin
+
+    # --- per kind ------------------------------------------------------------------------
+
+    def _command(self, item: InboxItem) -> None:
+        body = item.body
+        configures = body.get("command") in CONFIGURING
+        origin = self.origin(item.team_id, body["user_id"], body.get("channel_id", ""), configures)
+        settle = _Settle(self, item, reply_to(item))
+        reply = self.dispatcher.command(origin, body["command"], body.get("text", ""), settle)
+        self._answer(item, settle, reply)
+
+    def _action(self, item: InboxItem) -> None:
+        body = item.body
+        action = (body.get("actions") or [{}])[0]
+        origin = Origin(item.team_id, body["user"]["id"])
+        settle = _Settle(self, item, reply_to(item))
+        reply = self.dispatcher.action(origin, action["action_id"], action.get("value", ""), settle)
+        self._answer(item, settle, reply)
+        if (body.get("view") or {}).get("type") == "home":
+            # A button on the Home tab: the Home then shows the new state (after a form,
+            # its submission's change republishes it through the home job).
+            d = self.dispatcher
+            publish_home(
+                d.db, d.notices, d.clock(), d.timezone, item.team_id, origin.user_id, seen=True
+            )
+
+    def _answer(self, item: InboxItem, settle: _Settle, reply: Reply) -> None:
+        """Finish a row the write did not settle: a read, a refusal, or a form to open."""
+        if settle.done:
+            return
+        if reply.modal is not None:
+            now = self.dispatcher.clock()
+            instead = open_form(
+                self.client, reply, item.body.get("trigger_id"), item.received_at, now
+            )
+            if instead is None:
+                self.finish(item, [])
+                return
+            reply = instead
+        self.finish(item, settle.to.messages(reply))
+
+
+class _Settle:
+    """Dispatcher.run's ``settle`` for one row: done, and the reply queued, with the effect."""
+
+    def __init__(self, runner: InboxRunner, item: InboxItem, to: ReplyTo) -> None:
+        self.runner = runner
+        self.item = item
+        self.to = to
+        self.done = False
+
+    def __call__(self, uow: UnitOfWork, reply: Reply) -> None:
+        now = self.runner.dispatcher.clock()
+        uow.inbox.finish(self.item, self.runner.owner, now)
+        for message in self.to.messages(reply):
+            uow.outbox.add(message, now)
+        self.done = True
+
+
+def reply_to(item: InboxItem) -> ReplyTo:
+    """Where the answer to a row goes (a button on a view has no response_url)."""
+    body: dict[str, Any] = item.body
+    if item.kind == "command":
+        return ReplyTo(item.team_id, body.get("user_id", ""), body.get("response_url"))
+    if item.kind == "action":
+        in_view = (body.get("container") or {}).get("type") == "view"
+        user = (body.get("user") or {}).get("id", "")
+        # On the Home tab a success needs no message: the Home itself shows it.
+        return ReplyTo(item.team_id, user, None if in_view else body.get("response_url"), in_view)
+    return ReplyTo(item.team_id, (body.get("event") or {}).get("user", ""), None)

@@ -1,0 +1,53 @@
+"""The ack path: store a Slack request in the inbox, then acknowledge it (one INSERT).
+
+Nothing else runs before the ack, so acks stay as fast as a bare Bolt app's; workers
+(bot.services.inbox_worker) run the stored requests. If the request cannot be stored
+(the database is down), it is not acknowledged: the listener answers 503, so Slack shows
+the user that the command or button failed (nothing was done; they may try again) and
+redelivers an event. Form submissions are not stored: see listeners.views.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from slack_bolt import Ack, BoltResponse
+
+from bot.domain.errors import StorageError
+from storage.unit_of_work import Database
+
+log = logging.getLogger(__name__)
+NOT_STORED = "mlgov could not store this request (database unavailable); nothing was done."
+
+
+class Intake:
+    def __init__(self, db: Database, clock: Callable[[], datetime]) -> None:
+        self.db = db
+        self.clock = clock
+
+    def take(
+        self, ack: Ack, kind: str, team_id: str, key: str, body: dict[str, Any]
+    ) -> BoltResponse | None:
+        """Store the request, then ack (a repeated delivery stores nothing and is acked);
+        a 503 instead of the ack when it could not be stored."""
+        try:
+            with self.db.write() as uow:
+                uow.inbox.add(team_id, key, kind, body, self.clock())
+                uow.commit()
+        except StorageError as exc:
+            log.error("inbox: a %s could not be stored, answering 503: %s", kind, exc)
+            return BoltResponse(status=503, body=NOT_STORED)
+        ack()
+        return None
+
+
+def request_key(team_id: str, user_id: str, trigger_id: str, body: dict[str, Any]) -> str:
+    """The identity of a command or interaction delivery (Slack gives them no id)."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    text = "\n".join((team_id, user_id, trigger_id, canonical))
+    return hashlib.sha256(text.encode()).hexdigest()

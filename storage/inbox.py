@@ -1,0 +1,195 @@
+"""The inbox: Slack requests stored before their ack, claimed by workers under a lease.
+
+The ack path makes one short idempotent INSERT (``Inbox.add``); a worker claims rows
+(``InboxStore.claim``: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, SQLite's single writer),
+renews its lease while a row runs, and marks the row done in the transaction of the
+row's effect (``Inbox.finish``), so a crash either keeps both or neither. A lease that
+runs out (its process died) lets any worker take the row over.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import ColumnElement, delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from storage.models import InboxRow
+from storage.sql import affected, insert_ignoring_conflicts
+
+if TYPE_CHECKING:  # the unit of work holds an Inbox: import the Database for types only
+    from storage.unit_of_work import Database
+
+
+class LeaseLost(RuntimeError):
+    """Another worker took the row over (our lease ran out): this attempt must not commit."""
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    """A claimed row; ``attempts`` counts this one."""
+
+    id: int
+    team_id: str
+    kind: str
+    body: dict[str, Any]
+    received_at: datetime
+    attempts: int
+
+
+class Inbox:
+    """The inbox inside a unit of work: store a request, settle a row with its effect."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.added = 0
+
+    def add(self, team_id: str, key: str, kind: str, body: dict[str, Any], now: datetime) -> bool:
+        """Store a request; False when this delivery was stored already (acked all the same)."""
+        stored = insert_ignoring_conflicts(
+            self.session,
+            InboxRow,
+            {
+                "team_id": team_id,
+                "key": key,
+                "kind": kind,
+                "body": json.dumps(body, separators=(",", ":")),
+                "received_at": now,
+                "status": "pending",
+                "attempts": 0,
+            },
+        )
+        self.added += int(stored)
+        return stored
+
+    def finish(self, item: InboxItem, owner: str, now: datetime) -> None:
+        """Mark the row done in this transaction; LeaseLost if another worker holds it."""
+        self._settle(item, owner, status="done", done_at=now, lease_until=None)
+
+    def park(self, item: InboxItem, owner: str, now: datetime, error: str) -> None:
+        """Give up on the row (its user is told in the same transaction by the caller)."""
+        self._settle(
+            item, owner, status="parked", done_at=now, lease_until=None, last_error=error[:500]
+        )
+
+    def _settle(self, item: InboxItem, owner: str, **values: Any) -> None:
+        taken = affected(
+            self.session.execute(
+                update(InboxRow)
+                .where(
+                    InboxRow.id == item.id,
+                    InboxRow.status == "pending",
+                    InboxRow.lease_owner == owner,
+                )
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+        )
+        if taken != 1:
+            raise LeaseLost(f"inbox row {item.id} is no longer held by {owner}")
+
+    def forget_done_before(self, cutoff: datetime) -> int:
+        """Delete rows finished before ``cutoff`` (parked ones stay for inspection)."""
+        statement = delete(InboxRow).where(InboxRow.status == "done", InboxRow.done_at < cutoff)
+        return affected(self.session.execute(statement))
+
+
+class InboxStore:
+    """A worker's side of the inbox: claim free rows, keep them, let them go on failure."""
+
+    def __init__(self, db: Database, owner: str, lease: timedelta = timedelta(seconds=10)) -> None:
+        self.db = db
+        self.owner = owner
+        self.lease = lease
+
+    @staticmethod
+    def _free(now: datetime) -> ColumnElement[bool]:
+        return or_(InboxRow.lease_until.is_(None), InboxRow.lease_until < now)
+
+    def claim(self, now: datetime, limit: int = 1) -> list[InboxItem]:
+        """Lease up to ``limit`` pending rows, oldest first, that no live worker holds."""
+        pending = InboxRow.status == "pending"
+        with self.db.read() as uow:  # most polls find nothing: no write lock for them
+            free = select(InboxRow.id).where(pending, self._free(now)).limit(1)
+            if uow.session.scalar(free) is None:
+                return []
+        claimed: list[InboxItem] = []
+        with self.db.write() as uow:
+            rows = uow.session.scalars(
+                select(InboxRow)
+                .where(pending, self._free(now))
+                .order_by(InboxRow.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            ).all()
+            for row in rows:
+                taken = affected(
+                    uow.session.execute(
+                        update(InboxRow)
+                        .where(InboxRow.id == row.id, pending, self._free(now))
+                        .values(
+                            lease_owner=self.owner,
+                            lease_until=now + self.lease,
+                            attempts=InboxRow.attempts + 1,
+                        )
+                        .execution_options(synchronize_session=False)
+                    )
+                )
+                if taken == 1:
+                    body = json.loads(row.body)
+                    claimed.append(
+                        InboxItem(
+                            row.id, row.team_id, row.kind, body, row.received_at, row.attempts + 1
+                        )
+                    )
+            uow.commit()
+        return claimed
+
+    def renew(self, ids: list[int], now: datetime) -> None:
+        """Extend the lease of rows still running here (the heartbeat)."""
+        if not ids:
+            return
+        with self.db.write() as uow:
+            uow.session.execute(
+                update(InboxRow)
+                .where(
+                    InboxRow.id.in_(ids),
+                    InboxRow.status == "pending",
+                    InboxRow.lease_owner == self.owner,
+                )
+                .values(lease_until=now + self.lease)
+                .execution_options(synchronize_session=False)
+            )
+            uow.commit()
+
+    def retry_later(self, item: InboxItem, at: datetime, error: str) -> None:
+        """Let the row go after a failed attempt; any worker may take it from ``at``."""
+        with self.db.write() as uow:
+            uow.session.execute(
+                update(InboxRow)
+                .where(
+                    InboxRow.id == item.id,
+                    InboxRow.status == "pending",
+                    InboxRow.lease_owner == self.owner,
+                )
+                .values(lease_owner=None, lease_until=at, last_error=error[:500])
+                .execution_options(synchronize_session=False)
+            )
+            uow.commit()
+
+    def pending_count(self) -> int:
+        """Requests waiting for a worker (for /metrics; uses the pending rows' index)."""
+        with self.db.read() as uow:
+            statement = select(func.count()).where(InboxRow.status == "pending")
+            return int(uow.session.scalar(statement) or 0)
+
+    def counts(self) -> dict[str, int]:
+        """Rows per status (for inspection and tests)."""
+        with self.db.read() as uow:
+            rows = uow.session.execute(
+                select(InboxRow.status, func.count()).group_by(InboxRow.status)
+            ).all()
+        return {str(status): int(n) for status, n in rows}

@@ -1,0 +1,149 @@
+"""The inbox over real HTTP: requests stored before the ack, replies through the outbox,
+a request that keeps failing parked with its user told, a database that cannot store one
+answered with a failure instead of an ack."""
+
+from __future__ import annotations
+
+import time
+import urllib.parse
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from bot.slack.dispatch import Dispatcher
+from tests.e2e.harness import TEAM, AppUnderTest
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    """Poll ``condition`` (work the workers do after the ack) until it holds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting for the workers"
+        time.sleep(0.02)
+
+
+def inbox(app: AppUnderTest) -> dict[str, int]:
+    worker = app.runtime.inbox
+    assert worker is not None
+    return worker.store.counts()
+
+
+@pytest.fixture(params=["app", pytest.param("pg_app", marks=pytest.mark.postgres)])
+def any_app(request: pytest.FixtureRequest) -> AppUnderTest:
+    """The app on SQLite and on PostgreSQL."""
+    return request.getfixturevalue(request.param)  # type: ignore[no-any-return]
+
+
+def test_a_reply_reaches_the_response_url_even_when_it_fails_at_first(
+    any_app: AppUnderTest,
+) -> None:
+    app = any_app
+    app.fake.fail_next("response_url", status=500)  # Slack hiccups on the first post
+
+    body, key = app.command_body("UADMIN", "/mlgov", "project add churn <#CCHURN|churn>")
+    assert app.signed(body, "application/x-www-form-urlencoded").status == 200
+
+    (reply,) = app.fake.wait_for(
+        "response_url", predicate=lambda c: c.params.get("_key") == key and c.status == 200
+    )
+    assert "churn" in reply.params["text"]
+    assert reply.params["response_type"] == "ephemeral"
+    posts = app.fake.calls("response_url")
+    assert [c.status for c in posts] == [500, 200]  # retried by the outbox
+    wait_until(lambda: inbox(app) == {"done": 1})
+    assert app.count("projects") == 1
+
+
+def test_a_request_that_keeps_failing_is_parked_and_its_user_told(
+    any_app: AppUnderTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = any_app
+    app.setup_team()
+    tried: list[str] = []
+
+    def broken(self: Dispatcher, uow: Any, ctx: Any, command: Any) -> Any:
+        tried.append(type(command).__name__)
+        raise RuntimeError("a bug in the use case")
+
+    monkeypatch.setattr(Dispatcher, "_execute", broken)
+    body, key = app.command_body("UALICE", "/exp", "new churn Faster trees")
+    assert app.signed(body, "application/x-www-form-urlencoded").status == 200
+
+    (told,) = app.fake.wait_for(
+        "response_url", predicate=lambda c: c.params.get("_key") == key, timeout=30
+    )
+    assert told.params["text"].startswith(":warning: I could not complete this after 3 attempts")
+    assert "`/exp new churn Faster trees`" in told.params["text"]
+    assert tried == ["NewExperiment"] * 3
+    assert inbox(app)["parked"] == 1
+    assert app.count("experiments") == 0
+
+
+def test_a_mention_that_keeps_failing_is_parked_and_its_sender_told_by_dm(
+    app: AppUnderTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app.setup_team()
+
+    def broken(*args: Any, **kwargs: Any) -> bool:
+        raise RuntimeError("a bug in the mention handler")
+
+    monkeypatch.setattr(app.runtime.dispatcher, "mention", broken)
+    event = {
+        "type": "app_mention",
+        "user": "UALICE",
+        "text": "<@UBOT> exp list",
+        "channel": "CCHURN",
+        "ts": "1700000000.000100",
+    }
+    assert app.event(event, "EvBroken").status == 200
+
+    (dm,) = app.fake.wait_for(
+        "chat.postMessage", predicate=lambda c: c.params.get("channel") == "UALICE", timeout=30
+    )
+    assert "after 3 attempts" in dm.params["text"]
+    assert "“<@UBOT> exp list”" in dm.params["text"]
+    assert inbox(app)["parked"] == 1
+
+
+def test_a_request_the_database_cannot_store_is_not_acknowledged(app: AppUnderTest) -> None:
+    with app.runtime.db.engine.begin() as connection:  # the insert on the ack path fails
+        connection.execute(text("ALTER TABLE inbox RENAME TO inbox_gone"))
+
+    result = app.command("UADMIN", "/mlgov", "project add churn <#CCHURN|churn>")
+    event = {"type": "app_home_opened", "user": "UALICE", "tab": "home"}
+    redelivered = app.event(event, "EvHome1")
+
+    assert result.status == 503  # Slack tells the user the command failed
+    assert "nothing was done" in result.body
+    assert redelivered.status == 503  # Slack delivers the event again later
+    assert app.fake.calls("response_url") == []
+    assert app.count("projects") == 0
+
+
+def test_a_form_is_opened_while_its_trigger_is_fresh(app: AppUnderTest) -> None:
+    app.setup_team()
+    app.command("UALICE", "/exp", "new")
+
+    (opened,) = app.fake.wait_for("views.open")
+    assert opened.params["view"]["type"] == "modal"
+
+
+def test_a_form_a_worker_reaches_too_late_is_not_opened_and_the_user_told(
+    app: AppUnderTest,
+) -> None:
+    app.setup_team()
+    body, key = app.command_body("UALICE", "/exp", "new")
+    form = dict(urllib.parse.parse_qsl(body))
+    stored_long_ago = datetime.now(UTC) - timedelta(seconds=10)  # e.g. before a restart
+    with app.runtime.db.write() as uow:
+        uow.inbox.add(TEAM, "late-form", "command", form, stored_long_ago)
+        uow.commit()
+
+    (told,) = app.fake.wait_for("response_url", predicate=lambda c: c.params["_key"] == key)
+    assert told.params["text"] == (
+        ":warning: The form could not be opened in time; please try again."
+    )
+    assert app.fake.calls("views.open") == []

@@ -1,0 +1,131 @@
+"""The inbox on SQLite and PostgreSQL: one row per delivery, one worker per row, leases
+that let a restarted worker resume, and rows settled only by the worker holding them."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from storage.inbox import InboxItem, InboxStore, LeaseLost
+from storage.unit_of_work import Database
+from tests.integration.conftest import TEAM, Clock
+
+LEASE = timedelta(seconds=10)
+
+
+def store_request(db: Database, clock: Clock, key: str, body: dict[str, Any] | None = None) -> bool:
+    with db.write() as uow:
+        stored = uow.inbox.add(TEAM, key, "command", body or {"text": key}, clock())
+        uow.commit()
+    return stored
+
+
+def finish(db: Database, item: InboxItem, owner: str, clock: Clock) -> None:
+    with db.write() as uow:
+        uow.inbox.finish(item, owner, clock())
+        uow.commit()
+
+
+def test_a_repeated_delivery_is_stored_once(db: Database, clock: Clock) -> None:
+    assert store_request(db, clock, "k1", {"text": "list"}) is True
+    assert store_request(db, clock, "k1", {"text": "list"}) is False
+    assert InboxStore(db, "w1").counts() == {"pending": 1}
+    assert InboxStore(db, "w1").pending_count() == 1
+
+
+def test_a_claimed_row_is_held_until_its_lease_runs_out(db: Database, clock: Clock) -> None:
+    store_request(db, clock, "k1", {"command": "/exp", "text": "list"})
+    first, second = InboxStore(db, "w1", LEASE), InboxStore(db, "w2", LEASE)
+
+    (item,) = first.claim(clock())
+    assert (item.kind, item.body, item.attempts) == (
+        "command",
+        {"command": "/exp", "text": "list"},
+        1,
+    )
+    assert second.claim(clock()) == []
+    clock.advance(seconds=5)
+    first.renew([item.id], clock())  # the heartbeat of a worker still running it
+    clock.advance(seconds=9)
+    assert second.claim(clock()) == []
+
+    clock.advance(seconds=2)  # w1 died: its lease ran out, and w2 resumes the row
+    (resumed,) = second.claim(clock())
+    assert (resumed.id, resumed.attempts) == (item.id, 2)
+
+
+def test_only_the_worker_holding_a_row_can_finish_it(db: Database, clock: Clock) -> None:
+    store_request(db, clock, "k1")
+    first, second = InboxStore(db, "w1", LEASE), InboxStore(db, "w2", LEASE)
+    (stale,) = first.claim(clock())
+    clock.advance(seconds=11)
+    (item,) = second.claim(clock())
+
+    with pytest.raises(LeaseLost):  # w1 was too slow: its effect must roll back
+        finish(db, stale, "w1", clock)
+    finish(db, item, "w2", clock)
+
+    clock.advance(seconds=60)
+    assert first.claim(clock()) == [] and second.claim(clock()) == []
+    assert first.counts() == {"done": 1}
+
+
+def test_a_failed_attempt_waits_then_any_worker_retries(db: Database, clock: Clock) -> None:
+    store_request(db, clock, "k1")
+    first, second = InboxStore(db, "w1", LEASE), InboxStore(db, "w2", LEASE)
+    (item,) = first.claim(clock())
+    first.retry_later(item, clock() + timedelta(seconds=2), "StorageError: busy")
+
+    assert second.claim(clock()) == []
+    clock.advance(seconds=3)
+    (again,) = second.claim(clock())
+    assert again.attempts == 2
+
+
+def test_a_parked_row_is_never_claimed_again(db: Database, clock: Clock) -> None:
+    store_request(db, clock, "k1")
+    worker = InboxStore(db, "w1", LEASE)
+    (item,) = worker.claim(clock())
+    with db.write() as uow:
+        uow.inbox.park(item, "w1", clock(), "RuntimeError: boom")
+        uow.commit()
+    clock.advance(minutes=5)
+    assert worker.claim(clock()) == []
+    assert worker.counts() == {"parked": 1}
+
+
+def test_two_workers_at_a_barrier_never_claim_one_row(db: Database, clock: Clock) -> None:
+    for n in range(20):
+        store_request(db, clock, f"k{n}")
+    barrier = threading.Barrier(2)
+    claimed: dict[str, list[int]] = {}
+
+    def claim(owner: str) -> None:
+        store = InboxStore(db, owner, LEASE)
+        barrier.wait()
+        claimed[owner] = [item.id for item in store.claim(clock(), limit=20)]
+
+    threads = [threading.Thread(target=claim, args=(f"w{n}",)) for n in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    first, second = claimed["w1"], claimed["w2"]
+    assert not set(first) & set(second)
+    assert len(first) + len(second) == 20  # the one that waited found the rest, or none
+
+
+def test_finished_rows_are_forgotten_after_a_while(db: Database, clock: Clock) -> None:
+    store_request(db, clock, "k1")
+    store_request(db, clock, "k2")
+    worker = InboxStore(db, "w1", LEASE)
+    done, _still_pending = worker.claim(clock(), limit=2)
+    finish(db, done, "w1", clock)
+    with db.write() as uow:
+        assert uow.inbox.forget_done_before(clock() + timedelta(seconds=1)) == 1
+        uow.commit()
+    assert worker.counts() == {"pending": 1}

@@ -1,0 +1,94 @@
+"""The inbox worker's loop: a stop drains what is waiting, a row that kills its process
+every time is parked, and a stop gives up on a row that never ends instead of hanging."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+from bot.services.inbox_worker import InboxWorker
+from storage.inbox import InboxItem, InboxStore
+from storage.unit_of_work import Database
+from tests.integration.conftest import TEAM, Clock
+
+
+class Recorder:
+    """A Runner that finishes each row it runs (optionally after ``gate`` opens)."""
+
+    def __init__(self, db: Database, owner: str, gate: threading.Event | None = None) -> None:
+        self.db = db
+        self.owner = owner
+        self.gate = gate
+        self.ran: list[int] = []
+        self.parked: list[tuple[int, int]] = []
+        self.started = threading.Event()
+
+    def run(self, item: InboxItem) -> None:
+        self.started.set()
+        if self.gate is not None:
+            self.gate.wait()
+        self.ran.append(item.id)
+        with self.db.write() as uow:
+            uow.inbox.finish(item, self.owner, item.received_at)
+            uow.commit()
+
+    def give_up(self, item: InboxItem, why: str, tried: int) -> None:
+        self.parked.append((item.id, tried))
+        with self.db.write() as uow:
+            uow.inbox.park(item, self.owner, item.received_at, why)
+            uow.commit()
+
+
+def store_requests(db: Database, clock: Clock, count: int) -> None:
+    with db.write() as uow:
+        for n in range(count):
+            uow.inbox.add(TEAM, f"k{n}", "command", {"n": n}, clock())
+        uow.commit()
+
+
+def test_a_stop_finishes_what_is_waiting_first(db: Database, clock: Clock) -> None:
+    store_requests(db, clock, 6)
+    runner = Recorder(db, "w1")
+    worker = InboxWorker(InboxStore(db, "w1"), runner, clock, threads=2, poll_seconds=60)
+
+    worker.start()
+    assert worker.stop(drain_seconds=30) is True
+
+    assert sorted(runner.ran) == [1, 2, 3, 4, 5, 6]
+    assert worker.store.counts() == {"done": 6}
+
+
+def test_a_row_whose_worker_died_three_times_is_parked_not_run(db: Database, clock: Clock) -> None:
+    store_requests(db, clock, 1)
+    for n in range(3):  # each claimer dies holding it; its lease runs out
+        assert len(InboxStore(db, f"dead{n}").claim(clock())) == 1
+        clock.advance(minutes=1)
+    runner = Recorder(db, "w1")
+    worker = InboxWorker(InboxStore(db, "w1"), runner, clock, threads=1, poll_seconds=60)
+
+    worker.start()
+    worker.stop(drain_seconds=30)
+
+    assert runner.ran == [] and runner.parked == [(1, 3)]
+    assert worker.store.counts() == {"parked": 1}
+
+
+def test_a_stop_leaves_a_row_that_does_not_end_to_the_next_start(
+    db: Database, clock: Clock
+) -> None:
+    store_requests(db, clock, 1)
+    gate = threading.Event()
+    runner = Recorder(db, "w1", gate)
+    worker = InboxWorker(InboxStore(db, "w1"), runner, clock, threads=1, poll_seconds=60)
+    worker.start()
+    assert runner.started.wait(30)
+
+    assert worker.stop(drain_seconds=0.2) is False
+    assert worker.store.counts() == {"pending": 1}  # still stored: the next start runs it
+    clock.advance(seconds=11)
+    (resumed,) = InboxStore(db, "w2", timedelta(seconds=10)).claim(clock())
+    assert resumed.attempts == 2
+
+    gate.set()  # the abandoned attempt ends at last: its finish is refused, w2 holds the row
+    assert worker.stop(drain_seconds=30) is True
+    assert worker.store.counts() == {"pending": 1}
