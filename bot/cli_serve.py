@@ -61,7 +61,7 @@ def serve(settings: Any, args: argparse.Namespace) -> int:
             socket_mode.close()
         if supervisor is not None:
             clean = supervisor.stop()
-        runtime.close()
+        runtime.close(on_signal=True)
     return 0 if clean else 1
 
 

@@ -53,7 +53,7 @@ def worker(settings: Any, args: argparse.Namespace) -> int:
                 log.warning("the supervisor (pid %d) is gone: stopping", parent)
                 break
     finally:
-        runtime.close()
+        runtime.close(on_signal=True)
     return 0
 
 

@@ -142,14 +142,17 @@ class Runtime:
             mount(web, bolt_app, self.settings.slack_signing_secret)
         return web
 
-    def close(self, drain_seconds: float = DRAIN_SECONDS) -> None:
+    def close(self, drain_seconds: float = DRAIN_SECONDS, *, on_signal: bool = False) -> None:
         """Stop: the inbox drains for at most ``drain_seconds`` (the rest stays stored for
         the next start), then what is left of that time delivers the replies queued."""
         deadline = time.monotonic() + drain_seconds
         if self.scheduler is not None:
-            self.scheduler.shutdown(wait=True)
+            # A stop on a signal does not wait for a running job before draining the inbox
+            # (it finishes beside the drain): every job is idempotent per period (the run
+            # ledger), so one cut short is made up later. Otherwise wait for it.
+            self.scheduler.shutdown(wait=not on_signal)
         if self.inbox is not None:
-            self.inbox.stop(drain_seconds)
+            self.inbox.stop(max(0.0, deadline - time.monotonic()))
         if self.worker is not None:
             self.worker.stop()
             if self.outbox is not None and self.inbox is not None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import InboxRow
@@ -109,9 +109,14 @@ class InboxStore:
     def _free(now: datetime) -> ColumnElement[bool]:
         return or_(InboxRow.lease_until.is_(None), InboxRow.lease_until < now)
 
-    def claim(self, now: datetime, limit: int = 1) -> list[InboxItem]:
-        """Lease up to ``limit`` pending rows, oldest first, that no live worker holds."""
-        pending = InboxRow.status == "pending"
+    def claim(
+        self, now: datetime, limit: int = 1, received_by: datetime | None = None
+    ) -> list[InboxItem]:
+        """Lease up to ``limit`` pending rows, oldest first, that no live worker holds
+        (only those received by ``received_by``, when given: a drain's rows)."""
+        pending: ColumnElement[bool] = InboxRow.status == "pending"
+        if received_by is not None:
+            pending = and_(pending, InboxRow.received_at <= received_by)
         with self.db.read() as uow:  # most polls find nothing: no write lock for them
             free = select(InboxRow.id).where(pending, self._free(now)).limit(1)
             if uow.session.scalar(free) is None:
@@ -165,8 +170,12 @@ class InboxStore:
             )
             uow.commit()
 
-    def retry_later(self, item: InboxItem, at: datetime, error: str) -> None:
-        """Let the row go after a failed attempt; any worker may take it from ``at``."""
+    def retry_later(
+        self, item: InboxItem, at: datetime, error: str, *, counted: bool = True
+    ) -> None:
+        """Let the row go after a failed attempt; any worker may take it from ``at``.
+        An attempt not ``counted`` (the database failed, not the request) is given back."""
+        attempts = InboxRow.attempts if counted else InboxRow.attempts - 1
         with self.db.write() as uow:
             uow.session.execute(
                 update(InboxRow)
@@ -175,7 +184,7 @@ class InboxStore:
                     InboxRow.status == "pending",
                     InboxRow.lease_owner == self.owner,
                 )
-                .values(lease_owner=None, lease_until=at, last_error=error[:500])
+                .values(lease_owner=None, lease_until=at, last_error=error[:500], attempts=attempts)
                 .execution_options(synchronize_session=False)
             )
             uow.commit()

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from bot.domain.errors import StorageError
 from storage.inbox import InboxItem, InboxStore, LeaseLost
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,7 @@ HEARTBEAT_SECONDS = 2.0
 POLL_SECONDS = 0.5  # when no commit in this process wakes the threads
 MAX_ATTEMPTS = 3
 DRAIN_SECONDS = 25.0
+STORAGE_RETRY = timedelta(seconds=5)
 
 
 class Runner(Protocol):
@@ -57,6 +59,9 @@ class InboxWorker:
         self._signals = 0  # wake-ups not yet taken by a thread (none is lost in between)
         self._stop = threading.Event()  # no more rows: the drain ended or was cut short
         self._draining = threading.Event()  # take rows until none is left, then stop
+        # A drain takes the rows received before the stop, not those another web process
+        # keeps storing meanwhile (they wait for the next start, or another worker).
+        self._drain_from: datetime | None = None
         self._running: set[int] = set()
         self._lock = threading.Lock()
         self._threads = [
@@ -84,6 +89,7 @@ class InboxWorker:
         what is left stays in the inbox for the next start. True when all finished."""
         deadline = time.monotonic() + drain_seconds
         with self._wake:
+            self._drain_from = self.clock()
             self._draining.set()
             self._wake.notify_all()
         for thread in self._threads:
@@ -100,7 +106,7 @@ class InboxWorker:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                claimed = self.store.claim(self.clock())
+                claimed = self.store.claim(self.clock(), received_by=self._drain_from)
             except Exception:  # a database hiccup: look again after the poll interval
                 log.exception("inbox: claiming failed")
                 claimed = []
@@ -130,6 +136,12 @@ class InboxWorker:
             self.runner.run(item)
         except LeaseLost:
             log.warning("inbox: row %s was taken over by another worker", item.id)
+        except StorageError as exc:
+            # The database was busy or away, not the request at fault: try again later
+            # without counting it towards parking (the lease covers a database still away).
+            log.warning("inbox: row %s met a storage error, retrying: %s", item.id, exc)
+            later, why = self.clock() + STORAGE_RETRY, str(exc)
+            self._quietly(lambda: self.store.retry_later(item, later, why, counted=False))
         except Exception as exc:
             log.exception(
                 "inbox: row %s (%s) failed, attempt %d", item.id, item.kind, item.attempts

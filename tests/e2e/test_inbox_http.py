@@ -4,9 +4,7 @@ answered with a failure instead of an ack."""
 
 from __future__ import annotations
 
-import time
 import urllib.parse
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,14 +13,7 @@ from sqlalchemy import text
 
 from bot.slack.dispatch import Dispatcher
 from tests.e2e.harness import TEAM, AppUnderTest
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 20.0) -> None:
-    """Poll ``condition`` (work the workers do after the ack) until it holds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting for the workers"
-        time.sleep(0.02)
+from tests.waiting import wait_until
 
 
 def inbox(app: AppUnderTest) -> dict[str, int]:
@@ -55,6 +46,9 @@ def test_a_reply_reaches_the_response_url_even_when_it_fails_at_first(
     assert [c.status for c in posts] == [500, 200]  # retried by the outbox
     wait_until(lambda: inbox(app) == {"done": 1})
     assert app.count("projects") == 1
+    with app.runtime.db.engine.connect() as connection:  # the app's secret is not kept
+        (stored,) = connection.execute(text("SELECT body FROM inbox")).scalars()
+    assert "response_url" in stored and '"token"' not in stored
 
 
 def test_a_request_that_keeps_failing_is_parked_and_its_user_told(

@@ -6,10 +6,14 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
+from sqlalchemy import text
+
+from bot.domain.errors import StorageError
 from bot.services.inbox_worker import InboxWorker
 from storage.inbox import InboxItem, InboxStore
 from storage.unit_of_work import Database
 from tests.integration.conftest import TEAM, Clock
+from tests.waiting import wait_until
 
 
 class Recorder:
@@ -92,3 +96,57 @@ def test_a_stop_leaves_a_row_that_does_not_end_to_the_next_start(
     gate.set()  # the abandoned attempt ends at last: its finish is refused, w2 holds the row
     assert worker.stop(drain_seconds=30) is True
     assert worker.store.counts() == {"pending": 1}
+
+
+def test_a_drain_leaves_requests_stored_after_the_stop_to_the_next_start(
+    db: Database, clock: Clock
+) -> None:
+    store_requests(db, clock, 1)
+    gate = threading.Event()
+    runner = Recorder(db, "w1", gate)
+    worker = InboxWorker(InboxStore(db, "w1"), runner, clock, threads=1, poll_seconds=60)
+    worker.start()
+    assert runner.started.wait(30)  # the first request runs, held at the gate
+
+    stopping = threading.Thread(target=worker.stop, kwargs={"drain_seconds": 30})
+    stopping.start()
+    wait_until(worker._draining.is_set)
+    # Another web process stores a request after the stop: the drain must not take it,
+    # or a busy replica would keep a stopping worker busy until its time runs out.
+    clock.advance(seconds=1)
+    with db.write() as uow:
+        uow.inbox.add(TEAM, "later", "command", {"n": "later"}, clock())
+        uow.commit()
+    gate.set()
+    stopping.join(30)
+
+    assert runner.ran == [1]
+    assert worker.store.counts() == {"done": 1, "pending": 1}
+
+
+class FailsOnceWithStorage(Recorder):
+    """A Runner whose first run meets a database error (busy, or away for a moment)."""
+
+    def run(self, item: InboxItem) -> None:
+        if not self.ran and not self.parked and item.attempts == 1:
+            self.parked.append((0, 0))  # marks the failure once
+            raise StorageError("The database is busy or unreachable; please try again shortly.")
+        super().run(item)
+
+
+def test_a_database_error_is_retried_without_counting_towards_parking(
+    db: Database, clock: Clock
+) -> None:
+    store_requests(db, clock, 1)
+    runner = FailsOnceWithStorage(db, "w1")
+    worker = InboxWorker(InboxStore(db, "w1"), runner, clock, threads=1, poll_seconds=0.05)
+    worker.start()
+    try:
+        wait_until(lambda: worker.store.counts().get("pending") == 1 and runner.parked)
+        clock.advance(seconds=6)  # past the retry's pause
+        wait_until(lambda: worker.store.counts() == {"done": 1})
+    finally:
+        worker.stop(drain_seconds=5)
+    with db.read() as uow:
+        attempts = uow.session.scalar(text("SELECT attempts FROM inbox"))
+    assert attempts == 1  # the database's failure was given back: 2 attempts remain

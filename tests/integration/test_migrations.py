@@ -16,7 +16,7 @@ from bot.domain.errors import SchemaOutOfDate, StorageError
 from bot.domain.model import Workstream
 from storage import migrate
 from storage.db import create_db_engine
-from storage.models import Base, ExperimentRow, WorkspaceRow
+from storage.models import Base, ExperimentRow, ProjectRow, WorkspaceRow
 from storage.unit_of_work import Database
 from tests.integration.conftest import T0, TEAM
 
@@ -35,6 +35,14 @@ def _downgrade_to_base(engine: Engine) -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.downgrade(config, "base")
+
+
+def _downgrade_to(engine: Engine, revision: str) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(migrate.MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
 
 
 def _tables(engine: Engine) -> set[str]:
@@ -92,6 +100,27 @@ def test_second_upgrade_changes_nothing_and_keeps_data(engine: Engine) -> None:
         counter = connection.scalar(select(WorkspaceRow.next_experiment_number))
     assert counter == 7
     assert migrate.current_revision(engine) == migrate.head_revision()
+
+
+def test_downgrading_a_step_keeps_a_workspace_that_projects_reference(engine: Engine) -> None:
+    migrate.upgrade(engine)
+    with engine.begin() as connection:
+        connection.execute(
+            insert(WorkspaceRow).values(
+                team_id=TEAM, name="Acme", next_experiment_number=7, created_at=T0
+            )
+        )
+        connection.execute(
+            insert(ProjectRow).values(
+                team_id=TEAM, slug="churn", channel_id="CCHURN", created_at=T0
+            )
+        )
+    _downgrade_to(engine, "0007")  # drops the workspaces' pause columns
+    assert "paused_at" not in _columns(engine)["workspaces"]
+    with engine.connect() as connection:
+        assert connection.scalar(select(WorkspaceRow.next_experiment_number)) == 7
+    migrate.upgrade(engine)
+    migrate.ensure_current(engine)
 
 
 @pytest.mark.postgres

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from slack_bolt import Ack, BoltResponse
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.domain.errors import StorageError
 from storage.unit_of_work import Database
@@ -37,17 +38,23 @@ class Intake:
         a 503 instead of the ack when it could not be stored."""
         try:
             with self.db.write() as uow:
-                uow.inbox.add(team_id, key, kind, body, self.clock())
+                uow.inbox.add(team_id, key, kind, stored(body), self.clock())
                 uow.commit()
-        except StorageError as exc:
+        except (StorageError, SQLAlchemyError) as exc:  # also a pool timeout
             log.error("inbox: a %s could not be stored, answering 503: %s", kind, exc)
             return BoltResponse(status=503, body=NOT_STORED)
         ack()
         return None
 
 
+def stored(body: dict[str, Any]) -> dict[str, Any]:
+    """What is kept of a request: all but Slack's legacy verification ``token``, a secret
+    of the app that rows kept for days have no use for."""
+    return {name: value for name, value in body.items() if name != "token"}
+
+
 def request_key(team_id: str, user_id: str, trigger_id: str, body: dict[str, Any]) -> str:
     """The identity of a command or interaction delivery (Slack gives them no id)."""
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    canonical = json.dumps(stored(body), sort_keys=True, separators=(",", ":"))
     text = "\n".join((team_id, user_id, trigger_id, canonical))
     return hashlib.sha256(text.encode()).hexdigest()

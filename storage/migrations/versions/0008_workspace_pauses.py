@@ -44,6 +44,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("blocked_channels")
     op.drop_table("outbox_holds")
-    with op.batch_alter_table("workspaces", schema=None) as batch_op:
+    # Native DROP COLUMN (SQLite >= 3.35): recreating the table would drop "workspaces",
+    # which every project references, and foreign keys are on.
+    with op.batch_alter_table("workspaces", schema=None, recreate="never") as batch_op:
         batch_op.drop_column("paused_reason")
         batch_op.drop_column("paused_at")
