@@ -29,14 +29,6 @@ def engine(database_url: str) -> Iterator[Engine]:
     created.dispose()
 
 
-def _downgrade_to_base(engine: Engine) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(migrate.MIGRATIONS))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, "base")
-
-
 def _downgrade_to(engine: Engine, revision: str) -> None:
     config = Config()
     config.set_main_option("script_location", str(migrate.MIGRATIONS))
@@ -77,7 +69,7 @@ def test_empty_database_is_refused_with_the_command_to_run(engine: Engine) -> No
 
 def test_downgraded_database_is_refused_and_can_be_upgraded_again(engine: Engine) -> None:
     migrate.upgrade(engine)
-    _downgrade_to_base(engine)
+    _downgrade_to(engine, "base")
     assert _tables(engine) & set(Base.metadata.tables) == set()
     with pytest.raises(SchemaOutOfDate, match="run `mlgov db upgrade`"):
         migrate.ensure_current(engine)
