@@ -10,6 +10,7 @@ a refusal or a form is answered and the row finished in a transaction of its own
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk import WebClient
@@ -24,6 +25,8 @@ from bot.slack.workspace_admins import WorkspaceAdmins
 from storage.inbox import InboxItem
 from storage.unit_of_work import UnitOfWork
 
+# Slack keeps a response_url for 30 minutes; the outbox needs some of that to deliver.
+RESPONSE_URL_LIFETIME = timedelta(minutes=25)
 # Only configuration asks Slack whether the user is a workspace admin.
 CONFIGURING = frozenset({"/mlgov", "/rotation"})
 
@@ -62,7 +65,7 @@ class InboxRunner:
 
     def give_up(self, item: InboxItem, why: str, tried: int) -> None:
         """Park the row after ``tried`` attempts and tell its user, in one transaction."""
-        told = reply_to(item).messages(parked(tried, describe(item.body)))
+        told = reply_to(item, self.dispatcher.clock()).messages(parked(tried, describe(item.body)))
         now = self.dispatcher.clock()
         with self.dispatcher.db.write() as uow:
             uow.inbox.park(item, self.owner, now, why)
@@ -91,7 +94,7 @@ class InboxRunner:
         body = item.body
         configures = body.get("command") in CONFIGURING
         origin = self.origin(item.team_id, body["user_id"], body.get("channel_id", ""), configures)
-        settle = _Settle(self, item, reply_to(item))
+        settle = _Settle(self, item, reply_to(item, self.dispatcher.clock()))
         reply = self.dispatcher.command(origin, body["command"], body.get("text", ""), settle)
         self._answer(item, settle, reply)
 
@@ -99,7 +102,7 @@ class InboxRunner:
         body = item.body
         action = (body.get("actions") or [{}])[0]
         origin = Origin(item.team_id, body["user"]["id"])
-        settle = _Settle(self, item, reply_to(item))
+        settle = _Settle(self, item, reply_to(item, self.dispatcher.clock()))
         reply = self.dispatcher.action(origin, action["action_id"], action.get("value", ""), settle)
         self._answer(item, settle, reply)
         if (body.get("view") or {}).get("type") == "home":
@@ -143,14 +146,17 @@ class _Settle:
         self.done = True
 
 
-def reply_to(item: InboxItem) -> ReplyTo:
-    """Where the answer to a row goes (a button on a view has no response_url)."""
+def reply_to(item: InboxItem, now: datetime) -> ReplyTo:
+    """Where the answer to a row goes (a button on a view has no response_url; one
+    answered after its response_url expired goes by DM, or the user would never hear)."""
     body: dict[str, Any] = item.body
+    fresh = now - item.received_at < RESPONSE_URL_LIFETIME
+    url = body.get("response_url") if fresh else None
     if item.kind == "command":
-        return ReplyTo(item.team_id, body.get("user_id", ""), body.get("response_url"))
+        return ReplyTo(item.team_id, body.get("user_id", ""), url)
     if item.kind == "action":
         in_view = (body.get("container") or {}).get("type") == "view"
         user = (body.get("user") or {}).get("id", "")
         # On the Home tab a success needs no message: the Home itself shows it.
-        return ReplyTo(item.team_id, user, None if in_view else body.get("response_url"), in_view)
+        return ReplyTo(item.team_id, user, None if in_view else url, in_view)
     return ReplyTo(item.team_id, (body.get("event") or {}).get("user", ""), None)
