@@ -55,6 +55,9 @@ class PhaseResult:
     wall_s: float
     unsent: int
     late_ms: list[float] = field(default_factory=list)  # open loop: sent minus scheduled
+    # Wall-clock time (time.time(), comparable across processes) of each acked request's
+    # ack, by response_url key: the start of its end-to-end time to the reply.
+    acked_at: dict[str, float] = field(default_factory=dict)
 
 
 def percentile(sorted_ms: list[float], p: float) -> float:
@@ -76,12 +79,21 @@ def arrival_offsets(count: int, rate: float, arrivals: str, seed: int) -> list[f
     return offsets
 
 
-def _signed_requests(phase: Phase) -> list[tuple[bytes, dict[str, str]]]:
-    """Bodies and headers exactly as Slack sends a slash command, signed now."""
+def signed_headers(body: str, content_type: str) -> dict[str, str]:
+    """Headers exactly as Slack signs a request, now."""
     from slack_sdk.signature import SignatureVerifier
 
-    signer = SignatureVerifier(SIGNING_SECRET)
     timestamp = str(int(time.time()))
+    signature = SignatureVerifier(SIGNING_SECRET).generate_signature(timestamp=timestamp, body=body)
+    return {
+        "Content-Type": content_type,
+        "X-Slack-Request-Timestamp": timestamp,
+        "X-Slack-Signature": signature or "",
+    }
+
+
+def _signed_requests(phase: Phase) -> list[tuple[bytes, dict[str, str]]]:
+    """Bodies and headers exactly as Slack sends a slash command, signed now."""
     built = []
     for i, text in enumerate(phase.texts):
         key = f"{phase.key_prefix}-{i}"
@@ -91,13 +103,7 @@ def _signed_requests(phase: Phase) -> list[tuple[bytes, dict[str, str]]]:
             "command": phase.command, "text": text, "api_app_id": "A1",
             "response_url": f"{phase.fake_url}/response/{key}", "trigger_id": f"trigger-{key}",
         })  # fmt: skip
-        signature = signer.generate_signature(timestamp=timestamp, body=body) or ""
-        headers = {
-            "Content-Type": "application/x-www-form-urlencoded",
-            "X-Slack-Request-Timestamp": timestamp,
-            "X-Slack-Signature": signature,
-        }
-        built.append((body.encode(), headers))
+        built.append((body.encode(), signed_headers(body, "application/x-www-form-urlencoded")))
     return built
 
 
@@ -121,6 +127,7 @@ def run_phase(phase: Phase) -> PhaseResult:
     next_index = itertools.count().__next__  # atomic under the GIL: no lock needed
     latencies: list[float] = []
     late: list[float] = []
+    acked_at: dict[str, float] = {}
     errors: Counter[str] = Counter()
     merge = threading.Lock()
     ready = threading.Barrier(phase.clients + 1)
@@ -128,6 +135,7 @@ def run_phase(phase: Phase) -> PhaseResult:
 
     def client() -> None:
         mine: list[float] = []
+        my_acks: dict[str, float] = {}
         my_late: list[float] = []
         failed: Counter[str] = Counter()
         conn = _connect(phase.port)
@@ -162,6 +170,7 @@ def run_phase(phase: Phase) -> PhaseResult:
                 continue
             if response.status == 200:
                 mine.append(elapsed)
+                my_acks[f"{phase.key_prefix}-{i}"] = time.time()
             else:
                 failed[f"HTTP {response.status}"] += 1
             if response.will_close:
@@ -171,6 +180,7 @@ def run_phase(phase: Phase) -> PhaseResult:
             conn.close()
         with merge:
             latencies.extend(mine)
+            acked_at.update(my_acks)
             late.extend(my_late)
             errors.update(failed)
 
@@ -185,7 +195,8 @@ def run_phase(phase: Phase) -> PhaseResult:
     wall = time.perf_counter() - start
     with merge:
         done = len(latencies) + sum(errors.values())
-        return PhaseResult(list(latencies), Counter(errors), wall, len(requests) - done, list(late))
+        unsent = len(requests) - done
+        return PhaseResult(list(latencies), Counter(errors), wall, unsent, list(late), acked_at)
 
 
 def generator_process(conn: Connection) -> None:
@@ -194,27 +205,56 @@ def generator_process(conn: Connection) -> None:
         conn.send(run_phase(phase))
 
 
+def predictions_csv(rows: int, seed: int = 0) -> bytes:
+    """A held-out set as a scientist uploads it: ids, labels and a model's probabilities."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    labels = (rng.random(rows) < 0.3).astype(int)
+    scores = np.round(1 / (1 + np.exp(-(1.5 * labels + rng.normal(0, 1, rows) - 1))), 6)
+    lines = [
+        f"row-{i:07d},{y},{p:.6f}" for i, (y, p) in enumerate(zip(labels, scores, strict=True))
+    ]
+    return ("id,y_true,y_score\n" + "\n".join(lines) + "\n").encode()
+
+
 def fake_slack_process(conn: Connection, delay_s: float = 0.0) -> None:
-    """Serve the fake Slack Web API; count the calls asked about over ``conn``.
+    """Serve the fake Slack Web API; answer questions about its calls over ``conn``.
 
-    A query (method, key prefix, scope, needle) answers (calls, of those with the needle in
-    their text, the first text without it or ""), counting only calls whose response_url
-    key has the prefix and whose text has the scope.
+    ("count", method, key prefix, scope, needle) answers (calls, of those with the needle
+    in their text, the first text without it or ""), counting only calls whose
+    response_url key has the prefix and whose text has the scope. ("arrivals", method, key
+    prefix) answers {key: wall-clock time of its first call}. ("host", rows) serves a
+    predictions file of that many rows and answers its url_private.
     """
-    from tests.fakes.slack_api import FakeSlack
+    from tests.fakes.slack_api import Call, FakeSlack
 
-    with FakeSlack() as fake:
+    class TimedFake(FakeSlack):
+        def _handle(self, call: Call, raw: bytes) -> tuple[int, dict[str, Any], dict[str, str]]:
+            call.params["_at"] = time.time()  # on arrival, before any --slack-delay-ms
+            return super()._handle(call, raw)
+
+    with TimedFake() as fake:
         if delay_s:
             for method in ("response_url", "chat.postMessage"):
                 fake.delay_next(method, delay_s, times=100_000)
         conn.send(fake.base_url)
         while (query := conn.recv()) is not None:
-            method, prefix, scope, needle = query
-            texts = [
-                str(c.params.get("text", ""))
-                for c in fake.calls(method)
-                if c.params.get("_key", "").startswith(prefix)
-            ]
+            kind, *rest = query
+            if kind == "host":
+                (rows,) = rest
+                conn.send(fake.host_file(f"T1-F{rows}/predictions.csv", predictions_csv(rows)))
+                continue
+            method, prefix = rest[0], rest[1]
+            calls = [c for c in fake.calls(method) if c.params.get("_key", "").startswith(prefix)]
+            if kind == "arrivals":
+                first: dict[str, float] = {}
+                for call in calls:
+                    first.setdefault(call.params["_key"], call.params["_at"])
+                conn.send(first)
+                continue
+            scope, needle = rest[2], rest[3]
+            texts = [str(c.params.get("text", "")) for c in calls]
             texts = [t for t in texts if scope in t]
             wrong = [t for t in texts if needle not in t]
             conn.send((len(texts), len(texts) - len(wrong), wrong[0] if wrong else ""))
