@@ -62,7 +62,7 @@ def bare_process(conn: Connection, fake_api_url: str, threads: int) -> None:
         ack()
 
     web = create_web_app(lambda: None, CollectorRegistry())
-    mount(web, bolt)
+    mount(web, bolt, SIGNING_SECRET)
     server = HttpServer(web, threads=threads).start()
     conn.send(server.port)
     conn.recv()
