@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -84,10 +85,20 @@ def _sqlite_engine(url: str, database: str | None, **kwargs: Any) -> Engine:
 
 
 class SessionFactories:
-    """Read and write session makers over one engine."""
+    """Read and write session makers over one engine.
+
+    On SQLite, ``write_lock`` queues this process's writers in Python: SQLite has one
+    writer, and a writer that finds the lock taken waits in SQLite's busy handler, which
+    sleeps in growing steps (up to 100 ms) and so leaves the lock idle long after it was
+    released; an ack's one INSERT waited behind those sleeps. It is re-entrant, so a
+    thread that opens a write inside its own write is no worse off than without it (it
+    still meets SQLite's busy timeout instead of deadlocking). Other processes still go
+    through the busy handler. PostgreSQL needs none: its writers lock rows, not the file.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.write_lock = threading.RLock() if engine.dialect.name == "sqlite" else None
         self.reader = sessionmaker(bind=engine, expire_on_commit=False)
         self.writer = sessionmaker(bind=engine.execution_options(**WRITE), expire_on_commit=False)
 
