@@ -14,6 +14,8 @@ from bot.domain.errors import ConfigError
 
 SQLITE_BUSY_TIMEOUT_S = 5.0
 WRITE = {"mlgov_write": True}
+# Connections kept open beyond the pool, closed again when returned (a burst's spare).
+MAX_OVERFLOW = 10
 
 
 def normalise_url(url: str) -> str:
@@ -25,14 +27,23 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def create_db_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for ``url``; on SQLite every write transaction begins IMMEDIATE."""
+def create_db_engine(url: str, *, connections: int = 5, **kwargs: Any) -> Engine:
+    """An engine for ``url``; on SQLite every write transaction begins IMMEDIATE.
+
+    ``connections``: how many the pool keeps open, one per thread of the process that may
+    hold one at once. A smaller pool closes its overflow on return, so under a burst each
+    request beyond it opened a new connection (on PostgreSQL a new backend process).
+    """
     url = normalise_url(url)
     try:
         parsed = make_url(url)
     except Exception as exc:  # sqlalchemy raises ArgumentError with a long message
         raise ConfigError(f"DATABASE_URL is not a database URL: {url!r}") from exc
-    if parsed.get_backend_name() == "sqlite":
+    sqlite = parsed.get_backend_name() == "sqlite"
+    # An in-memory SQLite database keeps one connection per thread (no pool to size).
+    if not (sqlite and parsed.database in (None, "", ":memory:")):
+        kwargs = {"pool_size": connections, "max_overflow": MAX_OVERFLOW, **kwargs}
+    if sqlite:
         return _sqlite_engine(url, parsed.database, **kwargs)
     if parsed.get_backend_name() != "postgresql":
         raise ConfigError(
