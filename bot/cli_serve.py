@@ -18,7 +18,8 @@ def serve(settings: Any, args: argparse.Namespace) -> int:
     from bot.slack.app import build_bolt_app, web_client
 
     settings.require_slack()
-    runtime = Runtime.create(settings)
+    inbox_threads = 0 if getattr(args, "workers", 0) else getattr(args, "inbox_threads", 4)
+    runtime = Runtime.create(settings, threads=args.threads + inbox_threads)
     client = web_client(settings.slack_bot_token, settings.slack_api_url)
     socket_mode = None
     supervisor = None

@@ -42,7 +42,7 @@ def worker(settings: Any, args: argparse.Namespace) -> int:
         raise ConfigError("SLACK_BOT_TOKEN is not set (a bot token, xoxb-…).")
     parent = args.parent
     # Started by a supervisor, which migrated the database already: do not race it.
-    runtime = Runtime.create(settings, upgrade=parent is None)
+    runtime = Runtime.create(settings, upgrade=parent is None, threads=args.threads)
     try:
         client = web_client(settings.slack_bot_token, settings.slack_api_url)
         runtime.start_inbox(client, threads=args.threads)

@@ -30,6 +30,11 @@ from storage.unit_of_work import Database
 log = logging.getLogger(__name__)
 
 
+# Threads of every process that may hold a database connection besides the HTTP and
+# inbox threads: the outbox, the inbox heartbeat, the scheduler's job, /healthz and /metrics.
+OWN_THREADS = 4
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -53,15 +58,21 @@ class Runtime:
 
     @classmethod
     def create(
-        cls, settings: Settings, *, clock: Callable[[], datetime] = utc_now, upgrade: bool = True
+        cls,
+        settings: Settings,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        upgrade: bool = True,
+        threads: int = 1,
     ) -> Runtime:
-        """Open the database (migrating it when ``upgrade``) and build the dispatcher."""
+        """Open the database (migrating it when ``upgrade``) and build the dispatcher;
+        ``threads``: the HTTP and inbox threads this process will run (the pool's size)."""
         missing = missing_sqlite_file(settings.database_url)
         if missing and not upgrade:  # opening it would leave an empty file behind
             raise SchemaOutOfDate(
                 f"There is no database at {missing}: run `mlgov db upgrade` first."
             )
-        engine = create_db_engine(settings.database_url)
+        engine = create_db_engine(settings.database_url, connections=threads + OWN_THREADS)
         if upgrade:
             migrate.upgrade(engine)
         migrate.ensure_current(engine)

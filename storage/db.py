@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -13,6 +14,8 @@ from bot.domain.errors import ConfigError
 
 SQLITE_BUSY_TIMEOUT_S = 5.0
 WRITE = {"mlgov_write": True}
+# Connections kept open beyond the pool, closed again when returned (a burst's spare).
+MAX_OVERFLOW = 10
 
 
 def normalise_url(url: str) -> str:
@@ -24,14 +27,23 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def create_db_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for ``url``; on SQLite every write transaction begins IMMEDIATE."""
+def create_db_engine(url: str, *, connections: int = 5, **kwargs: Any) -> Engine:
+    """An engine for ``url``; on SQLite every write transaction begins IMMEDIATE.
+
+    ``connections``: how many the pool keeps open, one per thread of the process that may
+    hold one at once. A smaller pool closes its overflow on return, so under a burst each
+    request beyond it opened a new connection (on PostgreSQL a new backend process).
+    """
     url = normalise_url(url)
     try:
         parsed = make_url(url)
     except Exception as exc:  # sqlalchemy raises ArgumentError with a long message
         raise ConfigError(f"DATABASE_URL is not a database URL: {url!r}") from exc
-    if parsed.get_backend_name() == "sqlite":
+    sqlite = parsed.get_backend_name() == "sqlite"
+    # An in-memory SQLite database keeps one connection per thread (no pool to size).
+    if not (sqlite and parsed.database in (None, "", ":memory:")):
+        kwargs = {"pool_size": connections, "max_overflow": MAX_OVERFLOW, **kwargs}
+    if sqlite:
         return _sqlite_engine(url, parsed.database, **kwargs)
     if parsed.get_backend_name() != "postgresql":
         raise ConfigError(
@@ -84,10 +96,20 @@ def _sqlite_engine(url: str, database: str | None, **kwargs: Any) -> Engine:
 
 
 class SessionFactories:
-    """Read and write session makers over one engine."""
+    """Read and write session makers over one engine.
+
+    On SQLite, ``write_lock`` queues this process's writers in Python: SQLite has one
+    writer, and a writer that finds the lock taken waits in SQLite's busy handler, which
+    sleeps in growing steps (up to 100 ms) and so leaves the lock idle long after it was
+    released; an ack's one INSERT waited behind those sleeps. It is re-entrant, so a
+    thread that opens a write inside its own write is no worse off than without it (it
+    still meets SQLite's busy timeout instead of deadlocking). Other processes still go
+    through the busy handler. PostgreSQL needs none: its writers lock rows, not the file.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.write_lock = threading.RLock() if engine.dialect.name == "sqlite" else None
         self.reader = sessionmaker(bind=engine, expire_on_commit=False)
         self.writer = sessionmaker(bind=engine.execution_options(**WRITE), expire_on_commit=False)
 

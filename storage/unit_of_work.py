@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from bot.domain.errors import MlgovError, StorageError
 from storage.audit import Audit
-from storage.db import SessionFactories
+from storage.db import SQLITE_BUSY_TIMEOUT_S, SessionFactories
 from storage.delivery_state import DeliveryState
 from storage.digest_data import DigestReads
 from storage.digests import DigestSubscriptions
@@ -50,8 +50,15 @@ class UnitOfWork:
         self._write = write
         self._on_outbox = on_outbox
         self._on_inbox = on_inbox
+        self._locked = False
 
     def __enter__(self) -> UnitOfWork:
+        lock = self._factories.write_lock
+        if self._write and lock is not None:
+            # As long as SQLite's busy timeout: a writer that hangs fails others as before.
+            if not lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_S):
+                raise StorageError(BUSY)
+            self._locked = True
         self.session = self._factories.session(self._write)
         self.workspaces = Workspaces(self.session)
         self.members = Members(self.session)
@@ -79,6 +86,8 @@ class UnitOfWork:
             self.session.commit()
         except DBAPIError as exc:
             raise _translate(exc) from exc
+        finally:
+            self._unlock()  # the transaction ended either way: let the next writer in
         if self.outbox.added and self._on_outbox is not None:
             self._on_outbox()
         if self.inbox.added and self._on_inbox is not None:
@@ -94,15 +103,26 @@ class UnitOfWork:
             self.session.rollback()
         finally:
             self.session.close()
+            self._unlock()
         if isinstance(exc, DBAPIError) and not isinstance(exc, MlgovError):
             raise _translate(exc) from exc
+
+    def _unlock(self) -> None:
+        if self._locked:
+            self._locked = False
+            lock = self._factories.write_lock
+            assert lock is not None
+            lock.release()
+
+
+BUSY = "The database is busy or unreachable; please try again shortly."
 
 
 def _translate(exc: DBAPIError) -> StorageError:
     if isinstance(exc, IntegrityError):
         return StorageError("That conflicts with something saved meanwhile; please try again.")
     if isinstance(exc, OperationalError):
-        return StorageError("The database is busy or unreachable; please try again shortly.")
+        return StorageError(BUSY)
     return StorageError("The database refused the change; nothing was saved.")
 
 

@@ -25,6 +25,7 @@ from bot.domain.summary import Summary, align, summarize
 from bot.services.experiments import require_readable, results_changed
 from bot.services.ports import Context
 from bot.services.review_requests import reopen_after_new_results
+from storage.evaluations import Packed
 from storage.unit_of_work import Database, UnitOfWork
 
 # The statistics are seeded: the same files always give the same intervals.
@@ -127,6 +128,7 @@ def submit_evaluation(
         )
         summary = replace(summary, warnings=(*summary.warnings, note))
     chart = _chart(experiment, submission.evaluation, reference, baseline)
+    packed = Packed.of(submission.evaluation)  # not inside the write: see Packed
     with db.write() as uow:
         # Serialised with review decisions: an approval either saw this evaluation or is
         # dismissed by it, never both missed (PostgreSQL runs these concurrently).
@@ -145,6 +147,7 @@ def submit_evaluation(
             now=ctx.now,
             baseline_id=baseline.evaluation_id if baseline else None,
             summary=summary.to_json(),
+            packed=packed,
         )
         dismissed = results_changed(uow, experiment, evaluation_id)
         detail: dict[str, object] = {

@@ -51,6 +51,26 @@ def test_a_reply_reaches_the_response_url_even_when_it_fails_at_first(
     assert "response_url" in stored and '"token"' not in stored
 
 
+def test_a_reads_reply_that_cannot_be_posted_at_once_reaches_its_user_later(
+    any_app: AppUnderTest,
+) -> None:
+    """A read's reply is posted by the worker itself; when that post fails it is queued
+    in the outbox, which delivers it: the user hears back once all the same."""
+    app = any_app
+    app.fake.fail_next("response_url", status=500)
+
+    body, key = app.command_body("UADMIN", "/exp", "list")
+    assert app.signed(body, "application/x-www-form-urlencoded").status == 200
+
+    (reply,) = app.fake.wait_for(
+        "response_url", predicate=lambda c: c.params.get("_key") == key and c.status == 200
+    )
+    assert reply.params["response_type"] == "ephemeral"
+    wait_until(app.idle)
+    assert [c.status for c in app.fake.calls("response_url")] == [500, 200]
+    assert inbox(app) == {"done": 1}
+
+
 def test_a_request_that_keeps_failing_is_parked_and_its_user_told(
     any_app: AppUnderTest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
