@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.domain.errors import ConfigError
 
 SQLITE_BUSY_TIMEOUT_S = 5.0
 WRITE = {"mlgov_write": True}
+WRITER_LOCK = "mlgov_writer_lock"  # execution option: the WriterLock a write waits for
 # Connections kept open beyond the pool, closed again when returned (a burst's spare).
 MAX_OVERFLOW = 10
 
@@ -89,29 +92,66 @@ def _sqlite_engine(url: str, database: str | None, **kwargs: Any) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
-        write = connection.get_execution_options().get("mlgov_write", False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        options = connection.get_execution_options()
+        write = options.get("mlgov_write", False)
+        lock: WriterLock | None = options.get(WRITER_LOCK)
+        if lock is not None and not lock.take(SQLITE_BUSY_TIMEOUT_S):
+            # As SQLite's busy timeout would have failed it (a unit of work says "busy").
+            locked = sqlite3.OperationalError("database is locked (by this process)")
+            raise OperationalError("BEGIN IMMEDIATE", None, locked)
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        except BaseException:
+            if lock is not None:
+                lock.give_back(lock.held() - 1)
+            raise
 
     return engine
 
 
-class SessionFactories:
-    """Read and write session makers over one engine.
+class WriterLock:
+    """Queues this process's SQLite writers in Python, from BEGIN IMMEDIATE to the end of
+    their unit of work.
 
-    On SQLite, ``write_lock`` queues this process's writers in Python: SQLite has one
-    writer, and a writer that finds the lock taken waits in SQLite's busy handler, which
-    sleeps in growing steps (up to 100 ms) and so leaves the lock idle long after it was
-    released; an ack's one INSERT waited behind those sleeps. It is re-entrant, so a
-    thread that opens a write inside its own write is no worse off than without it (it
-    still meets SQLite's busy timeout instead of deadlocking). Other processes still go
-    through the busy handler. PostgreSQL needs none: its writers lock rows, not the file.
+    A writer that finds SQLite's lock taken waits in SQLite's busy handler, which sleeps
+    in growing steps (up to 100 ms), so the lock sat idle long after it was freed and an
+    ack's one INSERT waited behind those sleeps. Re-entrant: a thread that opens a write
+    inside its own write is no worse off than without it (it meets SQLite's busy timeout
+    rather than a deadlock). Other processes still go through the busy handler.
     """
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._local = threading.local()
+
+    def take(self, timeout: float) -> bool:
+        if not self._lock.acquire(timeout=timeout):
+            return False
+        self._local.held = self.held() + 1
+        return True
+
+    def held(self) -> int:
+        """How many times this thread holds it."""
+        return int(getattr(self._local, "held", 0))
+
+    def give_back(self, down_to: int) -> None:
+        """Release until this thread holds it ``down_to`` times."""
+        while self.held() > down_to:
+            self._local.held -= 1
+            self._lock.release()
+
+
+class SessionFactories:
+    """Read and write session makers over one engine; on SQLite, the write sessions'
+    transactions queue on ``write_lock`` (PostgreSQL needs none: it locks rows)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.write_lock = threading.RLock() if engine.dialect.name == "sqlite" else None
+        sqlite = engine.dialect.name == "sqlite"
+        self.write_lock = WriterLock() if sqlite else None
         self.reader = sessionmaker(bind=engine, expire_on_commit=False)
-        self.writer = sessionmaker(bind=engine.execution_options(**WRITE), expire_on_commit=False)
+        writes = engine.execution_options(**WRITE, **{WRITER_LOCK: self.write_lock})
+        self.writer = sessionmaker(bind=writes, expire_on_commit=False)
 
     def session(self, write: bool) -> Session:
         return (self.writer if write else self.reader)()

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from bot.domain.errors import MlgovError, StorageError
 from storage.audit import Audit
-from storage.db import SQLITE_BUSY_TIMEOUT_S, SessionFactories
+from storage.db import SessionFactories
 from storage.delivery_state import DeliveryState
 from storage.digest_data import DigestReads
 from storage.digests import DigestSubscriptions
@@ -50,15 +50,13 @@ class UnitOfWork:
         self._write = write
         self._on_outbox = on_outbox
         self._on_inbox = on_inbox
-        self._locked = False
+        self._held: int | None = None
 
     def __enter__(self) -> UnitOfWork:
         lock = self._factories.write_lock
-        if self._write and lock is not None:
-            # As long as SQLite's busy timeout: a writer that hangs fails others as before.
-            if not lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_S):
-                raise StorageError(BUSY)
-            self._locked = True
+        # What this thread held before: the writer lock, taken at BEGIN, is given back
+        # down to it when this unit of work's transaction ends (see storage.db).
+        self._held = lock.held() if lock is not None and self._write else None
         self.session = self._factories.session(self._write)
         self.workspaces = Workspaces(self.session)
         self.members = Members(self.session)
@@ -108,11 +106,9 @@ class UnitOfWork:
             raise _translate(exc) from exc
 
     def _unlock(self) -> None:
-        if self._locked:
-            self._locked = False
-            lock = self._factories.write_lock
-            assert lock is not None
-            lock.release()
+        lock = self._factories.write_lock
+        if lock is not None and self._held is not None:
+            lock.give_back(self._held)
 
 
 BUSY = "The database is busy or unreachable; please try again shortly."
