@@ -37,15 +37,19 @@ class Pauses:
 
     def resume(self, team_id: str) -> str | None:
         """Resume the workspace; the reason it was paused for, or None if it was not."""
-        reason = self.paused().get(team_id)
-        if reason is None:
+        paused = self.session.execute(
+            select(WorkspaceRow.paused_reason).where(
+                WorkspaceRow.team_id == team_id, WorkspaceRow.paused_at.is_not(None)
+            )
+        ).first()
+        if paused is None:
             return None
         self.session.execute(
             update(WorkspaceRow)
             .where(WorkspaceRow.team_id == team_id)
             .values(paused_at=None, paused_reason=None)
         )
-        return reason
+        return paused.paused_reason or ""
 
     def paused(self) -> dict[str, str]:
         """Paused workspaces and why."""

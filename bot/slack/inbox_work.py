@@ -75,8 +75,8 @@ class InboxRunner:
 
     def give_up(self, item: InboxItem, why: str, tried: int) -> None:
         """Park the row after ``tried`` attempts and tell its user, in one transaction."""
-        told = reply_to(item, self.dispatcher.clock()).messages(parked(tried, describe(item.body)))
         now = self.dispatcher.clock()
+        told = reply_to(item, now).messages(parked(tried, describe(item.body)))
         with self.dispatcher.db.write() as uow:
             uow.inbox.park(item, self.owner, now, why)
             for message in told:
@@ -115,7 +115,7 @@ class InboxRunner:
         settle = _Settle(self, item, reply_to(item, self.dispatcher.clock()))
         reply = self.dispatcher.action(origin, action["action_id"], action.get("value", ""), settle)
         self._answer(item, settle, reply)
-        if (body.get("view") or {}).get("type") == "home":
+        if on_home(body):
             # A button on the Home tab: the Home then shows the new state (after a form,
             # its submission's change republishes it through the home job).
             d = self.dispatcher
@@ -180,8 +180,14 @@ def reply_to(item: InboxItem, now: datetime) -> ReplyTo:
     if item.kind == "command":
         return ReplyTo(item.team_id, body.get("user_id", ""), url)
     if item.kind == "action":
-        in_view = (body.get("container") or {}).get("type") == "view"
+        in_view = on_home(body)
         user = (body.get("user") or {}).get("id", "")
         # On the Home tab a success needs no message: the Home itself shows it.
         return ReplyTo(item.team_id, user, None if in_view else url, in_view)
     return ReplyTo(item.team_id, (body.get("event") or {}).get("user", ""), None)
+
+
+def on_home(body: dict[str, Any]) -> bool:
+    """Whether a button was pressed on the Home tab (mlgov puts buttons in messages and
+    there only): no response_url, and the Home itself shows a success."""
+    return (body.get("view") or {}).get("type") == "home"
