@@ -24,6 +24,8 @@ on SQLite, so you can try everything without Slack."""
 # Exit codes: 0 done; 1 done, but a check failed (parity, --require-criterion);
 # 2 refused (bad input or settings, nothing changed); 130 interrupted; 141 output closed.
 CHECK_FAILED = 1
+# `serve --workers`: the worker processes yield the CPU to the acknowledging process.
+WORKER_NICE = 10
 BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a Unix tool cut off by `head`
 
 
@@ -69,12 +71,26 @@ def build_parser() -> argparse.ArgumentParser:
         default=4,
         help="threads running stored Slack requests, per process (4)",
     )
+    serve.add_argument(
+        "--worker-nice",
+        dest="worker_nice",
+        type=_niceness,
+        default=WORKER_NICE,
+        help=f"with --workers: the worker processes' niceness, so that acknowledging Slack"
+        f" comes first on a shared machine ({WORKER_NICE}; 0 for none)",
+    )
 
     work = verbs.add_parser(
         "worker", help="run stored Slack requests, Slack deliveries and jobs (no HTTP)"
     )
     work.add_argument(
         "--threads", type=_positive, default=4, help="threads running stored Slack requests (4)"
+    )
+    work.add_argument(
+        "--nice",
+        type=_niceness,
+        default=0,
+        help="lower this process's CPU priority by N (0-19) before it starts working (0)",
     )
     work.add_argument("--parent", type=int, default=None, help=argparse.SUPPRESS)
 
@@ -162,6 +178,14 @@ def _positive(value: str) -> int:
     number = _count(value)
     if number < 1:
         raise argparse.ArgumentTypeError("expected a whole number ≥ 1")
+    return number
+
+
+def _niceness(value: str) -> int:
+    """A niceness increment 0-19, for argparse."""
+    number = _count(value)
+    if number > 19:
+        raise argparse.ArgumentTypeError("expected a niceness from 0 to 19")
     return number
 
 

@@ -38,6 +38,8 @@ def worker(settings: Any, args: argparse.Namespace) -> int:
     from bot.slack.web_api import WebApi
 
     stop = _stop_on_signals()  # first: a SIGTERM while starting is a clean stop too
+    if args.nice:  # Slack's 3 s for an ack are spent elsewhere: let that process go first
+        os.nice(args.nice)
     if not settings.slack_bot_token:
         raise ConfigError("SLACK_BOT_TOKEN is not set (a bot token, xoxb-…).")
     parent = args.parent
@@ -71,9 +73,10 @@ def _stop_on_signals() -> threading.Event:
 class Supervisor:
     """N `mlgov worker` child processes beside the web process."""
 
-    def __init__(self, count: int, threads: int) -> None:
+    def __init__(self, count: int, threads: int, nice: int = 0) -> None:
         self.count = count
         self.threads = threads
+        self.nice = nice
         self.failed = False
         self._children: list[subprocess.Popen[bytes]] = []
         self._deaths: deque[float] = deque()
@@ -88,6 +91,7 @@ class Supervisor:
 
     def _spawn(self) -> subprocess.Popen[bytes]:
         command = [sys.executable, "-m", "bot", "worker", "--threads", str(self.threads)]
+        command += ["--nice", str(self.nice)]
         child = subprocess.Popen([*command, "--parent", str(os.getpid())])
         log.info("started worker pid %d", child.pid)
         return child

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -17,6 +18,9 @@ from bot.domain.errors import ConfigError
 SQLITE_BUSY_TIMEOUT_S = 5.0
 WRITE = {"mlgov_write": True}
 WRITER_LOCK = "mlgov_writer_lock"  # execution option: the WriterLock a write waits for
+# Execution option: the longest a write waits for the lock at BEGIN, in seconds (SQLite;
+# default SQLITE_BUSY_TIMEOUT_S). The ack path waits less than Slack's 3 s.
+WRITE_WAIT = "mlgov_write_wait"
 # Connections kept open beyond the pool, closed again when returned (a burst's spare).
 MAX_OVERFLOW = 10
 
@@ -95,16 +99,25 @@ def _sqlite_engine(url: str, database: str | None, **kwargs: Any) -> Engine:
         options = connection.get_execution_options()
         write = options.get("mlgov_write", False)
         lock: WriterLock | None = options.get(WRITER_LOCK)
-        if lock is not None and not lock.take(SQLITE_BUSY_TIMEOUT_S):
+        wait: float | None = options.get(WRITE_WAIT)
+        started = time.monotonic()
+        if lock is not None and not lock.take(SQLITE_BUSY_TIMEOUT_S if wait is None else wait):
             # As SQLite's busy timeout would have failed it (a unit of work says "busy").
             locked = sqlite3.OperationalError("database is locked (by this process)")
             raise OperationalError("BEGIN IMMEDIATE", None, locked)
+        driver = connection.connection.driver_connection
         try:
+            if wait is not None:  # what is left of it for another process's writer
+                left = max(0.0, wait - (time.monotonic() - started))
+                driver.execute(f"PRAGMA busy_timeout={int(left * 1000)}")
             connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
         except BaseException:
             if lock is not None:
                 lock.give_back(lock.held() - 1)
             raise
+        finally:
+            if wait is not None:  # only BEGIN IMMEDIATE waits: later statements hold the lock
+                driver.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
 
     return engine
 

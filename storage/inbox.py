@@ -10,18 +10,29 @@ runs out (its process died) lets any worker take the row over.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from storage.db import WRITE, WRITE_WAIT, WRITER_LOCK
 from storage.models import InboxRow
 from storage.sql import affected, insert_ignoring_conflicts
 
 if TYPE_CHECKING:  # the unit of work holds an Inbox: import the Database for types only
     from storage.unit_of_work import Database
+
+
+log = logging.getLogger(__name__)
+# How long the ack path may wait to store a request: Slack gives the whole ack 3 s, and a
+# request acked later has already been shown to its user as failed.
+ACK_WAIT_S = 2.0
 
 
 class LeaseLost(RuntimeError):
@@ -40,6 +51,21 @@ class InboxItem:
     attempts: int
 
 
+def new_row(
+    team_id: str, key: str, kind: str, body: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    """The columns of a request just received."""
+    return {
+        "team_id": team_id,
+        "key": key,
+        "kind": kind,
+        "body": json.dumps(body, separators=(",", ":")),
+        "received_at": now,
+        "status": "pending",
+        "attempts": 0,
+    }
+
+
 class Inbox:
     """The inbox inside a unit of work: store a request, settle a row with its effect."""
 
@@ -50,17 +76,7 @@ class Inbox:
     def add(self, team_id: str, key: str, kind: str, body: dict[str, Any], now: datetime) -> bool:
         """Store a request; False when this delivery was stored already (acked all the same)."""
         stored = insert_ignoring_conflicts(
-            self.session,
-            InboxRow,
-            {
-                "team_id": team_id,
-                "key": key,
-                "kind": kind,
-                "body": json.dumps(body, separators=(",", ":")),
-                "received_at": now,
-                "status": "pending",
-                "attempts": 0,
-            },
+            self.session, InboxRow, new_row(team_id, key, kind, body, now)
         )
         self.added += int(stored)
         return stored
@@ -95,6 +111,97 @@ class Inbox:
         """Delete rows finished before ``cutoff`` (parked ones stay for inspection)."""
         statement = delete(InboxRow).where(InboxRow.status == "done", InboxRow.done_at < cutoff)
         return affected(self.session.execute(statement))
+
+
+@dataclass(eq=False)
+class _Queued:
+    values: dict[str, Any]
+    deadline: float  # time.monotonic() by which it is stored or given up
+    stored: bool | None = None  # None while waiting
+    why: str = field(default="")
+
+
+class InboxWriter:
+    """The ack path's INSERTs, many to a transaction (group commit).
+
+    Each request thread queues its row; one that finds no write in progress takes every row
+    queued so far and stores them in one transaction while the next arrivals queue behind
+    it. A burst of N acks costs a few commits instead of N, each waiting its turn for the
+    write lock. A row that cannot be stored within ``wait`` seconds (the database busy or
+    away) is given up: its request is answered 503 rather than acked too late to count.
+    """
+
+    def __init__(self, db: Database, wait: float = ACK_WAIT_S) -> None:
+        self.db = db
+        self.wait = wait
+        self._changed = threading.Condition()
+        self._queue: list[_Queued] = []
+        self._writing = False
+        dialect: Any = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+        self._insert = dialect.insert(InboxRow.__table__).on_conflict_do_nothing()
+        self._postgres = dialect is postgresql
+
+    def add(self, team_id: str, key: str, kind: str, body: dict[str, Any], now: datetime) -> str:
+        """Store a request (a repeated delivery stores nothing): "" once it is stored, else
+        why it could not be."""
+        mine = _Queued(new_row(team_id, key, kind, body, now), time.monotonic() + self.wait)
+        with self._changed:
+            self._queue.append(mine)
+            while mine.stored is None and self._writing:
+                left = mine.deadline - time.monotonic()
+                if left <= 0 and mine in self._queue:  # no write took it in time
+                    self._queue.remove(mine)
+                    return f"not stored within {self.wait:g} s"
+                self._changed.wait(left if left > 0 else None)
+            if mine.stored is not None:  # a write took it (and said how it went)
+                return mine.why
+            batch, self._queue = self._queue, []
+            self._writing = True
+        self._write(batch)
+        return mine.why
+
+    def waiting(self) -> int:
+        """Requests queued behind the write in progress."""
+        with self._changed:
+            return len(self._queue)
+
+    def _write(self, batch: list[_Queued]) -> None:
+        """Store ``batch`` in one transaction, waiting for the lock no longer than the
+        first of them may; then let the next write begin."""
+        started = time.monotonic()
+        live = [queued for queued in batch if queued.deadline > started]
+        why = ""
+        try:
+            if live:
+                self._insert_rows(live, min(queued.deadline for queued in live) - started)
+        except Exception as exc:  # the database is busy or away: these are not stored
+            why = f"{type(exc).__name__}: {str(exc)[:200]}"
+        with self._changed:
+            for queued in batch:
+                queued.why = why if queued in live else f"not stored within {self.wait:g} s"
+                queued.stored = not queued.why
+            self._writing = False
+            self._changed.notify_all()
+        if live and not why:
+            self.db.notify_inbox()
+
+    def _insert_rows(self, rows: list[_Queued], wait: float) -> None:
+        factories = self.db.factories
+        lock = factories.write_lock
+        held = lock.held() if lock is not None else 0
+        options = {**WRITE, WRITER_LOCK: lock, WRITE_WAIT: wait}
+        try:
+            with factories.engine.connect() as connection:
+                connection.execution_options(**options)
+                with connection.begin():
+                    if self._postgres:  # a conflicting row still being written holds it
+                        connection.exec_driver_sql(
+                            f"SET LOCAL statement_timeout = {max(1, int(wait * 1000))}"
+                        )
+                    connection.execute(self._insert, [queued.values for queued in rows])
+        finally:
+            if lock is not None:  # taken at BEGIN (storage.db), as a unit of work's
+                lock.give_back(held)
 
 
 class InboxStore:

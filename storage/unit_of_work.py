@@ -143,13 +143,14 @@ class Database:
         for listener in self._listeners:
             listener()
 
-    def _notify_inbox(self) -> None:
+    def notify_inbox(self) -> None:
+        """Tell the listeners that requests were stored (also by storage.inbox.InboxWriter)."""
         for listener in self._inbox_listeners:
             listener()
 
     def write(self) -> UnitOfWork:
         return UnitOfWork(
-            self.factories, write=True, on_outbox=self._notify, on_inbox=self._notify_inbox
+            self.factories, write=True, on_outbox=self._notify, on_inbox=self.notify_inbox
         )
 
     def read(self) -> UnitOfWork:

@@ -1,11 +1,12 @@
-"""The ack path: store a Slack request in the inbox, then acknowledge it (one INSERT).
+"""The ack path: store a Slack request in the inbox, then acknowledge it.
 
 Nothing else runs before the ack, so acks stay as fast as a bare Bolt app's; workers
-(bot.services.inbox_worker) run the stored requests. If the request cannot be stored
-(the database is down), it is not acknowledged: the listener answers 503, so Slack shows
-the user that the command or button failed (nothing was done; they may try again) and
-redelivers an event. Form submissions are not stored: see listeners.views.
-"""
+(bot.services.inbox_worker) run the stored requests. Concurrent requests share one
+INSERT transaction (storage.inbox.InboxWriter). If the request cannot be stored (the
+database is down, or busy past storage.inbox.ACK_WAIT_S), it is not acknowledged: the
+listener answers 503, so Slack shows the user that the command or button failed (nothing
+was done; they may try again) and redelivers an event. Form submissions are not stored:
+see listeners.views."""
 
 from __future__ import annotations
 
@@ -17,9 +18,8 @@ from datetime import datetime
 from typing import Any
 
 from slack_bolt import Ack, BoltResponse
-from sqlalchemy.exc import SQLAlchemyError
 
-from bot.domain.errors import StorageError
+from storage.inbox import InboxWriter
 from storage.unit_of_work import Database
 
 log = logging.getLogger(__name__)
@@ -28,20 +28,17 @@ NOT_STORED = "mlgov could not store this request (database unavailable); nothing
 
 class Intake:
     def __init__(self, db: Database, clock: Callable[[], datetime]) -> None:
-        self.db = db
+        self.writer = InboxWriter(db)
         self.clock = clock
 
     def take(
         self, ack: Ack, kind: str, team_id: str, key: str, body: dict[str, Any]
     ) -> BoltResponse | None:
         """Store the request, then ack (a repeated delivery stores nothing and is acked);
-        a 503 instead of the ack when it could not be stored."""
-        try:
-            with self.db.write() as uow:
-                uow.inbox.add(team_id, key, kind, stored(body), self.clock())
-                uow.commit()
-        except (StorageError, SQLAlchemyError) as exc:  # also a pool timeout
-            log.error("inbox: a %s could not be stored, answering 503: %s", kind, exc)
+        a 503 instead of the ack when it could not be stored in time."""
+        problem = self.writer.add(team_id, key, kind, stored(body), self.clock())
+        if problem:
+            log.error("inbox: a %s could not be stored, answering 503: %s", kind, problem)
             return BoltResponse(status=503, body=NOT_STORED)
         ack()
         return None

@@ -1,0 +1,174 @@
+"""The ack path's group commit on SQLite and PostgreSQL: concurrent acks share a
+transaction, a repeated delivery is stored once, and a request that cannot be stored
+within the ack's budget is given up (answered 503) instead of acked too late."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import event, select
+
+from storage.inbox import InboxStore, InboxWriter
+from storage.models import InboxRow
+from storage.unit_of_work import Database
+from tests.integration.conftest import TEAM, Clock
+from tests.waiting import wait_until
+
+
+def keys(db: Database) -> list[str]:
+    with db.read() as uow:
+        return sorted(uow.session.scalars(select(InboxRow.key)))
+
+
+@contextmanager
+def inserts_held(db: Database) -> Iterator[tuple[threading.Event, threading.Event, list[int]]]:
+    """(entered, release, sizes): the first inbox INSERT waits for ``release`` after setting
+    ``entered``; ``sizes`` lists the rows of every inbox INSERT."""
+    entered, release, sizes = threading.Event(), threading.Event(), []
+
+    def hold(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
+        if statement.startswith("INSERT INTO inbox"):
+            sizes.append(len(params) if many else 1)
+            if not entered.is_set():
+                entered.set()
+                assert release.wait(20), "the test never released the first INSERT"
+
+    event.listen(db.engine, "before_cursor_execute", hold)
+    try:
+        yield entered, release, sizes
+    finally:
+        release.set()
+        event.remove(db.engine, "before_cursor_execute", hold)
+
+
+def add_in_threads(writer: InboxWriter, clock: Clock, names: list[str]) -> dict[str, str]:
+    answers: dict[str, str] = {}
+
+    def add(name: str) -> None:
+        answers[name] = writer.add(TEAM, name, "command", {"text": name}, clock())
+
+    threads = [threading.Thread(target=add, args=(name,)) for name in names]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return answers
+
+
+def test_acks_that_arrive_during_a_write_share_the_next_transaction(
+    db: Database, clock: Clock
+) -> None:
+    writer = InboxWriter(db)
+    woken: list[int] = []
+    db.on_inbox(lambda: woken.append(1))
+    with inserts_held(db) as (entered, release, sizes):
+        first = threading.Thread(target=writer.add, args=(TEAM, "a0", "command", {}, clock()))
+        first.start()
+        assert entered.wait(20)
+        late = [f"b{n}" for n in range(7)]
+        rest = threading.Thread(target=add_in_threads, args=(writer, clock, late))
+        rest.start()
+        wait_until(lambda: writer.waiting() == 7)  # all seven queued behind the first
+        release.set()
+        first.join(20)
+        rest.join(30)
+    assert keys(db) == ["a0", *late]
+    assert sizes == [1, 7]  # two transactions for eight acks
+    assert len(woken) == 2  # the workers are woken once per transaction
+
+
+def test_a_repeated_delivery_is_stored_once_and_acked_each_time(
+    db: Database, clock: Clock
+) -> None:
+    writer = InboxWriter(db)
+    with inserts_held(db) as (entered, release, sizes):
+        first = threading.Thread(target=writer.add, args=(TEAM, "x", "command", {}, clock()))
+        first.start()
+        assert entered.wait(20)
+        rest = threading.Thread(
+            target=lambda: answers.update(add_in_threads(writer, clock, ["x", "y"]))
+        )
+        answers: dict[str, str] = {}
+        rest.start()
+        wait_until(lambda: writer.waiting() == 2)
+        release.set()
+        first.join(20)
+        rest.join(30)
+    assert answers == {"x": "", "y": ""}  # both acked: Slack stops redelivering
+    assert keys(db) == ["x", "y"]
+    assert InboxStore(db, "w").counts() == {"pending": 2}
+
+
+def test_a_request_queued_past_its_budget_is_given_up_not_stored(
+    db: Database, clock: Clock
+) -> None:
+    writer = InboxWriter(db, wait=0.2)
+    with inserts_held(db) as (entered, release, _sizes):
+        first = threading.Thread(target=writer.add, args=(TEAM, "slow", "command", {}, clock()))
+        first.start()
+        assert entered.wait(20)
+        # The first write is stuck: this one's budget runs out while it waits behind it.
+        answer = writer.add(TEAM, "behind", "command", {}, clock())
+        assert first.is_alive()  # it gave up while the first write still held the way
+        release.set()
+        first.join(20)
+    assert answer == "not stored within 0.2 s"
+    assert keys(db) == ["slow"]
+
+
+def test_sqlite_another_process_holding_the_lock_past_the_budget(
+    sqlite_db: Database, clock: Clock
+) -> None:
+    path = sqlite_db.engine.url.database
+    assert path
+    other = sqlite3.connect(path, isolation_level=None)  # a worker process's writer
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        answer = InboxWriter(sqlite_db, wait=0.2).add(TEAM, "k", "command", {}, clock())
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert answer.startswith("OperationalError") and "locked" in answer
+    assert keys(sqlite_db) == []
+    # The lock is free again and the connection's busy timeout is back to its usual.
+    assert InboxWriter(sqlite_db).add(TEAM, "k", "command", {}, clock()) == ""
+    with sqlite_db.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000
+
+
+def test_sqlite_a_long_write_in_this_process_past_the_budget(
+    sqlite_db: Database, clock: Clock
+) -> None:
+    writer = InboxWriter(sqlite_db, wait=0.2)
+    with sqlite_db.write() as uow:  # e.g. a worker thread storing an evaluation
+        uow.session.execute(sa.text("SELECT 1"))
+        answers = add_in_threads(writer, clock, ["k"])  # a request thread
+    assert "locked (by this process)" in answers["k"]
+    assert keys(sqlite_db) == []
+
+
+@pytest.mark.postgres
+def test_postgres_a_conflicting_insert_in_flight_past_the_budget(
+    pg_db: Database, clock: Clock
+) -> None:
+    writer = InboxWriter(pg_db, wait=0.2)
+    with pg_db.engine.connect() as other:  # the same delivery, being stored elsewhere
+        with other.begin() as transaction:
+            other.execute(
+                sa.insert(InboxRow).values(
+                    team_id=TEAM, key="k", kind="command", body="{}",
+                    received_at=clock(), status="pending", attempts=0,
+                )
+            )  # fmt: skip
+            answer = writer.add(TEAM, "k", "command", {}, clock())
+            transaction.rollback()
+    assert "statement timeout" in answer
+    assert keys(pg_db) == []
+    assert writer.add(TEAM, "k", "command", {}, clock()) == ""
+    assert keys(pg_db) == ["k"]
