@@ -49,7 +49,6 @@ def bare_process(conn: Connection, fake_api_url: str, threads: int) -> None:
     from bot.slack.http import mount
     from bot.web import create_web_app
 
-    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     bolt = App(
         client=web_client(BOT_TOKEN, fake_api_url),
         signing_secret=SIGNING_SECRET,

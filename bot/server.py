@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
@@ -12,6 +13,9 @@ class HttpServer:
     def __init__(
         self, wsgi_app: Any, host: str = "127.0.0.1", port: int = 0, threads: int = 16
     ) -> None:
+        # waitress logs "Task queue depth is N" for every request that waits for a thread:
+        # under a burst, a log line per request, written while the acks wait. Errors only.
+        logging.getLogger("waitress.queue").setLevel(logging.ERROR)
         # channel_timeout bounds idle keep-alive connections; backlog absorbs bursts.
         self._server: Any = create_server(
             wsgi_app,

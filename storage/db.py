@@ -19,7 +19,8 @@ SQLITE_BUSY_TIMEOUT_S = 5.0
 WRITE = {"mlgov_write": True}
 WRITER_LOCK = "mlgov_writer_lock"  # execution option: the WriterLock a write waits for
 # Execution option: the longest a write waits for the lock at BEGIN, in seconds (SQLite;
-# default SQLITE_BUSY_TIMEOUT_S). The ack path waits less than Slack's 3 s.
+# default SQLITE_BUSY_TIMEOUT_S, in SQLite's busy handler). With it, BEGIN polls instead
+# (see _begin_polling): the ack path, which waits less than Slack's 3 s and goes first.
 WRITE_WAIT = "mlgov_write_wait"
 # Connections kept open beyond the pool, closed again when returned (a burst's spare).
 MAX_OVERFLOW = 10
@@ -101,30 +102,55 @@ def _sqlite_engine(url: str, database: str | None, **kwargs: Any) -> Engine:
         lock: WriterLock | None = options.get(WRITER_LOCK)
         wait: float | None = options.get(WRITE_WAIT)
         started = time.monotonic()
-        if lock is not None and not lock.take(SQLITE_BUSY_TIMEOUT_S if wait is None else wait):
+        taken = lock is None or (
+            lock.take(SQLITE_BUSY_TIMEOUT_S)
+            if wait is None
+            else lock.take(wait, first=True)  # the ack path: ahead of the other writers
+        )
+        if not taken:
             # As SQLite's busy timeout would have failed it (a unit of work says "busy").
             locked = sqlite3.OperationalError("database is locked (by this process)")
             raise OperationalError("BEGIN IMMEDIATE", None, locked)
-        driver = connection.connection.driver_connection
         try:
-            if wait is not None:  # what is left of it for another process's writer
-                left = max(0.0, wait - (time.monotonic() - started))
-                driver.execute(f"PRAGMA busy_timeout={int(left * 1000)}")
-            connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+            if wait is None:
+                connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+            else:
+                _begin_polling(connection.connection.driver_connection, started + wait)
         except BaseException:
             if lock is not None:
                 lock.give_back(lock.held() - 1)
             raise
-        finally:
-            if wait is not None:  # only BEGIN IMMEDIATE waits: later statements hold the lock
-                driver.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
 
     return engine
 
 
+POLL_S = 0.0005
+
+
+def _begin_polling(driver: sqlite3.Connection, deadline: float) -> None:
+    """BEGIN IMMEDIATE, trying again every POLL_S until ``deadline`` (time.monotonic()).
+
+    For the ack path: SQLite's busy handler sleeps in growing steps (up to 100 ms) while
+    another process writes, so a waiting ack would sleep on long after the lock is free;
+    polling takes it within POLL_S, ahead of the workers' writers asleep in the handler.
+    """
+    driver.execute("PRAGMA busy_timeout=0")
+    try:
+        while True:
+            try:
+                driver.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise OperationalError("BEGIN IMMEDIATE", None, exc) from exc
+            time.sleep(POLL_S)
+    finally:
+        driver.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+
+
 class WriterLock:
     """Queues this process's SQLite writers in Python, from BEGIN IMMEDIATE to the end of
-    their unit of work.
+    their unit of work; a writer that comes ``first`` (the ack path) goes before the others.
 
     A writer that finds SQLite's lock taken waits in SQLite's busy handler, which sleeps
     in growing steps (up to 100 ms), so the lock sat idle long after it was freed and an
@@ -134,24 +160,51 @@ class WriterLock:
     """
 
     def __init__(self) -> None:
-        self._lock = threading.RLock()
-        self._local = threading.local()
+        self._changed = threading.Condition()
+        self._owner: int | None = None
+        self._depth = 0
+        self._first_waiting = 0
+        self._waiting = 0
 
-    def take(self, timeout: float) -> bool:
-        if not self._lock.acquire(timeout=timeout):
-            return False
-        self._local.held = self.held() + 1
-        return True
+    def waiting(self) -> tuple[int, int]:
+        """(writers, of which first) waiting for it now."""
+        with self._changed:
+            return self._waiting, self._first_waiting
+
+    def take(self, timeout: float, first: bool = False) -> bool:
+        me = threading.get_ident()
+        with self._changed:
+            if self._owner == me:
+                self._depth += 1
+                return True
+            self._waiting += 1
+            self._first_waiting += first
+            try:
+                free = self._changed.wait_for(
+                    lambda: self._owner is None and (first or not self._first_waiting), timeout
+                )
+            finally:
+                self._waiting -= 1
+                self._first_waiting -= first
+            if not free:
+                return False
+            self._owner, self._depth = me, 1
+            return True
 
     def held(self) -> int:
         """How many times this thread holds it."""
-        return int(getattr(self._local, "held", 0))
+        with self._changed:
+            return self._depth if self._owner == threading.get_ident() else 0
 
     def give_back(self, down_to: int) -> None:
         """Release until this thread holds it ``down_to`` times."""
-        while self.held() > down_to:
-            self._local.held -= 1
-            self._lock.release()
+        with self._changed:
+            if self._owner != threading.get_ident() or self._depth <= down_to:
+                return
+            self._depth = down_to
+            if not down_to:
+                self._owner = None
+                self._changed.notify_all()
 
 
 class SessionFactories:

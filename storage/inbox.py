@@ -117,8 +117,9 @@ class Inbox:
 class _Queued:
     values: dict[str, Any]
     deadline: float  # time.monotonic() by which it is stored or given up
-    stored: bool | None = None  # None while waiting
-    why: str = field(default="")
+    woken: threading.Event = field(default_factory=threading.Event)
+    lead: bool = False  # woken to write the queue, not with an answer
+    why: str | None = None  # None while waiting; "" once stored, else why it was not
 
 
 class InboxWriter:
@@ -126,15 +127,16 @@ class InboxWriter:
 
     Each request thread queues its row; one that finds no write in progress takes every row
     queued so far and stores them in one transaction while the next arrivals queue behind
-    it. A burst of N acks costs a few commits instead of N, each waiting its turn for the
-    write lock. A row that cannot be stored within ``wait`` seconds (the database busy or
-    away) is given up: its request is answered 503 rather than acked too late to count.
+    it, then wakes the first of those to write the rest. A burst of N acks costs a few
+    commits instead of N, each waiting its turn for the write lock. A row that cannot be
+    stored within ``wait`` seconds (the database busy or away) is given up: its request is
+    answered 503 rather than acked too late to count.
     """
 
     def __init__(self, db: Database, wait: float = ACK_WAIT_S) -> None:
         self.db = db
         self.wait = wait
-        self._changed = threading.Condition()
+        self._lock = threading.Lock()
         self._queue: list[_Queued] = []
         self._writing = False
         dialect: Any = postgresql if db.engine.dialect.name == "postgresql" else sqlite
@@ -145,43 +147,57 @@ class InboxWriter:
         """Store a request (a repeated delivery stores nothing): "" once it is stored, else
         why it could not be."""
         mine = _Queued(new_row(team_id, key, kind, body, now), time.monotonic() + self.wait)
-        with self._changed:
+        with self._lock:
             self._queue.append(mine)
-            while mine.stored is None and self._writing:
-                left = mine.deadline - time.monotonic()
-                if left <= 0 and mine in self._queue:  # no write took it in time
-                    self._queue.remove(mine)
-                    return f"not stored within {self.wait:g} s"
-                self._changed.wait(left if left > 0 else None)
-            if mine.stored is not None:  # a write took it (and said how it went)
-                return mine.why
-            batch, self._queue = self._queue, []
+            lead = not self._writing
             self._writing = True
-        self._write(batch)
-        return mine.why
+        if not lead and not self._wait_for_turn(mine):
+            return f"not stored within {self.wait:g} s"
+        if mine.why is None:  # this thread writes the queue, its own row among them
+            self._write()
+        return str(mine.why)
+
+    def _wait_for_turn(self, mine: _Queued) -> bool:
+        """Until a write answers for ``mine`` or hands this thread the queue; False when
+        its time ran out while still queued (it is taken out: nothing stores it)."""
+        if mine.woken.wait(max(0.0, mine.deadline - time.monotonic())):
+            return True
+        with self._lock:
+            if mine in self._queue and not mine.lead:
+                self._queue.remove(mine)
+                return False
+        mine.woken.wait()  # a write holds it already: its answer comes within its wait
+        return True
 
     def waiting(self) -> int:
         """Requests queued behind the write in progress."""
-        with self._changed:
+        with self._lock:
             return len(self._queue)
 
-    def _write(self, batch: list[_Queued]) -> None:
-        """Store ``batch`` in one transaction, waiting for the lock no longer than the
-        first of them may; then let the next write begin."""
+    def _write(self) -> None:
+        """Store the queue in one transaction, waiting for the lock no longer than the
+        first of them may; answer each, then hand the next queue to its first request."""
+        with self._lock:
+            batch, self._queue = self._queue, []
         started = time.monotonic()
         live = [queued for queued in batch if queued.deadline > started]
-        why = ""
+        why = "interrupted"
         try:
             if live:
                 self._insert_rows(live, min(queued.deadline for queued in live) - started)
+            why = ""
         except Exception as exc:  # the database is busy or away: these are not stored
             why = f"{type(exc).__name__}: {str(exc)[:200]}"
-        with self._changed:
+        finally:  # whatever happened, nobody is left waiting
             for queued in batch:
                 queued.why = why if queued in live else f"not stored within {self.wait:g} s"
-                queued.stored = not queued.why
-            self._writing = False
-            self._changed.notify_all()
+                queued.woken.set()
+            with self._lock:
+                if self._queue:  # arrived meanwhile: the first of them writes them
+                    self._queue[0].lead = True
+                    self._queue[0].woken.set()
+                else:
+                    self._writing = False
         if live and not why:
             self.db.notify_inbox()
 

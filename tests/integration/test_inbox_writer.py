@@ -172,3 +172,38 @@ def test_postgres_a_conflicting_insert_in_flight_past_the_budget(
     assert keys(pg_db) == []
     assert writer.add(TEAM, "k", "command", {}, clock()) == ""
     assert keys(pg_db) == ["k"]
+
+
+def test_sqlite_an_ack_goes_before_writers_that_waited_longer(
+    sqlite_db: Database, clock: Clock
+) -> None:
+    """A worker's write and then an ack both wait for this process's writer lock: the ack
+    is stored first, so a busy worker pool does not keep Slack waiting."""
+    order: list[str] = []
+    lock = sqlite_db.factories.write_lock
+    assert lock is not None
+
+    def worker_write() -> None:
+        with sqlite_db.write() as uow:
+            uow.session.execute(sa.text("SELECT 1"))  # BEGIN IMMEDIATE: waits for the lock
+            order.append("worker")
+            uow.commit()
+
+    def record(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith("INSERT INTO inbox"):
+            order.append("ack")
+
+    event.listen(sqlite_db.engine, "before_cursor_execute", record)
+    with sqlite_db.write() as holder:  # a write in progress holds the lock
+        holder.session.execute(sa.text("SELECT 1"))
+        worker = threading.Thread(target=worker_write)
+        worker.start()
+        wait_until(lambda: lock.waiting() == (1, 0))  # the worker's write queued first
+        ack = threading.Thread(target=add_in_threads, args=(InboxWriter(sqlite_db), clock, ["k"]))
+        ack.start()
+        wait_until(lambda: lock.waiting() == (2, 1))  # then the ack
+        holder.commit()
+    worker.join(20)
+    ack.join(20)
+    assert order == ["ack", "worker"]
+    assert keys(sqlite_db) == ["k"]
