@@ -162,10 +162,16 @@ class Row:
     load: Any = None  # Load: the evaluations during a BUSY row
 
     @property
+    def too_slow(self) -> int:
+        """Acks later than Slack waits: their users were shown a failure."""
+        return sum(ms > SLACK_ACK_LIMIT_MS for ms in self.result.latencies_ms)
+
+    @property
     def broken(self) -> bool:
         return bool(
             self.result.errors
             or self.result.unsent
+            or self.too_slow
             or (self.replies is not None and not self.replies.complete)
             or (self.load is not None and getattr(self.load, "error", None) is not None)
         )
@@ -376,6 +382,8 @@ def table(rows: list[Row], mode: str, args: argparse.Namespace) -> list[str]:
             lines.append(f"{'':<28}   {count} x {reason}")
         if row.result.unsent:
             lines.append(f"{'':<28}   {row.result.unsent} not sent before --phase-timeout")
+        if row.too_slow:
+            lines.append(f"{'':<28}   {row.too_slow} acked after Slack's 3 s (shown as failed)")
         if row.replies is not None and row.replies.wrong:
             lines.append(f"{'':<28}   for example: {row.replies.wrong[:150]!r}")
         if row.load is not None:
@@ -502,7 +510,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the targets and print the tables; 1 when a request or a reply went wrong."""
+    """Run the targets and print the tables; 1 when a request or a reply went wrong, or an
+    ack came later than Slack's 3 s."""
     args = parse_args(argv)
     started = time.monotonic()
     print(machine(), flush=True)

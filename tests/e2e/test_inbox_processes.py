@@ -7,6 +7,7 @@ it, and two workers must not run it twice (SPEC §8, §9; issue 11).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -197,4 +198,11 @@ def test_two_worker_processes_never_run_one_inbox_row_twice(
             " WHERE status = 'done'",
         )
         assert owners == 2, server.output()
+        # The workers yield the CPU to the acknowledging process (--worker-nice 10).
+        pids = [
+            scalar(pg_url, f"SELECT {pick}(split_part(lease_owner, ':', 1)::int) FROM inbox")
+            for pick in ("min", "max")
+        ]
+        web = os.getpriority(os.PRIO_PROCESS, server.process.pid)
+        assert [os.getpriority(os.PRIO_PROCESS, pid) - web for pid in pids] == [10, 10]
         assert server.terminate(DRAIN_BOUND_S) == 0, server.output()

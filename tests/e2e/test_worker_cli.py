@@ -67,3 +67,11 @@ def test_worker_counts_must_be_whole_numbers(tmp_path: Path) -> None:
 
         assert result.returncode == 2
         assert "expected a whole number" in result.stderr
+
+
+def test_a_worker_niceness_must_be_0_to_19(tmp_path: Path) -> None:
+    for args in (("worker", "--nice", "20"), ("serve", "--worker-nice", "-1")):
+        result = run(tmp_path, *args)
+
+        assert result.returncode == 2
+        assert "niceness from 0 to 19" in result.stderr or "whole number" in result.stderr
