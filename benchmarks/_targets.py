@@ -93,8 +93,9 @@ def healthy(port: int) -> bool:
 @contextmanager
 def mlgov_serve(
     fake_url: str, database_url: str, threads: int, workers: int, folder: Path
-) -> Iterator[int]:
-    """`mlgov serve` (with ``--workers`` when ``workers``) on a free port; stopped by SIGTERM."""
+) -> Iterator[tuple[int, int]]:
+    """`mlgov serve` (with ``--workers`` when ``workers``) on a free port, stopped by SIGTERM:
+    (port, pid)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "MLGOV_"))}
     env.update(
@@ -125,7 +126,7 @@ def mlgov_serve(
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"mlgov serve did not start:\n{log.read_text()[-3000:]}")
             time.sleep(0.1)
-        yield port
+        yield port, process.pid
     except BaseException:
         print(f"--- the end of {log.name}:\n{log.read_text()[-4000:]}", file=sys.stderr)
         raise

@@ -160,6 +160,7 @@ class Row:
     replies: Delivered | None = None  # ephemeral replies at response_url
     reply_ms: list[float] = field(default_factory=list)  # from each ack to its reply
     load: Any = None  # Load: the evaluations during a BUSY row
+    cpu_ms: float | None = None  # CPU of the acking process per request, during the batch
 
     @property
     def too_slow(self) -> int:
@@ -186,6 +187,7 @@ class Target:
     text: str  # the /exp command text
     reply_needle: str | None = None  # in every response_url reply; None: no reply expected
     busy: Callable[[], Load] = BesideEvaluations
+    pid: int | None = None  # the acking process, whose CPU time is read from /proc
 
 
 class Bench:
@@ -238,8 +240,12 @@ class Bench:
         texts = [target.text] * count
         load = target.busy() if mode == BUSY else None
         with load or nullcontext():  # the load stops before the drain, which is not measured
+            cpu_before = cpu_seconds(target.pid)
             result = self.send(port, prefix, SCIENTIST, "/exp", texts, rate=rate)
+            cpu_after = cpu_seconds(target.pid)
         row = Row(target.name, mode, result, load=load)
+        if cpu_before is not None and cpu_after is not None and count:
+            row.cpu_ms = (cpu_after - cpu_before) * 1000.0 / count
         drained = time.perf_counter()
         if target.reply_needle is not None:
             key_prefix = f"{prefix}-"
@@ -294,7 +300,8 @@ class Bench:
         try:
             if not bare.conn.poll(60):
                 raise TimeoutError("the bare Bolt app did not start within 60 s")
-            self.measure(bare.conn.recv(), Target("(a) bare Bolt, ack only", "bare", "list"))
+            name = "(a) bare Bolt, ack only"
+            self.measure(bare.conn.recv(), Target(name, "bare", "list", pid=bare.process.pid))
         finally:
             bare.close()
         file_url = str(self.fake.ask(("host", EVALUATION_ROWS), 120))
@@ -304,18 +311,32 @@ class Bench:
         for workers, name in configurations:
             with (
                 database(database_url, folder) as (url, described),
-                mlgov_serve(self.fake_url, url, threads, workers, folder) as port,
+                mlgov_serve(self.fake_url, url, threads, workers, folder) as (port, pid),
             ):
                 self.seed(port, f"w{workers}")
 
                 def uploads(port: int = port, url: str = url) -> Load:
                     return EvaluationUploads(port, file_url, url, SCIENTIST)
 
-                self.measure(port, Target(name, f"w{workers}", "list", LIST_NEEDLE, uploads))
+                target = Target(name, f"w{workers}", "list", LIST_NEEDLE, uploads, pid)
+                self.measure(port, target)
         return described
 
 
 # --- reporting ----------------------------------------------------------------------------
+
+
+def cpu_seconds(pid: int | None) -> float | None:
+    """User and system CPU seconds of process ``pid`` so far (all its threads, not its
+    children), from /proc; None where there is no /proc."""
+    if pid is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
 def machine() -> str:
@@ -365,18 +386,20 @@ def table(rows: list[Row], mode: str, args: argparse.Namespace) -> list[str]:
     lines = [
         _title(mode, args),
         f"{'target':<28} {'requests':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
-        f"{'errors':>6} {'req/s':>7}{late}  {'replies':<10} {'reply p50':>9} {'reply p99':>9}",
+        f"{'errors':>6} {'req/s':>7}{late} {'CPU ms':>6}  {'replies':<10} {'reply p50':>9}"
+        f" {'reply p99':>9}",
     ]
     for row in rows:
         ms = sorted(row.result.latencies_ms)
         errors = sum(row.result.errors.values()) + row.result.unsent
         rate = len(ms) / row.result.wall_s if row.result.wall_s else math.nan
         late = f" {percentile(sorted(row.result.late_ms), 99):>8.1f}" if opened else ""
+        cpu = "-" if row.cpu_ms is None else f"{row.cpu_ms:.2f}"
         replies = str(row.replies) if row.replies is not None else "none expected"
         lines.append(
             f"{row.target:<28} {len(ms) + errors:>8} {_ms(ms, 50)} {_ms(ms, 99)} "
-            f"{max(ms, default=math.nan):>8.1f} {errors:>6} {rate:>7.0f}{late}  {replies:<10}"
-            f" {_ms(row.reply_ms, 50):>9} {_ms(row.reply_ms, 99):>9}"
+            f"{max(ms, default=math.nan):>8.1f} {errors:>6} {rate:>7.0f}{late} {cpu:>6}"
+            f"  {replies:<10} {_ms(row.reply_ms, 50):>9} {_ms(row.reply_ms, 99):>9}"
         )
         for reason, count in sorted(row.result.errors.items()):
             lines.append(f"{'':<28}   {count} x {reason}")
@@ -423,7 +446,10 @@ def report(rows: list[Row], args: argparse.Namespace, db: str) -> str:
         f" waitress {args.threads} threads in every target; load generator in {generator};"
         f" fake Slack in its own process, answering after {args.slack_delay_ms:g} ms;"
         f" mlgov answers /exp list, database: {db};"
-        " reply = from the ack to the reply's arrival at the fake response_url",
+        " reply = from the ack to the reply's arrival at the fake response_url;"
+        " CPU ms = CPU time of the acking process per request while the batch was sent"
+        " (for embedded mlgov it includes its worker threads; steadier than latency on a"
+        " shared machine)",
     ]
     for mode in (CLOSED, OPEN, BUSY):
         chosen = [row for row in rows if row.mode == mode]

@@ -61,6 +61,15 @@ def add_in_threads(writer: InboxWriter, clock: Clock, names: list[str]) -> dict[
     return answers
 
 
+def test_a_stored_request_reads_back_as_it_was_given(db: Database, clock: Clock) -> None:
+    body = {"command": "/exp", "text": "new churn Better & faster — “quoted”", "n": [1, None]}
+    assert InboxWriter(db).add(TEAM, "k", "command", body, clock()) == ""
+
+    (item,) = InboxStore(db, "w").claim(clock())
+    assert (item.team_id, item.kind, item.body, item.attempts) == (TEAM, "command", body, 1)
+    assert item.received_at == clock()  # a UTC instant, on both databases
+
+
 def test_acks_that_arrive_during_a_write_share_the_next_transaction(
     db: Database, clock: Clock
 ) -> None:
