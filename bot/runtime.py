@@ -171,4 +171,4 @@ class Runtime:
                     self.outbox.deliver_due(stopping=lambda: time.monotonic() > deadline)
                 except Exception:  # undelivered messages stay queued for the next start
                     log.exception("outbox: the last delivery round failed")
-        self.db.engine.dispose()
+        self.db.close()

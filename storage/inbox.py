@@ -152,6 +152,8 @@ class InboxWriter:
         self._writing = False
         self._postgres = db.engine.dialect.name == "postgresql"
         self._insert = _CompiledInsert(db.engine.dialect)
+        self._connection: Connection | None = None  # used by the one write in progress
+        db.on_close(self.close)
 
     def add(self, team_id: str, key: str, kind: str, body: dict[str, Any], now: datetime) -> str:
         """Store a request (a repeated delivery stores nothing): "" once it is stored, else
@@ -212,22 +214,36 @@ class InboxWriter:
             self.db.notify_inbox()
 
     def _insert_rows(self, rows: list[_Queued], wait: float) -> None:
+        """One transaction on the writer's own connection, kept between writes (one write
+        at a time uses it): no pool checkout, and on PostgreSQL no ping, per ack."""
         factories = self.db.factories
         lock = factories.write_lock
         held = lock.held() if lock is not None else 0
-        options = {**WRITE, WRITER_LOCK: lock, WRITE_WAIT: wait}
+        if self._connection is None:
+            self._connection = factories.engine.connect()
+        connection = self._connection
+        connection.execution_options(**WRITE, **{WRITER_LOCK: lock, WRITE_WAIT: wait})
         try:
-            with factories.engine.connect() as connection:
-                connection.execution_options(**options)
-                with connection.begin():
-                    if self._postgres:  # a conflicting row still being written holds it
-                        connection.exec_driver_sql(
-                            f"SET LOCAL statement_timeout = {max(1, int(wait * 1000))}"
-                        )
-                    self._insert.execute(connection, [queued.values for queued in rows])
+            with connection.begin():
+                if self._postgres:  # a conflicting row still being written holds it
+                    connection.exec_driver_sql(
+                        f"SET LOCAL statement_timeout = {max(1, int(wait * 1000))}"
+                    )
+                self._insert.execute(connection, [queued.values for queued in rows])
+        except Exception:
+            self._connection = None  # the next write starts on a fresh connection
+            connection.close()
+            raise
         finally:
             if lock is not None:  # taken at BEGIN (storage.db), as a unit of work's
                 lock.give_back(held)
+
+    def close(self) -> None:
+        """Give the writer's connection back (a later write opens another)."""
+        with self._lock:
+            connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
 
 
 class _CompiledInsert:

@@ -130,6 +130,7 @@ class Database:
         self.engine = factories.engine
         self._listeners: list[Callable[[], None]] = []
         self._inbox_listeners: list[Callable[[], None]] = []
+        self._closers: list[Callable[[], None]] = []
 
     def on_outbox(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` after any commit that queued Slack messages."""
@@ -142,6 +143,16 @@ class Database:
     def _notify(self) -> None:
         for listener in self._listeners:
             listener()
+
+    def on_close(self, closer: Callable[[], None]) -> None:
+        """Call ``closer`` (give back a connection held between uses) before closing."""
+        self._closers.append(closer)
+
+    def close(self) -> None:
+        """Close what holds connections, then the engine's pool."""
+        for closer in self._closers:
+            closer()
+        self.engine.dispose()
 
     def notify_inbox(self) -> None:
         """Tell the listeners that requests were stored (also by storage.inbox.InboxWriter)."""

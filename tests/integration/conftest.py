@@ -36,7 +36,7 @@ def db(migrated_database_url: str) -> Iterator[Database]:
     """A migrated database, on SQLite and on PostgreSQL."""
     database = open_database(migrated_database_url)
     yield database
-    database.engine.dispose()
+    database.close()
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def pg_db(pg_url: str) -> Iterator[Database]:
     """A migrated PostgreSQL database (for behaviour only PostgreSQL has)."""
     database = open_database(pg_url)
     yield database
-    database.engine.dispose()
+    database.close()
 
 
 @pytest.fixture
@@ -52,7 +52,7 @@ def sqlite_db(sqlite_url: str) -> Iterator[Database]:
     """A migrated SQLite file (for behaviour only SQLite has)."""
     database = open_database(sqlite_url)
     yield database
-    database.engine.dispose()
+    database.close()
 
 
 class Clock:
