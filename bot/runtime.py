@@ -107,9 +107,8 @@ class Runtime:
         from bot.slack.app import bot_user_id
         from bot.slack.inbox_work import InboxRunner
 
-        owner = _owner()
-        runner = InboxRunner(self.dispatcher, client, owner, bot_user_id(client))
-        store = InboxStore(self.db, owner, LEASE)
+        store = InboxStore(self.db, _owner(), LEASE)
+        runner = InboxRunner(self.dispatcher, client, store, bot_user_id(client))
         self.inbox = InboxWorker(store, runner, self.clock, threads, poll_seconds).start()
         self.db.on_inbox(self.inbox.wake)
         pending = Gauge(

@@ -4,7 +4,11 @@ The ack path makes one short idempotent INSERT (``Inbox.add``); a worker claims 
 (``InboxStore.claim``: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, SQLite's single writer),
 renews its lease while a row runs, and marks the row done in the transaction of the
 row's effect (``Inbox.finish``), so a crash either keeps both or neither. A lease that
-runs out (its process died) lets any worker take the row over.
+runs out (its process died) lets any worker take the row over; the worker that lost it
+learns so from its heartbeat (``renew``) or by asking (``holds``) before it answers.
+
+Rows answered by opening a form are ``urgent``: Slack's trigger_id is good for 3 s, so
+claims take them first, and a worker keeps one thread for them alone.
 """
 
 from __future__ import annotations
@@ -52,7 +56,7 @@ class LeaseLost(RuntimeError):
 
 @dataclass(frozen=True)
 class InboxItem:
-    """A claimed row; ``attempts`` counts this one."""
+    """A claimed row; ``attempts`` counts this one (with the owner, it names the lease)."""
 
     id: int
     team_id: str
@@ -60,18 +64,22 @@ class InboxItem:
     body: dict[str, Any]
     received_at: datetime
     attempts: int
+    urgent: bool = False
+    # Set when this attempt's lease was found taken over (InboxWorker's heartbeat).
+    lost: threading.Event = field(default_factory=threading.Event, compare=False, repr=False)
 
 
 def new_row(
-    team_id: str, key: str, kind: str, body: dict[str, Any], now: datetime
+    team_id: str, key: str, kind: str, body: dict[str, Any], now: datetime, urgent: bool = False
 ) -> dict[str, Any]:
-    """The columns of a request just received."""
+    """The columns of a request just received (``urgent``: answered by opening a form)."""
     return {
         "team_id": team_id,
         "key": key,
         "kind": kind,
         "body": json.dumps(body, separators=(",", ":")),
         "received_at": now,
+        "urgent": urgent,
         "status": "pending",
         "attempts": 0,
     }
@@ -106,11 +114,7 @@ class Inbox:
         taken = affected(
             self.session.execute(
                 update(InboxRow)
-                .where(
-                    InboxRow.id == item.id,
-                    InboxRow.status == "pending",
-                    InboxRow.lease_owner == owner,
-                )
+                .where(held_by(item, owner))
                 .values(**values)
                 .execution_options(synchronize_session=False)
             )
@@ -122,6 +126,17 @@ class Inbox:
         """Delete rows finished before ``cutoff`` (parked ones stay for inspection)."""
         statement = delete(InboxRow).where(InboxRow.status == "done", InboxRow.done_at < cutoff)
         return affected(self.session.execute(statement))
+
+
+def held_by(item: InboxItem, owner: str) -> ColumnElement[bool]:
+    """The row is still pending under this attempt's lease (a takeover by another thread
+    of the same process changes ``attempts``, if not the owner)."""
+    return and_(
+        InboxRow.id == item.id,
+        InboxRow.status == "pending",
+        InboxRow.lease_owner == owner,
+        InboxRow.attempts == item.attempts,
+    )
 
 
 @dataclass(eq=False)
@@ -155,10 +170,18 @@ class InboxWriter:
         self._connection: Connection | None = None  # used by the one write in progress
         db.on_close(self.close)
 
-    def add(self, team_id: str, key: str, kind: str, body: dict[str, Any], now: datetime) -> str:
+    def add(
+        self,
+        team_id: str,
+        key: str,
+        kind: str,
+        body: dict[str, Any],
+        now: datetime,
+        urgent: bool = False,
+    ) -> str:
         """Store a request (a repeated delivery stores nothing): "" once it is stored, else
         why it could not be."""
-        mine = _Queued(new_row(team_id, key, kind, body, now), time.monotonic() + self.wait)
+        mine = _Queued(new_row(team_id, key, kind, body, now, urgent), time.monotonic() + self.wait)
         with self._lock:
             self._queue.append(mine)
             lead = not self._writing
@@ -294,11 +317,18 @@ class InboxStore:
         return or_(InboxRow.lease_until.is_(None), InboxRow.lease_until < now)
 
     def claim(
-        self, now: datetime, limit: int = 1, received_by: datetime | None = None
+        self,
+        now: datetime,
+        limit: int = 1,
+        received_by: datetime | None = None,
+        urgent_only: bool = False,
     ) -> list[InboxItem]:
-        """Lease up to ``limit`` pending rows, oldest first, that no live worker holds
-        (only those received by ``received_by``, when given: a drain's rows)."""
+        """Lease up to ``limit`` pending rows that no live worker holds, urgent ones first,
+        then oldest first (only urgent ones with ``urgent_only``; only those received by
+        ``received_by``, when given: a drain's rows)."""
         pending: ColumnElement[bool] = InboxRow.status == "pending"
+        if urgent_only:
+            pending = and_(pending, InboxRow.urgent)
         if received_by is not None:
             pending = and_(pending, InboxRow.received_at <= received_by)
         with self.db.read() as uow:  # most polls find nothing: no write lock for them
@@ -310,7 +340,7 @@ class InboxStore:
             rows = uow.session.scalars(
                 select(InboxRow)
                 .where(pending, self._free(now))
-                .order_by(InboxRow.id)
+                .order_by(InboxRow.urgent.desc(), InboxRow.id)
                 .limit(limit)
                 .with_for_update(skip_locked=True)
             ).all()
@@ -329,20 +359,29 @@ class InboxStore:
                 )
                 if taken == 1:
                     body = json.loads(row.body)
+                    attempts = row.attempts + 1
                     claimed.append(
                         InboxItem(
-                            row.id, row.team_id, row.kind, body, row.received_at, row.attempts + 1
+                            row.id,
+                            row.team_id,
+                            row.kind,
+                            body,
+                            row.received_at,
+                            attempts,
+                            row.urgent,
                         )
                     )
             uow.commit()
         return claimed
 
-    def renew(self, ids: list[int], now: datetime) -> None:
-        """Extend the lease of rows still running here (the heartbeat)."""
+    def renew(self, ids: list[int], now: datetime) -> list[int]:
+        """Extend the lease of rows still running here (the heartbeat); returns those of
+        ``ids`` no longer held here (another worker took them over after our lease ran out,
+        or they were settled meanwhile)."""
         if not ids:
-            return
+            return []
         with self.db.write() as uow:
-            uow.session.execute(
+            renewed = uow.session.scalars(
                 update(InboxRow)
                 .where(
                     InboxRow.id.in_(ids),
@@ -350,9 +389,37 @@ class InboxStore:
                     InboxRow.lease_owner == self.owner,
                 )
                 .values(lease_until=now + self.lease)
+                .returning(InboxRow.id)
                 .execution_options(synchronize_session=False)
+            ).all()
+            uow.commit()
+        return sorted(set(ids) - set(renewed))
+
+    def holds(self, item: InboxItem, now: datetime) -> bool:
+        """Whether this attempt still holds ``item``, with time left to act on it: asked
+        before anything its user would see twice. Most often a read; a lease that has run
+        low (the heartbeat fell behind, or the process stalled) is renewed if still ours."""
+        if item.lost.is_set():
+            return False
+        with self.db.read() as uow:
+            lease_until = uow.session.scalar(
+                select(InboxRow.lease_until).where(held_by(item, self.owner))
+            )
+        if lease_until is None:
+            return False
+        if lease_until - now >= self.lease / 2:
+            return True
+        with self.db.write() as uow:
+            renewed = affected(
+                uow.session.execute(
+                    update(InboxRow)
+                    .where(held_by(item, self.owner))
+                    .values(lease_until=now + self.lease)
+                    .execution_options(synchronize_session=False)
+                )
             )
             uow.commit()
+        return renewed == 1
 
     def retry_later(
         self, item: InboxItem, at: datetime, error: str, *, counted: bool = True
@@ -363,11 +430,7 @@ class InboxStore:
         with self.db.write() as uow:
             uow.session.execute(
                 update(InboxRow)
-                .where(
-                    InboxRow.id == item.id,
-                    InboxRow.status == "pending",
-                    InboxRow.lease_owner == self.owner,
-                )
+                .where(held_by(item, self.owner))
                 .values(lease_owner=None, lease_until=at, last_error=error[:500], attempts=attempts)
                 .execution_options(synchronize_session=False)
             )

@@ -23,6 +23,7 @@ from sqlalchemy import (
     UniqueConstraint,
     column,
     exists,
+    false,
     table,
     text,
 )
@@ -299,8 +300,11 @@ class InboxRow(Base):
     __table_args__ = (
         UniqueConstraint("team_id", "key"),
         CheckConstraint(_in("status", INBOX_STATUSES), name="status_known"),
+        # The pending rows, forms first (InboxStore.claim's order): serves a claim of any
+        # row and one of urgent rows only alike.
         Index(
             "ix_inbox_pending",
+            column("urgent").desc(),
             "id",
             sqlite_where=text("status = 'pending'"),
             postgresql_where=text("status = 'pending'"),
@@ -314,6 +318,8 @@ class InboxRow(Base):
     kind: Mapped[str] = mapped_column(String(16))
     body: Mapped[str] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Answered by opening a form: its trigger_id is good for 3 s, so it runs first.
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     status: Mapped[str] = mapped_column(String(8), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)

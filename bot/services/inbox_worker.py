@@ -5,6 +5,11 @@ the row runs, so rows held by a process that was killed are taken over within LE
 any worker (this process after a restart, or another one). A row that fails is tried
 again after a pause; after MAX_ATTEMPTS attempts it is parked and its user told. Attempts
 are counted when a row is claimed, so a row that kills its process is parked too.
+
+One more thread takes only urgent rows (requests answered by a form, whose trigger_id is
+good for 3 s), so a form opens even while every other thread runs long work; the others
+take urgent rows first too. The heartbeat marks rows whose lease another worker took
+over (``InboxItem.lost``): the runner then drops them instead of answering twice.
 """
 
 from __future__ import annotations
@@ -62,12 +67,17 @@ class InboxWorker:
         # A drain takes the rows received before the stop, not those another web process
         # keeps storing meanwhile (they wait for the next start, or another worker).
         self._drain_from: datetime | None = None
-        self._running: set[int] = set()
+        self._urgent = threading.Event()  # a wake-up for the forms' thread
+        self._running: dict[int, InboxItem] = {}
         self._lock = threading.Lock()
+        self._regular = threads
         self._threads = [
-            threading.Thread(target=self._loop, name=f"mlgov-inbox-{n}", daemon=True)
+            threading.Thread(target=self._loop, args=(False,), name=f"mlgov-inbox-{n}", daemon=True)
             for n in range(threads)
         ]
+        self._threads.append(
+            threading.Thread(target=self._loop, args=(True,), name="mlgov-inbox-forms", daemon=True)
+        )
         self._heartbeat = threading.Thread(
             target=self._beat, name="mlgov-inbox-heartbeat", daemon=True
         )
@@ -76,12 +86,17 @@ class InboxWorker:
         for thread in self._threads:
             thread.start()
         self._heartbeat.start()
-        log.info("inbox worker started (%d threads)", len(self._threads))
+        log.info("inbox worker started (%d threads, and one for forms)", self._regular)
         return self
 
     def wake(self) -> None:
+        """A request was stored: one idle thread looks, and the forms' thread (one read)."""
+        self._hand_on()
+        self._urgent.set()
+
+    def _hand_on(self) -> None:
         with self._wake:
-            self._signals = min(self._signals + 1, len(self._threads))
+            self._signals = min(self._signals + 1, self._regular)
             self._wake.notify()
 
     def stop(self, drain_seconds: float = DRAIN_SECONDS) -> bool:
@@ -92,6 +107,7 @@ class InboxWorker:
             self._drain_from = self.clock()
             self._draining.set()
             self._wake.notify_all()
+        self._urgent.set()
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
         self._stop.set()
@@ -103,24 +119,31 @@ class InboxWorker:
         self._heartbeat.join(HEARTBEAT_SECONDS + 1)
         return done
 
-    def _loop(self) -> None:
+    def _loop(self, urgent_only: bool) -> None:
         while not self._stop.is_set():
             try:
-                claimed = self.store.claim(self.clock(), received_by=self._drain_from)
+                claimed = self.store.claim(
+                    self.clock(), received_by=self._drain_from, urgent_only=urgent_only
+                )
             except Exception:  # a database hiccup: look again after the poll interval
                 log.exception("inbox: claiming failed")
                 claimed = []
             if not claimed:
                 if self._draining.is_set():
                     return  # nothing left to drain
-                self._idle()
+                self._idle(urgent_only)
                 continue
-            self.wake()  # there may be more: hand on to an idle thread (a burst fans out)
+            self._hand_on()  # there may be more: to an idle thread (a burst fans out)
             for item in claimed:
                 self._handle(item)
 
-    def _idle(self) -> None:
+    def _idle(self, urgent_only: bool) -> None:
         """Wait for a wake-up (or the poll interval), unless one came meanwhile."""
+        if urgent_only:
+            if not self._draining.is_set():
+                self._urgent.wait(self.poll_seconds)
+            self._urgent.clear()  # a request stored after this is found by the next claim
+            return
         with self._wake:
             if not self._signals and not self._draining.is_set():
                 self._wake.wait(self.poll_seconds)
@@ -131,10 +154,10 @@ class InboxWorker:
             self._give_up(item, "its worker stopped while running it", item.attempts - 1)
             return
         with self._lock:
-            self._running.add(item.id)
+            self._running[item.id] = item
         try:
             self.runner.run(item)
-        except LeaseLost:
+        except LeaseLost:  # its effect rolled back, or it stopped before answering
             log.warning("inbox: row %s was taken over by another worker", item.id)
         except StorageError as exc:
             # The database was busy or away, not the request at fault: try again later
@@ -154,7 +177,8 @@ class InboxWorker:
                 self._quietly(lambda: self.store.retry_later(item, later, why))
         finally:
             with self._lock:
-                self._running.discard(item.id)
+                if self._running.get(item.id) is item:  # not a takeover by another thread
+                    del self._running[item.id]
 
     def _give_up(self, item: InboxItem, why: str, tried: int) -> None:
         log.error(
@@ -172,8 +196,15 @@ class InboxWorker:
     def _beat(self) -> None:
         while not self._stop.wait(HEARTBEAT_SECONDS):
             with self._lock:
-                running = sorted(self._running)
+                running = dict(self._running)
             try:
-                self.store.renew(running, self.clock())
+                lost = self.store.renew(sorted(running), self.clock())
             except Exception:  # the next beat tries again, well within the lease
                 log.exception("inbox: renewing leases failed")
+                continue
+            for row_id in lost:  # taken over (or settled just now: then marking is moot)
+                running[row_id].lost.set()
+                with self._lock:
+                    still = self._running.get(row_id) is running[row_id]
+                if still:
+                    log.warning("inbox: lost the lease of row %s to another worker", row_id)

@@ -22,7 +22,7 @@ from bot.domain.commands import (
     Step,
 )
 from bot.domain.errors import MlgovError, PermissionDenied, StorageError, UsageError
-from bot.domain.model import KEY_PATTERN, OutgoingMessage
+from bot.domain.model import KEY_PATTERN, Experiment, OutgoingMessage
 from bot.services import experiments as exp
 from bot.services import reviews as reviews_service
 from bot.services import team
@@ -32,7 +32,7 @@ from bot.slack.blocks import Reply, error, forms
 from bot.slack.blocks import experiments as render
 from bot.slack.blocks import reviews as review_render
 from bot.slack.handlers import HANDLERS
-from bot.slack.uploads import Fetch, handle_upload
+from bot.slack.uploads import Fetch, StillHeld, handle_upload, held_anyway
 from bot.slack.words import UPLOAD_USAGE
 from storage.unit_of_work import Database, UnitOfWork
 
@@ -42,6 +42,33 @@ Clock = Callable[[], datetime]
 # Called inside a write's unit of work before commit, with the reply: the inbox worker
 # marks its row done and queues the reply there, so they commit with the effect.
 Settle = Callable[[UnitOfWork, Reply], None]
+# What is answered by a form instead of acting at once, here and nowhere else: the inbox
+# runs these requests ahead of others (bot.slack.inbox_replies.opens_form), since a form
+# must be opened within 3 s of the click. Buttons of experiment steps, by step:
+STEP_FORMS: dict[str, Callable[[Experiment], dict[str, Any]]] = {
+    "conclude": forms.conclude_form,
+    "abandon": forms.abandon_form,
+}
+# Buttons on a review request, by action_id (with the review's id):
+REVIEW_FORMS: dict[str, Callable[[Experiment, int], dict[str, Any]]] = {
+    review_render.CHANGES: forms.changes_form,
+}
+# Commands, by parsed type (their handlers return the form):
+FORM_COMMANDS: tuple[type[Command], ...] = (OpenNewExperimentForm,)
+
+
+def command_opens_form(command: str, text: str) -> bool:
+    """Whether ``/command text`` is answered by a form (cheap: parsing only)."""
+    try:
+        return isinstance(parsing.parse(command, text), FORM_COMMANDS)
+    except UsageError:  # answered by its usage
+        return False
+
+
+def button_opens_form(action_id: str) -> bool:
+    """Whether the button ``action_id`` is answered by a form (unless refused: a yes costs
+    a refusal only its place in the queue)."""
+    return action_id in REVIEW_FORMS or action_id.removeprefix(render.ACTION_PREFIX) in STEP_FORMS
 
 
 @dataclass(frozen=True)
@@ -126,12 +153,14 @@ class Dispatcher:
         bot_user_id: str | None,
         files: Sequence[dict[str, Any]] = (),
         fetch: Fetch | None = None,
+        still_held: StillHeld = held_anyway,
     ) -> bool:
         """Handle ``@mlgov <command line>`` once per event id; False for a repeat.
 
         The claim of the event id, the command's effect and the reply (through the
         outbox) commit together: a retry of a delivery that failed does the work, a
-        retry of one that succeeded does nothing. ``eval`` and ``parity`` carry files.
+        retry of one that succeeded does nothing. ``eval`` and ``parity`` carry files
+        (``still_held``: see bot.slack.uploads).
         """
         try:
             name, rest = parsing.parse_mention(text, bot_user_id)
@@ -139,7 +168,9 @@ class Dispatcher:
             name, rest = "", ""
         if name in UPLOAD_USAGE and fetch is not None:
             origin = replace(origin, channel=origin.channel or channel)
-            return handle_upload(self, origin, event_id, thread_ts, name, rest, files, fetch)
+            return handle_upload(
+                self, origin, event_id, thread_ts, name, rest, files, fetch, still_held
+            )
         with self.db.write() as uow:
             if not uow.events.claim(origin.team_id, event_id, self.clock()):
                 return False
@@ -154,7 +185,7 @@ class Dispatcher:
                         UPLOAD_USAGE[name],
                     )
                 parsed = parsing.parse(name, rest)
-                if isinstance(parsed, OpenNewExperimentForm):
+                if isinstance(parsed, FORM_COMMANDS):
                     raise UsageError(
                         "In a mention, give the experiment's details.", parsing.USAGE["exp"]["new"]
                     )
@@ -196,7 +227,8 @@ class Dispatcher:
         if step not in render.BUTTONS or match is None:
             return error("That button is not one I know; it may be from an older version.")
         number = int(match.group(1))
-        if step in ("start", "analyze"):
+        form = STEP_FORMS.get(step)
+        if form is None:
             return self.run(origin, Step(step, number), settle)
         try:
             with self.db.read() as uow:
@@ -208,12 +240,7 @@ class Dispatcher:
         except Exception:
             log.exception("button %s failed", action_id)
             return error(UNEXPECTED)
-        form = (
-            forms.conclude_form(experiment)
-            if step == "conclude"
-            else forms.abandon_form(experiment)
-        )
-        return Reply(text=f"{step} {experiment.key}", modal=form)
+        return Reply(text=f"{step} {experiment.key}", modal=form(experiment))
 
     def _review_button(
         self, origin: Origin, action_id: str, value: str, settle: Settle | None
@@ -231,13 +258,14 @@ class Dispatcher:
                         f"This review of {experiment.key} is closed or was superseded"
                         " by a newer request; use the latest one in the thread."
                     )
-                if action_id == review_render.CHANGES:
+                form = REVIEW_FORMS.get(action_id)
+                if form is not None:
                     # Check the right to review before the form, not after it is filled in.
                     ctx = self._context(uow, origin)
                     reviews_service.check_reviewer(ctx, experiment)
                     return Reply(
                         text=f"Request changes to {experiment.key}",
-                        modal=forms.changes_form(experiment, review.id),
+                        modal=form(experiment, review.id),
                     )
         except MlgovError as exc:
             return error(str(exc))

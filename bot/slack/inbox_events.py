@@ -41,6 +41,7 @@ def on_mention(runner: InboxRunner, item: InboxItem, event: dict[str, Any]) -> N
         runner.bot_user_id,
         event.get("files") or [],
         SlackFiles(runner.client),
+        lambda: runner.ensure_held(item),  # before an evaluation is computed
     )
 
 

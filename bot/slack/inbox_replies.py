@@ -2,7 +2,8 @@
 
 Replies go through the outbox, committed with the inbox row's settlement, so a reply
 survives a crash (a response_url stays valid 30 minutes). Only a form is opened directly:
-its trigger_id is good for 3 seconds, too short to wait for the outbox.
+its trigger_id is good for 3 seconds, too short to wait for the outbox, or for the worker
+threads busy with other requests: such a request is stored urgent (``answered_by_form``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.domain.model import RESPONSE_URL, OutgoingMessage
 from bot.slack.blocks import Reply, error
+from bot.slack.dispatch import button_opens_form, command_opens_form
 
 log = logging.getLogger(__name__)
 # A trigger_id is good for 3 s from the click; after this age, opening a form is not tried.
@@ -59,6 +61,16 @@ class ReplyTo:
         # lands in the app's Messages tab with that user.
         payload = {"channel": self.user_id, "text": reply.text, "blocks": reply.blocks}
         return [OutgoingMessage(self.team_id, self.user_id, "chat.postMessage", payload)]
+
+
+def answered_by_form(kind: str, body: dict[str, Any]) -> bool:
+    """Whether a Slack request (its body checked by bot.slack.requests) is answered by
+    opening a form: the inbox then runs it ahead of other work (storage.inbox, urgent)."""
+    if kind == "command":
+        return command_opens_form(body["command"], body.get("text", ""))
+    if kind == "action":
+        return button_opens_form(body["actions"][0]["action_id"])
+    return False  # events: a mention never opens a form (Dispatcher.mention)
 
 
 def open_form(

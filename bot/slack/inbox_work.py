@@ -7,7 +7,10 @@ a refusal or a form is answered and the row finished in a transaction of its own
 (running a read again is harmless): its reply is posted to the response_url at once and
 only goes through the outbox when that post fails, which saves the outbox's lease and
 settle (two writes, on SQLite behind the one lock the acks need) and its single
-delivery thread. A crash between the post and the row's "done" answers that user twice.
+delivery thread. A crash between the post and the row's "done" answers that user twice;
+a worker that stalled past its lease, while another took the row over, does not: before
+posting, opening a form or computing an evaluation, it checks that it still holds the row
+(``ensure_held``) and otherwise drops it.
 Events are idempotent per event id by themselves (``Dispatcher.mention`` claims it with
 the effect), so their row is finished afterwards.
 """
@@ -29,7 +32,7 @@ from bot.slack.dispatch import Dispatcher, Origin
 from bot.slack.inbox_events import EVENT_HANDLERS
 from bot.slack.inbox_replies import ReplyTo, describe, open_form, parked
 from bot.slack.workspace_admins import WorkspaceAdmins
-from storage.inbox import InboxItem
+from storage.inbox import InboxItem, InboxStore, LeaseLost
 from storage.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -40,20 +43,21 @@ CONFIGURING = frozenset({"/mlgov", "/rotation"})
 
 
 class InboxRunner:
-    """Runs claimed rows for one worker (``owner``, the lease holder in storage.inbox)."""
+    """Runs claimed rows for one worker (``leases``: its InboxStore, holding their leases)."""
 
     def __init__(
         self,
         dispatcher: Dispatcher,
         client: WebClient,
-        owner: str,
+        leases: InboxStore,
         bot_user_id: str | None,
         admins: WorkspaceAdmins | None = None,
         respond: Callable[[dict[str, Any]], dict[str, Any]] = post_response,
     ) -> None:
         self.dispatcher = dispatcher
         self.client = client
-        self.owner = owner
+        self.leases = leases
+        self.owner = leases.owner
         self.bot_user_id = bot_user_id
         self.admins = admins or WorkspaceAdmins()
         self.respond = respond
@@ -92,6 +96,13 @@ class InboxRunner:
                 uow.outbox.add(message, now)
             uow.commit()
 
+    def ensure_held(self, item: InboxItem) -> None:
+        """Raise LeaseLost (the worker drops the row, with a log line) unless this worker
+        still holds ``item``: asked before what cannot be taken back or is costly to do
+        twice, which the worker that took the row over does in its turn."""
+        if not self.leases.holds(item, self.dispatcher.clock()):
+            raise LeaseLost(f"inbox row {item.id} was taken over by another worker")
+
     def origin(self, team_id: str, user_id: str, channel: str, configures: bool) -> Origin:
         """Who sent it; for configuration, whether Slack says they are a workspace admin
         (or why that could not be asked: see WorkspaceAdmins.ask)."""
@@ -127,6 +138,7 @@ class InboxRunner:
         """Finish a row the write did not settle: a read, a refusal, or a form to open."""
         if settle.done:
             return
+        self.ensure_held(item)  # the reply is posted now, or the form opened
         if reply.modal is not None:
             now = self.dispatcher.clock()
             instead = open_form(

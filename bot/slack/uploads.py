@@ -2,6 +2,8 @@
 
 Runs on an inbox worker, after the ack. The event id is claimed with the evaluation it
 records, so a repeated delivery records nothing; a refusal is told once, only to its sender.
+Before the heavy part (computing the evaluation) the worker checks that it still holds the
+request: one whose lease another worker took over is not computed twice.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from bot.services import evaluations
 from bot.services.evaluations import LARGE, Submission
 from bot.slack import parsing
 from bot.slack.blocks import error
+from storage.inbox import LeaseLost
 
 if TYPE_CHECKING:
     from bot.slack.dispatch import Dispatcher, Origin
@@ -29,6 +32,12 @@ INTERRUPTED = "the database was busy; trying again."
 DUPLICATE = "Slack delivered this upload twice; its summary is posted once, in this thread."
 # A Slack file object -> its name and bytes (downloaded with the bot token).
 Fetch = Callable[[dict[str, Any]], tuple[str, bytes]]
+# Raises LeaseLost when this attempt no longer holds its inbox row (InboxRunner.ensure_held).
+StillHeld = Callable[[], None]
+
+
+def held_anyway() -> None:
+    """Outside the inbox (the shell), nobody else runs the request."""
 
 
 def handle_upload(
@@ -40,6 +49,7 @@ def handle_upload(
     rest: str,
     files: Sequence[dict[str, Any]],
     fetch: Fetch,
+    still_held: StillHeld = held_anyway,
 ) -> bool:
     """Record the evaluation (or parity check) the mention carries; False for a repeat."""
     db = dispatcher.db
@@ -56,6 +66,7 @@ def handle_upload(
         if isinstance(command, EvaluateUpload):
             ((filename, data),) = _download(files, 1, fetch)
             evaluation = parse_evaluation(data, filename=filename, kind=command.kind)
+            still_held()  # before "computing…" and the computation
             if isinstance(evaluation, Predictions) and evaluation.rows >= LARGE:
                 # Each attempt names its own message: a duplicate delivery computing at the
                 # same time must not leave the other's "computing…" behind.
@@ -70,6 +81,7 @@ def handle_upload(
             return done is not None
         assert isinstance(command, ParityUpload)
         (first, one), (second, two) = _download(files, 2, fetch)
+        still_held()
         result = evaluations.record_parity(
             db,
             ctx,
@@ -82,6 +94,8 @@ def handle_upload(
             event_id=event_id,
         )
         return result is not None
+    except LeaseLost:  # another worker runs this request now: this attempt says nothing
+        raise
     except StorageError:
         # The inbox worker retries a database hiccup (nothing was claimed); this attempt's
         # "computing…" message says so if the database lets it.

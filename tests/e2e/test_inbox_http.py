@@ -4,6 +4,7 @@ answered with a failure instead of an ack."""
 
 from __future__ import annotations
 
+import threading
 import urllib.parse
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -161,3 +162,39 @@ def test_a_form_a_worker_reaches_too_late_is_not_opened_and_the_user_told(
         ":warning: The form could not be opened in time; please try again."
     )
     assert app.fake.calls("views.open") == []
+
+
+def test_a_form_opens_while_every_worker_thread_runs_long_work(
+    any_app: AppUnderTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Four `/exp list` hold the four worker threads (as 1M-row evaluations would) and
+    two more wait behind them: a bare `/exp`, sent last, still opens its form in time."""
+    app = any_app
+    app.setup_team()
+    wait_until(app.idle)
+    done = inbox(app)["done"]
+    gate, running = threading.Event(), []
+    command = Dispatcher.command
+
+    def long_work(self: Dispatcher, origin: Any, name: str, text: str, settle: Any = None) -> Any:
+        if text == "list":
+            running.append(text)
+            assert gate.wait(30)
+        return command(self, origin, name, text, settle)
+
+    monkeypatch.setattr(Dispatcher, "command", long_work)
+    try:
+        for _ in range(6):
+            assert app.command("UALICE", "/exp", "list").status == 200
+        wait_until(lambda: len(running) == 4)
+        body, key = app.command_body("UALICE", "/exp", "")
+        assert app.signed(body, "application/x-www-form-urlencoded").status == 200
+
+        (opened,) = app.fake.wait_for("views.open")
+        assert opened.params["trigger_id"] == f"trigger-{key}"
+        wait_until(lambda: inbox(app) == {"pending": 6, "done": done + 1})
+        assert len(running) == 4  # the lists are still running, or waiting
+    finally:
+        gate.set()
+    wait_until(app.idle)
+    assert inbox(app) == {"done": done + 7}

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from storage.inbox import InboxItem, InboxStore, LeaseLost
+from storage.inbox import InboxItem, InboxStore, InboxWriter, LeaseLost
 from storage.unit_of_work import Database
 from tests.integration.conftest import TEAM, Clock
 
@@ -129,3 +129,78 @@ def test_finished_rows_are_forgotten_after_a_while(db: Database, clock: Clock) -
         assert uow.inbox.forget_done_before(clock() + timedelta(seconds=1)) == 1
         uow.commit()
     assert worker.counts() == {"pending": 1}
+
+
+def store_form(db: Database, clock: Clock, key: str) -> None:
+    """A request answered by a form, stored urgent (by the ack path's writer)."""
+    body = {"command": "/exp", "text": ""}
+    assert InboxWriter(db).add(TEAM, key, "command", body, clock(), urgent=True) == ""
+
+
+def test_a_form_is_claimed_before_older_requests(db: Database, clock: Clock) -> None:
+    store_request(db, clock, "older")
+    store_form(db, clock, "form")
+    store_request(db, clock, "newer")
+    worker = InboxStore(db, "w1", LEASE)
+
+    (form,) = worker.claim(clock())
+    assert (form.id, form.urgent) == (2, True)
+    assert [item.id for item in worker.claim(clock(), limit=5)] == [1, 3]
+
+
+def test_a_claim_of_forms_only_leaves_other_requests(db: Database, clock: Clock) -> None:
+    store_request(db, clock, "k1")
+    store_form(db, clock, "f1")
+    store_form(db, clock, "f2")
+    forms_only = InboxStore(db, "w1", LEASE)
+
+    assert [i.id for i in forms_only.claim(clock(), limit=5, urgent_only=True)] == [2, 3]
+    assert forms_only.claim(clock(), urgent_only=True) == []
+    assert [i.id for i in InboxStore(db, "w2", LEASE).claim(clock(), limit=5)] == [1]
+
+
+def test_renewing_names_the_rows_another_worker_took_over(db: Database, clock: Clock) -> None:
+    for key in ("k1", "k2", "k3"):
+        store_request(db, clock, key)
+    first, second = InboxStore(db, "w1", LEASE), InboxStore(db, "w2", LEASE)
+    one, two, three = first.claim(clock(), limit=3)
+    finish(db, three, "w1", clock)
+    clock.advance(seconds=11)  # w1 stalled past its lease: w2 takes the oldest over
+    (taken,) = second.claim(clock())
+
+    assert first.renew([one.id, two.id, three.id], clock()) == [one.id, three.id]
+    assert taken.id == one.id
+    assert not first.holds(one, clock()) and first.holds(two, clock())
+    assert second.holds(taken, clock())
+
+
+def test_a_lease_run_low_is_renewed_when_asked_unless_taken_over(
+    db: Database, clock: Clock
+) -> None:
+    store_request(db, clock, "k1")
+    first, second = InboxStore(db, "w1", LEASE), InboxStore(db, "w2", LEASE)
+    (item,) = first.claim(clock())
+    clock.advance(seconds=12)  # its heartbeat stalled too, but nobody took the row yet
+
+    assert first.holds(item, clock())  # still ours: renewed for a whole lease
+    clock.advance(seconds=9)
+    assert second.claim(clock()) == []
+    finish(db, item, "w1", clock)
+
+
+def test_a_takeover_by_the_same_worker_is_told_from_the_attempt_it_replaced(
+    db: Database, clock: Clock
+) -> None:
+    """Two threads of one process share an owner: the attempt number tells them apart."""
+    store_request(db, clock, "k1")
+    worker = InboxStore(db, "w1", LEASE)
+    (stalled,) = worker.claim(clock())
+    clock.advance(seconds=11)
+    (again,) = worker.claim(clock())
+
+    assert (stalled.attempts, again.attempts) == (1, 2)
+    assert not worker.holds(stalled, clock()) and worker.holds(again, clock())
+    with pytest.raises(LeaseLost):
+        finish(db, stalled, "w1", clock)
+    finish(db, again, "w1", clock)
+    assert worker.counts() == {"done": 1}

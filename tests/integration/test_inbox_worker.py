@@ -6,13 +6,15 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import text
 
 from bot.domain.errors import StorageError
+from bot.services import inbox_worker
 from bot.services.inbox_worker import InboxWorker
-from storage.inbox import InboxItem, InboxStore
+from storage.inbox import InboxItem, InboxStore, InboxWriter
 from storage.unit_of_work import Database
-from tests.integration.conftest import TEAM, Clock
+from tests.integration.conftest import T0, TEAM, Clock
 from tests.waiting import wait_until
 
 
@@ -163,3 +165,72 @@ def test_a_database_error_is_retried_without_counting_towards_parking(
         attempts = uow.session.scalar(text("SELECT attempts FROM inbox"))
     assert attempts == 1  # the database's failure was given back: 2 attempts remain
     assert runner.parked == [] and runner.ran == [1]
+
+
+class HoldsOthersThanForms(Recorder):
+    """A Runner on which every request but a form runs until the gate opens (a 1M-row
+    evaluation, say); ``items`` are the rows it was given, in order."""
+
+    def __init__(self, db: Database, owner: str, gate: threading.Event) -> None:
+        super().__init__(db, owner)
+        self.hold = gate
+        self.items: list[InboxItem] = []
+        self.held: list[int] = []
+
+    def run(self, item: InboxItem) -> None:
+        self.items.append(item)
+        if not item.urgent:
+            self.held.append(item.id)
+            assert self.hold.wait(30)
+        super().run(item)
+
+
+def test_a_form_runs_while_every_other_thread_is_held_busy(db: Database, clock: Clock) -> None:
+    store_requests(db, clock, 3)
+    gate = threading.Event()
+    runner = HoldsOthersThanForms(db, "w1", gate)
+    worker = InboxWorker(InboxStore(db, "w1"), runner, clock, threads=2, poll_seconds=60)
+    db.on_inbox(worker.wake)  # as the app does: a stored request wakes the worker
+    worker.start()
+    try:
+        wait_until(lambda: len(runner.held) == 2)  # both threads busy, a third request waits
+        assert InboxWriter(db).add(TEAM, "form", "command", {}, clock(), urgent=True) == ""
+        wait_until(lambda: worker.store.counts() == {"pending": 3, "done": 1})
+        assert runner.ran == [4]  # the form ran; the others are still held, or waiting
+    finally:
+        gate.set()
+        worker.stop(drain_seconds=30)
+    assert sorted(runner.ran) == [1, 2, 3, 4]
+
+
+def test_the_heartbeat_marks_a_row_another_worker_took_over_as_lost(
+    db: Database, clock: Clock, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(inbox_worker, "HEARTBEAT_SECONDS", 0.05)
+    store_requests(db, clock, 1)
+    gate = threading.Event()
+    runner = HoldsOthersThanForms(db, "w1", gate)
+    # w1 lives in the past (a process stalled past its lease, seen from outside): its
+    # heartbeat keeps renewing up to T0 + 10 s while w2 claims at T0 + 11 s.
+    worker = InboxWorker(InboxStore(db, "w1"), runner, lambda: T0, threads=1, poll_seconds=60)
+    worker.start()
+    try:
+        wait_until(lambda: runner.held == [1])
+        clock.advance(seconds=11)
+        second, claimed = InboxStore(db, "w2"), []
+        # Polled, as a worker does: on PostgreSQL, SKIP LOCKED passes over the row while
+        # w1's heartbeat is updating it.
+        wait_until(lambda: bool(claimed.extend(second.claim(clock())) or claimed))
+        (taken,), (mine,) = claimed, runner.items
+
+        wait_until(mine.lost.is_set)
+        assert not worker.store.holds(mine, T0)
+        with db.write() as uow:  # w2 finishes it
+            uow.inbox.finish(taken, "w2", clock())
+            uow.commit()
+    finally:
+        gate.set()
+        worker.stop(drain_seconds=30)
+    assert worker.store.counts() == {"done": 1}
+    assert "lost the lease of row 1 to another worker" in caplog.text
+    assert "row 1 was taken over by another worker" in caplog.text  # w1's finish refused

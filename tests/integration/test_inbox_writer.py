@@ -92,9 +92,7 @@ def test_acks_that_arrive_during_a_write_share_the_next_transaction(
     assert len(woken) == 2  # the workers are woken once per transaction
 
 
-def test_a_repeated_delivery_is_stored_once_and_acked_each_time(
-    db: Database, clock: Clock
-) -> None:
+def test_a_repeated_delivery_is_stored_once_and_acked_each_time(db: Database, clock: Clock) -> None:
     writer = InboxWriter(db)
     with inserts_held(db) as (entered, release, sizes):
         first = threading.Thread(target=writer.add, args=(TEAM, "x", "command", {}, clock()))
@@ -216,3 +214,13 @@ def test_sqlite_an_ack_goes_before_writers_that_waited_longer(
     ack.join(20)
     assert order == ["ack", "worker"]
     assert keys(sqlite_db) == ["k"]
+
+
+def test_a_form_is_stored_urgent_and_other_requests_are_not(db: Database, clock: Clock) -> None:
+    writer = InboxWriter(db)
+    assert writer.add(TEAM, "a", "command", {}, clock()) == ""
+    assert writer.add(TEAM, "form", "command", {}, clock(), urgent=True) == ""
+
+    (claimed,) = InboxStore(db, "w").claim(clock(), limit=5, urgent_only=True)
+    assert claimed.urgent and claimed.id == 2
+    assert keys(db) == ["a", "form"]

@@ -19,6 +19,7 @@ from typing import Any
 
 from slack_bolt import Ack, BoltResponse
 
+from bot.slack.inbox_replies import answered_by_form
 from storage.inbox import InboxWriter
 from storage.unit_of_work import Database
 
@@ -36,7 +37,8 @@ class Intake:
     ) -> BoltResponse | None:
         """Store the request, then ack (a repeated delivery stores nothing and is acked);
         a 503 instead of the ack when it could not be stored in time."""
-        problem = self.writer.add(team_id, key, kind, stored(body), self.clock())
+        urgent = answered_by_form(kind, body)  # a form to open within 3 s: runs first
+        problem = self.writer.add(team_id, key, kind, stored(body), self.clock(), urgent)
         if problem:
             log.error("inbox: a %s could not be stored, answering 503: %s", kind, problem)
             return BoltResponse(status=503, body=NOT_STORED)
