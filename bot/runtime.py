@@ -18,7 +18,13 @@ from bot.config import Settings
 from bot.domain.errors import SchemaOutOfDate
 from bot.jobs import JobEnv
 from bot.services.delivery import OutboxDispatcher, OutboxWorker, RetryPolicy, SlackApi
-from bot.services.inbox_worker import DRAIN_SECONDS, LEASE, POLL_SECONDS, InboxWorker
+from bot.services.inbox_worker import (
+    DRAIN_SECONDS,
+    LEASE,
+    POLL_SECONDS,
+    AcksFirst,
+    InboxWorker,
+)
 from bot.slack.dispatch import Dispatcher
 from bot.slack.notices import SlackNotices
 from storage import migrate
@@ -55,6 +61,8 @@ class Runtime:
     worker: OutboxWorker | None = None
     inbox: InboxWorker | None = None
     scheduler: Any | None = None
+    # The Slack requests this process is acknowledging; its inbox threads let them go first.
+    acks: AcksFirst = field(default_factory=AcksFirst)
 
     @classmethod
     def create(
@@ -109,7 +117,9 @@ class Runtime:
 
         store = InboxStore(self.db, _owner(), LEASE)
         runner = InboxRunner(self.dispatcher, client, store, bot_user_id(client))
-        self.inbox = InboxWorker(store, runner, self.clock, threads, poll_seconds).start()
+        self.inbox = InboxWorker(
+            store, runner, self.clock, threads, poll_seconds, acks=self.acks
+        ).start()
         self.db.on_inbox(self.inbox.wake)
         pending = Gauge(
             "mlgov_inbox_pending", "Slack requests waiting for a worker", registry=self.registry
@@ -149,7 +159,7 @@ class Runtime:
         if bolt_app is not None:
             from bot.slack.http import mount
 
-            mount(web, bolt_app, self.settings.slack_signing_secret)
+            mount(web, bolt_app, self.settings.slack_signing_secret, acks=self.acks)
         return web
 
     def close(self, drain_seconds: float = DRAIN_SECONDS, *, on_signal: bool = False) -> None:

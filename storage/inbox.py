@@ -234,7 +234,7 @@ class InboxWriter:
                 else:
                     self._writing = False
         if live and not why:
-            self.db.notify_inbox()
+            self.db.notify_inbox(urgent=any(queued.values["urgent"] for queued in live))
 
     def _insert_rows(self, rows: list[_Queued], wait: float) -> None:
         """One transaction on the writer's own connection, kept between writes (one write

@@ -129,15 +129,16 @@ class Database:
         self.factories = factories
         self.engine = factories.engine
         self._listeners: list[Callable[[], None]] = []
-        self._inbox_listeners: list[Callable[[], None]] = []
+        self._inbox_listeners: list[Callable[[bool], None]] = []
         self._closers: list[Callable[[], None]] = []
 
     def on_outbox(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` after any commit that queued Slack messages."""
         self._listeners.append(listener)
 
-    def on_inbox(self, listener: Callable[[], None]) -> None:
-        """Call ``listener`` after any commit that stored a Slack request in the inbox."""
+    def on_inbox(self, listener: Callable[[bool], None]) -> None:
+        """Call ``listener(urgent)`` after any commit that stored Slack requests in the
+        inbox (``urgent``: one of them may be answered by a form)."""
         self._inbox_listeners.append(listener)
 
     def _notify(self) -> None:
@@ -154,10 +155,10 @@ class Database:
             closer()
         self.engine.dispose()
 
-    def notify_inbox(self) -> None:
+    def notify_inbox(self, urgent: bool = True) -> None:
         """Tell the listeners that requests were stored (also by storage.inbox.InboxWriter)."""
         for listener in self._inbox_listeners:
-            listener()
+            listener(urgent)
 
     def write(self) -> UnitOfWork:
         return UnitOfWork(

@@ -17,7 +17,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -31,6 +32,52 @@ POLL_SECONDS = 0.5  # when no commit in this process wakes the threads
 MAX_ATTEMPTS = 3
 DRAIN_SECONDS = 25.0
 STORAGE_RETRY = timedelta(seconds=5)
+
+
+# How long a worker thread holds back a new row while requests are being acknowledged.
+HOLD_BACK_S = 0.25
+
+
+class AcksFirst:
+    """Requests this process is acknowledging right now. Worker threads of the same process
+    wait for none to be in progress (at most HOLD_BACK_S) before they take a new row: they
+    share Python's GIL with the acks, and a burst is acknowledged before it is worked on.
+    Slack gives an ack 3 s; a reply may come later (a response_url lasts 30 minutes)."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._in_progress = 0
+        self._held_back = 0
+
+    @contextmanager
+    def acking(self) -> Iterator[None]:
+        with self._changed:
+            self._in_progress += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._in_progress -= 1
+                if not self._in_progress:
+                    self._changed.notify_all()
+
+    def in_progress(self) -> int:
+        with self._changed:
+            return self._in_progress
+
+    def held_back(self) -> int:
+        """Worker threads waiting for the acks in progress."""
+        with self._changed:
+            return self._held_back
+
+    def wait_for_none(self, at_most: float) -> bool:
+        """True when no ack is in progress (now or within ``at_most`` seconds)."""
+        with self._changed:
+            self._held_back += 1
+            try:
+                return self._changed.wait_for(lambda: not self._in_progress, at_most)
+            finally:
+                self._held_back -= 1
 
 
 class Runner(Protocol):
@@ -53,11 +100,13 @@ class InboxWorker:
         clock: Callable[[], datetime],
         threads: int = 4,
         poll_seconds: float = POLL_SECONDS,
+        acks: AcksFirst | None = None,
     ) -> None:
         self.store = store
         self.runner = runner
         self.clock = clock
         self.poll_seconds = poll_seconds
+        self.acks = acks  # this process's acks, which go first (None: a worker process)
         # One idle thread is woken per stored request (an Event would wake them all, and
         # each would take SQLite's write lock to find the row claimed already).
         self._wake = threading.Condition()
@@ -89,10 +138,12 @@ class InboxWorker:
         log.info("inbox worker started (%d threads, and one for forms)", self._regular)
         return self
 
-    def wake(self) -> None:
-        """A request was stored: one idle thread looks, and the forms' thread (one read)."""
+    def wake(self, urgent: bool = True) -> None:
+        """Requests were stored: one idle thread looks, and the forms' thread (one read)
+        when one of them may be ``urgent``."""
         self._hand_on()
-        self._urgent.set()
+        if urgent:
+            self._urgent.set()
 
     def _hand_on(self) -> None:
         with self._wake:
@@ -121,6 +172,8 @@ class InboxWorker:
 
     def _loop(self, urgent_only: bool) -> None:
         while not self._stop.is_set():
+            if self.acks is not None and not urgent_only and not self._draining.is_set():
+                self.acks.wait_for_none(HOLD_BACK_S)  # forms cannot wait: their thread goes
             try:
                 claimed = self.store.claim(
                     self.clock(), received_by=self._drain_from, urgent_only=urgent_only

@@ -12,6 +12,7 @@ import hmac
 import json
 import logging
 import time
+from contextlib import nullcontext
 from urllib.parse import parse_qsl
 
 from flask import Flask, Response, request
@@ -19,6 +20,7 @@ from slack_bolt import App
 from slack_bolt.adapter.flask import SlackRequestHandler
 from slack_bolt.request.internals import parse_body
 
+from bot.services.inbox_worker import AcksFirst
 from bot.slack.requests import body_problem
 
 log = logging.getLogger(__name__)
@@ -27,13 +29,23 @@ CONTENT_TYPES = ("application/json", "application/x-www-form-urlencoded")
 
 
 def mount(
-    web: Flask, bolt_app: App, signing_secret: str | None, path: str = "/slack/events"
+    web: Flask,
+    bolt_app: App,
+    signing_secret: str | None,
+    path: str = "/slack/events",
+    acks: AcksFirst | None = None,
 ) -> None:
-    """Serve Slack at ``path``: verified, then shape-checked, then handed to Bolt."""
+    """Serve Slack at ``path``: verified, then shape-checked, then handed to Bolt; each
+    request counted in ``acks`` while it is answered (worker threads here wait for it)."""
     handler = SlackRequestHandler(bolt_app)
     secret = (signing_secret or "").encode()
+    counted = acks.acking if acks is not None else nullcontext
 
     def slack_events() -> Response:
+        with counted():
+            return answer()
+
+    def answer() -> Response:
         raw = request.get_data(cache=True)  # Bolt reads the same cached bytes
         timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
         signature = request.headers.get("X-Slack-Signature", "")

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from bot.slack.dispatch import Dispatcher
+from storage.inbox import InboxWriter
 from tests.e2e.harness import TEAM, AppUnderTest
 from tests.waiting import wait_until
 
@@ -198,3 +199,24 @@ def test_a_form_opens_while_every_worker_thread_runs_long_work(
         gate.set()
     wait_until(app.idle)
     assert inbox(app) == {"done": done + 7}
+
+
+def test_a_request_counts_as_being_acknowledged_until_it_is_answered(
+    app: AppUnderTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The process's inbox threads let requests being acknowledged go first: each request
+    counts from its arrival until its answer (storing it in between)."""
+    seen: list[int] = []
+    store = InboxWriter.add
+
+    def add(writer: InboxWriter, *args: Any, **options: Any) -> str:
+        seen.append(app.runtime.acks.in_progress())
+        return store(writer, *args, **options)
+
+    monkeypatch.setattr(InboxWriter, "add", add)
+    body, key = app.command_body("UADMIN", "/exp", "list")
+    assert app.signed(body, "application/x-www-form-urlencoded").status == 200
+
+    assert seen == [1]
+    assert app.runtime.acks.in_progress() == 0
+    app.fake.wait_for("response_url", predicate=lambda c: c.params.get("_key") == key)

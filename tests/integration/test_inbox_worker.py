@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from bot.domain.errors import StorageError
 from bot.services import inbox_worker
-from bot.services.inbox_worker import InboxWorker
+from bot.services.inbox_worker import AcksFirst, InboxWorker
 from storage.inbox import InboxItem, InboxStore, InboxWriter
 from storage.unit_of_work import Database
 from tests.integration.conftest import T0, TEAM, Clock
@@ -234,3 +234,29 @@ def test_the_heartbeat_marks_a_row_another_worker_took_over_as_lost(
     assert worker.store.counts() == {"done": 1}
     assert "lost the lease of row 1 to another worker" in caplog.text
     assert "row 1 was taken over by another worker" in caplog.text  # w1's finish refused
+
+
+def test_while_requests_are_being_acknowledged_only_forms_are_taken(
+    db: Database, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Inbox threads of the acking process hold back new rows while an ack is in progress
+    (they share Python's GIL with it); the forms' thread does not wait (3 s trigger)."""
+    monkeypatch.setattr(inbox_worker, "HOLD_BACK_S", 60.0)
+    acks = AcksFirst()
+    runner = Recorder(db, "w1")
+    worker = InboxWorker(
+        InboxStore(db, "w1"), runner, clock, threads=2, poll_seconds=60, acks=acks
+    )
+    db.on_inbox(worker.wake)
+    writer = InboxWriter(db)
+    try:
+        with acks.acking():  # a burst is being acknowledged
+            worker.start()
+            assert writer.add(TEAM, "list", "command", {}, clock()) == ""
+            assert writer.add(TEAM, "form", "command", {}, clock(), urgent=True) == ""
+            wait_until(lambda: runner.ran == [2])  # the form ran
+            wait_until(lambda: acks.held_back() == 2)  # both other threads wait for the acks
+            assert worker.store.counts() == {"pending": 1, "done": 1}
+        wait_until(lambda: runner.ran == [2, 1])  # the acks are done: the rest runs
+    finally:
+        worker.stop(drain_seconds=30)

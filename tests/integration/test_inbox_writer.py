@@ -75,7 +75,7 @@ def test_acks_that_arrive_during_a_write_share_the_next_transaction(
 ) -> None:
     writer = InboxWriter(db)
     woken: list[int] = []
-    db.on_inbox(lambda: woken.append(1))
+    db.on_inbox(lambda urgent: woken.append(1))
     with inserts_held(db) as (entered, release, sizes):
         first = threading.Thread(target=writer.add, args=(TEAM, "a0", "command", {}, clock()))
         first.start()
