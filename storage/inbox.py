@@ -34,6 +34,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from storage.db import WRITE, WRITE_WAIT, WRITER_LOCK
@@ -149,14 +150,15 @@ class _Queued:
 
 
 class InboxWriter:
-    """The ack path's INSERTs, many to a transaction (group commit).
+    """The ack path's INSERTs, many to a transaction (group commit); one per Database (it
+    keeps a connection of the pool between writes).
 
     Each request thread queues its row; one that finds no write in progress takes every row
     queued so far and stores them in one transaction while the next arrivals queue behind
     it, then wakes the first of those to write the rest. A burst of N acks costs a few
     commits instead of N, each waiting its turn for the write lock. A row that cannot be
-    stored within ``wait`` seconds (the database busy or away) is given up: its request is
-    answered 503 rather than acked too late to count.
+    stored within ``wait`` seconds of ``add`` (the database busy or away) is given up: its
+    request is answered 503 rather than acked too late to count.
     """
 
     def __init__(self, db: Database, wait: float = ACK_WAIT_S) -> None:
@@ -165,9 +167,12 @@ class InboxWriter:
         self._lock = threading.Lock()
         self._queue: list[_Queued] = []
         self._writing = False
+        self._closed = False
         self._postgres = db.engine.dialect.name == "postgresql"
         self._insert = _CompiledInsert(db.engine.dialect)
-        self._connection: Connection | None = None  # used by the one write in progress
+        # Kept between writes, used by the one write in progress: no pool checkout per ack
+        # and, on PostgreSQL, no ping (a connection found dead is replaced once per write).
+        self._connection: Connection | None = None
         db.on_close(self.close)
 
     def add(
@@ -181,6 +186,9 @@ class InboxWriter:
     ) -> str:
         """Store a request (a repeated delivery stores nothing): "" once it is stored, else
         why it could not be."""
+        lock = self.db.factories.write_lock
+        if lock is not None and lock.held():  # its own write would hold the batch up
+            raise RuntimeError("InboxWriter.add inside a write unit of work of this thread")
         mine = _Queued(new_row(team_id, key, kind, body, now, urgent), time.monotonic() + self.wait)
         with self._lock:
             self._queue.append(mine)
@@ -188,20 +196,23 @@ class InboxWriter:
             self._writing = True
         if not lead and not self._wait_for_turn(mine):
             return f"not stored within {self.wait:g} s"
-        if mine.why is None:  # this thread writes the queue, its own row among them
+        if mine.why is None:  # woken to write the queue (its own row among them), not answered
             self._write()
         return str(mine.why)
 
     def _wait_for_turn(self, mine: _Queued) -> bool:
-        """Until a write answers for ``mine`` or hands this thread the queue; False when
-        its time ran out while still queued (it is taken out: nothing stores it)."""
+        """Until a write answers for ``mine`` or hands this thread the queue (``mine.why``
+        still None); False when its time ran out while still queued (it is taken out:
+        nothing stores it)."""
         if mine.woken.wait(max(0.0, mine.deadline - time.monotonic())):
             return True
         with self._lock:
             if mine in self._queue and not mine.lead:
                 self._queue.remove(mine)
                 return False
-        mine.woken.wait()  # a write holds it already: its answer comes within its wait
+        # A write took it: that write gives up on rows past their time after the lock
+        # (see _insert_rows), so its answer comes soon after the deadline at the latest.
+        mine.woken.wait()
         return True
 
     def waiting(self) -> int:
@@ -210,22 +221,21 @@ class InboxWriter:
             return len(self._queue)
 
     def _write(self) -> None:
-        """Store the queue in one transaction, waiting for the lock no longer than the
-        first of them may; answer each, then hand the next queue to its first request."""
+        """Store the queue in one transaction (waiting for the lock as long as its newest
+        request may); answer each, then hand the next queue to its first request."""
         with self._lock:
             batch, self._queue = self._queue, []
-        started = time.monotonic()
-        live = [queued for queued in batch if queued.deadline > started]
+        stored: list[_Queued] = []
         why = "interrupted"
         try:
-            if live:
-                self._insert_rows(live, min(queued.deadline for queued in live) - started)
+            stored = self._insert_rows(batch)
             why = ""
         except Exception as exc:  # the database is busy or away: these are not stored
             why = f"{type(exc).__name__}: {str(exc)[:200]}"
         finally:  # whatever happened, nobody is left waiting
             for queued in batch:
-                queued.why = why if queued in live else f"not stored within {self.wait:g} s"
+                late = not why and queued not in stored
+                queued.why = f"not stored within {self.wait:g} s" if late else why
                 queued.woken.set()
             with self._lock:
                 if self._queue:  # arrived meanwhile: the first of them writes them
@@ -233,37 +243,66 @@ class InboxWriter:
                     self._queue[0].woken.set()
                 else:
                     self._writing = False
-        if live and not why:
-            self.db.notify_inbox(urgent=any(queued.values["urgent"] for queued in live))
+        if stored:
+            try:
+                self.db.notify_inbox(urgent=any(queued.values["urgent"] for queued in stored))
+            except Exception:  # stored all the same: a worker's poll finds them
+                log.exception("inbox: waking the workers failed")
 
-    def _insert_rows(self, rows: list[_Queued], wait: float) -> None:
-        """One transaction on the writer's own connection, kept between writes (one write
-        at a time uses it): no pool checkout, and on PostgreSQL no ping, per ack."""
-        factories = self.db.factories
-        lock = factories.write_lock
-        held = lock.held() if lock is not None else 0
+    def _insert_rows(self, batch: list[_Queued]) -> list[_Queued]:
+        """Insert the rows of ``batch`` still in time once the lock is ours, in one
+        transaction; the rows inserted. A connection found dead before the INSERT was
+        sent (the database restarted, say) is replaced once."""
+        for attempt in (1, 2):
+            rows, sent = [], False
+            latest = max((queued.deadline for queued in batch), default=0.0)
+            wait = latest - time.monotonic()
+            if wait <= 0:
+                return []
+            connection = self._connect(wait)
+            try:
+                with connection.begin():  # SQLite: BEGIN IMMEDIATE, under the writer lock
+                    if self._postgres:  # a conflicting row still being written holds it
+                        connection.exec_driver_sql(
+                            f"SET LOCAL statement_timeout = {max(1, int(wait * 1000))}"
+                        )
+                    now = time.monotonic()
+                    rows = [queued for queued in batch if queued.deadline > now]
+                    if rows:
+                        sent = True
+                        self._insert.execute(connection, [queued.values for queued in rows])
+                return rows
+            except Exception as exc:
+                self._connection = None  # the next write starts on a fresh connection
+                connection.close()
+                dead = isinstance(exc, DBAPIError) and exc.connection_invalidated
+                if not (dead and not sent and attempt == 1):
+                    raise
+            finally:
+                self._give_back_lock()
+        return []  # not reached: the second attempt returns or raises
+
+    def _connect(self, wait: float) -> Connection:
+        if self._closed:
+            raise RuntimeError("the inbox writer is closed (the process is stopping)")
         if self._connection is None:
-            self._connection = factories.engine.connect()
-        connection = self._connection
-        connection.execution_options(**WRITE, **{WRITER_LOCK: lock, WRITE_WAIT: wait})
-        try:
-            with connection.begin():
-                if self._postgres:  # a conflicting row still being written holds it
-                    connection.exec_driver_sql(
-                        f"SET LOCAL statement_timeout = {max(1, int(wait * 1000))}"
-                    )
-                self._insert.execute(connection, [queued.values for queued in rows])
-        except Exception:
-            self._connection = None  # the next write starts on a fresh connection
-            connection.close()
-            raise
-        finally:
-            if lock is not None:  # taken at BEGIN (storage.db), as a unit of work's
-                lock.give_back(held)
+            self._connection = self.db.factories.engine.connect()
+        lock = self.db.factories.write_lock
+        # SQLAlchemy 2.0 sets these on the connection itself (for storage.db's BEGIN).
+        self._connection.execution_options(**WRITE, **{WRITER_LOCK: lock, WRITE_WAIT: wait})
+        return self._connection
+
+    def _give_back_lock(self) -> None:
+        """The SQLite writer lock, taken at BEGIN by storage.db, ends with the transaction
+        (as UnitOfWork gives it back); this thread held none before (see add)."""
+        lock = self.db.factories.write_lock
+        if lock is not None:
+            lock.give_back(0)
 
     def close(self) -> None:
-        """Give the writer's connection back (a later write opens another)."""
+        """Give the writer's connection back; later writes are refused (503)."""
         with self._lock:
+            self._closed = True
             connection, self._connection = self._connection, None
         if connection is not None:
             connection.close()
@@ -273,8 +312,8 @@ class _CompiledInsert:
     """INSERT … ON CONFLICT DO NOTHING of new inbox rows, compiled once.
 
     SQLAlchemy cannot cache the compiled form of an ON CONFLICT insert, and compiling it
-    for every ack took a quarter of the ack's CPU. The columns' own bind processors still
-    convert each value (UtcDateTime, for one), as SQLAlchemy would.
+    for every ack took a quarter of the ack's CPU. Each value goes through its column
+    type's bind processor for the dialect, which is what SQLAlchemy applies itself.
     """
 
     def __init__(self, dialect: Dialect) -> None:
@@ -282,13 +321,15 @@ class _CompiledInsert:
         names = list(new_row("", "", "", {}, datetime.now(UTC)))
         values = {name: bindparam(name, type_=table.c[name].type) for name in names}
         module: Any = postgresql if dialect.name == "postgresql" else sqlite
-        compiled = module.insert(table).values(values).on_conflict_do_nothing().compile(
-            dialect=dialect
-        )
+        statement = module.insert(table).values(values).inline().on_conflict_do_nothing()
+        compiled = statement.compile(dialect=dialect)
+        if set(compiled.params) != set(names):  # a new column must come through new_row
+            raise RuntimeError(f"inbox INSERT binds {sorted(compiled.params)}, not {names}")
         self.sql = compiled.string
         self.order = list(compiled.positiontup or ()) if compiled.positional else None
         self.processors = {
-            name: table.c[name].type.bind_processor(dialect) or (lambda value: value)
+            name: table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+            or (lambda value: value)
             for name in names
         }
 

@@ -255,8 +255,9 @@ def test_while_requests_are_being_acknowledged_only_forms_are_taken(
             assert writer.add(TEAM, "list", "command", {}, clock()) == ""
             assert writer.add(TEAM, "form", "command", {}, clock(), urgent=True) == ""
             wait_until(lambda: runner.ran == [2])  # the form ran
+            wait_until(lambda: worker.store.counts() == {"pending": 1, "done": 1})
             wait_until(lambda: acks.held_back() == 2)  # both other threads wait for the acks
-            assert worker.store.counts() == {"pending": 1, "done": 1}
+            assert runner.ran == [2]
         wait_until(lambda: runner.ran == [2, 1])  # the acks are done: the rest runs
     finally:
         worker.stop(drain_seconds=30)

@@ -73,7 +73,7 @@ def test_a_stored_request_reads_back_as_it_was_given(db: Database, clock: Clock)
 def test_acks_that_arrive_during_a_write_share_the_next_transaction(
     db: Database, clock: Clock
 ) -> None:
-    writer = InboxWriter(db)
+    writer = InboxWriter(db, wait=30)  # the budget is not what this is about
     woken: list[int] = []
     db.on_inbox(lambda urgent: woken.append(1))
     with inserts_held(db) as (entered, release, sizes):
@@ -93,7 +93,7 @@ def test_acks_that_arrive_during_a_write_share_the_next_transaction(
 
 
 def test_a_repeated_delivery_is_stored_once_and_acked_each_time(db: Database, clock: Clock) -> None:
-    writer = InboxWriter(db)
+    writer = InboxWriter(db, wait=30)
     with inserts_held(db) as (entered, release, sizes):
         first = threading.Thread(target=writer.add, args=(TEAM, "x", "command", {}, clock()))
         first.start()
@@ -143,10 +143,11 @@ def test_sqlite_another_process_holding_the_lock_past_the_budget(
         other.close()
     assert answer.startswith("OperationalError") and "locked" in answer
     assert keys(sqlite_db) == []
-    # The lock is free again and the connection's busy timeout is back to its usual.
-    assert InboxWriter(sqlite_db).add(TEAM, "k", "command", {}, clock()) == ""
+    # The failed writer gave its connection back with the usual busy timeout, and the
+    # lock is free again.
     with sqlite_db.engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000
+    assert InboxWriter(sqlite_db).add(TEAM, "k", "command", {}, clock()) == ""
 
 
 def test_sqlite_a_long_write_in_this_process_past_the_budget(
@@ -224,3 +225,23 @@ def test_a_form_is_stored_urgent_and_other_requests_are_not(db: Database, clock:
     (claimed,) = InboxStore(db, "w").claim(clock(), limit=5, urgent_only=True)
     assert claimed.urgent and claimed.id == 2
     assert keys(db) == ["a", "form"]
+
+
+@pytest.mark.postgres
+def test_postgres_a_connection_the_server_dropped_is_replaced_within_the_ack(
+    pg_db: Database, clock: Clock
+) -> None:
+    """The writer keeps its connection between acks; when the server has dropped it (a
+    restart, an idle timeout), the next ack is stored on a new one, not answered 503."""
+    writer = InboxWriter(pg_db)
+    assert writer.add(TEAM, "before", "command", {}, clock()) == ""
+    kept = writer._connection  # the connection it keeps between acks
+    assert kept is not None
+    backend = kept.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+    kept.rollback()
+    with pg_db.engine.connect() as admin:
+        dropped = admin.exec_driver_sql(f"SELECT pg_terminate_backend({int(backend)})").all()
+    assert dropped == [(True,)]
+
+    assert writer.add(TEAM, "after", "command", {}, clock()) == ""
+    assert keys(pg_db) == ["after", "before"]
