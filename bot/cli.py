@@ -93,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="lower this process's CPU priority by N (0-19) before it starts working (0)",
     )
     work.add_argument("--parent", type=int, default=None, help=argparse.SUPPRESS)
+    work.add_argument("--acks-board", dest="acks_board", default=None, help=argparse.SUPPRESS)
 
     shell = verbs.add_parser("shell", help="the same app in a terminal, no Slack needed")
     shell.add_argument("--as", dest="user", default=None, help="act as this user (name or id)")

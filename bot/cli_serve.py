@@ -73,7 +73,9 @@ def _start_work(runtime: Any, client: Any, args: argparse.Namespace) -> Any:
     if workers:  # the work runs in child processes: this one only acknowledges
         from bot.cli_worker import Supervisor
 
-        return Supervisor(workers, threads, getattr(args, "worker_nice", 0)).start()
+        supervisor = Supervisor(workers, threads, getattr(args, "worker_nice", 0))
+        runtime.acks.publish(supervisor.board)  # its workers hold back while this one acks
+        return supervisor.start()
     from bot.slack.web_api import WebApi
 
     runtime.start_inbox(client, threads=threads)

@@ -21,9 +21,11 @@ import sys
 import threading
 import time
 from collections import deque
+from pathlib import Path
 from typing import Any
 
 from bot.domain.errors import ConfigError
+from bot.services.inbox_worker import AcksElsewhere, new_board
 
 log = logging.getLogger("mlgov.worker")
 RESTARTS = 5  # deaths tolerated within CRASH_WINDOW
@@ -47,7 +49,9 @@ def worker(settings: Any, args: argparse.Namespace) -> int:
     runtime = Runtime.create(settings, upgrade=parent is None, threads=args.threads)
     try:
         client = web_client(settings.slack_bot_token, settings.slack_api_url)
-        runtime.start_inbox(client, threads=args.threads)
+        board = getattr(args, "acks_board", None)
+        acks = AcksElsewhere(Path(board)) if board else None  # those of `serve --workers`
+        runtime.start_inbox(client, threads=args.threads, acks=acks)
         runtime.start_outbox(WebApi(client))
         runtime.start_scheduler()
         while not stop.wait(0.5):
@@ -77,6 +81,7 @@ class Supervisor:
         self.count = count
         self.threads = threads
         self.nice = nice
+        self.board = new_board()  # where this process posts its acks in progress
         self.failed = False
         self._children: list[subprocess.Popen[bytes]] = []
         self._deaths: deque[float] = deque()
@@ -91,7 +96,7 @@ class Supervisor:
 
     def _spawn(self) -> subprocess.Popen[bytes]:
         command = [sys.executable, "-m", "bot", "worker", "--threads", str(self.threads)]
-        command += ["--nice", str(self.nice)]
+        command += ["--nice", str(self.nice), "--acks-board", str(self.board)]
         child = subprocess.Popen([*command, "--parent", str(os.getpid())])
         log.info("started worker pid %d", child.pid)
         return child
@@ -136,4 +141,5 @@ class Supervisor:
                 code = child.wait()
             # Killed by our SIGTERM before it could handle it (while starting): clean too.
             clean = clean and code in (0, -signal.SIGTERM)
+        self.board.unlink(missing_ok=True)
         return clean and not self.failed

@@ -22,6 +22,7 @@ from bot.services.inbox_worker import (
     DRAIN_SECONDS,
     LEASE,
     POLL_SECONDS,
+    Acks,
     AcksFirst,
     InboxWorker,
 )
@@ -109,16 +110,21 @@ class Runtime:
         return self.outbox
 
     def start_inbox(
-        self, client: Any, threads: int = 4, poll_seconds: float = POLL_SECONDS
+        self,
+        client: Any,
+        threads: int = 4,
+        poll_seconds: float = POLL_SECONDS,
+        acks: Acks | None = None,
     ) -> InboxWorker:
-        """Run stored Slack requests on ``threads`` threads, woken by every store here."""
+        """Run stored Slack requests on ``threads`` threads, woken by every store here,
+        after the acks of this process (or ``acks``: another's, see AcksElsewhere)."""
         from bot.slack.app import bot_user_id
         from bot.slack.inbox_work import InboxRunner
 
         store = InboxStore(self.db, _owner(), LEASE)
         runner = InboxRunner(self.dispatcher, client, store, bot_user_id(client))
         self.inbox = InboxWorker(
-            store, runner, self.clock, threads, poll_seconds, acks=self.acks
+            store, runner, self.clock, threads, poll_seconds, acks=acks or self.acks
         ).start()
         self.db.on_inbox(self.inbox.wake)
         pending = Gauge(

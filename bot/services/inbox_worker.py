@@ -15,11 +15,15 @@ over (``InboxItem.lost``): the runner then drops them instead of answering twice
 from __future__ import annotations
 
 import logging
+import mmap
+import os
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Protocol
 
 from bot.domain.errors import StorageError
@@ -48,18 +52,30 @@ class AcksFirst:
         self._changed = threading.Condition()
         self._in_progress = 0
         self._held_back = 0
+        self._board: mmap.mmap | None = None
+
+    def publish(self, board: Path) -> None:
+        """Also keep the count in ``board`` (see AcksElsewhere), for worker processes."""
+        with board.open("r+b") as file:
+            self._board = mmap.mmap(file.fileno(), BOARD_SIZE)
 
     @contextmanager
     def acking(self) -> Iterator[None]:
         with self._changed:
             self._in_progress += 1
+            self._post()
         try:
             yield
         finally:
             with self._changed:
                 self._in_progress -= 1
+                self._post()
                 if not self._in_progress:
                     self._changed.notify_all()
+
+    def _post(self) -> None:
+        if self._board is not None:
+            self._board[:BOARD_SIZE] = self._in_progress.to_bytes(BOARD_SIZE, "little")
 
     def in_progress(self) -> int:
         with self._changed:
@@ -78,6 +94,60 @@ class AcksFirst:
                 return self._changed.wait_for(lambda: not self._in_progress, at_most)
             finally:
                 self._held_back -= 1
+
+
+BOARD_SIZE = 8
+BOARD_POLL_S = 0.002
+
+
+def new_board() -> Path:
+    """A small file (in memory where /dev/shm exists) on which the acking process of
+    `serve --workers` posts how many requests it is acknowledging."""
+    folder = "/dev/shm" if os.path.isdir("/dev/shm") else None
+    handle, name = tempfile.mkstemp(prefix="mlgov-acks-", dir=folder)
+    with os.fdopen(handle, "wb") as file:
+        file.write(bytes(BOARD_SIZE))
+    return Path(name)
+
+
+class AcksElsewhere:
+    """AcksFirst for a worker process of `serve --workers`: the acking process's count,
+    read from its board. Worker processes run niced, but the database's and Slack's
+    processes that their work keeps busy are not: holding back new rows is what leaves the
+    acks the machine."""
+
+    def __init__(self, board: Path) -> None:
+        with board.open("rb") as file:
+            self._board = mmap.mmap(file.fileno(), BOARD_SIZE, access=mmap.ACCESS_READ)
+        self._lock = threading.Lock()
+        self._held_back = 0
+
+    def in_progress(self) -> int:
+        return int.from_bytes(self._board[:BOARD_SIZE], "little")
+
+    def held_back(self) -> int:
+        with self._lock:
+            return self._held_back
+
+    def wait_for_none(self, at_most: float) -> bool:
+        deadline = time.monotonic() + at_most
+        with self._lock:
+            self._held_back += 1
+        try:
+            while self.in_progress():
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(BOARD_POLL_S)
+            return True
+        finally:
+            with self._lock:
+                self._held_back -= 1
+
+
+class Acks(Protocol):
+    """What an InboxWorker asks of the acks it lets go first."""
+
+    def wait_for_none(self, at_most: float) -> bool: ...
 
 
 class Runner(Protocol):
@@ -100,13 +170,13 @@ class InboxWorker:
         clock: Callable[[], datetime],
         threads: int = 4,
         poll_seconds: float = POLL_SECONDS,
-        acks: AcksFirst | None = None,
+        acks: Acks | None = None,
     ) -> None:
         self.store = store
         self.runner = runner
         self.clock = clock
         self.poll_seconds = poll_seconds
-        self.acks = acks  # this process's acks, which go first (None: a worker process)
+        self.acks = acks  # the acks that go first (those of this process, or the web's)
         # One idle thread is woken per stored request (an Event would wake them all, and
         # each would take SQLite's write lock to find the row claimed already).
         self._wake = threading.Condition()

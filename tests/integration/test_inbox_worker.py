@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from bot.domain.errors import StorageError
 from bot.services import inbox_worker
-from bot.services.inbox_worker import AcksFirst, InboxWorker
+from bot.services.inbox_worker import AcksElsewhere, AcksFirst, InboxWorker, new_board
 from storage.inbox import InboxItem, InboxStore, InboxWriter
 from storage.unit_of_work import Database
 from tests.integration.conftest import T0, TEAM, Clock
@@ -261,3 +261,33 @@ def test_while_requests_are_being_acknowledged_only_forms_are_taken(
         wait_until(lambda: runner.ran == [2, 1])  # the acks are done: the rest runs
     finally:
         worker.stop(drain_seconds=30)
+
+
+def test_worker_processes_hold_back_while_the_web_process_acks(
+    db: Database, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`serve --workers`: the acking process posts its acks in progress on a board that its
+    worker processes read; their threads hold back new rows while it is not zero."""
+    monkeypatch.setattr(inbox_worker, "HOLD_BACK_S", 60.0)
+    board = new_board()
+    try:
+        web = AcksFirst()
+        web.publish(board)
+        elsewhere = AcksElsewhere(board)  # as a worker process maps it
+        runner = Recorder(db, "w1")
+        worker = InboxWorker(
+            InboxStore(db, "w1"), runner, clock, threads=1, poll_seconds=0.05, acks=elsewhere
+        )
+        store_requests(db, clock, 1)
+        try:
+            with web.acking(), web.acking():
+                assert elsewhere.in_progress() == 2
+                worker.start()
+                wait_until(lambda: elsewhere.held_back() == 1)
+                assert runner.ran == []
+            assert elsewhere.in_progress() == 0
+            wait_until(lambda: runner.ran == [1])
+        finally:
+            worker.stop(drain_seconds=30)
+    finally:
+        board.unlink()
