@@ -26,7 +26,7 @@ from tests.fakes.slack_api import FakeSlack
 
 BURST = 40
 # Generous bounds on a shared 2-core machine, never timing claims. A killed process's leases
-# run out first: 10 s for an inbox row, 30 s for an outbox message (H1's design).
+# run out first: 10 s for an inbox row and for an outbox message (each renewed while it runs).
 DONE_TIMEOUT_S = 90.0
 DRAIN_BOUND_S = 40.0  # SIGTERM: the workers finish what they hold (25 s at most), then exit
 
