@@ -53,7 +53,9 @@ def test(args: list[str]) -> int:
     steps = [
         [str(BIN / "ruff"), "check", "bot", "storage", "tests", "benchmarks", "dev.py"],
         [str(BIN / "mypy")],
-        [str(BIN / "python"), "-m", "pytest", *args],
+        # Two pytest-xdist workers (CI's machine has two cores); a later `-n 0` in ``args``
+        # runs the tests in one process (e.g. for --pdb).
+        [str(BIN / "python"), "-m", "pytest", "-n", "2", *args],
     ]
     for step in steps:
         print("dev.py:", " ".join(Path(step[0]).name if i == 0 else a

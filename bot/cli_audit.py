@@ -75,8 +75,6 @@ def audit_export(settings: Any, args: argparse.Namespace) -> int:
     import json
     from datetime import date, datetime
 
-    from bot.runtime import Runtime
-
     since = None
     if args.since:
         try:
@@ -87,6 +85,8 @@ def audit_export(settings: Any, args: argparse.Namespace) -> int:
             raise ConfigError(
                 f"--since must be a date like 2026-01-31, not {args.since!r}."
             ) from None
+    from bot.runtime import Runtime  # after the checks of the arguments: it imports pandas
+
     runtime = Runtime.create(settings, upgrade=False)
     try:
         with runtime.db.read() as uow:

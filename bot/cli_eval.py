@@ -13,17 +13,10 @@ from bot.domain.errors import ConfigError, ValidationError
 
 def evaluate(settings: Any, args: argparse.Namespace) -> int:
     """Record the evaluation (or parity check), post it to Slack when configured, print it."""
-    from bot.cli import CHECK_FAILED
-    from bot.domain.criterion_check import check_criterion
-    from bot.domain.evaluation import Kind
-    from bot.domain.ingest import MAX_BYTES, parse_evaluation, parse_scores
     from bot.domain.model import KEY_PATTERN, Actor
-    from bot.runtime import Runtime
-    from bot.services import evaluations
-    from bot.services.ports import Context
-    from bot.services.team import resolve_team
-    from bot.slack.blocks import evaluations as render
 
+    # The arguments are checked before the heavy imports (pandas, the runtime), so that a
+    # mistyped pipeline step fails at once.
     match = KEY_PATTERN.match(args.experiment)
     if match is None:
         raise ConfigError(f"'{args.experiment}' is not an experiment key like EXP-7.")
@@ -35,6 +28,16 @@ def evaluate(settings: Any, args: argparse.Namespace) -> int:
             "--require-criterion needs a comparison with the baseline, which --new-holdout"
             " skips: use one or the other."
         )
+    from bot.cli import CHECK_FAILED
+    from bot.domain.criterion_check import check_criterion
+    from bot.domain.evaluation import Kind
+    from bot.domain.ingest import MAX_BYTES, parse_evaluation, parse_scores
+    from bot.runtime import Runtime
+    from bot.services import evaluations
+    from bot.services.ports import Context
+    from bot.services.team import resolve_team
+    from bot.slack.blocks import evaluations as render
+
     runtime = Runtime.create(settings, upgrade=False)
     try:
         _attach_slack(runtime, settings)

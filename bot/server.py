@@ -6,6 +6,7 @@ import logging
 import threading
 from typing import Any
 
+from waitress import wasyncore
 from waitress.server import create_server
 
 
@@ -53,6 +54,16 @@ class HttpServer:
 
     def stop(self) -> None:
         self._stopping = True
-        self._server.close()
-        if self._thread is not None:
-            self._thread.join(5)
+        thread = self._thread
+        if thread is None or not thread.is_alive():
+            self._server.close()
+            return
+        # Served in the background: close every socket from the loop's own thread, woken
+        # by waitress's trigger. Closing the listening socket from here left the loop in
+        # select() until its one-second timeout whenever a connection was still open.
+        self._server.trigger.pull_trigger(self._close_all)
+        thread.join(5)
+
+    def _close_all(self) -> None:
+        self._server.close()  # the listening socket and the trigger
+        wasyncore.close_all(self._server._map)  # connections still open: the loop ends

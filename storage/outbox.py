@@ -44,9 +44,10 @@ class OutboxStore:
         self,
         db: Database,
         owner: str,
-        # Long enough for one message (a file upload makes three 10 s calls); a message a
-        # killed process held goes out again once it runs out, so keep it short.
-        lease: timedelta = timedelta(seconds=30),
+        # Renewed while the message is being sent (the dispatcher's heartbeat), so a file
+        # upload's three 10 s calls keep it; a message a killed process held goes out again
+        # once it runs out, so it is short.
+        lease: timedelta = timedelta(seconds=10),
         team_id: str | None = None,
     ) -> None:
         self.db = db
@@ -64,9 +65,9 @@ class OutboxStore:
     def lease_heads(self, now: datetime, limit: int = 5) -> list[PendingMessage]:
         """Lease the oldest undelivered message of each channel that is due and free.
 
-        They are sent one after another (10 s timeout each), and all must be settled well
-        within the lease, or another worker could send them again: the dispatcher leases
-        one at a time.
+        They are sent one after another (10 s timeout each), and each must be settled
+        within the lease or renewed (``renew``), or another worker could send it again: the
+        dispatcher leases one at a time and renews it while it is being sent.
         """
         heads = select(func.min(OutboxRow.id)).where(self._pending()).group_by(OutboxRow.channel)
         free = or_(OutboxRow.lease_until.is_(None), OutboxRow.lease_until < now)
@@ -119,6 +120,24 @@ class OutboxStore:
                     )
             uow.commit()
         return leased
+
+    def renew(self, message_id: int, now: datetime) -> None:
+        """Extend the lease of a message still being sent here (the heartbeat). A message
+        settled meanwhile (its lease cleared) or taken over by another worker is left alone."""
+        with self.db.write() as uow:
+            uow.session.execute(
+                update(OutboxRow)
+                .where(
+                    OutboxRow.id == message_id,
+                    OutboxRow.lease_owner == self.owner,
+                    OutboxRow.lease_until.is_not(None),
+                    OutboxRow.sent_at.is_(None),
+                    OutboxRow.dead.is_(False),
+                )
+                .values(lease_until=now + self.lease)
+                .execution_options(synchronize_session=False)
+            )
+            uow.commit()
 
     def ts_of(self, ref: str) -> str | None:
         """The ts Slack gave the delivered message named ``ref``."""

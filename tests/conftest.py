@@ -6,10 +6,12 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 
 from tests.fakes.slack_api import FakeSlack
 
@@ -37,25 +39,72 @@ def _postgres_problem() -> str | None:
     return _pg_problem[0]
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
+def _require_postgres() -> None:
+    """Fail (with MLGOV_REQUIRE_POSTGRES=1) or skip the test when PostgreSQL is away."""
     problem = _postgres_problem()
     if problem:
         if REQUIRE_PG:
             pytest.fail(problem + " (MLGOV_REQUIRE_POSTGRES=1)")
         pytest.skip(problem + "; set MLGOV_TEST_POSTGRES_URL")
+
+
+def _pg_database(name: str) -> str:
+    """PG_URL with its database replaced by ``name``."""
+    return make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+
+
+@contextmanager
+def _fresh_pg_database(template: str | None = None) -> Iterator[str]:
+    """A new database (a copy of ``template``, else an empty one), dropped afterwards.
+
+    A database of its own, not a schema, so that nothing is shared between tests or
+    pytest-xdist's workers (pg_advisory locks are per database); copying a migrated
+    template takes a few milliseconds where migrating took a second.
+    """
     from storage.db import create_db_engine
 
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_db_engine(PG_URL)
-    with admin.begin() as connection:
-        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in PG_URL else "?"
-    yield f"{PG_URL}{separator}options=-csearch_path%3D{schema}"
-    with admin.begin() as connection:
-        connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    name = f"mlgov_t_{uuid.uuid4().hex[:12]}"
+    admin = create_db_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        copy = f' TEMPLATE "{template}"' if template else ""
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"{copy}'))
+        yield _pg_database(name)
+        with admin.connect() as connection:  # FORCE: a killed server's connections too
+            connection.execute(sa.text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """The URL of an empty PostgreSQL database of the test's own, dropped afterwards."""
+    _require_postgres()
+    with _fresh_pg_database() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def migrated_pg_template() -> Iterator[str]:
+    """The name of a PostgreSQL database migrated to head once per run (per xdist
+    worker), for tests to copy; no connection is left open to it, as copying needs."""
+    _require_postgres()
+    from storage import migrate
+    from storage.db import create_db_engine
+
+    with _fresh_pg_database() as url:
+        engine = create_db_engine(url)
+        migrate.upgrade(engine)
+        engine.dispose()
+        yield str(make_url(url).database)
+
+
+@pytest.fixture
+def migrated_pg_url(migrated_pg_template: str) -> Iterator[str]:
+    """A PostgreSQL database of the test's own already at head (a copy of the template)."""
+    _require_postgres()
+    with _fresh_pg_database(migrated_pg_template) as url:
+        yield url
 
 
 @pytest.fixture
@@ -88,7 +137,7 @@ def migrated_sqlite_url(tmp_path: Path, migrated_sqlite_template: Path) -> str:
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def migrated_database_url(request: pytest.FixtureRequest) -> str:
     """A database at head, on SQLite and on PostgreSQL."""
-    name = "migrated_sqlite_url" if request.param == "sqlite" else "pg_url"
+    name = "migrated_sqlite_url" if request.param == "sqlite" else "migrated_pg_url"
     return str(request.getfixturevalue(name))
 
 
@@ -118,7 +167,8 @@ _pg_tests_passed: list[str] = []
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     outcome = yield
     report = outcome.get_result()  # type: ignore[attr-defined]
-    uses_pg = "pg_url" in getattr(item, "fixturenames", ()) or item.get_closest_marker("postgres")
+    names = getattr(item, "fixturenames", ())
+    uses_pg = "pg_url" in names or "migrated_pg_url" in names or item.get_closest_marker("postgres")
     if uses_pg:
         # Marked on the report, which travels from pytest-xdist's workers to the controller.
         report.user_properties.append(("postgres", True))

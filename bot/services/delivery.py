@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -25,6 +26,8 @@ from storage.outbox import OutboxStore, PendingMessage
 from storage.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
+# A message being sent has its lease (OutboxStore's, 10 s) renewed this often.
+HEARTBEAT_SECONDS = 2.0
 
 
 @dataclass
@@ -99,8 +102,10 @@ class OutboxDispatcher:
         clock: Callable[[], datetime],
         policy: RetryPolicy = RetryPolicy(),
         respond: Callable[[dict[str, Any]], dict[str, Any]] = post_response,
+        heartbeat_seconds: float = HEARTBEAT_SECONDS,
     ) -> None:
         self.store = store
+        self.heartbeat_seconds = heartbeat_seconds
         self.slack = slack
         self.clock = clock
         self.policy = policy
@@ -118,22 +123,30 @@ class OutboxDispatcher:
         sent = 0
         self._waiting = {}
         self._probe_paused()
-        while budget > 0 and not stopping():
-            # One at a time, sent as soon as leased: a stop never leaves a message leased
-            # and unsent, and one held by a killed process waits one lease (30 s).
-            batch = self.store.lease_heads(self.clock(), limit=1)
-            if not batch:
-                return sent
-            for message in batch:
-                budget -= 1
-                wait = self._waiting.get((message.team_id, message.method)) or self._waiting.get(
-                    (message.team_id, None)
-                )
-                if wait is not None:
-                    self.store.release(message, wait)
-                    continue
-                sent += self._deliver(message)
-        return sent
+        heartbeat: _Heartbeat | None = None
+        try:
+            while budget > 0 and not stopping():
+                # One at a time, sent as soon as leased: a stop never leaves a message leased
+                # and unsent, and one held by a killed process waits one lease (10 s).
+                batch = self.store.lease_heads(self.clock(), limit=1)
+                if not batch:
+                    return sent
+                if heartbeat is None:  # most rounds lease nothing and start no thread
+                    heartbeat = _Heartbeat(self.store, self.clock, self.heartbeat_seconds)
+                for message in batch:
+                    budget -= 1
+                    wait = self._waiting.get((message.team_id, message.method)) or (
+                        self._waiting.get((message.team_id, None))
+                    )
+                    if wait is not None:
+                        self.store.release(message, wait)
+                        continue
+                    with heartbeat.holding(message.id):
+                        sent += self._deliver(message)
+            return sent
+        finally:
+            if heartbeat is not None:
+                heartbeat.stop()
 
     def _probe_paused(self) -> None:
         """Resume a paused workspace once Slack accepts the bot token for it again."""
@@ -305,6 +318,47 @@ class OutboxDispatcher:
         self._waiting[(message.team_id, None)] = now
         if any(paused):
             tell_operator_paused(message.team_id, reason)
+
+
+class _Heartbeat:
+    """A thread renewing the lease of the message being sent, every ``seconds``, so a slow
+    send (a file upload's three 10 s calls) keeps its short lease while a message held by
+    a killed process is taken over within one lease."""
+
+    def __init__(self, store: OutboxStore, clock: Callable[[], datetime], seconds: float) -> None:
+        self.store = store
+        self.clock = clock
+        self.seconds = seconds
+        self._held: int | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="mlgov-outbox-lease", daemon=True)
+        self._thread.start()
+
+    @contextlib.contextmanager
+    def holding(self, message_id: int) -> Iterator[None]:
+        with self._lock:
+            self._held = message_id
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._held = None
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.seconds):
+            with self._lock:
+                held = self._held
+            if held is None:
+                continue
+            try:
+                self.store.renew(held, self.clock())
+            except Exception:  # the next beat tries again, well within the lease
+                log.exception("outbox: renewing the lease of message %s failed", held)
 
 
 class OutboxWorker:

@@ -19,8 +19,8 @@ def app(fake_slack: FakeSlack, migrated_sqlite_url: str) -> Iterator[AppUnderTes
 
 
 @pytest.fixture
-def pg_app(fake_slack: FakeSlack, pg_url: str) -> Iterator[AppUnderTest]:
+def pg_app(fake_slack: FakeSlack, migrated_pg_url: str) -> Iterator[AppUnderTest]:
     """mlgov served over HTTP on PostgreSQL."""
-    under_test = AppUnderTest(fake_slack, pg_url)
+    under_test = AppUnderTest(fake_slack, migrated_pg_url)
     yield under_test
     under_test.close()

@@ -90,8 +90,9 @@ def scalar(pg_url: str, sql: str) -> int:
 
 
 def test_three_replicas_announce_a_due_meeting_exactly_once(
-    tmp_path: Path, pg_url: str, fake_slack: FakeSlack
+    tmp_path: Path, migrated_pg_url: str, fake_slack: FakeSlack
 ) -> None:
+    pg_url = migrated_pg_url
     now = datetime.now(UTC)
     zone = midday_zone(now)
     prepare(pg_url, zone, now)

@@ -40,9 +40,9 @@ def db(migrated_database_url: str) -> Iterator[Database]:
 
 
 @pytest.fixture
-def pg_db(pg_url: str) -> Iterator[Database]:
+def pg_db(migrated_pg_url: str) -> Iterator[Database]:
     """A migrated PostgreSQL database (for behaviour only PostgreSQL has)."""
-    database = open_database(pg_url)
+    database = open_database(migrated_pg_url)
     yield database
     database.close()
 

@@ -17,6 +17,7 @@ from storage.models import OutboxRow
 from storage.outbox import OutboxStore
 from storage.unit_of_work import Database
 from tests.integration.conftest import TEAM, Clock, Team
+from tests.waiting import wait_until
 
 WAIT = 30
 
@@ -289,3 +290,74 @@ def test_an_expired_lease_is_taken_over_by_another_worker(db: Database, clock: C
     late = next(m for m in leased if m.payload["text"] == "a1")
     dead_worker.delivered(late, clock(), "9999.000001")
     assert _rows(db)["a1"].result_ts == a1.result_ts != "9999.000001"
+
+
+def test_a_leased_message_is_held_while_renewed_and_taken_over_once_it_is_not(
+    db: Database, clock: Clock
+) -> None:
+    """The default lease is short (a killed process's message goes out again within 10 s)
+    and the heartbeat's renewal keeps it while the message is still being sent."""
+    _enqueue(db, clock, ("CA", "a1"))
+    first, second = OutboxStore(db, "w1"), OutboxStore(db, "w2")
+    (message,) = first.lease_heads(clock())
+    assert second.lease_heads(clock()) == []
+    clock.advance(seconds=9)
+    first.renew(message.id, clock())  # the heartbeat of a worker still sending it
+    clock.advance(seconds=9)
+    assert second.lease_heads(clock()) == []
+
+    clock.advance(seconds=2)  # w1 died: its lease ran out, and w2 takes the message over
+    (taken,) = second.lease_heads(clock())
+    assert taken.id == message.id
+    first.renew(message.id, clock())  # w1's late heartbeat does not take it back
+    assert _rows(db)["a1"].lease_owner == "w2"
+
+
+def test_a_settled_message_is_not_held_again_by_a_late_heartbeat(
+    db: Database, clock: Clock
+) -> None:
+    """A beat that read the message just before it was settled must not lease it anew:
+    a message put back for a retry is due again at its time, not a lease later."""
+    _enqueue(db, clock, ("CA", "a1"))
+    first, second = OutboxStore(db, "w1"), OutboxStore(db, "w2")
+    (message,) = first.lease_heads(clock())
+    first.retry_later(message, clock(), "HTTP 503")
+    first.renew(message.id, clock())
+    (again,) = second.lease_heads(clock())
+    assert again.id == message.id
+
+
+def test_a_send_slower_than_the_lease_keeps_it_by_the_heartbeat(
+    db: Database, clock: Clock
+) -> None:
+    """w1's Slack call hangs past the lease (a slow upload); its heartbeat renews the lease,
+    so w2 does not send the message a second time, and the channel's order holds."""
+    _enqueue(db, clock, ("CA", "a1"), ("CA", "a2"))
+    in_call, release = threading.Event(), threading.Event()
+
+    class SlowSlack(ScriptedSlack):
+        def call(self, method: str, payload: dict[str, Any]) -> dict[str, Any]:
+            if payload["text"] == "a1" and not in_call.is_set():
+                in_call.set()
+                assert release.wait(WAIT)
+            return super().call(method, payload)
+
+    slack = SlowSlack()
+    first = OutboxDispatcher(OutboxStore(db, "w1"), slack, clock, heartbeat_seconds=0.01)
+    second = _dispatcher(db, slack, clock, "w2")
+    sent: list[int] = []
+    worker = threading.Thread(target=lambda: sent.append(first.deliver_due()))
+    worker.start()
+    try:
+        assert in_call.wait(WAIT)
+        for _ in range(3):  # 27 s in all, well past one 10 s lease
+            clock.advance(seconds=9)
+            until = clock() + timedelta(seconds=10)
+            wait_until(lambda until=until: _rows(db)["a1"].lease_until == until, WAIT)
+            assert second.deliver_due() == 0
+    finally:
+        release.set()
+        worker.join(WAIT)
+
+    assert sent == [2] and slack.texts("CA") == ["a1", "a2"]
+    assert second.deliver_due() == 0

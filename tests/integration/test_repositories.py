@@ -420,8 +420,9 @@ def test_naive_timestamps_are_refused(db: Database) -> None:
 
 
 @pytest.mark.postgres
-def test_timestamps_are_utc_whatever_the_server_session_time_zone(pg_url: str) -> None:
-    db = open_database(pg_url + "%20-ctimezone%3DAsia%2FTokyo")
+def test_timestamps_are_utc_whatever_the_server_session_time_zone(migrated_pg_url: str) -> None:
+    separator = "&" if "?" in migrated_pg_url else "?"
+    db = open_database(f"{migrated_pg_url}{separator}options=-ctimezone%3DAsia%2FTokyo")
     try:
         with db.write() as uow:
             assert uow.session.execute(sa.text("SHOW TIME ZONE")).scalar() == "Asia/Tokyo"
