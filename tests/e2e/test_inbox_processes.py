@@ -190,7 +190,10 @@ def test_two_worker_processes_never_run_one_inbox_row_twice(
         assert owners == 2, server.output()
         # The workers yield the CPU to the acknowledging process (--worker-nice 10).
         pids = [
-            scalar(pg_url, f"SELECT {pick}(split_part(lease_owner, ':', 1)::int) FROM inbox")
+            scalar(
+                migrated_pg_url,
+                f"SELECT {pick}(split_part(lease_owner, ':', 1)::int) FROM inbox",
+            )
             for pick in ("min", "max")
         ]
         web = os.getpriority(os.PRIO_PROCESS, server.process.pid)
