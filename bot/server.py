@@ -53,15 +53,19 @@ class HttpServer:
         return self
 
     def stop(self) -> None:
-        self._stopping = True
+        stopped_before, self._stopping = self._stopping, True
         thread = self._thread
         if thread is None or not thread.is_alive():
-            self._server.close()
+            if not stopped_before:
+                self._server.close()
             return
         # Served in the background: close every socket from the loop's own thread, woken
         # by waitress's trigger. Closing the listening socket from here left the loop in
         # select() until its one-second timeout whenever a connection was still open.
-        self._server.trigger.pull_trigger(self._close_all)
+        try:
+            self._server.trigger.pull_trigger(self._close_all)
+        except OSError:  # the trigger is closed already: an earlier stop, the loop ending
+            pass
         thread.join(5)
 
     def _close_all(self) -> None:
