@@ -26,8 +26,10 @@ from storage.outbox import OutboxStore, PendingMessage
 from storage.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
-# A message being sent has its lease (OutboxStore's, 10 s) renewed this often.
+# A message being sent has its lease (OutboxStore's, 10 s) renewed this often, by a thread
+# of this name (it reads the dispatcher's clock too).
 HEARTBEAT_SECONDS = 2.0
+HEARTBEAT_THREAD = "mlgov-outbox-lease"
 
 
 @dataclass
@@ -332,7 +334,7 @@ class _Heartbeat:
         self._held: int | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name="mlgov-outbox-lease", daemon=True)
+        self._thread = threading.Thread(target=self._beat, name=HEARTBEAT_THREAD, daemon=True)
         self._thread.start()
 
     @contextlib.contextmanager
