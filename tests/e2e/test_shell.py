@@ -89,9 +89,9 @@ def answers(transcript: str) -> dict[str, str]:
     return found
 
 
-def test_experiment_lifecycle_with_thread_posts_and_history(sqlite_url: str) -> None:
+def test_experiment_lifecycle_with_thread_posts_and_history(demo_url: str) -> None:
     code, out = shell(
-        sqlite_url,
+        demo_url,
         "/exp new churn Some title --hypothesis h --metric auc",
         f"/exp start {NEXT}",
         f"/exp conclude {NEXT} success learned x",
@@ -124,8 +124,8 @@ def test_experiment_lifecycle_with_thread_posts_and_history(sqlite_url: str) -> 
     assert "'U" not in requested  # reviewers by name, not as raw ids
 
 
-def test_slash_is_optional_and_mentions_are_typed_by_name(sqlite_url: str) -> None:
-    _, out = shell(sqlite_url, "exp list @bob", "/exp list @nobody")
+def test_slash_is_optional_and_mentions_are_typed_by_name(demo_url: str) -> None:
+    _, out = shell(demo_url, "exp list @bob", "/exp list @nobody")
     said = answers(out)
     bobs = said["ada> exp list @bob"]
     assert "EXP-2 Calibrated logistic regression" in bobs
@@ -133,8 +133,8 @@ def test_slash_is_optional_and_mentions_are_typed_by_name(sqlite_url: str) -> No
     assert "No experiments match" in said["ada> /exp list @nobody"]
 
 
-def test_pressing_a_button_by_number_starts_the_experiment(sqlite_url: str) -> None:
-    _, out = shell(sqlite_url, "/exp show EXP-3", "1", "/exp show EXP-3")
+def test_pressing_a_button_by_number_starts_the_experiment(demo_url: str) -> None:
+    _, out = shell(demo_url, "/exp show EXP-3", "1", "/exp show EXP-3")
     said = answers(out)
     assert "[1] Start  [2] Abandon…" in said["ada> /exp show EXP-3"]
     pressed = said["ada> 1"]
@@ -144,9 +144,9 @@ def test_pressing_a_button_by_number_starts_the_experiment(sqlite_url: str) -> N
     assert "Status: 🏃 running" in said["ada> /exp show EXP-3 #2"]
 
 
-def test_a_button_that_opens_a_form_concludes_after_the_questions(sqlite_url: str) -> None:
+def test_a_button_that_opens_a_form_concludes_after_the_questions(demo_url: str) -> None:
     _, out = shell(
-        sqlite_url,
+        demo_url,
         ":as bob",
         "/exp show EXP-2",
         ":press 2",
@@ -167,17 +167,17 @@ def test_a_button_that_opens_a_form_concludes_after_the_questions(sqlite_url: st
     assert "in_review (failure)" in said["bob> /exp show EXP-2 #2"]
 
 
-def test_a_cancelled_form_saves_nothing(sqlite_url: str) -> None:
-    _, out = shell(sqlite_url, ":as bob", "/exp show EXP-2", "3", ":cancel", "/exp show EXP-2")
+def test_a_cancelled_form_saves_nothing(demo_url: str) -> None:
+    _, out = shell(demo_url, ":as bob", "/exp show EXP-2", "3", ":cancel", "/exp show EXP-2")
     said = answers(out)
     assert "Form cancelled; nothing was saved." in said["bob> 3"]
     assert "Status: 🏃 running" in said["bob> /exp show EXP-2 #2"]
 
 
 @pytest.mark.parametrize("opener", ["/exp new", "/exp"])
-def test_the_new_experiment_form_asks_each_field(sqlite_url: str, opener: str) -> None:
+def test_the_new_experiment_form_asks_each_field(demo_url: str, opener: str) -> None:
     code, out = shell(
-        sqlite_url,
+        demo_url,
         ":as alice",
         opener,
         "2",  # project: fraud
@@ -205,9 +205,9 @@ def test_the_new_experiment_form_asks_each_field(sqlite_url: str, opener: str) -
     assert "Success criterion: auc +0.01 vs baseline" in shown
 
 
-def test_another_user_is_refused_with_the_reason(sqlite_url: str) -> None:
+def test_another_user_is_refused_with_the_reason(demo_url: str) -> None:
     _, out = shell(
-        sqlite_url,
+        demo_url,
         ":as alice",
         "/exp new churn Alice idea --hypothesis h --metric auc",
         ":as bob",
@@ -226,9 +226,9 @@ def test_another_user_is_refused_with_the_reason(sqlite_url: str) -> None:
     assert "start" not in history
 
 
-def test_bad_input_gets_clear_messages_and_the_shell_goes_on(sqlite_url: str) -> None:
+def test_bad_input_gets_clear_messages_and_the_shell_goes_on(demo_url: str) -> None:
     code, out = shell(
-        sqlite_url,
+        demo_url,
         "4",
         ":frobnicate",
         "/exp show EXP-1",
@@ -310,8 +310,8 @@ def test_demo_seeding_is_idempotent_and_audited(sqlite_url: str) -> None:
     assert re.search(r"@erin +engineer on churn, fraud", who)
 
 
-def test_as_picks_the_user_and_help_lists_the_shell_commands(sqlite_url: str) -> None:
-    code, out = shell(sqlite_url, ":help", ":quit", "/exp list", user="carol")
+def test_as_picks_the_user_and_help_lists_the_shell_commands(demo_url: str) -> None:
+    code, out = shell(demo_url, ":help", ":quit", "/exp list", user="carol")
     said = answers(out)
     assert code == 0
     assert "You are @carol (scientist on churn, fraud)." in out
@@ -346,8 +346,8 @@ def test_an_empty_workspace_makes_the_operator_its_first_admin(sqlite_url: str) 
 # --- the rotation and the scheduled jobs ----------------------------------------------
 
 
-def test_jobs_lists_each_job_with_its_interval_and_the_demo_history(sqlite_url: str) -> None:
-    _, out = shell(sqlite_url, ":jobs", ":jobs list")
+def test_jobs_lists_each_job_with_its_interval_and_the_demo_history(demo_url: str) -> None:
+    _, out = shell(demo_url, ":jobs", ":jobs list")
     said = answers(out)
     listing = said["ada> :jobs"]
     assert said["ada> :jobs list"] == listing
@@ -367,10 +367,10 @@ def test_jobs_lists_each_job_with_its_interval_and_the_demo_history(sqlite_url: 
 
 
 def test_the_rotation_job_reminds_the_day_before_and_announces_once_at_its_time(
-    sqlite_url: str,
+    demo_url: str,
 ) -> None:
     _, out = shell(
-        sqlite_url,
+        demo_url,
         ":jobs run rotation --as-of 2026-11-29T09:00 --force",
         ":jobs run rotation --as-of 2026-11-30T08:59 --force",
         ":jobs run rotation --as-of 2026-11-30T08:00+00:00 --force",  # 09:00 in Berlin
@@ -405,9 +405,9 @@ def test_the_rotation_job_reminds_the_day_before_and_announces_once_at_its_time(
 
 
 def test_rotation_show_plans_ahead_with_a_skip_and_stats_show_the_history(
-    sqlite_url: str,
+    demo_url: str,
 ) -> None:
-    _, out = shell(sqlite_url, "/rotation show churn", "/rotation stats churn", ":as carol")
+    _, out = shell(demo_url, "/rotation show churn", "/rotation stats churn", ":as carol")
     said = answers(out)
     show = said["ada> /rotation show churn"]
     assert "Meets Mon 10:00 (Europe/Berlin), announced at 09:00." in show
@@ -427,9 +427,9 @@ def test_rotation_show_plans_ahead_with_a_skip_and_stats_show_the_history(
     assert "4 meeting(s) announced in the period." in stats
 
 
-def test_rotation_commands_take_typed_names(sqlite_url: str) -> None:
+def test_rotation_commands_take_typed_names(demo_url: str) -> None:
     _, out = shell(
-        sqlite_url,
+        demo_url,
         "/rotation swap @bob @erin --project churn",
         ":as carol",
         "/rotation show",
@@ -454,9 +454,9 @@ def test_rotation_commands_take_typed_names(sqlite_url: str) -> None:
     assert "(swapped with @bob)" in announced
 
 
-def test_stale_nudges_are_direct_messages_once_a_week(sqlite_url: str) -> None:
+def test_stale_nudges_are_direct_messages_once_a_week(demo_url: str) -> None:
     _, out = shell(
-        sqlite_url,
+        demo_url,
         ":jobs run stale-nudges",
         ":jobs run stale-nudges --as-of 2026-11-30T09:00 --force",
         ":jobs run stale-nudges --as-of 2026-12-01T09:00 --force",
@@ -474,7 +474,7 @@ def test_stale_nudges_are_direct_messages_once_a_week(sqlite_url: str) -> None:
     assert tuesday.endswith("  nothing due\n")
 
 
-def test_bad_jobs_input_gets_a_clear_message_and_runs_nothing(sqlite_url: str) -> None:
+def test_bad_jobs_input_gets_a_clear_message_and_runs_nothing(demo_url: str) -> None:
     bad = {
         ":jobs frob": "Unknown :jobs command 'frob'.",
         ":jobs list now": "Unknown :jobs command 'list now'.",
@@ -486,7 +486,7 @@ def test_bad_jobs_input_gets_a_clear_message_and_runs_nothing(sqlite_url: str) -
         ":jobs run rotation --as-of=2026-13-01T09:00": "ISO time like 2026-11-30T09:00 (team",
         ":jobs run rotation --when 2026-11-30T09:00": "Unknown option '--when'.",
     }
-    code, out = shell(sqlite_url, *bad, ":jobs run rotation --as-of 2026-11-30T09:00 --force")
+    code, out = shell(demo_url, *bad, ":jobs run rotation --as-of 2026-11-30T09:00 --force")
     said = answers(out)
     assert code == 0
     for line, message in bad.items():
@@ -498,10 +498,10 @@ def test_bad_jobs_input_gets_a_clear_message_and_runs_nothing(sqlite_url: str) -
     assert "churn: announced" in said["ada> :jobs run rotation --as-of 2026-11-30T09:00 --force"]
 
 
-def test_a_run_as_of_a_later_time_is_refused_unless_a_dry_run_or_forced(sqlite_url: str) -> None:
+def test_a_run_as_of_a_later_time_is_refused_unless_a_dry_run_or_forced(demo_url: str) -> None:
     later = "--as-of 2026-11-30T09:00"
     code, out = shell(
-        sqlite_url,
+        demo_url,
         f":jobs run rotation {later}",
         f":jobs run rotation {later} --dry-run --force",
         f":jobs run rotation {later} --dry-run",
@@ -634,12 +634,12 @@ def test_as_refuses_what_cannot_be_a_name(sqlite_url: str) -> None:
     assert "> /exp list" not in out
 
 
-def test_the_demo_has_real_evaluations_against_a_baseline(sqlite_url: str) -> None:
+def test_the_demo_has_real_evaluations_against_a_baseline(demo_url: str) -> None:
     from sklearn.metrics import roc_auc_score
 
     from bot.shell.demo_models import train_demo_models
 
-    _, transcript = shell(sqlite_url, "/exp metrics EXP-1", "/exp baseline churn")
+    _, transcript = shell(demo_url, "/exp metrics EXP-1", "/exp baseline churn")
     said = answers(transcript)
     metrics = said["ada> /exp metrics EXP-1"]
     models = train_demo_models()

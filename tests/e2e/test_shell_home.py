@@ -5,10 +5,10 @@ from __future__ import annotations
 from tests.e2e.test_shell import NEXT, answers, shell
 
 
-def test_home_shows_what_waits_and_its_buttons_take_the_step(sqlite_url: str) -> None:
+def test_home_shows_what_waits_and_its_buttons_take_the_step(demo_url: str) -> None:
     """bob owns EXP-2 (running) and presents at churn's next science review (Monday
     2026-11-30, per the demo's story); pressing Analyze on his Home moves EXP-2."""
-    _, out = shell(sqlite_url, ":as bob", ":home", "1", ":home")
+    _, out = shell(demo_url, ":as bob", ":home", "1", ":home")
     said = answers(out)
     home = said["bob> :home"]
     assert "Your mlgov Home" in home
@@ -27,9 +27,9 @@ def test_home_shows_what_waits_and_its_buttons_take_the_step(sqlite_url: str) ->
     assert "[1] Conclude…  [2] Abandon…" in again
 
 
-def test_a_review_waiting_on_me_is_approved_from_the_home(sqlite_url: str) -> None:
+def test_a_review_waiting_on_me_is_approved_from_the_home(demo_url: str) -> None:
     _, out = shell(
-        sqlite_url,
+        demo_url,
         ":as alice",
         "/exp new churn Gate me --hypothesis tenure helps --metric auc",
         f"/exp start {NEXT}",
@@ -54,8 +54,8 @@ def test_a_review_waiting_on_me_is_approved_from_the_home(sqlite_url: str) -> No
     assert "Reviews waiting on me (1)" in after and f"{NEXT} Gate me" not in after
 
 
-def test_home_is_listed_in_help_and_refuses_an_argument(sqlite_url: str) -> None:
-    _, out = shell(sqlite_url, ":help", ":home bob", ":as nobody", ":home")
+def test_home_is_listed_in_help_and_refuses_an_argument(demo_url: str) -> None:
+    _, out = shell(demo_url, ":help", ":home bob", ":as nobody", ":home")
     said = answers(out)
     assert ":home" in said["ada> :help"] and "Home tab" in said["ada> :help"]
     assert "takes no argument" in said["ada> :home bob"]

@@ -5,11 +5,11 @@ from __future__ import annotations
 from tests.e2e.test_shell import NEXT, answers, shell
 
 
-def test_schedule_is_gated_on_two_non_owner_approvals_in_the_shell(sqlite_url: str) -> None:
+def test_schedule_is_gated_on_two_non_owner_approvals_in_the_shell(demo_url: str) -> None:
     """alice concludes; erin may not schedule until bob and carol approve; a change request
     or a newer conclusion closes the gate again."""
     _, out = shell(
-        sqlite_url,
+        demo_url,
         ":as alice",
         "/exp new churn Gate me --hypothesis tenure helps --metric auc",
         f"/exp start {NEXT}",
@@ -41,9 +41,9 @@ def test_schedule_is_gated_on_two_non_owner_approvals_in_the_shell(sqlite_url: s
     assert "review_approved" in history and "schedule approved → scheduled" in history
 
 
-def test_a_change_request_closes_the_gate_again_in_the_shell(sqlite_url: str) -> None:
+def test_a_change_request_closes_the_gate_again_in_the_shell(demo_url: str) -> None:
     _, out = shell(
-        sqlite_url,
+        demo_url,
         ":as alice",
         "/exp new churn Gate me --hypothesis tenure helps --metric auc",
         f"/exp start {NEXT}",
