@@ -92,7 +92,12 @@ def healthy(port: int) -> bool:
 
 @contextmanager
 def mlgov_serve(
-    fake_url: str, database_url: str, threads: int, workers: int, folder: Path
+    fake_url: str,
+    database_url: str,
+    threads: int,
+    workers: int,
+    folder: Path,
+    worker_nice: int | None = None,
 ) -> Iterator[tuple[int, int]]:
     """`mlgov serve` (with ``--workers`` when ``workers``) on a free port, stopped by SIGTERM:
     (port, pid)."""
@@ -110,6 +115,8 @@ def mlgov_serve(
     args = ["serve", "--host", "127.0.0.1", "--port", str(port), "--threads", str(threads)]
     if workers:
         args += ["--workers", str(workers)]
+        if worker_nice is not None:
+            args += ["--worker-nice", str(worker_nice)]
     log = folder / f"serve-workers-{workers}.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(

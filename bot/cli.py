@@ -25,7 +25,9 @@ on SQLite, so you can try everything without Slack."""
 # 2 refused (bad input or settings, nothing changed); 130 interrupted; 141 output closed.
 CHECK_FAILED = 1
 # `serve --workers`: the worker processes yield the CPU to the acknowledging process.
-WORKER_NICE = 10
+# Not niced by default: a niced worker holding SQLite's write lock made every ack wait
+# (benchmarks/README.md); the CPU-heavy part of its work is niced in bot/services/computing.
+WORKER_NICE = 0
 BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a Unix tool cut off by `head`
 
 
@@ -76,8 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
         dest="worker_nice",
         type=_niceness,
         default=WORKER_NICE,
-        help=f"with --workers: the worker processes' niceness, so that acknowledging Slack"
-        f" comes first on a shared machine ({WORKER_NICE}; 0 for none)",
+        help=f"with --workers: the worker processes' niceness ({WORKER_NICE}); evaluations"
+        " are computed at niceness 10 in any case",
     )
 
     work = verbs.add_parser(

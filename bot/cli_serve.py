@@ -9,6 +9,8 @@ import logging
 import signal
 from typing import Any
 
+from bot.services import computing
+
 log = logging.getLogger("mlgov")
 
 
@@ -20,6 +22,7 @@ def serve(settings: Any, args: argparse.Namespace) -> int:
     settings.require_slack()
     inbox_threads = 0 if getattr(args, "workers", 0) else getattr(args, "inbox_threads", 4)
     runtime = Runtime.create(settings, threads=args.threads + inbox_threads)
+    computing.start()  # evaluations here (embedded, or the pipeline API) leave the GIL alone
     client = web_client(settings.slack_bot_token, settings.slack_api_url)
     socket_mode = None
     supervisor = None
@@ -63,6 +66,7 @@ def serve(settings: Any, args: argparse.Namespace) -> int:
         if supervisor is not None:
             clean = supervisor.stop()
         runtime.close(on_signal=True)
+        computing.stop()
     return 0 if clean else 1
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.domain.errors import ConfigError
+from bot.services import computing
 from bot.services.inbox_worker import AcksElsewhere, new_board
 
 log = logging.getLogger("mlgov.worker")
@@ -47,6 +48,7 @@ def worker(settings: Any, args: argparse.Namespace) -> int:
     parent = args.parent
     # Started by a supervisor, which migrated the database already: do not race it.
     runtime = Runtime.create(settings, upgrade=parent is None, threads=args.threads)
+    computing.start()  # the numbers niced in a child; this process's commits stay prompt
     try:
         client = web_client(settings.slack_bot_token, settings.slack_api_url)
         board = getattr(args, "acks_board", None)
@@ -60,6 +62,7 @@ def worker(settings: Any, args: argparse.Namespace) -> int:
                 break
     finally:
         runtime.close(on_signal=True)
+        computing.stop()
     return 0
 
 

@@ -49,6 +49,24 @@ class Packed:
         return cls(evaluation.rows, evaluation.fingerprint(), pack(evaluation))
 
 
+@dataclass(frozen=True)
+class Stored:
+    """An evaluation as stored: its packed rows, or the scalar metrics it was given.
+
+    Opening a million packed rows is CPU work: it is done where the statistics are
+    computed (bot/services/computing.py), not in the transaction that read the bytes.
+    """
+
+    kind: Kind
+    data: bytes | None
+    metrics: dict[str, float]
+
+    def open(self) -> Evaluation:
+        if self.data is None:
+            return ScalarMetrics(self.kind, dict(self.metrics))
+        return unpack(self.kind, self.data)
+
+
 def pack(predictions: Predictions) -> bytes:
     """The rows as zlib-compressed .npz bytes (no pickles).
 
@@ -175,18 +193,15 @@ class Evaluations:
             or 0
         )
 
-    def load(self, evaluation_id: int) -> Evaluation:
-        """The evaluation's rows (or its scalar metrics), to pair a new evaluation with."""
+    def stored(self, evaluation_id: int) -> Stored:
+        """The evaluation as stored, to pair a new evaluation with (``.open()`` reads it)."""
         row = self.session.scalars(
             select(EvaluationRow)
             .options(undefer(EvaluationRow.data))
             .where(EvaluationRow.id == evaluation_id)
         ).one()
-        kind = Kind(row.kind)
-        if row.data is None:
-            metrics = (row.summary or {}).get("scalar_metrics", {})
-            return ScalarMetrics(kind, {str(k): float(v) for k, v in metrics.items()})
-        return unpack(kind, row.data)
+        metrics = (row.summary or {}).get("scalar_metrics", {}) if row.data is None else {}
+        return Stored(Kind(row.kind), row.data, {str(k): float(v) for k, v in metrics.items()})
 
     # Baselines ----------------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from bot.domain.errors import (
 from bot.domain.evaluation import Kind
 from bot.domain.ingest import MAX_BYTES, parse_evaluation
 from bot.domain.model import KEY_PATTERN, Actor
-from bot.services import evaluations
+from bot.services import computing, evaluations
 from bot.services.ports import Context, Notices
 from bot.services.team import resolve_team
 from storage.unit_of_work import Database
@@ -80,7 +80,8 @@ def create_api(
                 )
             data = request.get_data(cache=False)
             filename = request.args.get("filename", "")[:200]
-            evaluation = parse_evaluation(
+            evaluation = computing.offload(
+                parse_evaluation,
                 data,
                 filename=filename or None,
                 content_type=request.content_type,

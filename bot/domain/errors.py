@@ -22,6 +22,7 @@ catch ``MlgovError`` and show ``str(error)``; anything else is a bug and is logg
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 
 class MlgovError(Exception):
@@ -33,6 +34,18 @@ class MlgovError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled whole (subclasses take more than the message): an error raised while
+        # computing in a child process reaches the user as it was (bot/services/computing.py).
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+def _rebuild(cls: type[MlgovError], args: tuple[Any, ...], state: dict[str, Any]) -> MlgovError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
 
 
 class UsageError(MlgovError):

@@ -22,10 +22,11 @@ from bot.domain.ingest import check_pairable_rows
 from bot.domain.model import Actor, Experiment, OutgoingMessage, Project, Role, Status
 from bot.domain.parity import Parity, check_parity
 from bot.domain.summary import Summary, align, summarize
+from bot.services import computing
 from bot.services.experiments import require_readable, results_changed
 from bot.services.ports import Context
 from bot.services.review_requests import reopen_after_new_results
-from storage.evaluations import Packed
+from storage.evaluations import Packed, Stored
 from storage.unit_of_work import Database, UnitOfWork
 
 # The statistics are seeded: the same files always give the same intervals.
@@ -111,24 +112,24 @@ def submit_evaluation(
         project = uow.projects.require(actor.team_id, experiment.project)
         current = uow.evaluations.baseline(project.id)
         baseline = None if submission.new_holdout else current
-        reference = uow.evaluations.load(baseline.evaluation_id) if baseline else None
-    if reference is not None and reference.kind is not submission.evaluation.kind:
+        stored = uow.evaluations.stored(baseline.evaluation_id) if baseline else None
+    if stored is not None and stored.kind is not submission.evaluation.kind:
         raise ValidationError(
             f"This is a {submission.evaluation.kind} evaluation but the baseline of"
             f" {project.slug} (EXP-{baseline.experiment_number if baseline else '?'}) is"
-            f" {reference.kind}: give --kind {reference.kind}, or --new-holdout to record it"
+            f" {stored.kind}: give --kind {stored.kind}, or --new-holdout to record it"
             " without comparison (a manager can then make it the baseline)."
         )
-    check_pairable_rows(submission.evaluation, reference, candidate_name=experiment.key)
-    summary = summarize(submission.evaluation, reference, experiment.criterion, seed=SEED)
+    note = None
     if submission.new_holdout and current is not None:
         note = (
             f"Declared a new held-out set: not compared with the baseline"
             f" EXP-{current.experiment_number}; a manager can make this the baseline."
         )
-        summary = replace(summary, warnings=(*summary.warnings, note))
-    chart = _chart(experiment, submission.evaluation, reference, baseline)
-    packed = Packed.of(submission.evaluation)  # not inside the write: see Packed
+    # Seconds of CPU for a million rows: in the computing process when there is one.
+    summary, chart, packed = computing.offload(
+        compute, submission.evaluation, stored, experiment, baseline, note
+    )
     with db.write() as uow:
         # Serialised with review decisions: an approval either saw this evaluation or is
         # dismissed by it, never both missed (PostgreSQL runs these concurrently).
@@ -187,6 +188,23 @@ def submit_evaluation(
         reopen_after_new_results(uow, ctx, experiment, evaluation_id)
         uow.commit()
     return Recorded(experiment, evaluation_id, summary, baseline, dismissed)
+
+
+def compute(
+    evaluation: Evaluation,
+    stored: Stored | None,
+    experiment: Experiment,
+    baseline: Baseline | None,
+    note: str | None,
+) -> tuple[Summary, bytes | None, Packed | None]:
+    """The summary against the stored baseline, the chart and the packed rows (pure CPU)."""
+    reference = stored.open() if stored is not None else None
+    check_pairable_rows(evaluation, reference, candidate_name=experiment.key)
+    summary = summarize(evaluation, reference, experiment.criterion, seed=SEED)
+    if note is not None:
+        summary = replace(summary, warnings=(*summary.warnings, note))
+    chart = _chart(experiment, evaluation, reference, baseline)
+    return summary, chart, Packed.of(evaluation)  # packed outside the write: see Packed
 
 
 def _chart(

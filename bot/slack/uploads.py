@@ -18,7 +18,7 @@ from bot.domain.errors import MlgovError, StorageError, ValidationError
 from bot.domain.evaluation import Predictions
 from bot.domain.ingest import MAX_BYTES, parse_evaluation, parse_scores
 from bot.domain.model import OutgoingMessage
-from bot.services import evaluations
+from bot.services import computing, evaluations
 from bot.services.evaluations import LARGE, Submission
 from bot.slack import parsing
 from bot.slack.blocks import error
@@ -65,7 +65,9 @@ def handle_upload(
         evaluations.check_submitter(db, ctx, number)
         if isinstance(command, EvaluateUpload):
             ((filename, data),) = _download(files, 1, fetch)
-            evaluation = parse_evaluation(data, filename=filename, kind=command.kind)
+            evaluation = computing.offload(
+                parse_evaluation, data, filename=filename, kind=command.kind
+            )
             still_held()  # before "computing…" and the computation
             if isinstance(evaluation, Predictions) and evaluation.rows >= LARGE:
                 # Each attempt names its own message: a duplicate delivery computing at the
@@ -86,8 +88,8 @@ def handle_upload(
             db,
             ctx,
             number,
-            parse_scores(one, filename=first),
-            parse_scores(two, filename=second),
+            computing.offload(parse_scores, one, filename=first),
+            computing.offload(parse_scores, two, filename=second),
             source="upload",
             tolerance=command.tolerance,
             threshold=command.threshold,

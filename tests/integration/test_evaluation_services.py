@@ -60,7 +60,7 @@ def test_rows_are_kept_exactly_and_pair_a_later_evaluation(churn: Team) -> None:
     baseline = predictions(seed=1, strength=0.5)
     first = submit(team, "alice", 1, baseline)
     assert first is not None and first.summary.paired is False
-    loaded = team.read(lambda uow: uow.evaluations.load(first.evaluation_id))
+    loaded = team.read(lambda uow: uow.evaluations.stored(first.evaluation_id).open())
     assert isinstance(loaded, Predictions)
     assert np.array_equal(loaded.y_true, baseline.y_true)
     assert np.array_equal(loaded.score, baseline.score)  # bit for bit
