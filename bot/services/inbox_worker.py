@@ -112,9 +112,9 @@ def new_board() -> Path:
 
 class AcksElsewhere:
     """AcksFirst for a worker process of `serve --workers`: the acking process's count,
-    read from its board. Worker processes run niced, but the database's and Slack's
-    processes that their work keeps busy are not: holding back new rows is what leaves the
-    acks the machine."""
+    read from its board. The database's and Slack's processes that a worker's requests keep
+    busy run beside the acks whatever the worker's priority: holding back new rows while
+    the web process answers Slack is what leaves the acks the machine."""
 
     def __init__(self, board: Path) -> None:
         with board.open("rb") as file:
