@@ -177,8 +177,9 @@ class MlflowServer:
             "artifacts": {path: data.decode("latin-1") for path, data in (artifacts or {}).items()},
             "status": status,
         }
-        # MLflow prints "View run …" on stdout too; the script prints the id last.
-        return self.run_python(LOG_RUN, json.dumps(spec)).splitlines()[-1]
+        # MLflow prints "View run …" on stdout too.
+        out = self.run_python(LOG_RUN, json.dumps(spec))
+        return next(line[7:] for line in out.splitlines() if line.startswith("RUN_ID="))
 
     def end_run(self, run_id: str, status: str = "FINISHED") -> None:
         """End a run left RUNNING, as the script does when training is over."""
@@ -203,9 +204,10 @@ LOG_RUN = textwrap.dedent(
             with open(local, "wb") as f:
                 f.write(text.encode("latin-1"))
             mlflow.log_artifact(local, artifact_path=os.path.dirname(path) or None)
-    if spec["status"] != "RUNNING":
-        mlflow.end_run(spec["status"])
-    print(run.info.run_id)
+    print(f"RUN_ID={run.info.run_id}", flush=True)
+    if spec["status"] == "RUNNING":
+        os._exit(0)  # the training goes on elsewhere: leave the run open (no atexit end_run)
+    mlflow.end_run(spec["status"])
     """
 )
 END_RUN = textwrap.dedent(
