@@ -45,8 +45,9 @@ class MlflowRunRow(Base):
     linked_by: Mapped[str] = mapped_column(String(32))
     linked_at: Mapped[datetime] = mapped_column(UtcDateTime)
     started_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
-    # The owner was offered Start (the experiment was proposed when the run began): once.
-    start_offered: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The sync looked once, when it first saw the run going, whether to offer Start (the
+    # offer itself is claimed once per experiment in the run ledger).
+    start_checked: Mapped[bool] = mapped_column(Boolean, default=False)
     # What the sync did once the run ended; None while there is something left to do.
     outcome: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
     evaluation_id: Mapped[int | None] = mapped_column(

@@ -1,7 +1,7 @@
 """The runs mlgov follows in MLflow, and the sync's cursor.
 
 Each effect of the sync is taken once, across replicas, by a guarded UPDATE in the
-transaction that queues its messages (``offer_start``, ``finish``): a second replica's
+transaction that queues its messages (``check_start``, ``finish``): a second replica's
 UPDATE finds the guard false and does nothing.
 """
 
@@ -33,7 +33,7 @@ def _linked(row: MlflowRunRow, number: int | None) -> LinkedRun:
         name=row.name,
         linked_by=row.linked_by,
         started_at=row.started_at,
-        start_offered=row.start_offered,
+        start_checked=row.start_checked,
         outcome=Outcome(row.outcome) if row.outcome else None,
         evaluation_id=row.evaluation_id,
         metrics=dict(row.metrics or {}),
@@ -79,7 +79,7 @@ class MlflowRuns:
                 "linked_by": linked_by,
                 "linked_at": now,
                 "started_at": started_at,
-                "start_offered": False,
+                "start_checked": False,
                 "outcome": Outcome.SKIPPED if experiment_id is None else None,
                 "metrics": {},
                 "note": "",
@@ -141,25 +141,16 @@ class MlflowRuns:
             .values(experiment_id=experiment_id, outcome=None, note="", updated_at=now)
         )
 
-    def start_offered_for(self, experiment_id: int) -> bool:
-        """Whether the owner was offered Start for one of the experiment's runs already."""
-        found = self.session.scalar(
-            select(MlflowRunRow.id).where(
-                MlflowRunRow.experiment_id == experiment_id, MlflowRunRow.start_offered.is_(True)
-            )
-        )
-        return found is not None
-
-    def offer_start(self, team_id: str, run_id: str, now: datetime) -> bool:
-        """Mark the Start offer made; True for the one transaction that makes it."""
+    def check_start(self, team_id: str, run_id: str, now: datetime) -> bool:
+        """Mark the run's Start question looked at; True for the one transaction that does."""
         statement = (
             update(MlflowRunRow)
             .where(
                 MlflowRunRow.team_id == team_id,
                 MlflowRunRow.run_id == run_id,
-                MlflowRunRow.start_offered.is_(False),
+                MlflowRunRow.start_checked.is_(False),
             )
-            .values(start_offered=True, updated_at=now)
+            .values(start_checked=True, updated_at=now)
         )
         return affected(self.session.execute(statement)) == 1
 

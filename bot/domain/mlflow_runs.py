@@ -70,7 +70,7 @@ class LinkedRun:
     name: str = ""
     linked_by: str = BY_TAG
     started_at: datetime | None = None
-    start_offered: bool = False
+    start_checked: bool = False  # whether the sync looked at offering Start (once a run)
     outcome: Outcome | None = None
     evaluation_id: int | None = None
     metrics: dict[str, float] = field(default_factory=dict)

@@ -34,7 +34,8 @@ MARGIN_MS = 60 * 60 * 1000
 TAG_FILTER = f"tags.`{TAG}` ILIKE '%'"
 EXPERIMENTS_PER_SEARCH = 100
 ACTIVE = frozenset({"RUNNING", "SCHEDULED"})
-GONE = "RESOURCE_DOES_NOT_EXIST"  # MLflow's error code for a run deleted for good
+GONE = "RESOURCE_DOES_NOT_EXIST"
+JOB = "mlflow-sync"  # MLflow's error code for a run deleted for good
 
 
 def run_mlflow_sync(
@@ -181,17 +182,18 @@ class _Sync:
 
     def _running(self, run: Run, row: LinkedRun, number: int, done: list[str]) -> None:
         """Keep the run's status; offer Start once while the experiment is proposed."""
-        if run.status == row.status and run.metrics == row.metrics and row.start_offered:
-            return
+        if run.status == row.status and run.metrics == row.metrics and row.start_checked:
+            return  # the every-minute case: nothing to write
         with self.db.write() as uow:
             team = row.team_id
             uow.mlflow_runs.refresh(team, run.run_id, run.status, run.name, run.metrics, self.now)
             experiment = uow.experiments.get(team, number)
             if (
-                experiment is not None
+                uow.mlflow_runs.check_start(team, run.run_id, self.now)
+                and experiment is not None
                 and experiment.status is Status.PROPOSED
-                and not uow.mlflow_runs.start_offered_for(experiment.id)
-                and uow.mlflow_runs.offer_start(team, run.run_id, self.now)
+                # Once per experiment, across replicas and runs.
+                and uow.ledger.claim(JOB, f"{team}:{experiment.key}", "start-offer", self.now)
             ):
                 project = uow.projects.require(team, experiment.project)
                 url = row.url or self.mlflow.client.run_url(run)

@@ -35,9 +35,8 @@ def test_a_run_is_followed_once_and_finished_once(team: Team, experiment_id: int
     db = team.db
     assert follow(db, experiment_id) and not follow(db, experiment_id)
     with db.write() as uow:
-        assert uow.mlflow_runs.offer_start(TEAM, RUN, T0)
-        assert not uow.mlflow_runs.offer_start(TEAM, RUN, T0)
-        assert uow.mlflow_runs.start_offered_for(experiment_id)
+        assert uow.mlflow_runs.check_start(TEAM, RUN, T0)
+        assert not uow.mlflow_runs.check_start(TEAM, RUN, T0)
         assert uow.mlflow_runs.finish(TEAM, RUN, Outcome.FAILED, T0, note="killed")
         assert not uow.mlflow_runs.finish(TEAM, RUN, Outcome.IMPORTED, T0)
         uow.commit()
@@ -45,7 +44,7 @@ def test_a_run_is_followed_once_and_finished_once(team: Team, experiment_id: int
         (shown,) = uow.mlflow_runs.of_experiment(experiment_id)
         assert uow.mlflow_runs.pending() == []
     assert (shown.experiment_number, shown.outcome, shown.note) == (1, Outcome.FAILED, "killed")
-    assert shown.start_offered and shown.done
+    assert shown.start_checked and shown.done
 
 
 def test_a_run_naming_no_experiment_is_kept_as_skipped(team: Team) -> None:

@@ -41,7 +41,7 @@ def upgrade() -> None:
         sa.Column("linked_by", sa.String(length=32), nullable=False),
         sa.Column("linked_at", storage.models.UtcDateTime(timezone=True), nullable=False),
         sa.Column("started_at", storage.models.UtcDateTime(timezone=True), nullable=True),
-        sa.Column("start_offered", sa.Boolean(), nullable=False),
+        sa.Column("start_checked", sa.Boolean(), nullable=False),
         sa.Column("outcome", sa.String(length=16), nullable=True),
         sa.Column("evaluation_id", sa.Integer(), nullable=True),
         sa.Column(
