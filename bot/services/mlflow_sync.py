@@ -54,13 +54,15 @@ def run_mlflow_sync(
     except MlflowUnavailable as exc:
         log.warning("mlflow-sync: %s", exc)
         return [f"MLflow is unreachable; nothing changed, the next run tries again. {exc}"]
+    followed: dict[str, list[LinkedRun]] = {}
     with db.read() as uow:
-        known = uow.mlflow_runs.known([r.run_id for r in runs])
+        for row in uow.mlflow_runs.known([r.run_id for r in runs]).values():
+            followed.setdefault(row.run_id, []).append(row)
     sync = _Sync(db, notices, mlflow, now, timezone, teams)
     done: list[str] = []
     open_starts: list[int] = []
     for run in runs:
-        rows = [row for (_, run_id), row in known.items() if run_id == run.run_id]
+        rows = followed.get(run.run_id, [])
         try:
             settled = sync.follow(run, rows, done)
         except MlflowUnavailable as exc:

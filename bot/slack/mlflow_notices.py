@@ -8,6 +8,11 @@ from bot.slack.blocks import mlflow as render
 
 
 class MlflowNotices:
+    def _in_thread(
+        self, experiment: Experiment, project: Project, text: str, ref: str | None = None
+    ) -> OutgoingMessage:
+        raise NotImplementedError  # SlackNotices's, which this class is a part of
+
     def mlflow_run_started(
         self, experiment: Experiment, project: Project, run: Run, url: str
     ) -> list[OutgoingMessage]:
@@ -16,7 +21,7 @@ class MlflowNotices:
         text, blocks = render.start_offer(experiment, run, url)
         owner = experiment.owner_id
         return [
-            _thread_line(experiment, project, render.started(experiment, run, url)),
+            self._in_thread(experiment, project, render.started(experiment, run, url)),
             OutgoingMessage(
                 project.team_id,
                 owner,
@@ -29,15 +34,5 @@ class MlflowNotices:
         self, experiment: Experiment, project: Project, run: Run, url: str, problem: str = ""
     ) -> list[OutgoingMessage]:
         """One line in the thread: the run failed, or its predictions were refused."""
-        return [_thread_line(experiment, project, render.ended(experiment, run, url, problem))]
+        return [self._in_thread(experiment, project, render.ended(experiment, run, url, problem))]
 
-
-def _thread_line(experiment: Experiment, project: Project, text: str) -> OutgoingMessage:
-    channel = project.channel_id
-    return OutgoingMessage(
-        project.team_id,
-        channel,
-        "chat.postMessage",
-        {"channel": channel, "text": text},
-        experiment_id=experiment.id,
-    )

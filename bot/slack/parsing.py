@@ -420,7 +420,7 @@ def parse_upload(name: str, text: str) -> EvaluateUpload | ParityUpload:
     if not positional:
         raise UsageError(f"'{name}' needs an experiment key.", usage)
     run_id = None
-    if name == "eval" and len(positional) == 2:
+    if name == "eval" and len(positional) >= 2:
         run_id = _run_reference(positional[1], usage)
     if len(positional) > (1 if run_id is None else 2):
         extra = positional[1:] if run_id is None else positional[2:]
