@@ -84,8 +84,9 @@ def test(args: list[str]) -> int:
         [str(BIN / "ruff"), "check", "bot", "storage", "tests", "benchmarks", "dev.py"],
         [str(BIN / "mypy")],
         # Two pytest-xdist workers (CI's machine has two cores); a later `-n 0` in ``args``
-        # runs the tests in one process (e.g. for --pdb).
-        [str(BIN / "python"), "-m", "pytest", "-n", "2", *args],
+        # runs the tests in one process (e.g. for --pdb). loadgroup: the tests of one
+        # xdist_group (those on the MLflow server) share a worker, and its one server.
+        [str(BIN / "python"), "-m", "pytest", "-n", "2", "--dist", "loadgroup", *args],
     ]
     for step in steps:
         print("dev.py:", " ".join(Path(step[0]).name if i == 0 else a

@@ -189,10 +189,12 @@ def fake_slack() -> Iterator[FakeSlack]:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """A test on the MLflow server is marked `mlflow` (for -m), as if written so."""
+    """A test on the MLflow server is marked `mlflow` (for -m), as if written so, and
+    grouped on one pytest-xdist worker (`--dist loadgroup`): one server starts, not two."""
     for item in items:
         if "mlflow_server" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.mlflow)
+            item.add_marker(pytest.mark.xdist_group("mlflow"))
 
 
 def pytest_report_header() -> str:

@@ -5,7 +5,8 @@ cursor (less a margin for the training machines' clocks), and fetches the linked
 search cannot see (linked by hand long ago). What each run does, once across replicas
 (guarded updates in the transaction that queues the messages):
 
-- it runs while its experiment is proposed: the thread says so, the owner gets Start;
+- it runs while its experiment is proposed: the thread says so, the owner gets Start
+  (once per experiment);
 - it finished: its predictions file becomes an evaluation (the upload's own path);
 - it failed or was killed, or its file was refused: one line in the thread.
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.domain.errors import MlflowError, MlflowUnavailable, MlgovError, NotFound, StorageError
@@ -34,8 +36,8 @@ MARGIN_MS = 60 * 60 * 1000
 TAG_FILTER = f"tags.`{TAG}` ILIKE '%'"
 EXPERIMENTS_PER_SEARCH = 100
 ACTIVE = frozenset({"RUNNING", "SCHEDULED"})
-GONE = "RESOURCE_DOES_NOT_EXIST"
-JOB = "mlflow-sync"  # MLflow's error code for a run deleted for good
+GONE = "RESOURCE_DOES_NOT_EXIST"  # MLflow's error code for a run deleted for good
+JOB = "mlflow-sync"
 
 
 def run_mlflow_sync(
@@ -58,25 +60,24 @@ def run_mlflow_sync(
     with db.read() as uow:
         for row in uow.mlflow_runs.known([r.run_id for r in runs]).values():
             followed.setdefault(row.run_id, []).append(row)
-    sync = _Sync(db, notices, mlflow, now, timezone, teams)
-    done: list[str] = []
-    open_starts: list[int] = []
-    for run in runs:
-        rows = followed.get(run.run_id, [])
-        try:
-            settled = sync.follow(run, rows, done)
-        except MlflowUnavailable as exc:
-            log.warning("mlflow-sync: run %s waits: %s", run.run_id, exc)
-            done.append(f"run {run.run_id}: MLflow is unreachable; it is tried again later")
-            settled = False
-        if not settled and run.start_time_ms is not None:
-            open_starts.append(run.start_time_ms)
+    sync = _Sync(db, notices, mlflow, now, timezone)
+    new = [run for run in runs if run.run_id not in followed]
+    for row in sync.link_from_tags(new, teams):
+        followed.setdefault(row.run_id, []).append(row)
+    due = [
+        (run, row)
+        for run in runs
+        for row in followed.get(run.run_id, [])
+        if not row.done and row.experiment_number is not None
+    ]
+    waiting = sync.take_steps(due)
+    open_starts = [r.start_time_ms for r in runs if r.run_id in waiting and r.start_time_ms]
     starts = [r.start_time_ms for r in runs if r.start_time_ms is not None]
     if starts:
         with db.write() as uow:
             uow.mlflow_runs.advance_cursor(min(open_starts) if open_starts else max(starts), now)
             uow.commit()
-    return done
+    return sync.done
 
 
 def _changed_runs(
@@ -104,109 +105,140 @@ def _changed_runs(
     return runs
 
 
+@dataclass(frozen=True)
+class _End:
+    """What to record of a run that ended (or was deleted), and whether to tell the thread."""
+
+    run: Run
+    row: LinkedRun
+    outcome: Outcome
+    note: str = ""
+    tell: bool = False
+
+
 class _Sync:
-    """One sync's state: where it writes, what it tells, and when it is."""
+    """One sync: where it writes, what it tells, when it is, and what it did (``done``).
+
+    Writes are batched (one transaction for the new links, one for the running runs, one
+    for the ended runs); only an import has a transaction of its own (the upload's).
+    """
 
     def __init__(
-        self,
-        db: Database,
-        notices: Notices,
-        mlflow: MlflowSource,
-        now: datetime,
-        timezone: str,
-        teams: list[str],
+        self, db: Database, notices: Notices, mlflow: MlflowSource, now: datetime, timezone: str
     ) -> None:
         self.db, self.notices, self.mlflow, self.now = db, notices, mlflow, now
-        self.timezone, self.teams = timezone, teams
+        self.timezone = timezone
+        self.done: list[str] = []
 
-    def follow(self, run: Run, rows: list[LinkedRun], done: list[str]) -> bool:
-        """Take what is due for ``run``; True when nothing is left to do with it."""
-        if not rows:
-            row = self._link_from_tag(run, done)
-            if row is None:
-                return True
-            rows = [row]
-        settled = True
-        for row in rows:
-            settled = self._step(run, row, done) and settled
-        return settled
-
-    def _link_from_tag(self, run: Run, done: list[str]) -> LinkedRun | None:
-        tag = run.tags.get(TAG, "")
-        if len(self.teams) != 1:
-            log.warning(
-                "mlflow-sync: run %s is tagged %s=%r, but this mlgov serves %d workspaces:"
-                " link it by hand (/exp link) in the right one",
-                run.run_id, TAG, tag[:64], len(self.teams),
-            )
-            return None
-        team = self.teams[0]
-        number = tagged_number(tag)
+    def link_from_tags(self, runs: list[Run], teams: list[str]) -> list[LinkedRun]:
+        """Follow the new tagged runs; a tag naming no experiment is logged and skipped."""
+        if not runs:
+            return []
+        if len(teams) != 1:
+            for run in runs:
+                log.warning(
+                    "mlflow-sync: run %s is tagged %s=%r, but this mlgov serves %d workspaces:"
+                    " link it by hand (/exp link) in the right one",
+                    run.run_id, TAG, run.tags.get(TAG, "")[:64], len(teams),
+                )
+            return []
+        team = teams[0]
+        linked: list[LinkedRun] = []
         with self.db.write() as uow:
-            experiment = uow.experiments.get(team, number) if number is not None else None
-            uow.mlflow_runs.link(
-                team,
-                run.run_id,
-                experiment.id if experiment else None,
-                tag=tag,
-                status=run.status,
-                url=self.mlflow.client.run_url(run),
-                name=run.name,
-                linked_by=BY_TAG,
-                started_at=_when(run.start_time_ms),
-                now=self.now,
-            )
-            linked = uow.mlflow_runs.get(team, run.run_id)
+            for run in runs:
+                tag = run.tags.get(TAG, "")
+                number = tagged_number(tag)
+                experiment = uow.experiments.get(team, number) if number is not None else None
+                uow.mlflow_runs.link(
+                    team,
+                    run.run_id,
+                    experiment.id if experiment else None,
+                    tag=tag,
+                    status=run.status,
+                    url=self.mlflow.client.run_url(run),
+                    name=run.name,
+                    linked_by=BY_TAG,
+                    started_at=_when(run.start_time_ms),
+                    now=self.now,
+                )
+                row = uow.mlflow_runs.get(team, run.run_id)
+                if row is not None:
+                    linked.append(row)
+                if experiment is None:
+                    log.warning(
+                        "mlflow-sync: run %s is tagged %s=%r, which names no experiment of"
+                        " workspace %s: skipped",
+                        run.run_id, TAG, tag[:64], team,
+                    )
+                    self.done.append(
+                        f"run {run.run_id}: tagged {tag[:64]!r}, no such experiment; skipped"
+                    )
             uow.commit()
-        if experiment is None:
-            log.warning(
-                "mlflow-sync: run %s is tagged %s=%r, which names no experiment of workspace"
-                " %s: skipped",
-                run.run_id, TAG, tag[:64], team,
-            )
-            done.append(f"run {run.run_id}: tagged {tag[:64]!r}, no such experiment; skipped")
         return linked
 
-    def _step(self, run: Run, row: LinkedRun, done: list[str]) -> bool:
-        if row.done or row.experiment_number is None:
-            return True
-        number = row.experiment_number
-        if run.lifecycle_stage == "deleted":
-            self._finish(run, row, Outcome.SKIPPED, done, note="deleted in MLflow")
-            return True
-        if run.status in ACTIVE:
-            self._running(run, row, number, done)
-            return False
-        if run.status == "FINISHED":
-            return self._import(run, row, number, done)
-        self._finish(run, row, Outcome.FAILED, done, tell=True)
-        return True
+    def take_steps(self, due: list[tuple[Run, LinkedRun]]) -> set[str]:
+        """Do what each run is due; the ids of the runs not done with (to look at again)."""
+        waiting: set[str] = set()
+        running: list[tuple[Run, LinkedRun]] = []
+        ends: list[_End] = []
+        for run, row in due:
+            if run.lifecycle_stage == "deleted":
+                ends.append(_End(run, row, Outcome.SKIPPED, "deleted in MLflow"))
+            elif run.status in ACTIVE:
+                running.append((run, row))
+                waiting.add(run.run_id)
+            elif run.status != "FINISHED":
+                ends.append(_End(run, row, Outcome.FAILED, tell=True))
+            else:
+                try:
+                    end = self._import(run, row)
+                except MlflowUnavailable as exc:
+                    log.warning("mlflow-sync: run %s waits: %s", run.run_id, exc)
+                    self.done.append(f"run {run.run_id}: MLflow is unreachable; tried again later")
+                    waiting.add(run.run_id)
+                    continue
+                if end is not None:
+                    ends.append(end)
+        self._keep_running(running)
+        self._record_ends(ends)
+        return waiting
 
-    def _running(self, run: Run, row: LinkedRun, number: int, done: list[str]) -> None:
-        """Keep the run's status; offer Start once while the experiment is proposed."""
-        if run.status == row.status and run.metrics == row.metrics and row.start_checked:
+    def _keep_running(self, running: list[tuple[Run, LinkedRun]]) -> None:
+        """Keep the runs' status; offer Start once when a run goes while its experiment is
+        proposed (once per experiment: the run ledger)."""
+        changed = [
+            (run, row)
+            for run, row in running
+            if run.status != row.status or run.metrics != row.metrics or not row.start_checked
+        ]
+        if not changed:
             return  # the every-minute case: nothing to write
         with self.db.write() as uow:
-            team = row.team_id
-            uow.mlflow_runs.refresh(team, run.run_id, run.status, run.name, run.metrics, self.now)
-            experiment = uow.experiments.get(team, number)
-            if (
-                uow.mlflow_runs.check_start(team, run.run_id, self.now)
-                and experiment is not None
-                and experiment.status is Status.PROPOSED
-                # Once per experiment, across replicas and runs.
-                and uow.ledger.claim(JOB, f"{team}:{experiment.key}", "start-offer", self.now)
-            ):
-                project = uow.projects.require(team, experiment.project)
-                url = row.url or self.mlflow.client.run_url(run)
-                for message in self.notices.mlflow_run_started(experiment, project, run, url):
-                    uow.outbox.add(message, self.now)
-                done.append(f"{experiment.key}: run {run.run_id} started; Start offered")
+            for run, row in changed:
+                team = row.team_id
+                uow.mlflow_runs.refresh(
+                    team, run.run_id, run.status, run.name, run.metrics, self.now
+                )
+                experiment = uow.experiments.get(team, row.experiment_number or 0)
+                if (
+                    uow.mlflow_runs.check_start(team, run.run_id, self.now)
+                    and experiment is not None
+                    and experiment.status is Status.PROPOSED
+                    and uow.ledger.claim(JOB, f"{team}:{experiment.key}", "start-offer", self.now)
+                ):
+                    project = uow.projects.require(team, experiment.project)
+                    messages = self.notices.mlflow_run_started(experiment, project, run, row.url)
+                    for message in messages:
+                        uow.outbox.add(message, self.now)
+                    self.done.append(f"{experiment.key}: run {run.run_id} started; Start offered")
             uow.commit()
 
-    def _import(self, run: Run, row: LinkedRun, number: int, done: list[str]) -> bool:
+    def _import(self, run: Run, row: LinkedRun) -> _End | None:
+        """Import the finished run's predictions; what to record instead when there is
+        nothing to import or the file was refused (None: imported, or by another)."""
         actor = Actor(row.team_id, MLFLOW_ACTOR, pipeline=True)
         ctx = Context(actor, self.now, self.notices, self.timezone, mlflow=self.mlflow)
+        number = row.experiment_number or 0
         try:
             recorded = import_run(
                 self.db, ctx, self.mlflow, run, number, event_id=f"mlflow-run:{run.run_id}"
@@ -214,52 +246,45 @@ class _Sync:
         except (MlflowUnavailable, StorageError):
             raise
         except NoPredictions:
-            self._finish(run, row, Outcome.NO_PREDICTIONS, done)
-            return True
+            return _End(run, row, Outcome.NO_PREDICTIONS)
         except NotFound as exc:  # the experiment went away meanwhile
-            self._finish(run, row, Outcome.SKIPPED, done, note=str(exc))
-            return True
+            return _End(run, row, Outcome.SKIPPED, str(exc))
         except MlgovError as exc:
-            self._finish(run, row, Outcome.REFUSED, done, note=str(exc), tell=True)
-            return True
+            return _End(run, row, Outcome.REFUSED, str(exc), tell=True)
         if recorded is not None:
-            done.append(
+            self.done.append(
                 f"{recorded.experiment.key}: run {run.run_id} imported as evaluation"
                 f" #{recorded.evaluation_id}"
             )
-        return True
+        return None
 
-    def _finish(
-        self,
-        run: Run,
-        row: LinkedRun,
-        outcome: Outcome,
-        done: list[str],
-        *,
-        note: str = "",
-        tell: bool = False,
-    ) -> None:
-        """Record the run's end once; ``tell``: one line in the experiment's thread."""
+    def _record_ends(self, ends: list[_End]) -> None:
+        """Record each ended run once; one line in the thread for those told."""
+        if not ends:
+            return
         with self.db.write() as uow:
-            team = row.team_id
-            if run.status != "DELETED":
-                uow.mlflow_runs.refresh(
-                    team, run.run_id, run.status, run.name, run.metrics, self.now
+            for end in ends:
+                run, row, team = end.run, end.row, end.row.team_id
+                if run.lifecycle_stage != "deleted":
+                    uow.mlflow_runs.refresh(
+                        team, run.run_id, run.status, run.name, run.metrics, self.now
+                    )
+                note = end.note[:2000]
+                if not uow.mlflow_runs.finish(team, run.run_id, end.outcome, self.now, note=note):
+                    continue  # another replica did
+                experiment = uow.experiments.get(team, row.experiment_number or 0)
+                if end.tell and experiment is not None:
+                    project = uow.projects.require(team, experiment.project)
+                    problem = note if end.outcome is Outcome.REFUSED else ""
+                    for message in self.notices.mlflow_run_ended(
+                        experiment, project, run, row.url, problem
+                    ):
+                        uow.outbox.add(message, self.now)
+                self.done.append(
+                    f"EXP-{row.experiment_number}: run {run.run_id} {end.outcome.value}"
+                    + (f" ({note})" if note else "")
                 )
-            if not uow.mlflow_runs.finish(team, run.run_id, outcome, self.now, note=note[:2000]):
-                return  # another replica did
-            experiment = uow.experiments.get(team, row.experiment_number or 0)
-            if tell and experiment is not None:
-                project = uow.projects.require(team, experiment.project)
-                url = row.url or self.mlflow.client.run_url(run)
-                problem = note if outcome is Outcome.REFUSED else ""
-                for message in self.notices.mlflow_run_ended(
-                    experiment, project, run, url, problem
-                ):
-                    uow.outbox.add(message, self.now)
             uow.commit()
-        key = f"EXP-{row.experiment_number}"
-        done.append(f"{key}: run {run.run_id} {outcome.value}" + (f" ({note})" if note else ""))
 
 
 def _when(ms: int | None) -> datetime | None:
