@@ -85,7 +85,7 @@ def import_run(
     if path is None:
         raise NoPredictions(
             f"MLflow run {run.run_id} has no predictions file under {source.artifact}"
-            f" ({', '.join(ARTIFACT_SUFFIXES)}); log one there, or name it with --artifact."
+            f" ({', '.join(ARTIFACT_SUFFIXES)}); log one there."
         )
     data = source.client.download_artifact(run.run_id, path)
     evaluation = parse_evaluation(data, filename=PurePosixPath(path).name, kind=kind)
