@@ -79,6 +79,8 @@ class MlflowServer:
             "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true",
             "MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY": self.webhook_key,
             "MLFLOW_WEBHOOK_CACHE_TTL": "1",
+            # Its job runner (seven huey processes) serves GenAI jobs no test needs.
+            "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
         }
         command = [
             str(MLFLOW_PYTHON), "-m", "mlflow", "server",

@@ -268,8 +268,12 @@ def test_a_run_is_linked_by_its_id_or_its_url_and_tagged_in_mlflow(
 
     said = ok(app, "UBOB", "/exp", f"link EXP-2 mlflow:{by_id}")
     assert "linked to EXP-2" in said
-    said = ok(app, "UBOB", "/exp", f"link EXP-2 <{page}>")
-    assert "linked to EXP-2" in said
+    upload(app, "UBOB", f"exp link EXP-2 <{page}>", [], "Elink")  # a mention, pasted URL
+    app.fake.wait_for(  # the reply, in the thread for all: it changed something
+        "chat.postMessage",
+        predicate=lambda c: "linked to EXP-2: mlgov follows it" in c.params["text"]
+        and bool(c.params.get("thread_ts")),
+    )
 
     assert run_tags(mlflow_server, by_id)[TAG] == "EXP-2"
     assert run_tags(mlflow_server, by_url)[TAG] == "EXP-2"
