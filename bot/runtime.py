@@ -26,6 +26,7 @@ from bot.services.inbox_worker import (
     AcksFirst,
     InboxWorker,
 )
+from bot.services.ports import MlflowSource
 from bot.slack.dispatch import Dispatcher
 from bot.slack.notices import SlackNotices
 from storage import migrate
@@ -44,6 +45,15 @@ OWN_THREADS = 4
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def mlflow_source(settings: Settings) -> MlflowSource | None:
+    """The MLflow server to follow, or None when MLFLOW_TRACKING_URI is not set."""
+    if not settings.has_mlflow:
+        return None
+    from bot.mlflow.client import MlflowClient
+
+    return MlflowSource(MlflowClient.from_settings(settings), settings.mlflow_artifact)
 
 
 def _owner() -> str:
@@ -86,7 +96,9 @@ class Runtime:
             migrate.upgrade(engine)
         migrate.ensure_current(engine)
         db = Database(SessionFactories(engine))
-        dispatcher = Dispatcher(db, clock, SlackNotices(), settings.admins, settings.timezone)
+        dispatcher = Dispatcher(
+            db, clock, SlackNotices(), settings.admins, settings.timezone, mlflow_source(settings)
+        )
         return cls(settings, db, dispatcher, clock)
 
     def start_outbox(
@@ -135,7 +147,8 @@ class Runtime:
 
     def job_env(self) -> JobEnv:
         deliver = self.outbox.deliver_due if self.outbox is not None else None
-        return JobEnv(self.db, self.dispatcher.notices, self.settings.timezone, deliver)
+        d = self.dispatcher
+        return JobEnv(self.db, d.notices, self.settings.timezone, deliver, d.mlflow)
 
     def start_scheduler(self, names: tuple[str, ...] | None = None) -> Any:
         """Run the scheduled jobs in the background (every replica may; see bot.jobs)."""

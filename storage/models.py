@@ -555,3 +555,7 @@ class HomeViewRow(Base):
     user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     opened_at: Mapped[datetime] = mapped_column(UtcDateTime)
     published_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+# Rows kept in modules of their own register on Base.metadata here (migrations, drift test).
+from storage import mlflow_rows as _mlflow_rows  # noqa: E402, F401

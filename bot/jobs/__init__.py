@@ -12,8 +12,9 @@ from bot.domain.model import OutgoingMessage
 from bot.services.digest import run_digest
 from bot.services.home import refresh_homes
 from bot.services.housekeeping import run_housekeeping
+from bot.services.mlflow_sync import run_mlflow_sync
 from bot.services.nudges import run_stale_nudges
-from bot.services.ports import Notices
+from bot.services.ports import MlflowSource, Notices
 from bot.services.reviews import run_review_reminders
 from bot.services.rotation import run_rotation
 from storage.rehearsal import Rehearsal
@@ -22,12 +23,14 @@ from storage.unit_of_work import Database
 
 @dataclass(frozen=True)
 class JobEnv:
-    """What jobs need; ``deliver`` sends the outbox now (None without Slack)."""
+    """What jobs need; ``deliver`` sends the outbox now (None without Slack); ``mlflow``
+    the MLflow server runs are followed on (None: MLFLOW_TRACKING_URI is not set)."""
 
     db: Database
     notices: Notices
     timezone: str
     deliver: Callable[[], int] | None = None
+    mlflow: MlflowSource | None = None
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,8 @@ class Job:
     run: Callable[[JobEnv, datetime], list[str]]
     # What one run looks at, for `jobs list`: "project" jobs name the projects.
     covers: str = "project"
+    # Whether the schedule runs it here (`jobs run` always does, and says why it is off).
+    enabled: Callable[[JobEnv], bool] = lambda env: True
 
 
 def _outbox(env: JobEnv, now: datetime) -> list[str]:
@@ -89,6 +94,15 @@ JOBS: dict[str, Job] = {
             timedelta(seconds=30),
             lambda env, now: refresh_homes(env.db, env.notices, now, env.timezone),
             covers="people who opened the Home",
+        ),
+        Job(
+            "mlflow-sync",
+            "follow MLflow runs tagged mlgov.experiment: offer Start, import predictions,"
+            " report failures (off without MLFLOW_TRACKING_URI)",
+            timedelta(minutes=1),
+            lambda env, now: run_mlflow_sync(env.db, env.notices, env.mlflow, now, env.timezone),
+            covers="linked MLflow runs",
+            enabled=lambda env: env.mlflow is not None,
         ),
         Job(
             "outbox",

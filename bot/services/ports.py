@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -13,6 +14,7 @@ from bot.domain.parity import Parity
 from bot.domain.review import Decision, Review
 from bot.domain.rotation import Agenda, RotationConfig, Slot, Topic
 from bot.domain.summary import Summary
+from bot.mlflow.entities import ArtifactFile, Run
 
 if TYPE_CHECKING:
     from bot.services.digest import Digest
@@ -136,6 +138,15 @@ class Notices(Protocol):
         *,
         submitted_by: str = "",
         filename: str = "",
+        logged: Mapping[str, float] | None = None,
+    ) -> list[OutgoingMessage]: ...
+
+    def mlflow_run_started(
+        self, experiment: Experiment, project: Project, run: Run, url: str
+    ) -> list[OutgoingMessage]: ...
+
+    def mlflow_run_ended(
+        self, experiment: Experiment, project: Project, run: Run, url: str, problem: str = ""
     ) -> list[OutgoingMessage]: ...
 
     def evaluation_computing(
@@ -165,6 +176,34 @@ class Notices(Protocol):
     def home_published(self, team_id: str, user_id: str, home: Home) -> list[OutgoingMessage]: ...
 
 
+class MlflowTracking(Protocol):
+    """MLflow's REST API, as far as following runs needs it (bot.mlflow.client)."""
+
+    def search_experiment_ids(self) -> list[str]: ...
+
+    def iter_runs(
+        self, experiment_ids: Sequence[str], filter_string: str = "", order_by: Sequence[str] = ()
+    ) -> Iterator[Run]: ...
+
+    def get_run(self, run_id: str) -> Run: ...
+
+    def set_run_tag(self, run_id: str, key: str, value: str) -> None: ...
+
+    def list_artifacts(self, run_id: str, path: str = "") -> list[ArtifactFile]: ...
+
+    def download_artifact(self, run_id: str, path: str) -> bytes: ...
+
+    def run_url(self, run: Run) -> str: ...
+
+
+@dataclass(frozen=True)
+class MlflowSource:
+    """The MLflow server mlgov follows, and where runs keep their predictions."""
+
+    client: MlflowTracking
+    artifact: str = "mlgov/predictions"  # MLGOV_MLFLOW_ARTIFACT
+
+
 @dataclass(frozen=True)
 class Context:
     """Who acts, when, and how changes are announced: passed to every use case."""
@@ -174,3 +213,4 @@ class Context:
     notices: Notices
     timezone: str = "UTC"  # the team's default (MLGOV_TIMEZONE)
     channel: str = ""  # where the command was typed, when it came from a channel
+    mlflow: MlflowSource | None = None  # None: MLFLOW_TRACKING_URI is not set

@@ -46,6 +46,7 @@ class AppUnderTest:
         *,
         poll_seconds: float = 0.2,
         first_retry_delay: float = 0.05,
+        settings: dict[str, Any] | None = None,
     ) -> None:
         self.fake = fake
         self.settings = Settings(
@@ -55,6 +56,7 @@ class AppUnderTest:
             database_url=database_url,
             admins=frozenset({ADMIN}),
             api_token=API_TOKEN,
+            **(settings or {}),  # e.g. mlflow_tracking_uri
         )
         self.runtime = Runtime.create(self.settings)
         client = web_client("xoxb-test", fake.api_url)
