@@ -124,6 +124,18 @@ class Notices(Protocol):
         reason: str,
     ) -> list[OutgoingMessage]: ...
 
+    def model_blocked(
+        self,
+        experiment: Experiment,
+        project: Project,
+        model: str,
+        version: str,
+        aliases: tuple[str, ...],
+        unmet: list[str],
+        managers: list[str],
+        link: str | None,
+    ) -> list[OutgoingMessage]: ...
+
     def evaluation_recorded(
         self,
         experiment: Experiment,
