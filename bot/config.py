@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import TypedDict
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -13,6 +14,10 @@ from bot.domain.errors import ConfigError
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+DEFAULT_MLFLOW_ARTIFACT = "mlgov/predictions"
+# The only files mlgov ever downloads from MLflow: an evaluation's formats, as uploads.
+MLFLOW_ARTIFACT_SUFFIXES = (".csv", ".parquet", ".json")
+MLFLOW_OFF = "MLflow is off: MLFLOW_TRACKING_URI is not set (see the README, With MLflow)."
 
 
 @dataclass(frozen=True)
@@ -28,6 +33,23 @@ class Settings:
     port: int = 3000
     # None: INFO for the service, WARNING in the shell (whose output is the conversation).
     log_level: str | None = None
+    # MLflow (SPEC §12); no tracking URI: everything MLflow is off.
+    mlflow_tracking_uri: str | None = None
+    mlflow_tracking_token: str | None = field(default=None, repr=False)
+    mlflow_username: str | None = None
+    mlflow_password: str | None = field(default=None, repr=False)
+    mlflow_webhook_secret: str | None = field(default=None, repr=False)
+    mlflow_artifact: str = DEFAULT_MLFLOW_ARTIFACT
+
+    @property
+    def has_mlflow(self) -> bool:
+        return bool(self.mlflow_tracking_uri)
+
+    def require_mlflow(self) -> str:
+        """The tracking URI, or a ConfigError saying that MLflow is off."""
+        if not self.mlflow_tracking_uri:
+            raise ConfigError(MLFLOW_OFF)
+        return self.mlflow_tracking_uri
 
     @property
     def has_slack(self) -> bool:
@@ -93,6 +115,7 @@ class Settings:
                 f"MLGOV_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)},"
                 f" not {get('MLGOV_LOG_LEVEL')!r}."
             )
+        mlflow = _mlflow_settings(get)
         database_url = get("DATABASE_URL") or f"sqlite:///{(cwd or Path.cwd()) / 'mlgov.db'}"
         return cls(
             slack_bot_token=bot_token,
@@ -105,4 +128,61 @@ class Settings:
             api_token=get("MLGOV_API_TOKEN"),
             port=int(port_text),
             log_level=log_level,
+            **mlflow,
         )
+
+
+class _MlflowSettings(TypedDict):
+    mlflow_tracking_uri: str | None
+    mlflow_tracking_token: str | None
+    mlflow_username: str | None
+    mlflow_password: str | None
+    mlflow_webhook_secret: str | None
+    mlflow_artifact: str
+
+
+def _mlflow_settings(get: Callable[[str], str | None]) -> _MlflowSettings:
+    """MLflow's own variable names for the connection, mlgov's for the rest (validated)."""
+    uri = get("MLFLOW_TRACKING_URI")
+    if uri is not None:
+        parsed = urlparse(uri)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ConfigError(
+                f"MLFLOW_TRACKING_URI must be the http(s) URL of an MLflow server, not {uri!r}."
+            )
+        if parsed.username or parsed.password:  # it would show wherever the URL is shown
+            raise ConfigError(
+                "MLFLOW_TRACKING_URI must not hold credentials; set MLFLOW_TRACKING_USERNAME"
+                " and MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN)."
+            )
+        uri = uri.rstrip("/")
+    token, user, password = (
+        get("MLFLOW_TRACKING_TOKEN"),
+        get("MLFLOW_TRACKING_USERNAME"),
+        get("MLFLOW_TRACKING_PASSWORD"),
+    )
+    if bool(user) != bool(password):
+        raise ConfigError("MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD go together.")
+    if token and user:
+        raise ConfigError(
+            "Set MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/PASSWORD, not both."
+        )
+    artifact = (get("MLGOV_MLFLOW_ARTIFACT") or DEFAULT_MLFLOW_ARTIFACT).strip("/")
+    parts = artifact.split("/")
+    suffix = PurePosixPath(artifact).suffix
+    if ".." in parts or "" in parts or "\\" in artifact or (
+        suffix and suffix.lower() not in MLFLOW_ARTIFACT_SUFFIXES
+    ):
+        raise ConfigError(
+            "MLGOV_MLFLOW_ARTIFACT must be a path inside a run's artifacts (like"
+            f" {DEFAULT_MLFLOW_ARTIFACT}), ending in {', '.join(MLFLOW_ARTIFACT_SUFFIXES)} or"
+            f" in none of them, not {artifact!r}."
+        )
+    return {
+        "mlflow_tracking_uri": uri,
+        "mlflow_tracking_token": token,
+        "mlflow_username": user,
+        "mlflow_password": password,
+        "mlflow_webhook_secret": get("MLGOV_MLFLOW_WEBHOOK_SECRET"),
+        "mlflow_artifact": artifact,
+    }

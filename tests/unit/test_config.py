@@ -169,3 +169,53 @@ def test_require_slack_without_secret_or_app_token_names_both() -> None:
     message = str(refused.value)
     assert "SLACK_SIGNING_SECRET" in message and "SLACK_APP_TOKEN" in message
     assert "\n" not in message
+
+
+def test_mlflow_is_off_until_a_tracking_uri_is_set() -> None:
+    settings = Settings.from_env({})
+    assert not settings.has_mlflow and settings.mlflow_artifact == "mlgov/predictions"
+    with pytest.raises(ConfigError, match="MLflow is off: MLFLOW_TRACKING_URI is not set"):
+        settings.require_mlflow()
+
+
+def test_mlflow_settings_are_read_with_mlflows_own_names() -> None:
+    settings = Settings.from_env(
+        {
+            "MLFLOW_TRACKING_URI": "https://mlflow.example.com/",
+            "MLFLOW_TRACKING_TOKEN": "dapi-123",
+            "MLGOV_MLFLOW_WEBHOOK_SECRET": "whsec",
+            "MLGOV_MLFLOW_ARTIFACT": "/eval/holdout.parquet",
+        }
+    )
+    assert settings.require_mlflow() == "https://mlflow.example.com"
+    assert (settings.mlflow_tracking_token, settings.mlflow_webhook_secret) == ("dapi-123", "whsec")
+    assert settings.mlflow_artifact == "eval/holdout.parquet"
+    assert "dapi-123" not in repr(settings) and "whsec" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"MLFLOW_TRACKING_URI": "file:///tmp/mlruns"}, "MLFLOW_TRACKING_URI"),
+        ({"MLFLOW_TRACKING_URI": "databricks"}, "MLFLOW_TRACKING_URI"),
+        ({"MLFLOW_TRACKING_URI": "https://ada:pw@mlflow.example.com"}, "must not hold credentials"),
+        ({"MLFLOW_TRACKING_USERNAME": "ada"}, "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PA"),
+        (
+            {
+                "MLFLOW_TRACKING_TOKEN": "t",
+                "MLFLOW_TRACKING_USERNAME": "ada",
+                "MLFLOW_TRACKING_PASSWORD": "pw",
+            },
+            "not both",
+        ),
+        ({"MLGOV_MLFLOW_ARTIFACT": "model/model.pkl"}, "MLGOV_MLFLOW_ARTIFACT"),
+        ({"MLGOV_MLFLOW_ARTIFACT": "../etc/passwd"}, "MLGOV_MLFLOW_ARTIFACT"),
+        ({"MLGOV_MLFLOW_ARTIFACT": "mlgov//predictions"}, "MLGOV_MLFLOW_ARTIFACT"),
+    ],
+)
+def test_a_bad_mlflow_setting_stops_with_one_line_naming_it(
+    env: dict[str, str], named: str
+) -> None:
+    with pytest.raises(ConfigError, match=named) as error:
+        Settings.from_env(env)
+    assert "\n" not in str(error.value)
