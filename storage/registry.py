@@ -58,9 +58,7 @@ class RegistryVersions:
                 "seen_at": now,
             },
         )
-        self._due(
-            (RegistryVersionRow.model == model, RegistryVersionRow.version == version), now
-        )
+        self._due((RegistryVersionRow.model == model, RegistryVersionRow.version == version), now)
 
     def mark_experiments(self, experiment_ids: Collection[int], now: datetime) -> int:
         """Checks owed on every known version of these experiments (their gate may move)."""

@@ -31,7 +31,9 @@ from storage.unit_of_work import Database
 
 log = logging.getLogger(__name__)
 PATH = "/mlflow/webhook"
-SIGNATURE, DELIVERY_ID, TIMESTAMP = "X-MLflow-Signature", "X-MLflow-Delivery-Id", "X-MLflow-Timestamp"
+SIGNATURE = "X-MLflow-Signature"
+DELIVERY_ID = "X-MLflow-Delivery-Id"
+TIMESTAMP = "X-MLflow-Timestamp"
 FIVE_MINUTES = 5 * 60  # older (or that much in the future) is refused: a replay
 MAX_BODY = 1 << 20  # a registry event is a few hundred bytes
 WEBHOOK_OFF = "MLflow webhooks are off: set MLGOV_MLFLOW_WEBHOOK_SECRET (see the README)."

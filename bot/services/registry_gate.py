@@ -32,7 +32,7 @@ from bot.domain.registry import (
     registry_gate,
     warnings_due,
 )
-from bot.domain.review import ReviewKind
+from bot.domain.review import Review, ReviewKind
 from bot.mlflow.entities import ModelVersion, RegisteredModel, Run
 from bot.services.ports import Notices
 from bot.services.review_staffing import managers_of
@@ -176,7 +176,9 @@ class RegistryGate:
                 return None
             raise
 
-    def _decide(self, known: KnownVersion, version: ModelVersion, run: Run | None) -> GateTags | None:
+    def _decide(
+        self, known: KnownVersion, version: ModelVersion, run: Run | None
+    ) -> GateTags | None:
         """Record what the version's gate is and warn about it (once per registration and
         alias); the tags it should carry (None: its run belongs to no experiment)."""
         now = self.clock()
@@ -200,12 +202,7 @@ class RegistryGate:
             assert project is not None  # an experiment's project is never deleted
             review = uow.reviews.latest(experiment.id, ReviewKind.RESULTS)
             unmet = registry_gate(experiment, review, project.rules.quorum)
-            approved_by: list[str] = []
-            if review is not None and not unmet:
-                approvers = sorted(review.approvals(experiment.owner_id))
-                approved_by = [_named(uow, experiment.team_id, who) for who in approvers]
-            seen = [d.evaluation for d in review.latest().values() if d.approve and not d.dismissed] if review else []
-            evaluation = _evaluation(uow, max((e for e in seen if e is not None), default=None))
+            approved_by, evaluation = _approval(uow, experiment, review) if not unmet else ([], "")
             tags = gate_tags(experiment, unmet, approved_by, evaluation)
             due = warnings_due(version.aliases, current.warned) if unmet else ()
             if due:
@@ -294,6 +291,18 @@ def _experiment_of(uow: UnitOfWork, version: ModelVersion, run: Run | None) -> E
     if match is None or len(teams) != 1:
         return None
     return uow.experiments.get(teams[0], int(match.group(1)))
+
+
+def _approval(
+    uow: UnitOfWork, experiment: Experiment, review: Review | None
+) -> tuple[list[str], str]:
+    """Who approved (by name where known) and the evaluation their approvals are about."""
+    if review is None:
+        return [], ""
+    approvers = sorted(review.approvals(experiment.owner_id))
+    seen = [d.evaluation for r, d in review.latest().items() if r in approvers]
+    latest = max((e for e in seen if e is not None), default=None)
+    return [_named(uow, experiment.team_id, who) for who in approvers], _evaluation(uow, latest)
 
 
 def _named(uow: UnitOfWork, team_id: str, user_id: str) -> str:

@@ -82,9 +82,7 @@ def test_a_rotated_secret_may_send_several_signatures() -> None:
         ({"timestamp": str(NOW + 301)}, "more than five minutes"),
     ],
 )
-def test_forged_unsigned_and_stale_deliveries_are_refused(
-    change: dict[str, str], why: str
-) -> None:
+def test_forged_unsigned_and_stale_deliveries_are_refused(change: dict[str, str], why: str) -> None:
     sent = {"secret": SECRET, "body": body(), "delivery_id": DELIVERY, "timestamp": str(NOW)}
     signature = mlflow_signature(SECRET, DELIVERY, sent["timestamp"], sent["body"])
     timestamp = change.get("timestamp", str(NOW))
@@ -128,9 +126,7 @@ def test_the_three_model_version_events_name_their_version() -> None:
     )
     alias = parse_delivery(json.loads(body()))
     tag = parse_delivery(
-        json.loads(
-            body("model_version_tag", "set", name="churn", version="3", key="k", value="v")
-        )
+        json.loads(body("model_version_tag", "set", name="churn", version="3", key="k", value="v"))
     )
     assert created == RegistryEvent("churn", "4", "created")
     assert alias == RegistryEvent("churn", "3", "alias", alias="champion")
