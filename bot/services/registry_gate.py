@@ -23,6 +23,7 @@ from bot.domain.model import KEY_PATTERN, Experiment
 from bot.domain.registry import (
     BLOCKED,
     EXPERIMENT,
+    GATE,
     PASSED,
     GateTags,
     KnownVersion,
@@ -157,11 +158,13 @@ class RegistryGate:
         tags = self._decide(known, version, run)
         if tags is not None:
             changes = tags.changes(version.tags)
+            # mlgov.gate goes last: whoever reads it finds its reasons or approvals there.
+            ordered = sorted(changes.set.items(), key=lambda item: item[0] == GATE)
             try:
-                for key, value in changes.set.items():
-                    self.mlflow.set_model_version_tag(known.model, known.version, key, value)
                 for key in changes.remove:
                     self.mlflow.delete_model_version_tag(known.model, known.version, key)
+                for key, value in ordered:
+                    self.mlflow.set_model_version_tag(known.model, known.version, key, value)
             except MlflowError as exc:
                 return self._later(known, exc)
         return self._settle(known)

@@ -46,6 +46,7 @@ class AppUnderTest:
         *,
         poll_seconds: float = 0.2,
         first_retry_delay: float = 0.05,
+        settings: dict[str, Any] | None = None,
     ) -> None:
         self.fake = fake
         self.settings = Settings(
@@ -55,6 +56,7 @@ class AppUnderTest:
             database_url=database_url,
             admins=frozenset({ADMIN}),
             api_token=API_TOKEN,
+            **(settings or {}),  # e.g. MLflow's
         )
         self.runtime = Runtime.create(self.settings)
         client = web_client("xoxb-test", fake.api_url)
@@ -71,6 +73,7 @@ class AppUnderTest:
         )
         # Stored requests run on worker threads, as in an embedded `mlgov serve`.
         self.runtime.start_inbox(client, threads=4, poll_seconds=poll_seconds)
+        self.runtime.start_registry(poll_seconds=poll_seconds)  # when MLflow is set
         self.bolt = build_bolt_app(client, SIGNING_SECRET, self.runtime.dispatcher)
         self.server = HttpServer(self.runtime.web_app(self.bolt), threads=8).start()
         self.url = self.server.url
