@@ -123,6 +123,13 @@ def test_a_champion_before_review_is_blocked_until_two_approvals_pass_it(
         assert "EXP-1" in warning and "no results review has been requested" in warning
     assert not texts(app, "UALICE", "champion")  # managers are told, not everyone
 
+    # Someone passes the gate by hand: MLflow tells mlgov, which sets it back.
+    mlflow_server.run_python(
+        "from mlflow import MlflowClient\n"
+        "MlflowClient().set_model_version_tag('churn', '1', 'mlgov.gate', 'passed')"
+    )
+    wait_until(lambda: tags_of(mlflow_server).get("mlgov.gate") == "blocked", TIMEOUT)
+
     y, _, strong = held_out()
     status, _ = api_post(
         app, "/api/v1/experiments/EXP-1/evaluations", csv_of(y, strong), "text/csv"
