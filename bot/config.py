@@ -11,13 +11,12 @@ from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.domain.errors import ConfigError
+from bot.domain.mlflow_runs import ARTIFACT_SUFFIXES as MLFLOW_ARTIFACT_SUFFIXES
+from bot.domain.mlflow_runs import MLFLOW_OFF
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 DEFAULT_MLFLOW_ARTIFACT = "mlgov/predictions"
-# The only files mlgov ever downloads from MLflow: an evaluation's formats, as uploads.
-MLFLOW_ARTIFACT_SUFFIXES = (".csv", ".parquet", ".json")
-MLFLOW_OFF = "MLflow is off: MLFLOW_TRACKING_URI is not set (see the README, With MLflow)."
 
 
 @dataclass(frozen=True)

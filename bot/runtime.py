@@ -26,6 +26,7 @@ from bot.services.inbox_worker import (
     AcksFirst,
     InboxWorker,
 )
+from bot.services.ports import MlflowSource
 from bot.slack.dispatch import Dispatcher
 from bot.slack.notices import SlackNotices
 from storage import migrate
@@ -44,6 +45,15 @@ OWN_THREADS = 4
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def mlflow_source(settings: Settings) -> MlflowSource | None:
+    """The MLflow server to follow, or None when MLFLOW_TRACKING_URI is not set."""
+    if not settings.has_mlflow:
+        return None
+    from bot.mlflow.client import MlflowClient
+
+    return MlflowSource(MlflowClient.from_settings(settings), settings.mlflow_artifact)
 
 
 def _owner() -> str:
@@ -87,7 +97,9 @@ class Runtime:
             migrate.upgrade(engine)
         migrate.ensure_current(engine)
         db = Database(SessionFactories(engine))
-        dispatcher = Dispatcher(db, clock, SlackNotices(), settings.admins, settings.timezone)
+        dispatcher = Dispatcher(
+            db, clock, SlackNotices(), settings.admins, settings.timezone, mlflow_source(settings)
+        )
         return cls(settings, db, dispatcher, clock)
 
     def start_outbox(
@@ -134,22 +146,22 @@ class Runtime:
         pending.set_function(lambda: float(store.pending_count()))
         return self.inbox
 
-    def start_registry(self, mlflow: Any | None = None, poll_seconds: float = 30.0) -> None:
+    def start_registry(self, poll_seconds: float = 30.0) -> None:
         """Check model versions in MLflow's registry against the gate in the background,
         woken by every commit that made a check due (nothing while MLflow is off)."""
-        if mlflow is None and not self.settings.has_mlflow:
+        source = self.dispatcher.mlflow
+        if source is None:
             return
-        from bot.mlflow.client import MlflowClient
         from bot.services.registry_gate import RegistryGate
 
-        client = mlflow or MlflowClient.from_settings(self.settings)
-        gate = RegistryGate(self.db, client, self.dispatcher.notices, self.clock)
+        gate = RegistryGate(self.db, source.client, self.dispatcher.notices, self.clock)
         self.gate_worker = OutboxWorker(gate, poll_seconds, name="mlgov-registry").start()
         self.db.on_registry(self.gate_worker.wake)
 
     def job_env(self) -> JobEnv:
         deliver = self.outbox.deliver_due if self.outbox is not None else None
-        return JobEnv(self.db, self.dispatcher.notices, self.settings.timezone, deliver)
+        d = self.dispatcher
+        return JobEnv(self.db, d.notices, self.settings.timezone, deliver, d.mlflow)
 
     def start_scheduler(self, names: tuple[str, ...] | None = None) -> Any:
         """Run the scheduled jobs in the background (every replica may; see bot.jobs)."""

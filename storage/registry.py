@@ -16,7 +16,8 @@ from sqlalchemy import func, literal, select, update
 from sqlalchemy.orm import Session
 
 from bot.domain.registry import KnownVersion
-from storage.models import RegistryVersionRow, UtcDateTime
+from storage.models import UtcDateTime
+from storage.registry_rows import RegistryVersionRow
 from storage.sql import affected, insert_ignoring_conflicts
 
 

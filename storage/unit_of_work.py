@@ -19,6 +19,7 @@ from storage.experiments import Experiments
 from storage.home import Homes
 from storage.inbox import Inbox
 from storage.ledger import RunLedger
+from storage.mlflow_runs import MlflowRuns
 from storage.pauses import Pauses
 from storage.registry import RegistryVersions
 from storage.repositories import (
@@ -78,6 +79,7 @@ class UnitOfWork:
         self.subscriptions = DigestSubscriptions(self.session)
         self.homes = Homes(self.session)
         self.digest = DigestReads(self.session)
+        self.mlflow_runs = MlflowRuns(self.session)
         self.registry = RegistryVersions(self.session)
         return self
 

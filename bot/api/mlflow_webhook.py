@@ -24,8 +24,8 @@ from datetime import datetime
 
 from flask import Blueprint, Response, jsonify, request
 
-from bot.config import MLFLOW_OFF
 from bot.domain.errors import StorageError, ValidationError
+from bot.domain.mlflow_runs import MLFLOW_OFF
 from bot.domain.registry import INBOX_KIND, INBOX_SENDER, parse_delivery
 from storage.unit_of_work import Database
 

@@ -82,6 +82,23 @@ class AddLink:
 
 
 @dataclass(frozen=True)
+class LinkMlflowRun:
+    """``/exp link EXP-7 mlflow:<run id>`` (or the run's pasted URL): follow the run.
+
+    The run is looked up (and tagged) in MLflow before the transaction
+    (bot.services.mlflow_links.prepare_link), which fills in what MLflow said of it.
+    """
+
+    number: int
+    run_id: str
+    pasted: str = ""  # the URL as pasted: kept as a plain link when MLflow is off
+    status: str = ""
+    name: str = ""
+    url: str = ""
+    started_ms: int | None = None
+
+
+@dataclass(frozen=True)
 class AddProject:
     slug: str
     channel_id: str
@@ -206,6 +223,7 @@ class EvaluateUpload:
     number: int
     kind: Kind | None = None
     new_holdout: bool = False  # recorded without comparison with the baseline
+    mlflow_run: str | None = None  # ``mlflow:<run id>``: the run's predictions, no file
 
 
 @dataclass(frozen=True)
@@ -255,6 +273,7 @@ Command = (
     | Step
     | EditExperiment
     | AddLink
+    | LinkMlflowRun
     | AddProject
     | ShowProject
     | AddMember

@@ -117,9 +117,10 @@ def experiment_key(number: int) -> str:
     return f"EXP-{number}"
 
 
-# The actor ids of pipelines (`mlgov eval push`, the HTTP API): shown as such, never as
-# a Slack user. Slack user ids are capitals (U…, W…), so they cannot collide.
-PIPELINE_ACTORS = frozenset({"cli", "api"})
+# The actor ids of pipelines (`mlgov eval push`, the HTTP API, runs imported from MLflow):
+# shown as such, never as a Slack user. Slack user ids are capitals (U…, W…), so they
+# cannot collide.
+PIPELINE_ACTORS = frozenset({"cli", "api", "mlflow"})
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.domain.errors import ValidationError
+from bot.domain.mlflow_runs import TAG
 from bot.domain.model import Experiment, Status
 from bot.domain.review import Review, gate
 
 GATE = "mlgov.gate"
 REASONS = "mlgov.gate.reasons"
-EXPERIMENT = "mlgov.experiment"
+EXPERIMENT = TAG  # mlgov.experiment: on runs and, by mlgov, on their model versions
 APPROVED_BY = "mlgov.approved_by"
 EVALUATION = "mlgov.evaluation"
 OWN_TAGS = (GATE, REASONS, EXPERIMENT, APPROVED_BY, EVALUATION)

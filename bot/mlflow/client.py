@@ -19,9 +19,10 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import PurePosixPath
 from typing import IO, Any
 
-from bot.config import MLFLOW_ARTIFACT_SUFFIXES, Settings
+from bot.config import Settings
 from bot.domain.errors import MlflowError, MlflowUnavailable, ValidationError
 from bot.domain.ingest import MAX_BYTES
+from bot.domain.mlflow_runs import ARTIFACT_SUFFIXES as MLFLOW_ARTIFACT_SUFFIXES
 from bot.mlflow.entities import ArtifactFile, ModelVersion, RegisteredModel, Run
 
 log = logging.getLogger(__name__)

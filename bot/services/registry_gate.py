@@ -15,14 +15,13 @@ import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from bot.domain.errors import MlflowError
 from bot.domain.evaluation import EvaluationRecord
-from bot.domain.model import KEY_PATTERN, Experiment
+from bot.domain.mlflow_runs import TAG, tagged_number
+from bot.domain.model import Experiment
 from bot.domain.registry import (
     BLOCKED,
-    EXPERIMENT,
     GATE,
     PASSED,
     GateTags,
@@ -34,8 +33,8 @@ from bot.domain.registry import (
     warnings_due,
 )
 from bot.domain.review import Review, ReviewKind
-from bot.mlflow.entities import ModelVersion, RegisteredModel, Run
-from bot.services.ports import Notices
+from bot.mlflow.entities import ModelVersion, Run
+from bot.services.ports import MlflowApi, Notices
 from bot.services.review_staffing import managers_of
 from storage.unit_of_work import Database, UnitOfWork
 
@@ -44,26 +43,6 @@ FIRST_RETRY = timedelta(seconds=30)
 LAST_RETRY = timedelta(hours=1)
 MISSING = "RESOURCE_DOES_NOT_EXIST"
 BLOCKED_ACTION = "registry_blocked"  # audited with the experiment (its history shows it)
-
-
-class Registry(Protocol):
-    """What the gate asks of MLflow (bot.mlflow.client.MlflowClient)."""
-
-    base_url: str
-
-    def get_model_version(self, name: str, version: str) -> ModelVersion: ...
-
-    def get_run(self, run_id: str) -> Run: ...
-
-    def get_registered_model(self, name: str) -> RegisteredModel: ...
-
-    def search_model_versions(
-        self, filter_string: str = "", order_by: tuple[str, ...] = (), page_token: str = ""
-    ) -> tuple[list[ModelVersion], str]: ...
-
-    def set_model_version_tag(self, name: str, version: str, key: str, value: str) -> None: ...
-
-    def delete_model_version_tag(self, name: str, version: str, key: str) -> None: ...
 
 
 def record_event(uow: UnitOfWork, event: RegistryEvent, now: datetime) -> bool:
@@ -87,9 +66,10 @@ class RegistryGate:
     """Checks of model versions, for any number of threads and processes at once."""
 
     db: Database
-    mlflow: Registry
+    mlflow: MlflowApi
     notices: Notices
     clock: Callable[[], datetime]
+    writes: bool = True  # False: a dry run, which decides and tells but tags nothing
 
     def deliver_due(self, budget: int = 200, stopping: Callable[[], bool] = lambda: False) -> int:
         """Check the versions due now (the OutboxWorker loop runs this); how many settled."""
@@ -156,7 +136,7 @@ class RegistryGate:
                 return self._settle(known)
             return self._later(known, exc)
         tags = self._decide(known, version, run)
-        if tags is not None:
+        if tags is not None and self.writes:
             changes = tags.changes(version.tags)
             # mlgov.gate goes last: whoever reads it finds its reasons or approvals there.
             ordered = sorted(changes.set.items(), key=lambda item: item[0] == GATE)
@@ -286,14 +266,21 @@ class RegistryGate:
 
 
 def _experiment_of(uow: UnitOfWork, version: ModelVersion, run: Run | None) -> Experiment | None:
-    """The experiment the version's run belongs to (by its ``mlgov.experiment`` tag), or
-    None: mlgov leaves versions of other runs alone."""
-    key = (run.tags.get(EXPERIMENT) if run is not None else None) or ""
-    match = KEY_PATTERN.match(key.strip())
+    """The experiment the version's run is linked to (by hand or by the sync), else the one
+    its ``mlgov.experiment`` tag names where mlgov serves one workspace (as the sync reads
+    it); None: mlgov leaves versions of other runs alone."""
+    linked = [
+        (row.team_id, row.experiment_number)
+        for row in uow.mlflow_runs.known([version.run_id]).values()
+        if row.experiment_number is not None
+    ]
+    if len(linked) == 1:
+        return uow.experiments.get(*linked[0])
+    number = tagged_number(run.tags.get(TAG, "")) if run is not None else None
     teams = uow.workspaces.team_ids()
-    if match is None or len(teams) != 1:
+    if linked or number is None or len(teams) != 1:
         return None
-    return uow.experiments.get(teams[0], int(match.group(1)))
+    return uow.experiments.get(teams[0], number)
 
 
 def _approval(

@@ -18,21 +18,22 @@ from bot.domain.commands import (
     Command,
     DecideReview,
     DeclineReview,
+    LinkMlflowRun,
     OpenNewExperimentForm,
     Step,
 )
 from bot.domain.errors import MlgovError, PermissionDenied, StorageError, UsageError
 from bot.domain.model import KEY_PATTERN, Experiment, OutgoingMessage
 from bot.services import experiments as exp
+from bot.services import mlflow_links, team
 from bot.services import reviews as reviews_service
-from bot.services import team
-from bot.services.ports import Context, Notices
+from bot.services.ports import Context, MlflowSource, Notices
 from bot.slack import parsing
 from bot.slack.blocks import Reply, error, forms
 from bot.slack.blocks import experiments as render
 from bot.slack.blocks import reviews as review_render
 from bot.slack.handlers import HANDLERS
-from bot.slack.uploads import Fetch, StillHeld, handle_upload, held_anyway
+from bot.slack.uploads import Fetch, StillHeld, handle_upload, held_anyway, names_mlflow_run
 from bot.slack.words import UPLOAD_USAGE
 from storage.unit_of_work import Database, UnitOfWork
 
@@ -99,12 +100,14 @@ class Dispatcher:
         notices: Notices,
         admins: Collection[str] = (),
         timezone: str = "UTC",
+        mlflow: MlflowSource | None = None,
     ) -> None:
         self.db = db
         self.timezone = timezone
         self.clock = clock
         self.notices = notices
         self.admins = frozenset(admins)
+        self.mlflow = mlflow
 
     # --- entry points -------------------------------------------------------------
 
@@ -124,8 +127,9 @@ class Dispatcher:
         With ``settle``, a database failure or a bug is raised, not answered: the inbox
         worker tries the request again, and tells its user if it keeps failing.
         """
-        write = not isinstance(parsed, READ_ONLY)
         try:
+            parsed = self._prepare(origin, parsed)
+            write = not isinstance(parsed, READ_ONLY)
             with self.db.write() if write else self.db.read() as uow:
                 result = self._execute(uow, self._context(uow, origin), parsed)
                 if write:
@@ -166,17 +170,20 @@ class Dispatcher:
             name, rest = parsing.parse_mention(text, bot_user_id)
         except UsageError:
             name, rest = "", ""
-        if name in UPLOAD_USAGE and fetch is not None:
+        if name in UPLOAD_USAGE and (fetch is not None or names_mlflow_run(rest)):
             origin = replace(origin, channel=origin.channel or channel)
             return handle_upload(
                 self, origin, event_id, thread_ts, name, rest, files, fetch, still_held
             )
+        prepared = self._prepare_mention(origin, name, rest)
         with self.db.write() as uow:
             if not uow.events.claim(origin.team_id, event_id, self.clock()):
                 return False
             savepoint = uow.session.begin_nested()
             public = False
             try:
+                if isinstance(prepared, Exception):
+                    raise prepared
                 name, rest = parsing.parse_mention(text, bot_user_id)
                 if name in UPLOAD_USAGE:
                     raise UsageError(
@@ -184,7 +191,7 @@ class Dispatcher:
                         " terminal use `mlgov eval push` or `mlgov eval parity`.",
                         UPLOAD_USAGE[name],
                     )
-                parsed = parsing.parse(name, rest)
+                parsed = prepared or parsing.parse(name, rest)
                 if isinstance(parsed, FORM_COMMANDS):
                     raise UsageError(
                         "In a mention, give the experiment's details.", parsing.USAGE["exp"]["new"]
@@ -299,11 +306,35 @@ class Dispatcher:
 
     # --- the use cases -------------------------------------------------------------
 
+    def _prepare(self, origin: Origin, parsed: Command) -> Command:
+        """What a command needs from MLflow, fetched before its transaction opens (no
+        database lock waits on another service)."""
+        if isinstance(parsed, LinkMlflowRun) and not parsed.url:
+            with self.db.read() as uow:
+                ctx = self._context(uow, origin)
+            return mlflow_links.prepare_link(self.db, ctx, parsed)
+        return parsed
+
+    def _prepare_mention(self, origin: Origin, name: str, rest: str) -> Command | Exception | None:
+        """A mention's prepared command, or what refused it (None: nothing to prepare)."""
+        try:
+            parsed = parsing.parse(name, rest) if name in parsing.PARSERS else None
+        except UsageError:
+            return None  # said by the mention's own parse, in its transaction
+        if not isinstance(parsed, LinkMlflowRun):
+            return None
+        try:
+            return self._prepare(origin, parsed)
+        except Exception as exc:  # told in the mention's transaction, as any refusal
+            return exc
+
     def _context(self, uow: UnitOfWork, origin: Origin) -> Context:
         actor = team.resolve_actor(
             uow, origin.team_id, origin.user_id, self.admins, origin.workspace_admin
         )
-        return Context(actor, self.clock(), self.notices, self.timezone, origin.channel)
+        return Context(
+            actor, self.clock(), self.notices, self.timezone, origin.channel, self.mlflow
+        )
 
     def _execute(self, uow: UnitOfWork, ctx: Context, cmd: Command) -> Reply:
         handler = HANDLERS.get(type(cmd))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +26,7 @@ from bot.slack.blocks import nudges as nudge_render
 from bot.slack.blocks import registry as registry_render
 from bot.slack.blocks import reviews as review_render
 from bot.slack.blocks import rotation as rotation_render
+from bot.slack.mlflow_notices import MlflowNotices
 
 # A file upload through slack_sdk's files_upload_v2 (three Web API calls), queued as one.
 UPLOAD = "files.uploadV2"
@@ -36,7 +37,7 @@ def new_stamp() -> str:
     return secrets.token_hex(4)
 
 
-class SlackNotices:
+class SlackNotices(MlflowNotices):
     """Each experiment has one thread in its project channel; its root shows the status.
 
     ``stamp`` makes the block_ids of each chat.update new (Slack asks for it)."""
@@ -333,11 +334,12 @@ class SlackNotices:
         *,
         submitted_by: str = "",
         filename: str = "",
+        logged: Mapping[str, float] | None = None,
     ) -> list[OutgoingMessage]:
         channel = project.channel_id
         credit = eval_render.credit(submitted_by, filename)
         text, blocks = eval_render.summary_blocks(
-            experiment, summary, baseline, dismissed, credit=credit
+            experiment, summary, baseline, dismissed, credit=credit, logged=logged
         )
         if progress_ref:  # the "computing…" message becomes the summary
             blocks = self._fresh(blocks)

@@ -23,6 +23,7 @@ from bot.domain.commands import (
     Help,
     History,
     JoinRotation,
+    LinkMlflowRun,
     ListAbsences,
     ListExperiments,
     ListReviews,
@@ -45,8 +46,9 @@ from bot.domain.commands import (
     SubscribeDigest,
     SwapPresenters,
 )
-from bot.domain.errors import UsageError
+from bot.domain.errors import UsageError, ValidationError
 from bot.domain.evaluation import Kind
+from bot.domain.mlflow_runs import run_reference
 from bot.domain.model import (
     Outcome,
     Role,
@@ -149,6 +151,15 @@ def parse_exp(text: str) -> Command:
         raise UsageError("link needs a URL.", usage)
     match = LINK_PATTERN.match(args[0])
     url = unescape(match.group(1) if match else args[0])
+    run_id = _run_reference(url, usage)
+    if run_id is not None:
+        if len(args) > 1:
+            raise UsageError(
+                f"Unexpected '{quoted(' '.join(args[1:]))}': an MLflow run is linked without"
+                " a label (its name shows).",
+                usage,
+            )
+        return LinkMlflowRun(number, run_id, pasted="" if url.startswith("mlflow:") else url)
     if not URL_PATTERN.fullmatch(url) or len(url) > 2000:
         raise UsageError(f"'{escaped(url, 80)}' is not an http(s) URL.", usage)
     label = unescape(" ".join(args[1:])).strip()
@@ -156,6 +167,14 @@ def parse_exp(text: str) -> Command:
     if not label and shown and not url.split("://", 1)[-1].startswith(shown):
         label = shown  # the text of Slack's <url|text>, unless it just shows the URL
     return AddLink(number, url, label[:200])
+
+
+def _run_reference(word: str, usage: str) -> str | None:
+    """The MLflow run ``word`` names (``mlflow:<id>`` or a run's URL), else None."""
+    try:
+        return run_reference(word)
+    except ValidationError as exc:
+        raise UsageError(str(exc), usage) from None
 
 
 def _parse_baseline(rest: list[str], usage: str) -> SetBaseline | BaselineHistory:
@@ -400,14 +419,20 @@ def parse_upload(name: str, text: str) -> EvaluateUpload | ParityUpload:
     positional, flags = split_flags(tokens(text), allowed, usage, switches)
     if not positional:
         raise UsageError(f"'{name}' needs an experiment key.", usage)
-    if len(positional) > 1:
-        raise UsageError(f"Unexpected '{quoted(' '.join(positional[1:]))}'.", usage)
+    run_id = None
+    if name == "eval" and len(positional) == 2:
+        run_id = _run_reference(positional[1], usage)
+    if len(positional) > (1 if run_id is None else 2):
+        extra = positional[1:] if run_id is None else positional[2:]
+        raise UsageError(f"Unexpected '{quoted(' '.join(extra))}'.", usage)
     number = experiment_number(positional[0], usage)
     if name == "eval":
         kind = flags.get("kind")
         if kind is not None and kind.lower() not in {k.value for k in Kind}:
             raise UsageError(f"'{kind}' is not a kind (classification, regression).", usage)
-        return EvaluateUpload(number, Kind(kind.lower()) if kind else None, "new-holdout" in flags)
+        return EvaluateUpload(
+            number, Kind(kind.lower()) if kind else None, "new-holdout" in flags, run_id
+        )
     tolerance = _finite(flags.get("tolerance", "1e-6"), "tolerance", usage)
     threshold = _finite(flags.get("threshold", "0.5"), "threshold", usage)
     if tolerance < 0:

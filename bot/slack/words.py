@@ -39,7 +39,8 @@ USAGE: dict[str, dict[str, str]] = {
         "analyze": "/exp analyze EXP-7",
         "conclude": "/exp conclude EXP-7 success|failure|inconclusive <learnings>",
         "abandon": "/exp abandon EXP-7 <reason>",
-        "link": "/exp link EXP-7 <url> [label]",
+        "link": "/exp link EXP-7 <url> [label]   or   /exp link EXP-7 mlflow:<run id>|<MLflow"
+        " run URL>   (follows the run: see With MLflow)",
         "history": "/exp history EXP-7",
         "schedule": "/exp schedule EXP-7 [note]   (engineers and managers; needs peer review)",
         "ship": "/exp ship EXP-7",
@@ -89,7 +90,8 @@ USAGE: dict[str, dict[str, str]] = {
 # Mentions that carry files (a slash command cannot).
 UPLOAD_USAGE = {
     "eval": "@mlgov eval EXP-7 [--kind classification|regression] [--new-holdout]   (attach"
-    " one CSV, Parquet or JSON file of y_true, y_score or y_pred, optional id)",
+    " one CSV, Parquet or JSON file of y_true, y_score or y_pred, optional id; or name an"
+    " MLflow run instead: @mlgov eval EXP-7 mlflow:<run id>)",
     "parity": "@mlgov parity EXP-7 [--tolerance 1e-6] [--threshold 0.5]   (attach the"
     " prototype's and production's score files, in that order)",
 }

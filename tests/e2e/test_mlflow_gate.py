@@ -18,13 +18,13 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.mlflow.client import MlflowClient
-from bot.services.registry_gate import RegistryGate
 from tests.e2e.harness import ADMIN, AppUnderTest, HttpResult
+from tests.e2e.test_cli import run
 from tests.e2e.test_evaluations_http import api_post, csv_of, held_out
 from tests.e2e.test_review_http import ok
 from tests.fakes.slack_api import FakeSlack
@@ -330,32 +330,31 @@ def test_webhooks_are_refused_while_their_secret_is_not_set(
 
 
 def test_polling_a_ruled_model_without_webhooks_has_the_same_effect_once(
-    gated: AppUnderTest, mlflow_server: MlflowServer
+    gated: AppUnderTest, mlflow_server: MlflowServer, tmp_path: Path
 ) -> None:
     app = gated
     ok(app, ADMIN, "/mlgov", "rules churn mlflow_model=churn")
     run_id = mlflow_server.log_run(tags={"mlgov.experiment": "EXP-1"})
-    register(mlflow_server, run_id, "")
-    gate = RegistryGate(
-        app.runtime.db,
-        MlflowClient(mlflow_server.url),
-        app.runtime.dispatcher.notices,
-        app.runtime.clock,
-    )
+    register(mlflow_server, run_id, "")  # no webhook: MLflow tells nobody
 
-    # (the app's own registry worker, woken by the poll's commit, may run the check)
-    assert gate.poll()[0] == "churn: 1 new version(s) or alias(es) to check"
-    wait_until(lambda: _checked(app), TIMEOUT)
+    def sync() -> str:
+        """`mlgov jobs run mlflow-sync`, as cron or an operator runs it."""
+        env = {"DATABASE_URL": app.settings.database_url, "MLFLOW_TRACKING_URI": mlflow_server.url}
+        done = run(tmp_path, "jobs", "run", "mlflow-sync", **env)
+        assert done.returncode == 0, done.stderr
+        wait_until(lambda: _checked(app), TIMEOUT)  # the app delivers what it queued
+        return done.stdout
+
+    assert "churn: 1 new version(s) or alias(es) to check" in sync()
     assert tags_of(mlflow_server)["mlgov.gate"] == "blocked"
     assert len(texts(app, "CCHURN", "registered before the review passed")) == 1
-    assert gate.poll() == []  # nothing new: nothing checked, nobody told again
+    assert "churn:" not in sync()  # nothing new: nothing checked, nobody told again
 
     mlflow_server.run_python(
         "from mlflow import MlflowClient\n"
         "MlflowClient().set_registered_model_alias('churn', 'champion', '1')"
     )
-    assert gate.poll()[0] == "churn: 1 new version(s) or alias(es) to check"
-    wait_until(lambda: _checked(app), TIMEOUT)
+    assert "churn: 1 new version(s) or alias(es) to check" in sync()
     assert len(texts(app, "CCHURN", "`champion`")) == 1
     assert len(texts(app, "UMIA", "`champion`")) == 1
-    assert gate.poll() == []
+    assert "churn:" not in sync()
