@@ -119,7 +119,7 @@ class MlflowServer:
             with contextlib.suppress(ProcessLookupError):  # gone already
                 os.killpg(self.process.pid, signal.SIGTERM)
             try:
-                self.process.wait(timeout=20)
+                self.process.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 with contextlib.suppress(ProcessLookupError):  # gone already
                     os.killpg(self.process.pid, signal.SIGKILL)
@@ -170,15 +170,35 @@ class MlflowServer:
         Returns the run id. ``status`` RUNNING leaves the run open (as a job still
         training); FAILED or KILLED ends it so, as a crashed script does.
         """
+        (run_id,) = self.log_runs(
+            1, experiment, tags=tags, metrics=metrics, artifacts=artifacts, status=status
+        )
+        return run_id
+
+    def log_runs(
+        self,
+        count: int,
+        experiment: str = "",
+        *,
+        tags: dict[str, str] | None = None,
+        metrics: dict[str, float] | None = None,
+        artifacts: dict[str, bytes] | None = None,
+        status: str = "FINISHED",
+    ) -> list[str]:
+        """``count`` runs like ``log_run``'s, from one script (one process); their ids."""
+        if status == "RUNNING" and count != 1:
+            raise ValueError("one script leaves one run open")
         spec = {
             "experiment": experiment or self.experiment,
+            "count": count,
             "tags": tags or {},
             "metrics": metrics or {},
             "artifacts": {path: data.decode("latin-1") for path, data in (artifacts or {}).items()},
             "status": status,
         }
-        # MLflow prints "View run …" on stdout too; the script prints the id last.
-        return self.run_python(LOG_RUN, json.dumps(spec)).splitlines()[-1]
+        # MLflow prints "View run …" on stdout too.
+        out = self.run_python(LOG_RUN, json.dumps(spec))
+        return [line[7:] for line in out.splitlines() if line.startswith("RUN_ID=")]
 
     def end_run(self, run_id: str, status: str = "FINISHED") -> None:
         """End a run left RUNNING, as the script does when training is over."""
@@ -193,19 +213,21 @@ LOG_RUN = textwrap.dedent(
 
     spec = json.loads(sys.argv[1])
     mlflow.set_experiment(spec["experiment"])
-    run = mlflow.start_run()
-    mlflow.set_tags(spec["tags"])
-    for key, value in spec["metrics"].items():
-        mlflow.log_metric(key, value)
-    with tempfile.TemporaryDirectory() as folder:
-        for path, text in spec["artifacts"].items():
-            local = os.path.join(folder, os.path.basename(path))
-            with open(local, "wb") as f:
-                f.write(text.encode("latin-1"))
-            mlflow.log_artifact(local, artifact_path=os.path.dirname(path) or None)
-    if spec["status"] != "RUNNING":
+    for _ in range(spec["count"]):
+        run = mlflow.start_run()
+        mlflow.set_tags(spec["tags"])
+        for key, value in spec["metrics"].items():
+            mlflow.log_metric(key, value)
+        with tempfile.TemporaryDirectory() as folder:
+            for path, text in spec["artifacts"].items():
+                local = os.path.join(folder, os.path.basename(path))
+                with open(local, "wb") as f:
+                    f.write(text.encode("latin-1"))
+                mlflow.log_artifact(local, artifact_path=os.path.dirname(path) or None)
+        print(f"RUN_ID={run.info.run_id}", flush=True)
+        if spec["status"] == "RUNNING":
+            os._exit(0)  # the training goes on elsewhere: leave the run open (no atexit end)
         mlflow.end_run(spec["status"])
-    print(run.info.run_id)
     """
 )
 END_RUN = textwrap.dedent(

@@ -62,9 +62,11 @@ class MlflowClient:
         attempts: int = 4,
         backoff: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
+        max_bytes: int = MAX_BYTES,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout, self.attempts, self.backoff, self.sleep = timeout, attempts, backoff, sleep
+        self.max_bytes = max_bytes  # an upload's limit: the same for a file from MLflow
         self._headers = {"Accept": "application/json", "User-Agent": "mlgov"}
         if token:
             self._headers["Authorization"] = f"Bearer {token}"
@@ -161,7 +163,7 @@ class MlflowClient:
                 return files
 
     def download_artifact(self, run_id: str, path: str) -> bytes:
-        """One evaluation file of the run (.csv, .parquet, .json), at most MAX_BYTES.
+        """One evaluation file of the run (.csv, .parquet, .json), at most ``max_bytes``.
 
         Anything else is refused before a byte is fetched: mlgov never downloads model
         files, which may be pickles.
@@ -173,11 +175,11 @@ class MlflowClient:
                 f" MLflow, not {path!r}."
             )
         query = urllib.parse.urlencode({"run_id": run_id, "path": path})
-        data = self._request("GET", f"/get-artifact?{query}", None, limit=MAX_BYTES + 1)
-        if len(data) > MAX_BYTES:
-            raise ValidationError(
-                f"{path} is over the {MAX_BYTES // 2**20} MB limit. Sample the held-out set."
-            )
+        data = self._request("GET", f"/get-artifact?{query}", None, limit=self.max_bytes + 1)
+        if len(data) > self.max_bytes:
+            cap = self.max_bytes
+            limit = f"{cap // 2**20} MB" if cap >= 2**20 else f"{cap:,} bytes"
+            raise ValidationError(f"{path} is over the {limit} limit. Sample the held-out set.")
         return data
 
     # --- model registry -------------------------------------------------------------

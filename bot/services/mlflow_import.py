@@ -57,8 +57,8 @@ def find_predictions(source: MlflowSource, run: Run, artifact: str | None = None
     size = entries[path].size
     if size is not None and size > MAX_BYTES:
         raise ValidationError(
-            f"{path} is {size / 2**20:,.0f} MB; the limit is {MAX_BYTES // 2**20} MB."
-            " Log a sample of the held-out set."
+            f"{path} is {size:,} bytes, over the {MAX_BYTES // 2**20} MB limit. Log a sample"
+            " of the held-out set."
         )
     return path
 

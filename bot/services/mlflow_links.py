@@ -37,6 +37,10 @@ def prepare_link(db: Database, ctx: Context, cmd: LinkMlflowRun) -> LinkMlflowRu
     run = fetch_run(source, cmd.run_id, "nothing was linked")
     tagged = tagged_number(run.tags.get(TAG, ""))
     if tagged is not None and tagged != cmd.number:
+        with db.read() as uow:
+            if uow.experiments.get(ctx.actor.team_id, tagged) is None:
+                tagged = None  # the tag names no experiment here: this link replaces it
+    if tagged is not None and tagged != cmd.number:
         raise AlreadyExists(
             f"MLflow run {run.run_id} belongs to {experiment_key(tagged)} (its tag {TAG});"
             " nothing was linked."

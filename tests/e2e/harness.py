@@ -56,7 +56,7 @@ class AppUnderTest:
             database_url=database_url,
             admins=frozenset({ADMIN}),
             api_token=API_TOKEN,
-            **(settings or {}),  # e.g. MLflow's
+            **(settings or {}),  # e.g. mlflow_tracking_uri
         )
         self.runtime = Runtime.create(self.settings)
         client = web_client("xoxb-test", fake.api_url)

@@ -161,9 +161,23 @@ class RecordingNotices:
         *,
         submitted_by: str = "",
         filename: str = "",
+        logged: Any = None,
     ) -> list[OutgoingMessage]:
         self._record("evaluation_recorded", (experiment.key, summary, baseline, chart, dismissed))
         return [self._thread(experiment, project, f"{experiment.key} evaluated")]
+
+    # MLflow runs: recorded, one thread message each.
+    def mlflow_run_started(
+        self, experiment: Experiment, project: Project, run: Any, url: str
+    ) -> list[OutgoingMessage]:
+        self._record("mlflow_run_started", (experiment.key, run.run_id))
+        return [self._thread(experiment, project, f"{experiment.key} run {run.run_id} started")]
+
+    def mlflow_run_ended(
+        self, experiment: Experiment, project: Project, run: Any, url: str, problem: str = ""
+    ) -> list[OutgoingMessage]:
+        self._record("mlflow_run_ended", (experiment.key, run.run_id, problem))
+        return [self._thread(experiment, project, f"{experiment.key} run {run.run_id} ended")]
 
     def evaluation_computing(
         self, experiment: Experiment, project: Project, rows: int, ref: str

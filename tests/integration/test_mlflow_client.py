@@ -42,8 +42,7 @@ def test_runs_are_found_by_their_tag_read_and_tagged(mlflow_server: MlflowServer
 
 
 def test_pages_of_runs_follow_the_page_token(mlflow_server: MlflowServer) -> None:
-    for _ in range(3):
-        mlflow_server.log_run(tags={"mlgov.experiment": "EXP-7"})
+    mlflow_server.log_runs(3, tags={"mlgov.experiment": "EXP-7"})
     client = MlflowClient(mlflow_server.url)
     ids = client.search_experiment_ids()
 
@@ -76,25 +75,15 @@ def test_the_predictions_file_downloads_and_nothing_else_does(
     assert missing.value.error_code == "RESOURCE_DOES_NOT_EXIST"
 
 
-def test_a_file_over_the_upload_limit_is_refused(mlflow_server: MlflowServer) -> None:
-    run_id = mlflow_server.run_python(
-        """
-import os, tempfile, mlflow
-mlflow.set_experiment(os.environ["EXPERIMENT"])
-with mlflow.start_run() as run, tempfile.TemporaryDirectory() as folder:
-    path = os.path.join(folder, "predictions.csv")
-    with open(path, "wb") as f:
-        f.write(b"id,label,score\\n")
-        f.truncate(int(os.environ["SIZE"]))
-    mlflow.log_artifact(path, artifact_path="mlgov")
-print(run.info.run_id)
-""",
-        EXPERIMENT=mlflow_server.experiment,
-        SIZE=str(MAX_BYTES + 1),
-    ).splitlines()[-1]
+def test_a_file_over_the_limit_is_cut_off_while_it_downloads(mlflow_server: MlflowServer) -> None:
+    run_id = mlflow_server.log_run(artifacts={"mlgov/predictions.csv": PREDICTIONS})
+    assert MlflowClient(mlflow_server.url).max_bytes == MAX_BYTES  # an upload's limit
 
-    with pytest.raises(ValidationError, match="over the 100 MB limit"):
-        MlflowClient(mlflow_server.url).download_artifact(run_id, "mlgov/predictions.csv")
+    small = MlflowClient(mlflow_server.url, max_bytes=len(PREDICTIONS) - 1)
+    with pytest.raises(ValidationError, match=f"over the {len(PREDICTIONS) - 1} bytes limit"):
+        small.download_artifact(run_id, "mlgov/predictions.csv")
+    exact = MlflowClient(mlflow_server.url, max_bytes=len(PREDICTIONS))
+    assert exact.download_artifact(run_id, "mlgov/predictions.csv") == PREDICTIONS
 
 
 def test_model_versions_tags_and_aliases(mlflow_server: MlflowServer) -> None:
