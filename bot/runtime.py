@@ -71,6 +71,7 @@ class Runtime:
     outbox: OutboxDispatcher | None = None
     worker: OutboxWorker | None = None
     inbox: InboxWorker | None = None
+    gate_worker: OutboxWorker | None = None  # MLflow's gate tags (SPEC §12)
     scheduler: Any | None = None
     # The Slack requests this process is acknowledging; its inbox threads let them go first.
     acks: AcksFirst = field(default_factory=AcksFirst)
@@ -145,6 +146,18 @@ class Runtime:
         pending.set_function(lambda: float(store.pending_count()))
         return self.inbox
 
+    def start_registry(self, poll_seconds: float = 30.0) -> None:
+        """Check model versions in MLflow's registry against the gate in the background,
+        woken by every commit that made a check due (nothing while MLflow is off)."""
+        source = self.dispatcher.mlflow
+        if source is None:
+            return
+        from bot.services.registry_gate import RegistryGate
+
+        gate = RegistryGate(self.db, source.client, self.dispatcher.notices, self.clock)
+        self.gate_worker = OutboxWorker(gate, poll_seconds, name="mlgov-registry").start()
+        self.db.on_registry(self.gate_worker.wake)
+
     def job_env(self) -> JobEnv:
         deliver = self.outbox.deliver_due if self.outbox is not None else None
         d = self.dispatcher
@@ -168,12 +181,19 @@ class Runtime:
     def web_app(self, bolt_app: Any | None = None) -> Any:
         from bot.api import create_api
         from bot.api import mount as mount_api
+        from bot.api.mlflow_webhook import create_webhook
         from bot.web import create_web_app
 
         web = create_web_app(self.health_problem, self.registry)
         d = self.dispatcher
         mount_api(
             web, create_api(self.db, self.clock, d.notices, self.settings.api_token, d.timezone)
+        )
+        s = self.settings
+        web.register_blueprint(
+            create_webhook(
+                self.db, self.clock, s.mlflow_webhook_secret, s.mlflow_tracking_uri, time.time
+            )
         )
         if bolt_app is not None:
             from bot.slack.http import mount
@@ -192,6 +212,8 @@ class Runtime:
             self.scheduler.shutdown(wait=not on_signal)
         if self.inbox is not None:
             self.inbox.stop(max(0.0, deadline - time.monotonic()))
+        if self.gate_worker is not None:  # a check cut short is owed still: done next start
+            self.gate_worker.stop()
         if self.worker is not None:
             self.worker.stop()
             if self.outbox is not None and self.inbox is not None:

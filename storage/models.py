@@ -559,3 +559,4 @@ class HomeViewRow(Base):
 
 # Rows kept in modules of their own register on Base.metadata here (migrations, drift test).
 from storage import mlflow_rows as _mlflow_rows  # noqa: E402, F401
+from storage import registry_rows as _registry_rows  # noqa: E402, F401

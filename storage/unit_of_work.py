@@ -21,6 +21,7 @@ from storage.inbox import Inbox
 from storage.ledger import RunLedger
 from storage.mlflow_runs import MlflowRuns
 from storage.pauses import Pauses
+from storage.registry import RegistryVersions
 from storage.repositories import (
     Members,
     Outbox,
@@ -46,11 +47,13 @@ class UnitOfWork:
         write: bool,
         on_outbox: Callable[[], None] | None = None,
         on_inbox: Callable[[], None] | None = None,
+        on_registry: Callable[[], None] | None = None,
     ) -> None:
         self._factories = factories
         self._write = write
         self._on_outbox = on_outbox
         self._on_inbox = on_inbox
+        self._on_registry = on_registry
         self._held: int | None = None
 
     def __enter__(self) -> UnitOfWork:
@@ -77,12 +80,15 @@ class UnitOfWork:
         self.homes = Homes(self.session)
         self.digest = DigestReads(self.session)
         self.mlflow_runs = MlflowRuns(self.session)
+        self.registry = RegistryVersions(self.session)
         return self
 
     def commit(self) -> None:
         if not self._write:
             raise RuntimeError("commit() on a read-only unit of work")
         try:
+            if self.audit.changed:  # with the change: their model versions' gate tags
+                self.registry.mark_experiments(self.audit.changed, max(self.audit.changed.values()))
             self.session.commit()
         except DBAPIError as exc:
             raise _translate(exc) from exc
@@ -92,6 +98,8 @@ class UnitOfWork:
             self._on_outbox()
         if self.inbox.added and self._on_inbox is not None:
             self._on_inbox()
+        if self.registry.marked and self._on_registry is not None:
+            self._on_registry()
 
     def __exit__(
         self,
@@ -132,6 +140,7 @@ class Database:
         self.engine = factories.engine
         self._listeners: list[Callable[[], None]] = []
         self._inbox_listeners: list[Callable[[bool], None]] = []
+        self._registry_listeners: list[Callable[[], None]] = []
         self._closers: list[Callable[[], None]] = []
 
     def on_outbox(self, listener: Callable[[], None]) -> None:
@@ -142,6 +151,14 @@ class Database:
         """Call ``listener(urgent)`` after any commit that stored Slack requests in the
         inbox (``urgent``: one of them may be answered by a form)."""
         self._inbox_listeners.append(listener)
+
+    def on_registry(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after any commit that made checks of model versions due."""
+        self._registry_listeners.append(listener)
+
+    def _notify_registry(self) -> None:
+        for listener in self._registry_listeners:
+            listener()
 
     def _notify(self) -> None:
         for listener in self._listeners:
@@ -164,7 +181,11 @@ class Database:
 
     def write(self) -> UnitOfWork:
         return UnitOfWork(
-            self.factories, write=True, on_outbox=self._notify, on_inbox=self.notify_inbox
+            self.factories,
+            write=True,
+            on_outbox=self._notify,
+            on_inbox=self.notify_inbox,
+            on_registry=self._notify_registry,
         )
 
     def read(self) -> UnitOfWork:

@@ -180,6 +180,8 @@ class ProjectRules:
     auto_review: str = "on"
     digest_channel: str = ""  # a channel id that also gets the weekly digest ("" = none)
     digest_time: str = "mon 08:00"  # weekday and wall-clock time, in the project's zone
+    # A registered model in MLflow that mlflow-sync polls for the gate ("" = none; SPEC §12).
+    mlflow_model: str = ""
 
     def limit_for(self, stream: Workstream) -> int:
         return self.wip_main if stream is Workstream.MAIN else self.wip_side

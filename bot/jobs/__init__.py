@@ -15,6 +15,7 @@ from bot.services.housekeeping import run_housekeeping
 from bot.services.mlflow_sync import run_mlflow_sync
 from bot.services.nudges import run_stale_nudges
 from bot.services.ports import MlflowSource, Notices
+from bot.services.registry_gate import RegistryGate
 from bot.services.reviews import run_review_reminders
 from bot.services.rotation import run_rotation
 from storage.rehearsal import Rehearsal
@@ -31,6 +32,7 @@ class JobEnv:
     timezone: str
     deliver: Callable[[], int] | None = None
     mlflow: MlflowSource | None = None
+    rehearsal: bool = False  # a dry run: nothing is kept, and nothing written to MLflow
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,15 @@ def _outbox(env: JobEnv, now: datetime) -> list[str]:
         return ["no Slack credentials: messages stay queued"]
     sent = env.deliver()
     return [f"delivered {sent} Slack message(s)"] if sent else []
+
+
+def _mlflow_sync(env: JobEnv, now: datetime) -> list[str]:
+    """Follow the linked runs; then the registered models that rules name (the gate)."""
+    done = run_mlflow_sync(env.db, env.notices, env.mlflow, now, env.timezone)
+    if env.mlflow is None:
+        return done
+    gate = RegistryGate(env.db, env.mlflow.client, env.notices, lambda: now, not env.rehearsal)
+    return done + gate.poll()
 
 
 JOBS: dict[str, Job] = {
@@ -100,7 +111,7 @@ JOBS: dict[str, Job] = {
             "follow MLflow runs tagged mlgov.experiment: offer Start, import predictions,"
             " report failures (off without MLFLOW_TRACKING_URI)",
             timedelta(minutes=1),
-            lambda env, now: run_mlflow_sync(env.db, env.notices, env.mlflow, now, env.timezone),
+            _mlflow_sync,
             covers="linked MLflow runs",
             enabled=lambda env: env.mlflow is not None,
         ),
@@ -141,5 +152,5 @@ def rehearse(job: Job, env: JobEnv, now: datetime) -> tuple[list[str], list[Outg
     if job.name == "outbox":
         return ["a dry run delivers nothing"], []
     with Rehearsal(env.db) as rehearsal:
-        done = job.run(replace(env, db=rehearsal.db, deliver=None), now)
+        done = job.run(replace(env, db=rehearsal.db, deliver=None, rehearsal=True), now)
         return done, list(rehearsal.queued)

@@ -83,6 +83,7 @@ def link_run(uow: UnitOfWork, ctx: Context, cmd: LinkMlflowRun) -> Experiment:
             raise AlreadyExists(f"MLflow run {cmd.run_id} is linked to {experiment.key} already.")
         # Found by the sync under a tag naming no experiment: this experiment's now.
         uow.mlflow_runs.relink(actor.team_id, cmd.run_id, experiment.id, ctx.now)
+    uow.registry.mark_run(cmd.run_id, ctx.now)  # its model versions now carry the gate
     label = f"MLflow run {cmd.name or cmd.run_id}"
     return record_link(
         uow, ctx, experiment, {"url": cmd.url, "label": label, "mlflow_run": cmd.run_id}

@@ -14,7 +14,7 @@ from bot.domain.parity import Parity
 from bot.domain.review import Decision, Review
 from bot.domain.rotation import Agenda, RotationConfig, Slot, Topic
 from bot.domain.summary import Summary
-from bot.mlflow.entities import ArtifactFile, Run
+from bot.mlflow.entities import ArtifactFile, ModelVersion, RegisteredModel, Run
 
 if TYPE_CHECKING:
     from bot.services.digest import Digest
@@ -126,6 +126,18 @@ class Notices(Protocol):
         reason: str,
     ) -> list[OutgoingMessage]: ...
 
+    def model_blocked(
+        self,
+        experiment: Experiment,
+        project: Project,
+        model: str,
+        version: str,
+        aliases: tuple[str, ...],
+        unmet: list[str],
+        managers: list[str],
+        link: str | None,
+    ) -> list[OutgoingMessage]: ...
+
     def evaluation_recorded(
         self,
         experiment: Experiment,
@@ -196,11 +208,33 @@ class MlflowTracking(Protocol):
     def run_url(self, run: Run) -> str: ...
 
 
+class MlflowRegistry(Protocol):
+    """MLflow's model registry, as far as the gate needs it (bot.mlflow.client)."""
+
+    base_url: str
+
+    def get_model_version(self, name: str, version: str) -> ModelVersion: ...
+
+    def get_registered_model(self, name: str) -> RegisteredModel: ...
+
+    def search_model_versions(
+        self, filter_string: str = "", order_by: Sequence[str] = (), page_token: str = ""
+    ) -> tuple[list[ModelVersion], str]: ...
+
+    def set_model_version_tag(self, name: str, version: str, key: str, value: str) -> None: ...
+
+    def delete_model_version_tag(self, name: str, version: str, key: str) -> None: ...
+
+
+class MlflowApi(MlflowTracking, MlflowRegistry, Protocol):
+    """The whole of MLflow's REST API that mlgov uses."""
+
+
 @dataclass(frozen=True)
 class MlflowSource:
     """The MLflow server mlgov follows, and where runs keep their predictions."""
 
-    client: MlflowTracking
+    client: MlflowApi
     artifact: str = "mlgov/predictions"  # MLGOV_MLFLOW_ARTIFACT
 
 

@@ -23,6 +23,7 @@ from bot.slack.blocks import experiments as render
 from bot.slack.blocks import fresh_block_ids
 from bot.slack.blocks import home as home_render
 from bot.slack.blocks import nudges as nudge_render
+from bot.slack.blocks import registry as registry_render
 from bot.slack.blocks import reviews as review_render
 from bot.slack.blocks import rotation as rotation_render
 from bot.slack.mlflow_notices import MlflowNotices
@@ -297,6 +298,23 @@ class SlackNotices(MlflowNotices):
         reason: str,
     ) -> list[OutgoingMessage]:
         text = review_render.needs_reviewer(experiment, review.kind, reason)
+        return [
+            self._in_thread(experiment, project, text),
+            *(_direct_message(project.team_id, m, text) for m in managers),
+        ]
+
+    def model_blocked(
+        self,
+        experiment: Experiment,
+        project: Project,
+        model: str,
+        version: str,
+        aliases: tuple[str, ...],
+        unmet: list[str],
+        managers: list[str],
+        link: str | None,
+    ) -> list[OutgoingMessage]:
+        text = registry_render.model_blocked(experiment, model, version, aliases, unmet, link)
         return [
             self._in_thread(experiment, project, text),
             *(_direct_message(project.team_id, m, text) for m in managers),

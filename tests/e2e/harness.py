@@ -73,6 +73,7 @@ class AppUnderTest:
         )
         # Stored requests run on worker threads, as in an embedded `mlgov serve`.
         self.runtime.start_inbox(client, threads=4, poll_seconds=poll_seconds)
+        self.runtime.start_registry(poll_seconds=poll_seconds)  # when MLflow is set
         self.bolt = build_bolt_app(client, SIGNING_SECRET, self.runtime.dispatcher)
         self.server = HttpServer(self.runtime.web_app(self.bolt), threads=8).start()
         self.url = self.server.url
