@@ -86,7 +86,14 @@ class Runtime:
             migrate.upgrade(engine)
         migrate.ensure_current(engine)
         db = Database(SessionFactories(engine))
-        dispatcher = Dispatcher(db, clock, SlackNotices(), settings.admins, settings.timezone)
+        dispatcher = Dispatcher(
+            db,
+            clock,
+            SlackNotices(),
+            settings.admins,
+            settings.timezone,
+            settings.public_url or "",
+        )
         return cls(settings, db, dispatcher, clock)
 
     def start_outbox(
@@ -162,6 +169,9 @@ class Runtime:
         mount_api(
             web, create_api(self.db, self.clock, d.notices, self.settings.api_token, d.timezone)
         )
+        from bot.calendar_http import mount as mount_calendar
+
+        mount_calendar(web, d)
         if bolt_app is not None:
             from bot.slack.http import mount
 
