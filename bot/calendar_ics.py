@@ -31,7 +31,7 @@ def render(feed: Feed, now: datetime) -> bytes:
     calendar.add("x-wr-calname", feed.name)
     calendar.add("x-wr-timezone", feed.timezone)
     calendar.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
-    calendar.add("x-published-ttl", REFRESH)
+    calendar.add("x-published-ttl", icalendar.vDuration(REFRESH))  # Outlook's name for it
     for item in feed.events:
         event = icalendar.Event()
         event.add("uid", item.uid)
