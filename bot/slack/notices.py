@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import Any
 
 from bot.domain.evaluation import Baseline, EvaluationRecord
-from bot.domain.model import Experiment, OutgoingMessage, Project
+from bot.domain.model import SCRUB_AFTER_DELIVERY, Experiment, OutgoingMessage, Project
 from bot.domain.nudges import IdleExperiment
 from bot.domain.parity import Parity
 from bot.domain.review import Decision, Review
@@ -170,7 +170,11 @@ class SlackNotices:
     def calendar_subscription(
         self, team_id: str, user_id: str, feed: str, url: str
     ) -> list[OutgoingMessage]:
-        return [_direct_message(team_id, user_id, swap_render.calendar_dm(feed, url))]
+        """The URL by DM; once delivered, the stored message no longer holds its key."""
+        text = swap_render.calendar_dm(feed, url)
+        payload = {"channel": user_id, "text": text}
+        payload[SCRUB_AFTER_DELIVERY] = swap_render.calendar_dm_scrubbed(feed)
+        return [OutgoingMessage(team_id, user_id, "chat.postMessage", payload)]
 
     def _offer_post(
         self,

@@ -172,6 +172,11 @@ def calendar_dm(feed: str, url: str) -> str:
     )
 
 
+def calendar_dm_scrubbed(feed: str) -> str:
+    """What mlgov keeps of that DM once sent: the URL's key is stored only as its hash."""
+    return f"🗓️ (the {feed} calendar URL sent here; mlgov keeps only its key's hash)"
+
+
 def calendar_reset(revoked: int, feed: str | None) -> Reply:
     which = (
         "all your calendar URLs"
