@@ -155,7 +155,9 @@ def shifted_wrongly(with_skips: list[Slot], without: list[Slot]) -> list[str]:
     held = [(s.topic, s.presenter) for s in with_skips if s.cancelled is None]
     expected = [(s.topic, s.presenter) for s in without[: len(held)]]
     return [
-        f"meeting {i}: {h} instead of {e}" for i, (h, e) in enumerate(zip(held, expected)) if h != e
+        f"meeting {i}: {h} instead of {e}"
+        for i, (h, e) in enumerate(zip(held, expected, strict=True))
+        if h != e
     ]
 
 
