@@ -58,7 +58,13 @@ def request_swap(
             )
         slot = mine[0]
     else:
-        slot = _slot(uow, project, config, meeting_on(config, ctx.now, day, project.slug))
+        week = meeting_on(config, ctx.now, day, project.slug)
+        if week > rot.meetings_from(config, ctx.now, HORIZON)[-1]:
+            # A swap is recorded for the next 26 weeks only (bot.services.rotation.swap).
+            raise ValidationError(
+                f"{week} is more than {HORIZON} weeks ahead; offer it nearer the time."
+            )
+        slot = _slot(uow, project, config, week)
     if slot.cancelled is not None:
         raise ValidationError(f"The {project.slug} meeting of {slot.week} is skipped.")
     if slot.presenter is None:

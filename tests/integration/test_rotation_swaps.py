@@ -194,6 +194,7 @@ def test_bad_swap_requests_and_presses_are_refused_and_change_nothing(
         ("UZOE", "swap request --project churn", "You are not on project churn"),
         ("UMGR", "swap request", "You present at none of the next 26 churn meetings"),
         ("UALICE", "swap request 2026-03-02", "is in the past"),
+        ("UALICE", "swap request 2026-10-05", "is more than 26 weeks ahead"),
         ("UALICE", "swap request tomorrow", "is not a date like"),
     ]
     for user, line, message in cases:
