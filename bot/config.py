@@ -29,6 +29,9 @@ class Settings:
     admins: frozenset[str] = frozenset()
     timezone: str = "UTC"
     api_token: str | None = None
+    # The base URL at which Slack reaches mlgov (no trailing slash), for the calendar
+    # URLs mlgov hands out; None: calendar feeds are off.
+    public_url: str | None = None
     port: int = 3000
     # None: INFO for the service, WARNING in the shell (whose output is the conversation).
     log_level: str | None = None
@@ -88,6 +91,20 @@ class Settings:
             raise ConfigError(f"SLACK_API_URL must be an http(s) URL, not {api_url!r}.")
         if not api_url.endswith("/"):
             api_url += "/"
+        public_url = get("MLGOV_PUBLIC_URL")
+        if public_url is not None:
+            parsed = urlparse(public_url)
+            if parsed.scheme not in ("http", "https") or not parsed.netloc:
+                raise ConfigError(
+                    "MLGOV_PUBLIC_URL must be the http(s) URL at which Slack reaches mlgov"
+                    f" (like https://mlgov.example.com), not {public_url!r}."
+                )
+            if parsed.query or parsed.fragment:
+                raise ConfigError(
+                    "MLGOV_PUBLIC_URL must be a base URL, without ?query or #fragment,"
+                    f" not {public_url!r}."
+                )
+            public_url = public_url.rstrip("/")
         timezone = get("MLGOV_TIMEZONE") or "UTC"
         try:
             ZoneInfo(timezone)
@@ -125,6 +142,7 @@ class Settings:
             admins=admins,
             timezone=timezone,
             api_token=get("MLGOV_API_TOKEN"),
+            public_url=public_url,
             port=int(port_text),
             log_level=log_level,
             **mlflow,

@@ -98,7 +98,13 @@ class Runtime:
         migrate.ensure_current(engine)
         db = Database(SessionFactories(engine))
         dispatcher = Dispatcher(
-            db, clock, SlackNotices(), settings.admins, settings.timezone, mlflow_source(settings)
+            db,
+            clock,
+            SlackNotices(),
+            settings.admins,
+            settings.timezone,
+            mlflow_source(settings),
+            settings.public_url or "",
         )
         return cls(settings, db, dispatcher, clock)
 
@@ -195,6 +201,9 @@ class Runtime:
                 self.db, self.clock, s.mlflow_webhook_secret, s.mlflow_tracking_uri, time.time
             )
         )
+        from bot.calendar_http import mount as mount_calendar
+
+        mount_calendar(web, d)
         if bolt_app is not None:
             from bot.slack.http import mount
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from bot.domain.errors import MlgovError, StorageError
 from storage.audit import Audit
+from storage.calendar_keys import CalendarKeys
 from storage.db import SessionFactories
 from storage.delivery_state import DeliveryState
 from storage.digest_data import DigestReads
@@ -31,6 +32,7 @@ from storage.repositories import (
 )
 from storage.reviews import Reviews
 from storage.rotations import Rotations
+from storage.swap_requests import SwapRequests
 
 
 class UnitOfWork:
@@ -74,6 +76,8 @@ class UnitOfWork:
         self.pauses = Pauses(self.session)
         self.delivery = DeliveryState(self.session)
         self.rotations = Rotations(self.session)
+        self.swap_requests = SwapRequests(self.session)
+        self.calendar_keys = CalendarKeys(self.session)
         self.reviews = Reviews(self.session)
         self.evaluations = Evaluations(self.session)
         self.subscriptions = DigestSubscriptions(self.session)

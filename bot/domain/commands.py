@@ -173,6 +173,55 @@ class SwapPresenters:
 
 
 @dataclass(frozen=True)
+class SkipMeeting:
+    """``/rotation skip <date> [reason]``: cancel a meeting (managers)."""
+
+    week: date
+    reason: str = ""
+    project: str | None = None
+
+
+@dataclass(frozen=True)
+class CancelSkip:
+    """``/rotation skip cancel <date>``: hold a skipped meeting after all."""
+
+    week: date
+    project: str | None = None
+
+
+@dataclass(frozen=True)
+class RequestSwap:
+    """``/rotation swap request [date]``: offer a week with a **Take it** button."""
+
+    week: date | None = None  # None: the actor's next presentation
+    project: str | None = None
+
+
+@dataclass(frozen=True)
+class TakeSwap:
+    """The **Take it** button of a swap request."""
+
+    request_id: int
+
+
+@dataclass(frozen=True)
+class CalendarLink:
+    """``/rotation calendar [project|me]``: DM a calendar subscription URL."""
+
+    project: str | None = None
+    personal: bool = False  # ``me``: the meetings one presents and the reviews one owes
+
+
+@dataclass(frozen=True)
+class ResetCalendar:
+    """``/rotation calendar reset [project|me]``: revoke the keys of one feed, or all."""
+
+    project: str | None = None
+    personal: bool = False
+    every: bool = True  # no feed named: every calendar URL one was given
+
+
+@dataclass(frozen=True)
 class ConfigureRotation:
     project: str
     changes: dict[str, str] = field(default_factory=dict)
@@ -286,6 +335,12 @@ Command = (
     | ListAbsences
     | CancelAbsence
     | SwapPresenters
+    | SkipMeeting
+    | CancelSkip
+    | RequestSwap
+    | TakeSwap
+    | CalendarLink
+    | ResetCalendar
     | ConfigureRotation
     | RequestReview
     | DecideReview

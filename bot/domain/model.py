@@ -264,6 +264,9 @@ class AuditEntry:
 # payload is {"url": ..., **body}, POSTed as JSON (the URL takes 5 posts in 30 minutes).
 # It needs no bot token, so a workspace paused for its token still gets these replies.
 RESPONSE_URL = "response_url"
+# A payload key: what the stored message keeps once Slack has it, in place of a text that
+# holds a secret (a calendar URL's key); never sent to Slack.
+SCRUB_AFTER_DELIVERY = "scrub_after_delivery"
 
 
 @dataclass(frozen=True)

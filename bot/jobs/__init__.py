@@ -18,6 +18,7 @@ from bot.services.ports import MlflowSource, Notices
 from bot.services.registry_gate import RegistryGate
 from bot.services.reviews import run_review_reminders
 from bot.services.rotation import run_rotation
+from bot.services.swap_requests import follow_up_offers
 from storage.rehearsal import Rehearsal
 from storage.unit_of_work import Database
 
@@ -68,9 +69,13 @@ JOBS: dict[str, Job] = {
     for job in (
         Job(
             "rotation",
-            "announce each project's weekly review at its time; DM the presenter a day before",
+            "announce each project's weekly review at its time; DM the presenter a day before;"
+            " close swap offers that no longer hold, tell managers of those nobody took",
             timedelta(minutes=1),
-            lambda env, now: run_rotation(env.db, env.notices, now, env.timezone),
+            lambda env, now: (
+                run_rotation(env.db, env.notices, now, env.timezone)
+                + follow_up_offers(env.db, env.notices, now, env.timezone)
+            ),
         ),
         Job(
             "digest",

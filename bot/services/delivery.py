@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from bot.domain.model import RESPONSE_URL
+from bot.domain.model import RESPONSE_URL, SCRUB_AFTER_DELIVERY
 from bot.services.channel_access import CHANNEL_ERRORS, JOINABLE, channel_refused
 from bot.services.installs import (
     AUTH_ERRORS,
@@ -197,6 +197,7 @@ class OutboxDispatcher:
         thread root that never went out starts the thread anew.
         """
         payload = dict(message.payload)
+        payload.pop(SCRUB_AFTER_DELIVERY, None)
         if message.method == "chat.update" and message.ref is not None:
             ts = self.store.ts_of(message.ref)
             if ts is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.domain.evaluation import Baseline, EvaluationRecord
@@ -12,7 +12,7 @@ from bot.domain.model import Actor, Experiment, OutgoingMessage, Project
 from bot.domain.nudges import IdleExperiment
 from bot.domain.parity import Parity
 from bot.domain.review import Decision, Review
-from bot.domain.rotation import Agenda, RotationConfig, Slot, Topic
+from bot.domain.rotation import Agenda, Offer, RotationConfig, Slot, SwapRequest, Topic
 from bot.domain.summary import Summary
 from bot.mlflow.entities import ArtifactFile, ModelVersion, RegisteredModel, Run
 
@@ -54,6 +54,24 @@ class Notices(Protocol):
 
     def rotation_pool_empty(
         self, project: Project, topics: list[Topic], slot: Slot, managers: list[str]
+    ) -> list[OutgoingMessage]: ...
+
+    def meeting_skipped(
+        self, project: Project, slot: Slot, reason: str, presenter: str, again: date | None
+    ) -> list[OutgoingMessage]: ...
+
+    def swap_offered(self, offer: Offer) -> list[OutgoingMessage]: ...
+
+    def swap_taken(self, offer: Offer) -> list[OutgoingMessage]: ...
+
+    def swap_closed(
+        self, project: Project, request: SwapRequest, why: str
+    ) -> list[OutgoingMessage]: ...
+
+    def swap_unanswered(self, offer: Offer, managers: list[str]) -> list[OutgoingMessage]: ...
+
+    def calendar_subscription(
+        self, team_id: str, user_id: str, feed: str, url: str
     ) -> list[OutgoingMessage]: ...
 
     def stale_nudge(
@@ -248,3 +266,4 @@ class Context:
     timezone: str = "UTC"  # the team's default (MLGOV_TIMEZONE)
     channel: str = ""  # where the command was typed, when it came from a channel
     mlflow: MlflowSource | None = None  # None: MLFLOW_TRACKING_URI is not set
+    public_url: str = ""  # MLGOV_PUBLIC_URL ("": unset), for the URLs mlgov hands out

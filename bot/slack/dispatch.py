@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from bot import calendar_ics
 from bot.domain import lifecycle
 from bot.domain.commands import (
     READ_ONLY,
@@ -21,9 +22,11 @@ from bot.domain.commands import (
     LinkMlflowRun,
     OpenNewExperimentForm,
     Step,
+    TakeSwap,
 )
 from bot.domain.errors import MlgovError, PermissionDenied, StorageError, UsageError
 from bot.domain.model import KEY_PATTERN, Experiment, OutgoingMessage
+from bot.services import calendar as calendar_service
 from bot.services import experiments as exp
 from bot.services import mlflow_links, team
 from bot.services import reviews as reviews_service
@@ -32,6 +35,7 @@ from bot.slack import parsing
 from bot.slack.blocks import Reply, error, forms
 from bot.slack.blocks import experiments as render
 from bot.slack.blocks import reviews as review_render
+from bot.slack.blocks import swaps as swap_render
 from bot.slack.handlers import HANDLERS
 from bot.slack.uploads import Fetch, StillHeld, handle_upload, held_anyway, names_mlflow_run
 from bot.slack.words import UPLOAD_USAGE
@@ -101,9 +105,11 @@ class Dispatcher:
         admins: Collection[str] = (),
         timezone: str = "UTC",
         mlflow: MlflowSource | None = None,
+        public_url: str = "",
     ) -> None:
         self.db = db
         self.timezone = timezone
+        self.public_url = public_url
         self.clock = clock
         self.notices = notices
         self.admins = frozenset(admins)
@@ -229,6 +235,10 @@ class Dispatcher:
         """A button: take the step at once (with ``settle``, see run), or open its form."""
         if action_id in (review_render.APPROVE, review_render.CHANGES, review_render.DECLINE):
             return self._review_button(origin, action_id, value, settle)
+        if action_id == swap_render.TAKE:
+            if not (value.isascii() and value.isdigit()):
+                return error("That offer no longer exists.")
+            return self.run(origin, TakeSwap(int(value)), settle)
         step = action_id.removeprefix(render.ACTION_PREFIX)
         match = KEY_PATTERN.match(value)
         if step not in render.BUTTONS or match is None:
@@ -304,6 +314,17 @@ class Dispatcher:
             return parsed
         return self.run(origin, parsed)
 
+    def calendar(self, name: str, key: str) -> bytes | None:
+        """The iCalendar file ``key`` opens at ``/calendar/<name>.ics``, as its owner may
+        read it now; None (answered 404) when it opens nothing there."""
+        with self.db.read() as uow:
+            found = calendar_service.find_key(uow, key)
+            if found is None:
+                return None
+            ctx = self._context(uow, Origin(found.team_id, found.user_id))
+            feed = calendar_service.feed(uow, ctx, found, name)
+        return None if feed is None else calendar_ics.render(feed, ctx.now)
+
     # --- the use cases -------------------------------------------------------------
 
     def _prepare(self, origin: Origin, parsed: Command) -> Command:
@@ -333,7 +354,13 @@ class Dispatcher:
             uow, origin.team_id, origin.user_id, self.admins, origin.workspace_admin
         )
         return Context(
-            actor, self.clock(), self.notices, self.timezone, origin.channel, self.mlflow
+            actor,
+            self.clock(),
+            self.notices,
+            self.timezone,
+            origin.channel,
+            mlflow=self.mlflow,
+            public_url=self.public_url,
         )
 
     def _execute(self, uow: UnitOfWork, ctx: Context, cmd: Command) -> Reply:

@@ -14,7 +14,9 @@ from bot.domain.commands import (
     AddMember,
     AddProject,
     BaselineHistory,
+    CalendarLink,
     CancelAbsence,
+    CancelSkip,
     Command,
     ConfigureRotation,
     DecideReview,
@@ -33,6 +35,8 @@ from bot.domain.commands import (
     RecordAbsence,
     RemoveMember,
     RequestReview,
+    RequestSwap,
+    ResetCalendar,
     RotationStats,
     ScheduleEngineering,
     SetBaseline,
@@ -42,6 +46,7 @@ from bot.domain.commands import (
     ShowMetrics,
     ShowProject,
     ShowRotation,
+    SkipMeeting,
     Step,
     SubscribeDigest,
     SwapPresenters,
@@ -87,6 +92,7 @@ from bot.slack.words import (
 
 # The grammar's public face; USAGE (from bot.slack.words) is part of it.
 __all__ = ["PARSERS", "USAGE", "parse", "parse_mention", "usage_of"]
+MAX_REASON = 300  # a skipped meeting's reason, as stored
 
 
 def parse_exp(text: str) -> Command:
@@ -311,6 +317,17 @@ def parse_rotation(text: str) -> Command:
         return JoinRotation(project_slug(rest[0], usage) if rest else None, leave=sub == "leave")
     if sub == "ooo":
         return _parse_ooo(rest, usage)
+    if sub == "skip":
+        return _parse_skip(rest)
+    if sub == "calendar":
+        return _parse_calendar(rest)
+    if sub == "swap" and rest and rest[0].lower() == "request":
+        usage = USAGE["rotation"]["swap request"]
+        positional, flags = split_flags(rest[1:], {"project"}, usage)
+        if len(positional) > 1:
+            raise UsageError(f"Unexpected '{quoted(' '.join(positional[1:]))}'.", usage)
+        week = day(positional[0], usage) if positional else None
+        return RequestSwap(week, _project_flag(flags, usage))
     if sub == "swap":
         positional, flags = split_flags(rest, {"project"}, usage)
         if len(positional) not in (2, 3):
@@ -325,6 +342,44 @@ def parse_rotation(text: str) -> Command:
     if not rest:
         raise UsageError("config needs a project.", usage)
     return ConfigureRotation(project_slug(rest[0], usage), pairs(rest[1:], usage))
+
+
+def _project_flag(flags: dict[str, str], usage: str) -> str | None:
+    return project_slug(flags["project"], usage) if "project" in flags else None
+
+
+def _parse_skip(rest: list[str]) -> Command:
+    """``skip <date> [reason]`` or ``skip cancel <date>``, each with ``--project p``."""
+    cancel = bool(rest) and rest[0].lower() == "cancel"
+    usage = USAGE["rotation"]["skip cancel" if cancel else "skip"]
+    positional, flags = split_flags(rest[1:] if cancel else rest, {"project"}, usage)
+    if not positional:
+        raise UsageError(f"{'skip cancel' if cancel else 'skip'} needs the meeting's date.", usage)
+    week = day(positional[0], usage)
+    if cancel:
+        if len(positional) > 1:
+            raise UsageError(f"Unexpected '{quoted(' '.join(positional[1:]))}'.", usage)
+        return CancelSkip(week, _project_flag(flags, usage))
+    reason = unescape(" ".join(positional[1:])).strip()
+    if len(reason) > MAX_REASON:
+        raise UsageError(
+            f"The reason is too long ({len(reason)} characters, at most {MAX_REASON}).", usage
+        )
+    return SkipMeeting(week, reason, _project_flag(flags, usage))
+
+
+def _parse_calendar(rest: list[str]) -> Command:
+    """``calendar [project|me]`` or ``calendar reset [project|me]``."""
+    reset = bool(rest) and rest[0].lower() == "reset"
+    usage = USAGE["rotation"]["calendar reset" if reset else "calendar"]
+    words = rest[1:] if reset else rest
+    if len(words) > 1:
+        raise UsageError(f"Unexpected '{quoted(' '.join(words[1:]))}'.", usage)
+    personal = bool(words) and words[0].lower() == "me"
+    project = project_slug(words[0], usage) if words and not personal else None
+    if reset:
+        return ResetCalendar(project, personal, every=not words)
+    return CalendarLink(project, personal)
 
 
 def _parse_ooo(rest: list[str], usage: str) -> Command:

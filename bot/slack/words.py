@@ -72,6 +72,15 @@ USAGE: dict[str, dict[str, str]] = {
         "ooo list": "/rotation ooo list [project]   (yours; a project's: managers)",
         "ooo cancel": "/rotation ooo cancel <from YYYY-MM-DD>",
         "swap": "/rotation swap @a @b [YYYY-MM-DD] [--project p]",
+        "swap request": "/rotation swap request [YYYY-MM-DD] [--project p]   (the presenter, or a"
+        " manager: offers the week in the project channel with a Take it button)",
+        "skip": "/rotation skip <YYYY-MM-DD> [reason] [--project p]   (managers: no meeting that"
+        " week; nobody loses their place)",
+        "skip cancel": "/rotation skip cancel <YYYY-MM-DD> [--project p]",
+        "calendar": "/rotation calendar [project|me]   (DMs you a calendar subscription URL;"
+        " me: the meetings you present and the reviews you owe)",
+        "calendar reset": "/rotation calendar reset [project|me]   (revokes your calendar URLs:"
+        " that feed's, or all)",
         "config": "/rotation config <project> [weekday=mon time=10:00 announce=09:00"
         " timezone=Europe/Berlin pattern=science,engineering]",
         "help": "/rotation help",

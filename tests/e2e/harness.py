@@ -7,7 +7,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -31,6 +31,7 @@ API_TOKEN = "pipeline-secret"
 class HttpResult:
     status: int
     body: str
+    headers: dict[str, str] = field(default_factory=dict)
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -47,9 +48,11 @@ class AppUnderTest:
         poll_seconds: float = 0.2,
         first_retry_delay: float = 0.05,
         settings: dict[str, Any] | None = None,
+        public_url: str | None = None,
     ) -> None:
         self.fake = fake
         self.settings = Settings(
+            public_url=public_url,
             slack_bot_token="xoxb-test",
             slack_signing_secret=SIGNING_SECRET,
             slack_api_url=fake.api_url,
@@ -121,9 +124,9 @@ class AppUnderTest:
     def get(self, path: str) -> HttpResult:
         try:
             with urllib.request.urlopen(self.url + path, timeout=10) as response:
-                return HttpResult(response.status, response.read().decode())
+                return HttpResult(response.status, response.read().decode(), dict(response.headers))
         except urllib.error.HTTPError as error:
-            return HttpResult(error.code, error.read().decode())
+            return HttpResult(error.code, error.read().decode(), dict(error.headers))
 
     def signed(
         self,

@@ -21,6 +21,7 @@ GOOD = {
     "MLGOV_API_TOKEN": "pipeline-token",
     "PORT": "8080",
     "MLGOV_LOG_LEVEL": "debug",
+    "MLGOV_PUBLIC_URL": "https://mlgov.example.com/",
 }
 
 
@@ -58,6 +59,7 @@ def test_every_setting_is_read() -> None:
         admins=frozenset({"U0ADMIN1", "W0ADMIN2", "U0ADMIN3"}),
         timezone="Europe/Berlin",
         api_token="pipeline-token",
+        public_url="https://mlgov.example.com",  # no trailing slash: paths are appended
         port=8080,
         log_level="DEBUG",
     )
@@ -98,6 +100,11 @@ def test_values_are_trimmed() -> None:
         ("MLGOV_LOG_LEVEL", "TRACE"),
         ("MLGOV_LOG_LEVEL", "verbose"),
         ("MLGOV_LOG_LEVEL", "10"),
+        ("MLGOV_PUBLIC_URL", "mlgov.example.com"),
+        ("MLGOV_PUBLIC_URL", "ftp://mlgov.example.com"),
+        ("MLGOV_PUBLIC_URL", "https://"),
+        ("MLGOV_PUBLIC_URL", "https://mlgov.example.com/?x=1"),
+        ("MLGOV_PUBLIC_URL", "https://mlgov.example.com/#top"),
     ],
 )
 def test_an_invalid_setting_stops_with_one_line_naming_it(name: str, value: str) -> None:

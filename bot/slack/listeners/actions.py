@@ -1,5 +1,6 @@
-"""Buttons: experiment steps (exp_*) and review decisions (review_*), in messages or on the
-Home tab, stored, then acked (bot.slack.inbox_work runs them)."""
+"""Buttons: experiment steps (exp_*), review decisions (review_*) and swap offers
+(rotation_*), in messages or on the Home tab, stored, then acked (bot.slack.inbox_work
+runs them)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from bot.slack.blocks.experiments import ACTION_PREFIX
 from bot.slack.listeners.intake import Intake, request_key
 from bot.slack.requests import installing_team
 
-ACTIONS = re.compile(f"^({ACTION_PREFIX}|review_)")
+ACTIONS = re.compile(f"^({ACTION_PREFIX}|review_|rotation_)")
 
 
 def register(app: App, intake: Intake) -> None:
