@@ -109,6 +109,13 @@ class Runtime:
         )
         return self.outbox
 
+    def read_statuses(self, client: Any) -> None:
+        """Read people's Slack statuses (who is away) through ``client`` from now on."""
+        from bot.slack.statuses import SlackStatuses
+
+        if self.dispatcher.statuses is None:
+            self.dispatcher.statuses = SlackStatuses(client)
+
     def start_inbox(
         self,
         client: Any,
@@ -121,6 +128,7 @@ class Runtime:
         from bot.slack.app import bot_user_id
         from bot.slack.inbox_work import InboxRunner
 
+        self.read_statuses(client)
         store = InboxStore(self.db, _owner(), LEASE)
         runner = InboxRunner(self.dispatcher, client, store, bot_user_id(client))
         self.inbox = InboxWorker(
@@ -135,7 +143,8 @@ class Runtime:
 
     def job_env(self) -> JobEnv:
         deliver = self.outbox.deliver_due if self.outbox is not None else None
-        return JobEnv(self.db, self.dispatcher.notices, self.settings.timezone, deliver)
+        d = self.dispatcher
+        return JobEnv(self.db, d.notices, self.settings.timezone, deliver, d.statuses)
 
     def start_scheduler(self, names: tuple[str, ...] | None = None) -> Any:
         """Run the scheduled jobs in the background (every replica may; see bot.jobs)."""

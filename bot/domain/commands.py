@@ -7,6 +7,7 @@ from datetime import date
 
 from bot.domain.evaluation import Kind
 from bot.domain.model import Direction, Outcome, Role, Status, Workstream
+from bot.domain.snooze import SnoozeFor, SnoozeKind
 
 
 @dataclass(frozen=True)
@@ -245,6 +246,15 @@ class BaselineHistory:
     project: str
 
 
+@dataclass(frozen=True)
+class SnoozeReminder:
+    """A Remind me in 2 h / tomorrow / Monday button under a reminder."""
+
+    kind: SnoozeKind
+    subject: str  # the review's id, or the nudge's experiment keys (comma-separated)
+    choice: SnoozeFor
+
+
 Command = (
     Help
     | NewExperiment
@@ -279,7 +289,10 @@ Command = (
     | BaselineHistory
     | PreviewDigest
     | SubscribeDigest
+    | SnoozeReminder
 )
+
+
 READ_ONLY = (
     Help,
     ListExperiments,

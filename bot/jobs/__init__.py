@@ -13,7 +13,7 @@ from bot.services.digest import run_digest
 from bot.services.home import refresh_homes
 from bot.services.housekeeping import run_housekeeping
 from bot.services.nudges import run_stale_nudges
-from bot.services.ports import Notices
+from bot.services.ports import Notices, Statuses
 from bot.services.reviews import run_review_reminders
 from bot.services.rotation import run_rotation
 from storage.rehearsal import Rehearsal
@@ -22,12 +22,14 @@ from storage.unit_of_work import Database
 
 @dataclass(frozen=True)
 class JobEnv:
-    """What jobs need; ``deliver`` sends the outbox now (None without Slack)."""
+    """What jobs need; ``deliver`` sends the outbox now and ``statuses`` reads Slack
+    statuses (None without Slack)."""
 
     db: Database
     notices: Notices
     timezone: str
     deliver: Callable[[], int] | None = None
+    statuses: Statuses | None = None
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,7 @@ JOBS: dict[str, Job] = {
             "rotation",
             "announce each project's weekly review at its time; DM the presenter a day before",
             timedelta(minutes=1),
-            lambda env, now: run_rotation(env.db, env.notices, now, env.timezone),
+            lambda env, now: run_rotation(env.db, env.notices, now, env.timezone, env.statuses),
         ),
         Job(
             "digest",
@@ -64,15 +66,19 @@ JOBS: dict[str, Job] = {
         ),
         Job(
             "review-reminders",
-            "DM reviewers after 2 working days, replace them after 3, tell managers after 4",
+            "DM reviewers after 2 working days, replace them after 3, tell managers after 4;"
+            " send snoozed reminders when due",
             timedelta(minutes=15),
-            lambda env, now: run_review_reminders(env.db, env.notices, now, env.timezone),
+            lambda env, now: run_review_reminders(
+                env.db, env.notices, now, env.timezone, env.statuses
+            ),
             covers="open reviews",
         ),
         Job(
             "stale-nudges",
-            "DM owners of experiments idle for 14 days, once per experiment per week",
-            timedelta(hours=1),
+            "DM owners of experiments idle for 14 days, once per experiment per week;"
+            " send snoozed nudges when due",
+            timedelta(minutes=15),
             lambda env, now: run_stale_nudges(env.db, env.notices, now),
             covers="idle experiments",
         ),

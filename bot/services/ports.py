@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from bot.domain.availability import StatusReading
 from bot.domain.evaluation import Baseline, EvaluationRecord
 from bot.domain.model import Actor, Experiment, OutgoingMessage, Project
 from bot.domain.nudges import IdleExperiment
@@ -44,6 +46,8 @@ class Notices(Protocol):
         agenda: Agenda,
         meeting: datetime,
         config: RotationConfig,
+        *,
+        unchecked: str = "",
     ) -> list[OutgoingMessage]: ...
 
     def presenter_reminder(
@@ -67,6 +71,7 @@ class Notices(Protocol):
         quorum: int,
         *,
         evaluation: EvaluationRecord | None = None,
+        unchecked: str = "",
     ) -> list[OutgoingMessage]: ...
 
     def review_decided(
@@ -83,7 +88,7 @@ class Notices(Protocol):
     ) -> list[OutgoingMessage]: ...
 
     def review_reminder(
-        self, experiment: Experiment, reviewer: str, days: int
+        self, experiment: Experiment, reviewer: str, days: int, *, review_id: int | None = None
     ) -> list[OutgoingMessage]: ...
 
     def review_overdue(
@@ -99,6 +104,8 @@ class Notices(Protocol):
         successor: str | None,
         why: str,
         reason: str,
+        *,
+        unchecked: str = "",
     ) -> list[OutgoingMessage]: ...
 
     def review_reopened(
@@ -113,6 +120,7 @@ class Notices(Protocol):
         moved: Experiment | None,
         *,
         evaluation: EvaluationRecord | None = None,
+        unchecked: str = "",
     ) -> list[OutgoingMessage]: ...
 
     def review_needs_reviewer(
@@ -165,6 +173,30 @@ class Notices(Protocol):
     def home_published(self, team_id: str, user_id: str, home: Home) -> list[OutgoingMessage]: ...
 
 
+class StatusesNeeded(Exception):  # noqa: N818 (a request, not a failure)
+    """Slack statuses a use case needs in a write transaction that no cache holds: the
+    caller fetches them once the transaction is rolled back, and runs the use case again
+    (bot.services.availability.fetching_statuses), so that no Slack call holds the writer."""
+
+    def __init__(self, team_id: str, users: Sequence[str]) -> None:
+        super().__init__(f"Slack statuses of {len(users)} people of {team_id} are needed")
+        self.team_id = team_id
+        self.users = list(users)
+
+
+class Statuses(Protocol):
+    """People's Slack statuses, cached for a few minutes (bot.slack.statuses)."""
+
+    def read(self, team_id: str, users: Sequence[str], *, fetch: bool) -> StatusReading:
+        """The statuses held; those not held are fetched now when ``fetch``, else
+        StatusesNeeded is raised for them."""
+        ...
+
+    def fetch(self, team_id: str, users: Sequence[str]) -> None:
+        """Ask Slack for the statuses of ``users`` (a failure is held as such, briefly)."""
+        ...
+
+
 @dataclass(frozen=True)
 class Context:
     """Who acts, when, and how changes are announced: passed to every use case."""
@@ -174,3 +206,5 @@ class Context:
     notices: Notices
     timezone: str = "UTC"  # the team's default (MLGOV_TIMEZONE)
     channel: str = ""  # where the command was typed, when it came from a channel
+    # Slack statuses (who is away); None where Slack is not at hand (the shell, the CLI).
+    statuses: Statuses | None = None

@@ -26,11 +26,13 @@ from bot.domain.model import KEY_PATTERN, Experiment, OutgoingMessage
 from bot.services import experiments as exp
 from bot.services import reviews as reviews_service
 from bot.services import team
-from bot.services.ports import Context, Notices
+from bot.services.availability import fetching_statuses
+from bot.services.ports import Context, Notices, Statuses, StatusesNeeded
 from bot.slack import parsing
 from bot.slack.blocks import Reply, error, forms
 from bot.slack.blocks import experiments as render
 from bot.slack.blocks import reviews as review_render
+from bot.slack.blocks import snooze as snooze_render
 from bot.slack.handlers import HANDLERS
 from bot.slack.uploads import Fetch, StillHeld, handle_upload, held_anyway
 from bot.slack.words import UPLOAD_USAGE
@@ -99,12 +101,15 @@ class Dispatcher:
         notices: Notices,
         admins: Collection[str] = (),
         timezone: str = "UTC",
+        statuses: Statuses | None = None,
     ) -> None:
         self.db = db
         self.timezone = timezone
         self.clock = clock
         self.notices = notices
         self.admins = frozenset(admins)
+        # Slack statuses (who is away); set once a Slack client is at hand.
+        self.statuses = statuses
 
     # --- entry points -------------------------------------------------------------
 
@@ -125,7 +130,8 @@ class Dispatcher:
         worker tries the request again, and tells its user if it keeps failing.
         """
         write = not isinstance(parsed, READ_ONLY)
-        try:
+
+        def once() -> Reply:
             with self.db.write() if write else self.db.read() as uow:
                 result = self._execute(uow, self._context(uow, origin), parsed)
                 if write:
@@ -133,6 +139,9 @@ class Dispatcher:
                         settle(uow, result)
                     uow.commit()
                 return result
+
+        try:
+            return fetching_statuses(self.statuses, once)
         except MlgovError as exc:
             if settle is not None and isinstance(exc, StorageError):
                 raise
@@ -171,6 +180,20 @@ class Dispatcher:
             return handle_upload(
                 self, origin, event_id, thread_ts, name, rest, files, fetch, still_held
             )
+        return fetching_statuses(
+            self.statuses,
+            lambda: self._mention(origin, event_id, channel, thread_ts, text, bot_user_id),
+        )
+
+    def _mention(
+        self,
+        origin: Origin,
+        event_id: str,
+        channel: str,
+        thread_ts: str,
+        text: str,
+        bot_user_id: str | None,
+    ) -> bool:
         with self.db.write() as uow:
             if not uow.events.claim(origin.team_id, event_id, self.clock()):
                 return False
@@ -197,6 +220,8 @@ class Dispatcher:
             except MlgovError as exc:
                 savepoint.rollback()
                 result = error(refusal(exc, origin))
+            except StatusesNeeded:
+                raise  # the whole request again, once they are fetched (rolled back here)
             except Exception:
                 savepoint.rollback()
                 log.exception("mention %s failed", event_id)
@@ -222,6 +247,11 @@ class Dispatcher:
         """A button: take the step at once (with ``settle``, see run), or open its form."""
         if action_id in (review_render.APPROVE, review_render.CHANGES, review_render.DECLINE):
             return self._review_button(origin, action_id, value, settle)
+        if action_id.startswith(snooze_render.ACTION_PREFIX):
+            snooze = snooze_render.read_button(action_id, value)
+            if snooze is None:
+                return error("That button is not one I know; it may be from an older version.")
+            return self.run(origin, snooze, settle)
         step = action_id.removeprefix(render.ACTION_PREFIX)
         match = KEY_PATTERN.match(value)
         if step not in render.BUTTONS or match is None:
@@ -303,7 +333,9 @@ class Dispatcher:
         actor = team.resolve_actor(
             uow, origin.team_id, origin.user_id, self.admins, origin.workspace_admin
         )
-        return Context(actor, self.clock(), self.notices, self.timezone, origin.channel)
+        return Context(
+            actor, self.clock(), self.notices, self.timezone, origin.channel, self.statuses
+        )
 
     def _execute(self, uow: UnitOfWork, ctx: Context, cmd: Command) -> Reply:
         handler = HANDLERS.get(type(cmd))

@@ -1,5 +1,5 @@
-"""Buttons: experiment steps (exp_*) and review decisions (review_*), in messages or on the
-Home tab, stored, then acked (bot.slack.inbox_work runs them)."""
+"""Buttons: experiment steps (exp_*), review decisions (review_*) and snoozes (snooze_*), in
+messages or on the Home tab, stored, then acked (bot.slack.inbox_work runs them)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from typing import Any
 from slack_bolt import Ack, App, BoltResponse
 
 from bot.slack.blocks.experiments import ACTION_PREFIX
+from bot.slack.blocks.snooze import ACTION_PREFIX as SNOOZE_PREFIX
 from bot.slack.listeners.intake import Intake, request_key
 from bot.slack.requests import installing_team
 
-ACTIONS = re.compile(f"^({ACTION_PREFIX}|review_)")
+ACTIONS = re.compile(f"^({ACTION_PREFIX}|review_|{SNOOZE_PREFIX})")
 
 
 def register(app: App, intake: Intake) -> None:
