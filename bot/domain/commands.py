@@ -115,6 +115,13 @@ class SetRules:
 
 
 @dataclass(frozen=True)
+class SetWorkspaceRules:
+    """``/mlgov rules [key=value ...]`` without a project: the workspace's own rules."""
+
+    changes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ShowRotation:
     project: str | None = None
     weeks: int = 6
@@ -270,6 +277,7 @@ Command = (
     | AddMember
     | RemoveMember
     | SetRules
+    | SetWorkspaceRules
     | ShowRotation
     | RotationStats
     | JoinRotation
