@@ -72,6 +72,9 @@ def schedule(plan: Schedule) -> Reply:
         context("Exactly how the next weeks will go with today's pools, absences and swaps."),
     ]
     text = f"Rotation of {plan.project.slug}: " + "; ".join(_brief(s) for s in plan.slots)
+    if plan.note:
+        blocks.append(context(f"⚠️ {escape(plan.note)}"))
+        text += f". {escape(plan.note)}"
     return reply(text, blocks)
 
 
