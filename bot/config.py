@@ -24,7 +24,8 @@ class Settings:
     database_url: str = "sqlite:///mlgov.db"
     admins: frozenset[str] = frozenset()
     timezone: str = "UTC"
-    api_token: str | None = None
+    api_token: str | None = None  # MLGOV_API_TOKEN: pipelines push evaluations (and read)
+    api_read_token: str | None = None  # MLGOV_API_READ_TOKEN: the read API only
     port: int = 3000
     # None: INFO for the service, WARNING in the shell (whose output is the conversation).
     log_level: str | None = None
@@ -93,6 +94,9 @@ class Settings:
                 f"MLGOV_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)},"
                 f" not {get('MLGOV_LOG_LEVEL')!r}."
             )
+        if get("MLGOV_API_READ_TOKEN") and get("MLGOV_API_READ_TOKEN") == get("MLGOV_API_TOKEN"):
+            # The write token reads already; a read token equal to it would write.
+            raise ConfigError("MLGOV_API_READ_TOKEN must differ from MLGOV_API_TOKEN.")
         database_url = get("DATABASE_URL") or f"sqlite:///{(cwd or Path.cwd()) / 'mlgov.db'}"
         return cls(
             slack_bot_token=bot_token,
@@ -103,6 +107,7 @@ class Settings:
             admins=admins,
             timezone=timezone,
             api_token=get("MLGOV_API_TOKEN"),
+            api_read_token=get("MLGOV_API_READ_TOKEN"),
             port=int(port_text),
             log_level=log_level,
         )

@@ -168,9 +168,16 @@ class Runtime:
 
         web = create_web_app(self.health_problem, self.registry)
         d = self.dispatcher
-        mount_api(
-            web, create_api(self.db, self.clock, d.notices, self.settings.api_token, d.timezone)
+        api = create_api(
+            self.db,
+            self.clock,
+            d.notices,
+            self.settings.api_token,
+            d.timezone,
+            read_token=self.settings.api_read_token,
+            statuses=d.statuses,
         )
+        mount_api(web, api)
         if bolt_app is not None:
             from bot.slack.http import mount
 
