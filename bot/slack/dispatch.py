@@ -180,66 +180,61 @@ class Dispatcher:
             return handle_upload(
                 self, origin, event_id, thread_ts, name, rest, files, fetch, still_held
             )
-        return fetching_statuses(
-            self.statuses,
-            lambda: self._mention(origin, event_id, channel, thread_ts, text, bot_user_id),
-        )
 
-    def _mention(
-        self,
-        origin: Origin,
-        event_id: str,
-        channel: str,
-        thread_ts: str,
-        text: str,
-        bot_user_id: str | None,
-    ) -> bool:
-        with self.db.write() as uow:
-            if not uow.events.claim(origin.team_id, event_id, self.clock()):
-                return False
-            savepoint = uow.session.begin_nested()
-            public = False
-            try:
-                name, rest = parsing.parse_mention(text, bot_user_id)
-                if name in UPLOAD_USAGE:
-                    raise UsageError(
-                        f"'{name}' reads attached files, which only Slack can send; from a"
-                        " terminal use `mlgov eval push` or `mlgov eval parity`.",
-                        UPLOAD_USAGE[name],
+        # Claimed, done and answered in one transaction; all of it again when Slack
+        # statuses had to be fetched first (bot.services.availability).
+        def once() -> bool:
+            with self.db.write() as uow:
+                if not uow.events.claim(origin.team_id, event_id, self.clock()):
+                    return False
+                savepoint = uow.session.begin_nested()
+                public = False
+                try:
+                    name, rest = parsing.parse_mention(text, bot_user_id)
+                    if name in UPLOAD_USAGE:
+                        raise UsageError(
+                            f"'{name}' reads attached files, which only Slack can send; from a"
+                            " terminal use `mlgov eval push` or `mlgov eval parity`.",
+                            UPLOAD_USAGE[name],
+                        )
+                    parsed = parsing.parse(name, rest)
+                    if isinstance(parsed, FORM_COMMANDS):
+                        raise UsageError(
+                            "In a mention, give the experiment's details.",
+                            parsing.USAGE["exp"]["new"],
+                        )
+                    result = self._execute(uow, self._context(uow, origin), parsed)
+                    savepoint.commit()
+                    # Changes are news for the thread; what someone looked up is theirs alone
+                    # (they may read a project the channel's other members may not).
+                    public = not isinstance(parsed, READ_ONLY)
+                except MlgovError as exc:
+                    savepoint.rollback()
+                    result = error(refusal(exc, origin))
+                except StatusesNeeded:
+                    raise  # the whole request again, once they are fetched (rolled back here)
+                except Exception:
+                    savepoint.rollback()
+                    log.exception("mention %s failed", event_id)
+                    result = error(UNEXPECTED)
+                payload = {
+                    "channel": channel,
+                    "thread_ts": thread_ts,
+                    "text": result.text,
+                    "blocks": result.blocks,
+                }
+                if public:
+                    message = OutgoingMessage(origin.team_id, channel, "chat.postMessage", payload)
+                else:
+                    payload["user"] = origin.user_id
+                    message = OutgoingMessage(
+                        origin.team_id, channel, "chat.postEphemeral", payload
                     )
-                parsed = parsing.parse(name, rest)
-                if isinstance(parsed, FORM_COMMANDS):
-                    raise UsageError(
-                        "In a mention, give the experiment's details.", parsing.USAGE["exp"]["new"]
-                    )
-                result = self._execute(uow, self._context(uow, origin), parsed)
-                savepoint.commit()
-                # Changes are news for the thread; what someone looked up is theirs alone
-                # (they may read a project the channel's other members may not).
-                public = not isinstance(parsed, READ_ONLY)
-            except MlgovError as exc:
-                savepoint.rollback()
-                result = error(refusal(exc, origin))
-            except StatusesNeeded:
-                raise  # the whole request again, once they are fetched (rolled back here)
-            except Exception:
-                savepoint.rollback()
-                log.exception("mention %s failed", event_id)
-                result = error(UNEXPECTED)
-            payload = {
-                "channel": channel,
-                "thread_ts": thread_ts,
-                "text": result.text,
-                "blocks": result.blocks,
-            }
-            if public:
-                message = OutgoingMessage(origin.team_id, channel, "chat.postMessage", payload)
-            else:
-                payload["user"] = origin.user_id
-                message = OutgoingMessage(origin.team_id, channel, "chat.postEphemeral", payload)
-            uow.outbox.add(message, self.clock())
-            uow.commit()
-        return True
+                uow.outbox.add(message, self.clock())
+                uow.commit()
+            return True
+
+        return fetching_statuses(self.statuses, once)
 
     def action(
         self, origin: Origin, action_id: str, value: str, settle: Settle | None = None

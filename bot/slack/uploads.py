@@ -19,6 +19,7 @@ from bot.domain.evaluation import Predictions
 from bot.domain.ingest import MAX_BYTES, parse_evaluation, parse_scores
 from bot.domain.model import OutgoingMessage
 from bot.services import computing, evaluations
+from bot.services.availability import fetching_statuses
 from bot.services.evaluations import LARGE, Submission
 from bot.slack import parsing
 from bot.slack.blocks import error
@@ -75,8 +76,11 @@ def handle_upload(
                 progress = f"eval-{uuid.uuid4().hex}"
                 evaluations.computing_notice(db, ctx, number, evaluation.rows, progress)
             submission = Submission(number, evaluation, "upload", filename, command.new_holdout)
-            done = evaluations.submit_evaluation(
-                db, ctx, submission, progress_ref=progress, event_id=event_id
+            done = fetching_statuses(
+                ctx.statuses,
+                lambda: evaluations.submit_evaluation(
+                    db, ctx, submission, progress_ref=progress, event_id=event_id
+                ),
             )
             if done is None and progress is not None:
                 evaluations.computing_failed(db, ctx, number, DUPLICATE, progress)
