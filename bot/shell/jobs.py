@@ -40,7 +40,12 @@ class Background:
             return
         runtime = self.session.runtime
         # No deliver: what a run queues, the session shows itself, right after the run.
-        env = JobEnv(runtime.db, runtime.dispatcher.notices, runtime.settings.timezone)
+        env = JobEnv(
+            runtime.db,
+            runtime.dispatcher.notices,
+            runtime.settings.timezone,
+            statuses=runtime.dispatcher.statuses,
+        )
         self._scheduler = start_scheduler(
             env, runtime.clock, BACKGROUND_JOBS, after=self.session.arrived
         )
@@ -136,7 +141,13 @@ def run(
     zone = runtime.settings.zone
     now = as_of or runtime.clock()
     check_as_of(now, runtime.clock(), dry_run=dry_run, force=force)
-    env = JobEnv(runtime.db, runtime.dispatcher.notices, runtime.settings.timezone, session.deliver)
+    env = JobEnv(
+        runtime.db,
+        runtime.dispatcher.notices,
+        runtime.settings.timezone,
+        session.deliver,
+        runtime.dispatcher.statuses,
+    )
     when = f"{now.astimezone(zone):%a %Y-%m-%d %H:%M} ({zone.key})"
     if dry_run:
         done, queued = rehearse(job, env, now)
