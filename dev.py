@@ -4,6 +4,10 @@
     python3 dev.py run [mlgov arguments]   # creates .venv from requirements.lock, runs mlgov
     python3 dev.py test [pytest arguments] # the same set-up, then ruff, mypy and pytest
 
+`test` also creates .venv-mlflow (once) from tests/requirements-mlflow.txt: the real MLflow
+server and client that the tests marked `mlflow` drive. It is not part of mlgov's own
+environment; where it cannot be installed those tests skip (fail with MLGOV_REQUIRE_MLFLOW=1).
+
 With no Slack credentials in the environment (or .env), `run` opens the local shell on
 SQLite with a demo team. The first call takes a minute or two to install; later calls
 reinstall only when requirements.lock or pyproject.toml change.
@@ -23,10 +27,12 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".mlgov-installed"
 INPUTS = (ROOT / "requirements.lock", ROOT / "pyproject.toml")
+MLFLOW_VENV = ROOT / ".venv-mlflow"
+MLFLOW_REQUIREMENTS = ROOT / "tests" / "requirements-mlflow.txt"
 
 
-def _digest() -> str:
-    return hashlib.sha256(b"".join(p.read_bytes() for p in INPUTS)).hexdigest()
+def _digest(*inputs: Path) -> str:
+    return hashlib.sha256(b"".join(p.read_bytes() for p in inputs or INPUTS)).hexdigest()
 
 
 def ensure_environment() -> None:
@@ -45,6 +51,30 @@ def ensure_environment() -> None:
     STAMP.write_text(_digest())
 
 
+def ensure_mlflow_environment() -> None:
+    """Create .venv-mlflow for the tests that drive a real MLflow server, when needed."""
+    stamp = MLFLOW_VENV / ".mlgov-installed"
+    if stamp.exists() and stamp.read_text() == _digest(MLFLOW_REQUIREMENTS):
+        return
+    print("dev.py: installing the MLflow test environment (once) …", flush=True)
+    python = MLFLOW_VENV / ("Scripts" if os.name == "nt" else "bin") / "python"
+    try:
+        if not python.exists():
+            venv.EnvBuilder(with_pip=True).create(MLFLOW_VENV)
+        subprocess.run(
+            [str(python), "-m", "pip", "--disable-pip-version-check", "install", "-q",
+             "-r", str(MLFLOW_REQUIREMENTS)],
+            check=True,
+        )
+    except (subprocess.CalledProcessError, OSError) as exc:
+        if os.environ.get("MLGOV_REQUIRE_MLFLOW") == "1":
+            sys.exit(f"dev.py: the MLflow test environment did not install ({exc})")
+        print(f"dev.py: the MLflow test environment did not install ({exc});"
+              " the MLflow tests will skip", flush=True)
+        return
+    stamp.write_text(_digest(MLFLOW_REQUIREMENTS))
+
+
 def run(args: list[str]) -> int:
     return subprocess.call([str(BIN / "mlgov"), *args])
 
@@ -54,8 +84,9 @@ def test(args: list[str]) -> int:
         [str(BIN / "ruff"), "check", "bot", "storage", "tests", "benchmarks", "dev.py"],
         [str(BIN / "mypy")],
         # Two pytest-xdist workers (CI's machine has two cores); a later `-n 0` in ``args``
-        # runs the tests in one process (e.g. for --pdb).
-        [str(BIN / "python"), "-m", "pytest", "-n", "2", *args],
+        # runs the tests in one process (e.g. for --pdb). loadgroup: the tests of one
+        # xdist_group (those on the MLflow server) share a worker, and its one server.
+        [str(BIN / "python"), "-m", "pytest", "-n", "2", "--dist", "loadgroup", *args],
     ]
     for step in steps:
         print("dev.py:", " ".join(Path(step[0]).name if i == 0 else a
@@ -72,7 +103,10 @@ def main() -> int:
         return 2
     ensure_environment()
     verb, args = sys.argv[1], sys.argv[2:]
-    return run(args) if verb == "run" else test(args)
+    if verb == "run":
+        return run(args)
+    ensure_mlflow_environment()
+    return test(args)
 
 
 if __name__ == "__main__":

@@ -150,6 +150,25 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="a CI gate: exit 1 unless the experiment's success criterion is met",
     )
+    imported = eval_verbs.add_parser(
+        "import", help="record the predictions an MLflow run logged (MLFLOW_TRACKING_URI)"
+    )
+    imported.add_argument("experiment", help="experiment key, e.g. EXP-7")
+    imported.add_argument(
+        "--mlflow-run", required=True, help="the run's id (or its MLflow URL)"
+    )
+    imported.add_argument(
+        "--artifact",
+        default=None,
+        help="the run's predictions file (default: MLGOV_MLFLOW_ARTIFACT, mlgov/predictions)",
+    )
+    imported.add_argument("--kind", choices=("classification", "regression"), default=None)
+    imported.add_argument(
+        "--new-holdout",
+        action="store_true",
+        help="a new held-out set (or kind): record without comparing with the baseline",
+    )
+    imported.add_argument("--team", default=None, help="workspace id (when there are several)")
     parity = eval_verbs.add_parser("parity", help="prototype against production scores")
     parity.add_argument("experiment", help="experiment key, e.g. EXP-7")
     parity.add_argument("prototype", help="the prototype's scores (CSV, Parquet or JSON)")

@@ -21,6 +21,8 @@ def evaluate(settings: Any, args: argparse.Namespace) -> int:
     if match is None:
         raise ConfigError(f"'{args.experiment}' is not an experiment key like EXP-7.")
     number = int(match.group(1))
+    if args.eval_verb == "import":
+        return import_from_mlflow(settings, args, number)
     if args.eval_verb == "parity":
         _check_parity_options(args.tolerance, args.threshold)
     elif args.require_criterion and args.new_holdout:
@@ -29,7 +31,6 @@ def evaluate(settings: Any, args: argparse.Namespace) -> int:
             " skips: use one or the other."
         )
     from bot.cli import CHECK_FAILED
-    from bot.domain.criterion_check import check_criterion
     from bot.domain.evaluation import Kind
     from bot.domain.ingest import MAX_BYTES, parse_evaluation, parse_scores
     from bot.runtime import Runtime
@@ -57,16 +58,7 @@ def evaluate(settings: Any, args: argparse.Namespace) -> int:
             )
             recorded = evaluations.submit_evaluation(runtime.db, ctx, submission)
             assert recorded is not None
-            text, _ = render.summary_blocks(
-                recorded.experiment, recorded.summary, recorded.baseline
-            )
-            print(f"recorded evaluation #{recorded.evaluation_id} of {recorded.experiment.key}")
-            print(text.replace("*", ""))
-            print(render.table(recorded.summary).strip("`\n"))
-            check = check_criterion(
-                recorded.experiment, recorded.summary, recorded.baseline is not None
-            )
-            print(f"Success criterion: {check.word}. {check.reason}")
+            check = _print_recorded(recorded)
             code = 0 if check.met or not args.require_criterion else CHECK_FAILED
             if code:
                 print(f"mlgov: success criterion {check.word}: {check.reason}", file=sys.stderr)
@@ -91,6 +83,56 @@ def evaluate(settings: Any, args: argparse.Namespace) -> int:
         return code
     finally:
         runtime.close()
+
+
+def import_from_mlflow(settings: Any, args: argparse.Namespace, number: int) -> int:
+    """`mlgov eval import EXP-7 --mlflow-run ID [--artifact PATH]`: the run's predictions."""
+    from bot.domain.commands import EvaluateUpload
+    from bot.domain.mlflow_runs import run_reference
+    from bot.domain.model import Actor
+
+    settings.require_mlflow()
+    given = args.mlflow_run.strip()
+    run_id = run_reference(given if "://" in given else f"mlflow:{given.removeprefix('mlflow:')}")
+    if run_id is None:
+        raise ConfigError(f"'{given}' is not an MLflow run id or run URL.")
+    from bot.domain.evaluation import Kind
+    from bot.runtime import Runtime
+    from bot.services.mlflow_import import import_named_run
+    from bot.services.ports import Context
+    from bot.services.team import resolve_team
+
+    runtime = Runtime.create(settings, upgrade=False)
+    try:
+        _attach_slack(runtime, settings)
+        team_id = resolve_team(runtime.db, args.team)
+        d = runtime.dispatcher
+        actor = Actor(team_id, "cli", pipeline=True)
+        ctx = Context(actor, runtime.clock(), d.notices, d.timezone, mlflow=d.mlflow)
+        kind = Kind(args.kind) if args.kind else None
+        command = EvaluateUpload(number, kind, args.new_holdout, run_id)
+        recorded = import_named_run(runtime.db, ctx, command, artifact=args.artifact)
+        assert recorded is not None
+        _print_recorded(recorded)
+        if runtime.outbox is not None:
+            runtime.outbox.deliver_due()
+        return 0
+    finally:
+        runtime.close()
+
+
+def _print_recorded(recorded: Any) -> Any:
+    """Print what was recorded and the success criterion's verdict (returned)."""
+    from bot.domain.criterion_check import check_criterion
+    from bot.slack.blocks import evaluations as render
+
+    text, _ = render.summary_blocks(recorded.experiment, recorded.summary, recorded.baseline)
+    print(f"recorded evaluation #{recorded.evaluation_id} of {recorded.experiment.key}")
+    print(text.replace("*", ""))
+    print(render.table(recorded.summary).strip("`\n"))
+    check = check_criterion(recorded.experiment, recorded.summary, recorded.baseline is not None)
+    print(f"Success criterion: {check.word}. {check.reason}")
+    return check
 
 
 def _check_parity_options(tolerance: float, threshold: float) -> None:

@@ -85,5 +85,6 @@ def _start_work(runtime: Any, client: Any, args: argparse.Namespace) -> Any:
 
     runtime.start_inbox(client, threads=threads)
     runtime.start_outbox(WebApi(client))
+    runtime.start_registry()
     runtime.start_scheduler()
     return None

@@ -55,6 +55,7 @@ def worker(settings: Any, args: argparse.Namespace) -> int:
         acks = AcksElsewhere(Path(board)) if board else None  # those of `serve --workers`
         runtime.start_inbox(client, threads=args.threads, acks=acks)
         runtime.start_outbox(WebApi(client))
+        runtime.start_registry()
         runtime.start_scheduler()
         while not stop.wait(0.5):
             if parent is not None and os.getppid() != parent:

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import TypedDict
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.domain.errors import ConfigError
+from bot.domain.mlflow_runs import ARTIFACT_SUFFIXES as MLFLOW_ARTIFACT_SUFFIXES
+from bot.domain.mlflow_runs import MLFLOW_OFF
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+DEFAULT_MLFLOW_ARTIFACT = "mlgov/predictions"
 
 
 @dataclass(frozen=True)
@@ -26,9 +30,29 @@ class Settings:
     timezone: str = "UTC"
     api_token: str | None = None  # MLGOV_API_TOKEN: pipelines push evaluations (and read)
     api_read_token: str | None = None  # MLGOV_API_READ_TOKEN: the read API only
+    # The base URL at which Slack reaches mlgov (no trailing slash), for the calendar
+    # URLs mlgov hands out; None: calendar feeds are off.
+    public_url: str | None = None
     port: int = 3000
     # None: INFO for the service, WARNING in the shell (whose output is the conversation).
     log_level: str | None = None
+    # MLflow (SPEC §12); no tracking URI: everything MLflow is off.
+    mlflow_tracking_uri: str | None = None
+    mlflow_tracking_token: str | None = field(default=None, repr=False)
+    mlflow_username: str | None = None
+    mlflow_password: str | None = field(default=None, repr=False)
+    mlflow_webhook_secret: str | None = field(default=None, repr=False)
+    mlflow_artifact: str = DEFAULT_MLFLOW_ARTIFACT
+
+    @property
+    def has_mlflow(self) -> bool:
+        return bool(self.mlflow_tracking_uri)
+
+    def require_mlflow(self) -> str:
+        """The tracking URI, or a ConfigError saying that MLflow is off."""
+        if not self.mlflow_tracking_uri:
+            raise ConfigError(MLFLOW_OFF)
+        return self.mlflow_tracking_uri
 
     @property
     def has_slack(self) -> bool:
@@ -68,6 +92,20 @@ class Settings:
             raise ConfigError(f"SLACK_API_URL must be an http(s) URL, not {api_url!r}.")
         if not api_url.endswith("/"):
             api_url += "/"
+        public_url = get("MLGOV_PUBLIC_URL")
+        if public_url is not None:
+            parsed = urlparse(public_url)
+            if parsed.scheme not in ("http", "https") or not parsed.netloc:
+                raise ConfigError(
+                    "MLGOV_PUBLIC_URL must be the http(s) URL at which Slack reaches mlgov"
+                    f" (like https://mlgov.example.com), not {public_url!r}."
+                )
+            if parsed.query or parsed.fragment:
+                raise ConfigError(
+                    "MLGOV_PUBLIC_URL must be a base URL, without ?query or #fragment,"
+                    f" not {public_url!r}."
+                )
+            public_url = public_url.rstrip("/")
         timezone = get("MLGOV_TIMEZONE") or "UTC"
         try:
             ZoneInfo(timezone)
@@ -97,6 +135,7 @@ class Settings:
         if get("MLGOV_API_READ_TOKEN") and get("MLGOV_API_READ_TOKEN") == get("MLGOV_API_TOKEN"):
             # The write token reads already; a read token equal to it would write.
             raise ConfigError("MLGOV_API_READ_TOKEN must differ from MLGOV_API_TOKEN.")
+        mlflow = _mlflow_settings(get)
         database_url = get("DATABASE_URL") or f"sqlite:///{(cwd or Path.cwd()) / 'mlgov.db'}"
         return cls(
             slack_bot_token=bot_token,
@@ -108,6 +147,64 @@ class Settings:
             timezone=timezone,
             api_token=get("MLGOV_API_TOKEN"),
             api_read_token=get("MLGOV_API_READ_TOKEN"),
+            public_url=public_url,
             port=int(port_text),
             log_level=log_level,
+            **mlflow,
         )
+
+
+class _MlflowSettings(TypedDict):
+    mlflow_tracking_uri: str | None
+    mlflow_tracking_token: str | None
+    mlflow_username: str | None
+    mlflow_password: str | None
+    mlflow_webhook_secret: str | None
+    mlflow_artifact: str
+
+
+def _mlflow_settings(get: Callable[[str], str | None]) -> _MlflowSettings:
+    """MLflow's own variable names for the connection, mlgov's for the rest (validated)."""
+    uri = get("MLFLOW_TRACKING_URI")
+    if uri is not None:
+        parsed = urlparse(uri)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ConfigError(
+                f"MLFLOW_TRACKING_URI must be the http(s) URL of an MLflow server, not {uri!r}."
+            )
+        if parsed.username or parsed.password:  # it would show wherever the URL is shown
+            raise ConfigError(
+                "MLFLOW_TRACKING_URI must not hold credentials; set MLFLOW_TRACKING_USERNAME"
+                " and MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN)."
+            )
+        uri = uri.rstrip("/")
+    token, user, password = (
+        get("MLFLOW_TRACKING_TOKEN"),
+        get("MLFLOW_TRACKING_USERNAME"),
+        get("MLFLOW_TRACKING_PASSWORD"),
+    )
+    if bool(user) != bool(password):
+        raise ConfigError("MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD go together.")
+    if token and user:
+        raise ConfigError(
+            "Set MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/PASSWORD, not both."
+        )
+    artifact = (get("MLGOV_MLFLOW_ARTIFACT") or DEFAULT_MLFLOW_ARTIFACT).strip("/")
+    parts = artifact.split("/")
+    suffix = PurePosixPath(artifact).suffix
+    if ".." in parts or "" in parts or "\\" in artifact or (
+        suffix and suffix.lower() not in MLFLOW_ARTIFACT_SUFFIXES
+    ):
+        raise ConfigError(
+            "MLGOV_MLFLOW_ARTIFACT must be a path inside a run's artifacts (like"
+            f" {DEFAULT_MLFLOW_ARTIFACT}), ending in {', '.join(MLFLOW_ARTIFACT_SUFFIXES)} or"
+            f" in none of them, not {artifact!r}."
+        )
+    return {
+        "mlflow_tracking_uri": uri,
+        "mlflow_tracking_token": token,
+        "mlflow_username": user,
+        "mlflow_password": password,
+        "mlflow_webhook_secret": get("MLGOV_MLFLOW_WEBHOOK_SECRET"),
+        "mlflow_artifact": artifact,
+    }

@@ -26,6 +26,7 @@ from bot.services.inbox_worker import (
     AcksFirst,
     InboxWorker,
 )
+from bot.services.ports import MlflowSource
 from bot.slack.dispatch import Dispatcher
 from bot.slack.notices import SlackNotices
 from storage import migrate
@@ -46,6 +47,15 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def mlflow_source(settings: Settings) -> MlflowSource | None:
+    """The MLflow server to follow, or None when MLFLOW_TRACKING_URI is not set."""
+    if not settings.has_mlflow:
+        return None
+    from bot.mlflow.client import MlflowClient
+
+    return MlflowSource(MlflowClient.from_settings(settings), settings.mlflow_artifact)
+
+
 def _owner() -> str:
     """A lease holder's name, unique per process and worker; fits the lease columns."""
     return f"{os.getpid()}:{uuid.uuid4().hex}"
@@ -61,6 +71,7 @@ class Runtime:
     outbox: OutboxDispatcher | None = None
     worker: OutboxWorker | None = None
     inbox: InboxWorker | None = None
+    gate_worker: OutboxWorker | None = None  # MLflow's gate tags (SPEC §12)
     scheduler: Any | None = None
     # The Slack requests this process is acknowledging; its inbox threads let them go first.
     acks: AcksFirst = field(default_factory=AcksFirst)
@@ -86,7 +97,15 @@ class Runtime:
             migrate.upgrade(engine)
         migrate.ensure_current(engine)
         db = Database(SessionFactories(engine))
-        dispatcher = Dispatcher(db, clock, SlackNotices(), settings.admins, settings.timezone)
+        dispatcher = Dispatcher(
+            db,
+            clock,
+            SlackNotices(),
+            settings.admins,
+            settings.timezone,
+            mlflow=mlflow_source(settings),
+            public_url=settings.public_url or "",
+        )
         return cls(settings, db, dispatcher, clock)
 
     def start_outbox(
@@ -141,10 +160,29 @@ class Runtime:
         pending.set_function(lambda: float(store.pending_count()))
         return self.inbox
 
+    def start_registry(self, poll_seconds: float = 30.0) -> None:
+        """Check model versions in MLflow's registry against the gate in the background,
+        woken by every commit that made a check due (nothing while MLflow is off)."""
+        source = self.dispatcher.mlflow
+        if source is None:
+            return
+        from bot.services.registry_gate import RegistryGate
+
+        gate = RegistryGate(self.db, source.client, self.dispatcher.notices, self.clock)
+        self.gate_worker = OutboxWorker(gate, poll_seconds, name="mlgov-registry").start()
+        self.db.on_registry(self.gate_worker.wake)
+
     def job_env(self) -> JobEnv:
         deliver = self.outbox.deliver_due if self.outbox is not None else None
         d = self.dispatcher
-        return JobEnv(self.db, d.notices, self.settings.timezone, deliver, d.statuses)
+        return JobEnv(
+            self.db,
+            d.notices,
+            self.settings.timezone,
+            deliver,
+            mlflow=d.mlflow,
+            statuses=d.statuses,
+        )
 
     def start_scheduler(self, names: tuple[str, ...] | None = None) -> Any:
         """Run the scheduled jobs in the background (every replica may; see bot.jobs)."""
@@ -164,6 +202,7 @@ class Runtime:
     def web_app(self, bolt_app: Any | None = None) -> Any:
         from bot.api import create_api
         from bot.api import mount as mount_api
+        from bot.api.mlflow_webhook import create_webhook
         from bot.web import create_web_app
 
         web = create_web_app(self.health_problem, self.registry)
@@ -178,6 +217,15 @@ class Runtime:
             statuses=d.statuses,
         )
         mount_api(web, api)
+        s = self.settings
+        web.register_blueprint(
+            create_webhook(
+                self.db, self.clock, s.mlflow_webhook_secret, s.mlflow_tracking_uri, time.time
+            )
+        )
+        from bot.calendar_http import mount as mount_calendar
+
+        mount_calendar(web, d)
         if bolt_app is not None:
             from bot.slack.http import mount
 
@@ -195,6 +243,8 @@ class Runtime:
             self.scheduler.shutdown(wait=not on_signal)
         if self.inbox is not None:
             self.inbox.stop(max(0.0, deadline - time.monotonic()))
+        if self.gate_worker is not None:  # a check cut short is owed still: done next start
+            self.gate_worker.stop()
         if self.worker is not None:
             self.worker.stop()
             if self.outbox is not None and self.inbox is not None:

@@ -25,6 +25,9 @@ from storage.models import (
 class Audit:
     def __init__(self, session: Session) -> None:
         self.session = session
+        # Experiments something was recorded about, and when: the gate tags of their
+        # model versions are checked again (UnitOfWork.commit marks them, SPEC §12).
+        self.changed: dict[int, datetime] = {}
 
     def record(
         self,
@@ -38,7 +41,11 @@ class Audit:
         from_status: str | None = None,
         to_status: str | None = None,
         detail: dict[str, Any] | None = None,
+        gate: bool = True,
     ) -> None:
+        """Keep one entry; ``gate``: whether it may move the experiment's gate (most do)."""
+        if experiment is not None and gate:
+            self.changed[experiment.id] = now
         self.session.execute(
             insert(AuditRow).values(
                 team_id=team_id,

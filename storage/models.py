@@ -407,6 +407,65 @@ class SwapRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+class SkipRow(Base):
+    """A meeting a manager cancelled (``/rotation skip``); withdrawn by deleting it."""
+
+    __tablename__ = "rotation_skips"
+    __table_args__ = (UniqueConstraint("project_id", "week"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    week: Mapped[date] = mapped_column(Date)  # the meeting date
+    reason: Mapped[str] = mapped_column(String(300), default="")
+    created_by: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class SwapRequestRow(Base):
+    """A presenter's week offered in the project channel with a **Take it** button."""
+
+    __tablename__ = "rotation_swap_requests"
+    __table_args__ = (
+        # One open offer per meeting: the second is refused, a taker closes it.
+        Index(
+            "uq_rotation_swap_requests_open",
+            "project_id",
+            "week",
+            unique=True,
+            sqlite_where=text("closed_at IS NULL"),
+            postgresql_where=text("closed_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    week: Mapped[date] = mapped_column(Date)  # the meeting date
+    presenter: Mapped[str] = mapped_column(String(32))  # who offers the week
+    requested_by: Mapped[str] = mapped_column(String(32))  # the presenter, or a manager
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    taken_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # Set when the offer ends: taken, or no longer valid (announced, presenter changed).
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    closed_reason: Mapped[str | None] = mapped_column(String(40), nullable=True)
+
+
+class CalendarKeyRow(Base):
+    """A calendar subscription key, stored hashed: a person's personal feed (project_id
+    NULL) or their feed of one project. Revoked by deleting it."""
+
+    __tablename__ = "calendar_keys"
+    __table_args__ = (Index("ix_calendar_keys_user", "team_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)  # SHA-256, hex
+    team_id: Mapped[str] = mapped_column(ForeignKey("workspaces.team_id"))
+    user_id: Mapped[str] = mapped_column(String(32))
+    project_id: Mapped[int | None] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 class PresentationRow(Base):
     """A meeting as announced: the rotation's history."""
 
@@ -578,3 +637,8 @@ class SnoozeRow(Base):
     until: Mapped[datetime] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+# Rows kept in modules of their own register on Base.metadata here (migrations, drift test).
+from storage import mlflow_rows as _mlflow_rows  # noqa: E402, F401
+from storage import registry_rows as _registry_rows  # noqa: E402, F401

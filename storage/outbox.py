@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 
-from bot.domain.model import RESPONSE_URL
+from bot.domain.model import RESPONSE_URL, SCRUB_AFTER_DELIVERY
 from storage.delivery_state import blocked_channel, not_held
 from storage.models import ExperimentRow, OutboxRow
 from storage.pauses import not_paused
@@ -159,11 +159,17 @@ class OutboxStore:
 
     def delivered(self, message: PendingMessage, now: datetime, ts: str | None) -> None:
         """Record the delivery (as the method it went out as: an update of a message that
-        never went out is posted instead, and later updates must find that post)."""
+        never went out is posted instead, and later updates must find that post). A message
+        that held a secret keeps only what replaces it (SCRUB_AFTER_DELIVERY)."""
+        scrubbed: dict[str, Any] = {}
+        if SCRUB_AFTER_DELIVERY in message.payload:
+            kept = {"channel": message.payload.get("channel")}
+            scrubbed["payload"] = {**kept, "text": message.payload[SCRUB_AFTER_DELIVERY]}
         with self.db.write() as uow:
             self._settle(
                 uow,
                 message,
+                **scrubbed,
                 method=message.method,
                 sent_at=now,
                 result_ts=ts,

@@ -250,6 +250,10 @@ class Projects:
         rows = self.session.scalars(select(ProjectRow).order_by(ProjectRow.id)).all()
         return [_project(r) for r in rows]
 
+    def by_id(self, project_id: int) -> Project | None:
+        row = self.session.get(ProjectRow, project_id)
+        return None if row is None else _project(row)
+
     def by_channel(self, team_id: str, channel_id: str) -> Project | None:
         row = self.session.scalars(
             select(ProjectRow)

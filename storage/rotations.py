@@ -1,4 +1,4 @@
-"""Rotation storage: configuration, presenter pools, absences, swaps and the history."""
+"""Rotation storage: configuration, presenter pools, absences, swaps, skips and the history."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from bot.domain.model import Role
-from bot.domain.rotation import Absence, PoolMember, RotationConfig, Slot, Swap, Topic
+from bot.domain.rotation import Absence, PoolMember, RotationConfig, Skip, Slot, Swap, Topic
 from storage.models import (
     AbsenceRow,
     PresentationRow,
     RotationMemberRow,
     RotationRow,
+    SkipRow,
     SwapRow,
 )
 from storage.sql import affected, insert_ignoring_conflicts
@@ -175,6 +176,33 @@ class Rotations:
                 created_at=now,
             )
         )
+
+    def skips(self, project_id: int, since: date, until: date | None = None) -> list[Skip]:
+        """The meetings skipped from ``since`` (to ``until``, inclusive), earliest first."""
+        statement = select(SkipRow).where(SkipRow.project_id == project_id, SkipRow.week >= since)
+        if until is not None:
+            statement = statement.where(SkipRow.week <= until)
+        rows = self.session.scalars(statement.order_by(SkipRow.week)).all()
+        return [Skip(r.week, r.reason) for r in rows]
+
+    def add_skip(self, project_id: int, skip: Skip, by: str, now: datetime) -> bool:
+        """Cancel a meeting; False when it was skipped already."""
+        return insert_ignoring_conflicts(
+            self.session,
+            SkipRow,
+            {
+                "project_id": project_id,
+                "week": skip.week,
+                "reason": skip.reason,
+                "created_by": by,
+                "created_at": now,
+            },
+        )
+
+    def remove_skip(self, project_id: int, week: date) -> bool:
+        """Hold a skipped meeting after all; False when it was not skipped."""
+        statement = delete(SkipRow).where(SkipRow.project_id == project_id, SkipRow.week == week)
+        return bool(affected(self.session.execute(statement)))
 
     def history(self, project_id: int, since: date | None = None) -> list[Slot]:
         statement = select(PresentationRow).where(PresentationRow.project_id == project_id)

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from bot.domain.errors import MlgovError, StorageError
 from storage.audit import Audit
+from storage.calendar_keys import CalendarKeys
 from storage.db import SessionFactories
 from storage.delivery_state import DeliveryState
 from storage.digest_data import DigestReads
@@ -19,7 +20,9 @@ from storage.experiments import Experiments
 from storage.home import Homes
 from storage.inbox import Inbox
 from storage.ledger import RunLedger
+from storage.mlflow_runs import MlflowRuns
 from storage.pauses import Pauses
+from storage.registry import RegistryVersions
 from storage.repositories import (
     Members,
     Outbox,
@@ -30,6 +33,7 @@ from storage.repositories import (
 from storage.reviews import Reviews
 from storage.rotations import Rotations
 from storage.snoozes import Snoozes
+from storage.swap_requests import SwapRequests
 
 
 class UnitOfWork:
@@ -46,11 +50,13 @@ class UnitOfWork:
         write: bool,
         on_outbox: Callable[[], None] | None = None,
         on_inbox: Callable[[], None] | None = None,
+        on_registry: Callable[[], None] | None = None,
     ) -> None:
         self._factories = factories
         self._write = write
         self._on_outbox = on_outbox
         self._on_inbox = on_inbox
+        self._on_registry = on_registry
         self._held: int | None = None
 
     def __enter__(self) -> UnitOfWork:
@@ -71,12 +77,16 @@ class UnitOfWork:
         self.pauses = Pauses(self.session)
         self.delivery = DeliveryState(self.session)
         self.rotations = Rotations(self.session)
+        self.swap_requests = SwapRequests(self.session)
+        self.calendar_keys = CalendarKeys(self.session)
         self.reviews = Reviews(self.session)
         self.evaluations = Evaluations(self.session)
         self.subscriptions = DigestSubscriptions(self.session)
         self.homes = Homes(self.session)
         self.digest = DigestReads(self.session)
         self.snoozes = Snoozes(self.session)
+        self.mlflow_runs = MlflowRuns(self.session)
+        self.registry = RegistryVersions(self.session)
         return self
 
     @property
@@ -88,6 +98,8 @@ class UnitOfWork:
         if not self._write:
             raise RuntimeError("commit() on a read-only unit of work")
         try:
+            if self.audit.changed:  # with the change: their model versions' gate tags
+                self.registry.mark_experiments(self.audit.changed, max(self.audit.changed.values()))
             self.session.commit()
         except DBAPIError as exc:
             raise _translate(exc) from exc
@@ -97,6 +109,8 @@ class UnitOfWork:
             self._on_outbox()
         if self.inbox.added and self._on_inbox is not None:
             self._on_inbox()
+        if self.registry.marked and self._on_registry is not None:
+            self._on_registry()
 
     def __exit__(
         self,
@@ -137,6 +151,7 @@ class Database:
         self.engine = factories.engine
         self._listeners: list[Callable[[], None]] = []
         self._inbox_listeners: list[Callable[[bool], None]] = []
+        self._registry_listeners: list[Callable[[], None]] = []
         self._closers: list[Callable[[], None]] = []
 
     def on_outbox(self, listener: Callable[[], None]) -> None:
@@ -147,6 +162,14 @@ class Database:
         """Call ``listener(urgent)`` after any commit that stored Slack requests in the
         inbox (``urgent``: one of them may be answered by a form)."""
         self._inbox_listeners.append(listener)
+
+    def on_registry(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after any commit that made checks of model versions due."""
+        self._registry_listeners.append(listener)
+
+    def _notify_registry(self) -> None:
+        for listener in self._registry_listeners:
+            listener()
 
     def _notify(self) -> None:
         for listener in self._listeners:
@@ -169,7 +192,11 @@ class Database:
 
     def write(self) -> UnitOfWork:
         return UnitOfWork(
-            self.factories, write=True, on_outbox=self._notify, on_inbox=self.notify_inbox
+            self.factories,
+            write=True,
+            on_outbox=self._notify,
+            on_inbox=self.notify_inbox,
+            on_registry=self._notify_registry,
         )
 
     def read(self) -> UnitOfWork:

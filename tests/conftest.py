@@ -14,12 +14,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from tests.fakes.slack_api import FakeSlack
+from tests.mlflow_server import MlflowServer, mlflow_problem
 
 # slack_sdk and urllib honour HTTP(S)_PROXY; the fake Slack and the app live on loopback.
 os.environ["NO_PROXY"] = ",".join(filter(None, [os.environ.get("NO_PROXY"), "127.0.0.1,localhost"]))
 PG_URL = os.environ.get("MLGOV_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 # CI sets this so that unreachable PostgreSQL fails the run instead of skipping tests.
 REQUIRE_PG = os.environ.get("MLGOV_REQUIRE_POSTGRES") == "1"
+# CI sets this so that a missing MLflow test environment fails the run instead of skipping.
+REQUIRE_MLFLOW = os.environ.get("MLGOV_REQUIRE_MLFLOW") == "1"
 _pg_problem: list[str | None] = []
 
 
@@ -148,6 +151,36 @@ def database_url(request: pytest.FixtureRequest) -> str:
     return str(request.getfixturevalue(name))
 
 
+def _require_mlflow() -> None:
+    """Fail (with MLGOV_REQUIRE_MLFLOW=1) or skip the test when MLflow's venv is missing."""
+    problem = mlflow_problem()
+    if problem:
+        if REQUIRE_MLFLOW:
+            pytest.fail(problem + " (MLGOV_REQUIRE_MLFLOW=1)")
+        pytest.skip(problem)
+
+
+@pytest.fixture(scope="session")
+def mlflow_server_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
+    """A real `mlflow server`, once per run (per xdist worker)."""
+    _require_mlflow()
+    server = MlflowServer.start(tmp_path_factory.mktemp("mlflow"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def mlflow_server(mlflow_server_process: MlflowServer) -> MlflowServer:
+    """The worker's MLflow server, emptied for this test (a worker runs one test at a time)."""
+    if not mlflow_server_process.healthy():  # a test stopped it: start it again
+        mlflow_server_process.stop()
+        mlflow_server_process.launch()
+    mlflow_server_process.reset()
+    return mlflow_server_process
+
+
 @pytest.fixture
 def fake_slack() -> Iterator[FakeSlack]:
     """The fake Slack Web API, over real HTTP on 127.0.0.1."""
@@ -155,12 +188,30 @@ def fake_slack() -> Iterator[FakeSlack]:
         yield fake
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test on the MLflow server is marked `mlflow` (for -m), as if written so, and
+    grouped on one pytest-xdist worker (`--dist loadgroup`): one server starts, not two."""
+    for item in items:
+        if "mlflow_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.mlflow)
+            item.add_marker(pytest.mark.xdist_group("mlflow"))
+
+
 def pytest_report_header() -> str:
     problem = _postgres_problem()
-    return f"postgres: {'SKIPPED — ' + problem if problem else 'available at ' + PG_URL}"
+    mlflow = mlflow_problem()
+    return (
+        f"postgres: {'SKIPPED — ' + problem if problem else 'available at ' + PG_URL}\n"
+        f"mlflow: {'SKIPPED — ' + mlflow if mlflow else 'test environment present'}"
+    )
 
 
-_pg_tests_passed: list[str] = []
+# Tests that passed using each required service, counted by the controller.
+_service_tests_passed: dict[str, list[str]] = {"postgres": [], "mlflow": []}
+_REQUIRED = {
+    "postgres": (REQUIRE_PG, "MLGOV_REQUIRE_POSTGRES=1 but no PostgreSQL test ran."),
+    "mlflow": (REQUIRE_MLFLOW, "MLGOV_REQUIRE_MLFLOW=1 but no MLflow test ran."),
+}
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -169,24 +220,32 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = outcome.get_result()  # type: ignore[attr-defined]
     names = getattr(item, "fixturenames", ())
     uses_pg = "pg_url" in names or "migrated_pg_url" in names or item.get_closest_marker("postgres")
+    # Marked on the report, which travels from pytest-xdist's workers to the controller.
     if uses_pg:
-        # Marked on the report, which travels from pytest-xdist's workers to the controller.
         report.user_properties.append(("postgres", True))
+    if item.get_closest_marker("mlflow"):
+        report.user_properties.append(("mlflow", True))
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if report.when == "call" and report.passed and ("postgres", True) in report.user_properties:
-        _pg_tests_passed.append(report.nodeid)
+    if report.when == "call" and report.passed:
+        for service, passed in _service_tests_passed.items():
+            if (service, True) in report.user_properties:
+                passed.append(report.nodeid)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """With MLGOV_REQUIRE_POSTGRES=1, a run in which no PostgreSQL test passed fails."""
+    """With MLGOV_REQUIRE_POSTGRES=1 (or _MLFLOW=1), a run where no such test passed fails."""
     if hasattr(session.config, "workerinput"):
         return  # a pytest-xdist worker: the controller counts every worker's reports
-    if REQUIRE_PG and session.testscollected and not _pg_tests_passed and exitstatus == 0:
-        session.exitstatus = 1
-        print("\nMLGOV_REQUIRE_POSTGRES=1 but no PostgreSQL test ran.", flush=True)
+    for service, (required, complaint) in _REQUIRED.items():
+        passed = _service_tests_passed[service]
+        if required and session.testscollected and not passed and exitstatus == 0:
+            session.exitstatus = 1
+            print("\n" + complaint, flush=True)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    terminalreporter.write_line(f"postgres: {len(_pg_tests_passed)} PostgreSQL tests passed")
+    passed = _service_tests_passed
+    terminalreporter.write_line(f"postgres: {len(passed['postgres'])} PostgreSQL tests passed")
+    terminalreporter.write_line(f"mlflow: {len(passed['mlflow'])} MLflow tests passed")

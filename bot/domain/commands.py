@@ -83,6 +83,23 @@ class AddLink:
 
 
 @dataclass(frozen=True)
+class LinkMlflowRun:
+    """``/exp link EXP-7 mlflow:<run id>`` (or the run's pasted URL): follow the run.
+
+    The run is looked up (and tagged) in MLflow before the transaction
+    (bot.services.mlflow_links.prepare_link), which fills in what MLflow said of it.
+    """
+
+    number: int
+    run_id: str
+    pasted: str = ""  # the URL as pasted: kept as a plain link when MLflow is off
+    status: str = ""
+    name: str = ""
+    url: str = ""
+    started_ms: int | None = None
+
+
+@dataclass(frozen=True)
 class AddProject:
     slug: str
     channel_id: str
@@ -164,6 +181,55 @@ class SwapPresenters:
 
 
 @dataclass(frozen=True)
+class SkipMeeting:
+    """``/rotation skip <date> [reason]``: cancel a meeting (managers)."""
+
+    week: date
+    reason: str = ""
+    project: str | None = None
+
+
+@dataclass(frozen=True)
+class CancelSkip:
+    """``/rotation skip cancel <date>``: hold a skipped meeting after all."""
+
+    week: date
+    project: str | None = None
+
+
+@dataclass(frozen=True)
+class RequestSwap:
+    """``/rotation swap request [date]``: offer a week with a **Take it** button."""
+
+    week: date | None = None  # None: the actor's next presentation
+    project: str | None = None
+
+
+@dataclass(frozen=True)
+class TakeSwap:
+    """The **Take it** button of a swap request."""
+
+    request_id: int
+
+
+@dataclass(frozen=True)
+class CalendarLink:
+    """``/rotation calendar [project|me]``: DM a calendar subscription URL."""
+
+    project: str | None = None
+    personal: bool = False  # ``me``: the meetings one presents and the reviews one owes
+
+
+@dataclass(frozen=True)
+class ResetCalendar:
+    """``/rotation calendar reset [project|me]``: revoke the keys of one feed, or all."""
+
+    project: str | None = None
+    personal: bool = False
+    every: bool = True  # no feed named: every calendar URL one was given
+
+
+@dataclass(frozen=True)
 class ConfigureRotation:
     project: str
     changes: dict[str, str] = field(default_factory=dict)
@@ -214,6 +280,7 @@ class EvaluateUpload:
     number: int
     kind: Kind | None = None
     new_holdout: bool = False  # recorded without comparison with the baseline
+    mlflow_run: str | None = None  # ``mlflow:<run id>``: the run's predictions, no file
 
 
 @dataclass(frozen=True)
@@ -272,6 +339,7 @@ Command = (
     | Step
     | EditExperiment
     | AddLink
+    | LinkMlflowRun
     | AddProject
     | ShowProject
     | AddMember
@@ -285,6 +353,12 @@ Command = (
     | ListAbsences
     | CancelAbsence
     | SwapPresenters
+    | SkipMeeting
+    | CancelSkip
+    | RequestSwap
+    | TakeSwap
+    | CalendarLink
+    | ResetCalendar
     | ConfigureRotation
     | RequestReview
     | DecideReview

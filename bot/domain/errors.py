@@ -15,6 +15,8 @@ catch ``MlgovError`` and show ``str(error)``; anything else is a bug and is logg
     ├── GateClosed            engineering may not be scheduled yet (lists every reason)
     ├── ConcurrentUpdate      someone else changed the record meanwhile
     ├── ConfigError           settings are missing or invalid
+    ├── MlflowError           MLflow refused a request (carries MLflow's error_code)
+    │   └── MlflowUnavailable MLflow could not be reached or failed, after retries
     └── StorageError          the database failed or its schema is out of date
         └── SchemaOutOfDate
 """
@@ -108,6 +110,19 @@ class ConcurrentUpdate(MlgovError):
 
 class ConfigError(MlgovError):
     """Settings are missing or invalid."""
+
+
+class MlflowError(MlgovError):
+    """MLflow answered a request with an error; ``error_code`` is MLflow's own."""
+
+    def __init__(self, message: str, error_code: str = "", status: int = 0) -> None:
+        super().__init__(message)
+        self.error_code = error_code
+        self.status = status
+
+
+class MlflowUnavailable(MlflowError):
+    """MLflow could not be reached, timed out or failed (5xx), after the retries."""
 
 
 class StorageError(MlgovError):

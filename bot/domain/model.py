@@ -117,9 +117,10 @@ def experiment_key(number: int) -> str:
     return f"EXP-{number}"
 
 
-# The actor ids of pipelines (`mlgov eval push`, the HTTP API): shown as such, never as
-# a Slack user. Slack user ids are capitals (U…, W…), so they cannot collide.
-PIPELINE_ACTORS = frozenset({"cli", "api"})
+# The actor ids of pipelines (`mlgov eval push`, the HTTP API, runs imported from MLflow):
+# shown as such, never as a Slack user. Slack user ids are capitals (U…, W…), so they
+# cannot collide.
+PIPELINE_ACTORS = frozenset({"cli", "api", "mlflow"})
 
 
 @dataclass(frozen=True)
@@ -179,6 +180,8 @@ class ProjectRules:
     auto_review: str = "on"
     digest_channel: str = ""  # a channel id that also gets the weekly digest ("" = none)
     digest_time: str = "mon 08:00"  # weekday and wall-clock time, in the project's zone
+    # A registered model in MLflow that mlflow-sync polls for the gate ("" = none; SPEC §12).
+    mlflow_model: str = ""
 
     def limit_for(self, stream: Workstream) -> int:
         return self.wip_main if stream is Workstream.MAIN else self.wip_side
@@ -261,6 +264,9 @@ class AuditEntry:
 # payload is {"url": ..., **body}, POSTed as JSON (the URL takes 5 posts in 30 minutes).
 # It needs no bot token, so a workspace paused for its token still gets these replies.
 RESPONSE_URL = "response_url"
+# A payload key: what the stored message keeps once Slack has it, in place of a text that
+# holds a secret (a calendar URL's key); never sent to Slack.
+SCRUB_AFTER_DELIVERY = "scrub_after_delivery"
 
 
 @dataclass(frozen=True)

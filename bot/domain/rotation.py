@@ -4,7 +4,9 @@ Presenter choice: among the pool for the week's topic, the member who presented 
 recently goes next; never presented comes first, in joining order; ties in joining order.
 Someone out of office that week is skipped and keeps their place. A swap for a week hands
 the slot from one of the two to the other. A topic whose pool is empty gives its week to
-the next topic of the pattern that has presenters.
+the next topic of the pattern that has presenters. A week a manager skipped holds no
+meeting and counts for nobody: the weeks after it shift by one, topics included, so the
+plan of the meetings held is the plan there would have been without it.
 
 The plan is a function of the schedule: every meeting since the first counts, as announced
 where it was and as planned where it was not, so a missed announcement moves nobody.
@@ -13,14 +15,14 @@ where it was and as planned where it was not, so a missed announcement moves nob
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from bot.domain.errors import ValidationError
-from bot.domain.model import AuditEntry, Role
+from bot.domain.model import AuditEntry, Project, Role
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -84,6 +86,14 @@ class Swap:
 
 
 @dataclass(frozen=True)
+class Skip:
+    """A meeting a manager cancelled (``/rotation skip``)."""
+
+    week: date  # the meeting date; it cancels that week's meeting, whatever its weekday
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class Slot:
     """One meeting: its topic, presenter, who was skipped and why, and any swap."""
 
@@ -94,11 +104,43 @@ class Slot:
     swapped_from: str | None = None
     # The pattern's topic for the week, when its pool was empty and ``topic`` stood in.
     instead_of: Topic | None = None
+    # Skipped by a manager: the reason ("" when none was given); None for a meeting held.
+    cancelled: str | None = None
 
     @property
     def nobody_in_any_pool(self) -> bool:
         """No topic of the pattern had anyone to present (not: everyone was away)."""
-        return self.presenter is None and not self.skipped
+        return self.presenter is None and not self.skipped and self.cancelled is None
+
+
+@dataclass(frozen=True)
+class SwapRequest:
+    """A presenter's week offered to their pool (``/rotation swap request``)."""
+
+    id: int
+    project_id: int
+    week: date  # the meeting date
+    presenter: str
+    requested_by: str
+    created_at: datetime
+    taken_by: str | None = None
+    closed_at: datetime | None = None
+    closed_reason: str | None = None
+
+    @property
+    def open(self) -> bool:
+        return self.closed_at is None
+
+
+@dataclass(frozen=True)
+class Offer:
+    """A swap request with the meeting it offers, as its post shows it."""
+
+    project: Project
+    request: SwapRequest
+    slot: Slot
+    meeting: datetime  # when the meeting starts (UTC)
+    config: RotationConfig
 
 
 @dataclass(frozen=True)
@@ -130,13 +172,18 @@ def at_local(config: RotationConfig, day: date, clock: time) -> datetime:
     return datetime.combine(day, clock, tzinfo=config.zone).astimezone(UTC)
 
 
-def topic_for(config: RotationConfig, day: date) -> Topic:
-    return topics_from(config, day)[0]
+def topic_for(config: RotationConfig, day: date, cancelled: Collection[date] = ()) -> Topic:
+    return topics_from(config, day, cancelled)[0]
 
 
-def topics_from(config: RotationConfig, day: date) -> list[Topic]:
-    """The pattern read from ``day``'s topic on: who stands in when a pool is empty."""
-    weeks = (monday_of(day) - monday_of(config.anchor)).days // 7
+def topics_from(config: RotationConfig, day: date, cancelled: Collection[date] = ()) -> list[Topic]:
+    """The pattern read from ``day``'s topic on: who stands in when a pool is empty.
+
+    ``cancelled`` (Mondays of skipped weeks) hold no topic: the pattern resumes after them
+    where it stopped."""
+    monday, anchor = monday_of(day), monday_of(config.anchor)
+    weeks = (monday - anchor).days // 7
+    weeks -= sum(1 for m in cancelled if anchor <= m < monday)
     at = weeks % len(config.pattern)
     return list(config.pattern[at:] + config.pattern[:at])
 
@@ -160,15 +207,19 @@ def plan(
     absences: Iterable[Absence],
     swaps: Iterable[Swap],
     weeks: Sequence[date],
+    skips: Iterable[Skip] = (),
 ) -> list[Slot]:
     """The meeting of each of ``weeks`` (ascending), continuing from ``history``.
 
     ``history`` holds the announced meetings: facts, taken as they were, in whichever
-    week they fall (before or among ``weeks``). Every other week of ``weeks`` is chosen
-    and counts as presented for the weeks after it, announced or not.
+    week they fall (before or among ``weeks``). A week of ``skips`` that was not announced
+    is cancelled: it counts for nobody and the pattern resumes after it. Every other week
+    of ``weeks`` is chosen and counts as presented for the weeks after it, announced or not.
     """
     announced = {monday_of(slot.week): slot for slot in history}
     planned = {monday_of(week): week for week in weeks}
+    reasons = {monday_of(s.week): s.reason for s in skips}
+    cancelled = frozenset(m for m in reasons if m not in announced)
     until = max(planned, default=date.min)
     # Per topic: presenting in engineering weeks must not push back a turn in science.
     last: dict[tuple[str, Topic], date] = {}
@@ -182,10 +233,13 @@ def plan(
     for monday in sorted(m for m in announced.keys() | planned.keys() if m <= until):
         fact = announced.get(monday)
         if fact is not None:
-            slot = _as_announced(config, pool, fact)
+            slot = _as_announced(config, pool, fact, cancelled)
+        elif monday in cancelled:
+            week = planned[monday]
+            slot = Slot(week, topic_for(config, week, cancelled), None, cancelled=reasons[monday])
         else:
             week = planned[monday]
-            slot = _choose(config, pool, last, away, swaps_by_week.get(week, []), week)
+            slot = _choose(config, pool, last, away, swaps_by_week.get(week, []), week, cancelled)
         if slot.presenter is not None:
             last[(slot.presenter, slot.topic)] = slot.week
         if monday in planned:
@@ -198,9 +252,11 @@ def _eligible(pool: Sequence[PoolMember], topic: Topic, week: date) -> list[Pool
     return [m for m in pool if m.role is role and m.joined_on <= week]
 
 
-def _as_announced(config: RotationConfig, pool: Sequence[PoolMember], fact: Slot) -> Slot:
+def _as_announced(
+    config: RotationConfig, pool: Sequence[PoolMember], fact: Slot, cancelled: Collection[date]
+) -> Slot:
     """An announced meeting; a stand-in topic is named again (the history keeps the topic)."""
-    scheduled = topic_for(config, fact.week)
+    scheduled = topic_for(config, fact.week, cancelled)
     if fact.topic is not scheduled and not _eligible(pool, scheduled, fact.week):
         return replace(fact, instead_of=scheduled)
     return fact
@@ -213,8 +269,9 @@ def _choose(
     away: dict[str, list[Absence]],
     swaps: list[Swap],
     week: date,
+    cancelled: Collection[date],
 ) -> Slot:
-    topics = topics_from(config, week)
+    topics = topics_from(config, week, cancelled)
     topic = next((t for t in topics if _eligible(pool, t, week)), topics[0])
     eligible = sorted(
         _eligible(pool, topic, week),

@@ -23,6 +23,9 @@ _CHOICES: dict[str, tuple[str, ...]] = {
 }
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _CHANNEL = re.compile(r"^<#([CG][A-Z0-9]{2,})(?:\|[^>]*)?>$|^([CG][A-Z0-9]{2,})$")
+# A registered model's name as mlgov can poll it: no spaces (rules are split on them), no
+# quotes or backslashes (it goes into MLflow's search filter between quotes).
+_MODEL_NAME = re.compile(r"^[^\s'\"`\\]{1,256}$")
 _DIGEST_TIME = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun)\s+([01][0-9]|2[0-3]):([0-5][0-9])$")
 RULE_KEYS = tuple(f.name for f in fields(ProjectRules))
 
@@ -35,6 +38,8 @@ def describe_rules() -> str:
         "digest_channel: #channel | none (also post the weekly digest there; invite"
         " @mlgov to a private channel)",
         "digest_time: weekday HH:MM, e.g. mon 08:00 (the team's time zone, MLGOV_TIMEZONE)",
+        "mlflow_model: a registered model in MLflow whose versions mlflow-sync checks against"
+        " the gate, where MLflow's webhooks cannot reach mlgov | none",
     ]
     return "\n".join(lines)
 
@@ -79,6 +84,17 @@ def updated_rules(current: ProjectRules, changes: Mapping[str, str]) -> ProjectR
                 values[key] = text
             else:
                 problems.append(f"digest_time must be like 'mon 08:00', not '{raw}'")
+        elif key == "mlflow_model":
+            name = raw.strip()
+            if name.lower() == "none":
+                values[key] = ""
+            elif _MODEL_NAME.match(name):
+                values[key] = name
+            else:
+                problems.append(
+                    "mlflow_model must be a registered model's name (no spaces, quotes or"
+                    f" backslashes) or none, not '{raw[:80]}'"
+                )
         elif key in _CHOICES:
             if raw not in _CHOICES[key]:
                 problems.append(f"{key} must be one of {', '.join(_CHOICES[key])}, not '{raw}'")

@@ -4,7 +4,7 @@ through the run ledger, so any number of replicas may run them at any time."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import KW_ONLY, dataclass, replace
 from datetime import datetime, timedelta
 
 from bot.domain.errors import ValidationError
@@ -12,23 +12,30 @@ from bot.domain.model import OutgoingMessage
 from bot.services.digest import run_digest
 from bot.services.home import refresh_homes
 from bot.services.housekeeping import run_housekeeping
+from bot.services.mlflow_sync import run_mlflow_sync
 from bot.services.nudges import run_stale_nudges
-from bot.services.ports import Notices, Statuses
+from bot.services.ports import MlflowSource, Notices, Statuses
+from bot.services.registry_gate import RegistryGate
 from bot.services.reviews import run_review_reminders
 from bot.services.rotation import run_rotation
+from bot.services.swap_requests import follow_up_offers
 from storage.rehearsal import Rehearsal
 from storage.unit_of_work import Database
 
 
 @dataclass(frozen=True)
 class JobEnv:
-    """What jobs need; ``deliver`` sends the outbox now and ``statuses`` reads Slack
-    statuses (None without Slack)."""
+    """What jobs need; ``deliver`` sends the outbox now (None without Slack); ``mlflow``
+    the MLflow server runs are followed on (None: MLFLOW_TRACKING_URI is not set);
+    ``statuses`` reads Slack statuses (None without Slack)."""
 
     db: Database
     notices: Notices
     timezone: str
     deliver: Callable[[], int] | None = None
+    _: KW_ONLY  # the rest by name only: their order means nothing
+    mlflow: MlflowSource | None = None
+    rehearsal: bool = False  # a dry run: nothing is kept, and nothing written to MLflow
     statuses: Statuses | None = None
 
 
@@ -40,6 +47,8 @@ class Job:
     run: Callable[[JobEnv, datetime], list[str]]
     # What one run looks at, for `jobs list`: "project" jobs name the projects.
     covers: str = "project"
+    # Whether the schedule runs it here (`jobs run` always does, and says why it is off).
+    enabled: Callable[[JobEnv], bool] = lambda env: True
 
 
 def _outbox(env: JobEnv, now: datetime) -> list[str]:
@@ -49,14 +58,27 @@ def _outbox(env: JobEnv, now: datetime) -> list[str]:
     return [f"delivered {sent} Slack message(s)"] if sent else []
 
 
+def _mlflow_sync(env: JobEnv, now: datetime) -> list[str]:
+    """Follow the linked runs; then the registered models that rules name (the gate)."""
+    done = run_mlflow_sync(env.db, env.notices, env.mlflow, now, env.timezone)
+    if env.mlflow is None:
+        return done
+    gate = RegistryGate(env.db, env.mlflow.client, env.notices, lambda: now, not env.rehearsal)
+    return done + gate.poll()
+
+
 JOBS: dict[str, Job] = {
     job.name: job
     for job in (
         Job(
             "rotation",
-            "announce each project's weekly review at its time; DM the presenter a day before",
+            "announce each project's weekly review at its time; DM the presenter a day before;"
+            " close swap offers that no longer hold, tell managers of those nobody took",
             timedelta(minutes=1),
-            lambda env, now: run_rotation(env.db, env.notices, now, env.timezone, env.statuses),
+            lambda env, now: (
+                run_rotation(env.db, env.notices, now, env.timezone, env.statuses)
+                + follow_up_offers(env.db, env.notices, now, env.timezone)
+            ),
         ),
         Job(
             "digest",
@@ -97,6 +119,15 @@ JOBS: dict[str, Job] = {
             covers="people who opened the Home",
         ),
         Job(
+            "mlflow-sync",
+            "follow MLflow runs tagged mlgov.experiment: offer Start, import predictions,"
+            " report failures (off without MLFLOW_TRACKING_URI)",
+            timedelta(minutes=1),
+            _mlflow_sync,
+            covers="linked MLflow runs",
+            enabled=lambda env: env.mlflow is not None,
+        ),
+        Job(
             "outbox",
             "deliver pending Slack messages (serve also delivers right after each change)",
             timedelta(seconds=30),
@@ -133,5 +164,5 @@ def rehearse(job: Job, env: JobEnv, now: datetime) -> tuple[list[str], list[Outg
     if job.name == "outbox":
         return ["a dry run delivers nothing"], []
     with Rehearsal(env.db) as rehearsal:
-        done = job.run(replace(env, db=rehearsal.db, deliver=None), now)
+        done = job.run(replace(env, db=rehearsal.db, deliver=None, rehearsal=True), now)
         return done, list(rehearsal.queued)

@@ -46,7 +46,7 @@ def start_scheduler(
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
     )
     for job in JOBS.values():
-        if names is not None and job.name not in names:
+        if (names is not None and job.name not in names) or not job.enabled(env):
             continue
         scheduler.add_job(
             lambda job=job: _run(job, env, clock, after),

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from bot.domain.model import RESPONSE_URL
+from bot.domain.model import RESPONSE_URL, SCRUB_AFTER_DELIVERY
 from bot.services.channel_access import CHANNEL_ERRORS, JOINABLE, channel_refused
 from bot.services.installs import (
     AUTH_ERRORS,
@@ -197,6 +197,7 @@ class OutboxDispatcher:
         thread root that never went out starts the thread anew.
         """
         payload = dict(message.payload)
+        payload.pop(SCRUB_AFTER_DELIVERY, None)
         if message.method == "chat.update" and message.ref is not None:
             ts = self.store.ts_of(message.ref)
             if ts is None:
@@ -363,15 +364,25 @@ class _Heartbeat:
                 log.exception("outbox: renewing the lease of message %s failed", held)
 
 
-class OutboxWorker:
-    """A background thread that delivers as soon as changes commit, and polls as a fallback."""
+class Deliverer(Protocol):
+    def deliver_due(self, budget: int = ..., stopping: Callable[[], bool] = ...) -> int:
+        """Deliver what is due now; how many went out."""
+        ...
 
-    def __init__(self, dispatcher: OutboxDispatcher, poll_seconds: float = 1.0) -> None:
+
+class OutboxWorker:
+    """A background thread that delivers as soon as changes commit, and polls as a fallback
+    (the outbox's Slack messages, or another Deliverer's work: MLflow's gate tags)."""
+
+    def __init__(
+        self, dispatcher: Deliverer, poll_seconds: float = 1.0, name: str = "mlgov-outbox"
+    ) -> None:
         self.dispatcher = dispatcher
         self.poll_seconds = poll_seconds
+        self.name = name
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="mlgov-outbox", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
 
     def wake(self) -> None:
         self._wake.set()
@@ -392,4 +403,4 @@ class OutboxWorker:
             try:
                 self.dispatcher.deliver_due(stopping=self._stop.is_set)
             except Exception:  # keep delivering after a database hiccup
-                log.exception("outbox: delivery round failed")
+                log.exception("%s: delivery round failed", self.name)

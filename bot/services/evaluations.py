@@ -7,7 +7,8 @@ entry, the Slack messages). The seconds a million rows take never hold a databas
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 
 from bot.domain.errors import InvalidTransition, NotFound, PermissionDenied, ValidationError
 from bot.domain.evaluation import (
@@ -34,7 +35,9 @@ from storage.unit_of_work import Database, UnitOfWork
 SEED = 0
 # From this many rows on, the thread first says the summary is being computed.
 LARGE = 50_000
-SOURCES = frozenset({"upload", "cli", "api", "demo"})
+SOURCES = frozenset({"upload", "cli", "api", "demo", "mlflow"})
+# Called in the transaction that records an evaluation, with its id (see submit_evaluation).
+OnRecord = Callable[[UnitOfWork, Experiment, int], None]
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,8 @@ class Submission:
     # A new held-out set (or a different kind of model): recorded without comparison, so
     # that a manager can make it the project's next baseline.
     new_holdout: bool = False
+    # Scalar metrics the run logged where the file came from (MLflow): shown, never tested.
+    logged: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -97,12 +102,14 @@ def submit_evaluation(
     *,
     progress_ref: str | None = None,
     event_id: str | None = None,
+    on_record: OnRecord | None = None,
 ) -> Recorded | None:
     """Compare an evaluation with the project's baseline, record it, post it in the thread.
 
     ``progress_ref`` names a "computing…" message already posted: the summary replaces it.
-    ``event_id`` (a Slack upload) is claimed with the record: a repeated delivery records
-    nothing and returns None.
+    ``event_id`` (a Slack upload, an MLflow run) is claimed with the record: a repeated
+    delivery records nothing and returns None. ``on_record`` commits its own change with
+    the record (an MLflow run marked imported).
     """
     if submission.source not in SOURCES:
         raise ValueError(f"unknown source {submission.source!r}")
@@ -186,8 +193,11 @@ def submit_evaluation(
             progress_ref,
             submitted_by=actor.user_id,
             filename=submission.filename,
+            logged=submission.logged,
         ):
             uow.outbox.add(message, ctx.now)
+        if on_record is not None:
+            on_record(uow, experiment, evaluation_id)
         # Dismissed approvals never strand an experiment: its results review opens again.
         reopen_after_new_results(uow, ctx, experiment, evaluation_id)
         uow.commit()

@@ -234,15 +234,28 @@ def _in_flight(
     )
 
 
-def add_link(uow: UnitOfWork, ctx: Context, number: int, url: str, label: str) -> Experiment:
-    """Attach a link (notebook, prototype, dataset, run) to an experiment."""
-    actor = ctx.actor
+def require_linker(uow: UnitOfWork, actor: Actor, number: int) -> Experiment:
+    """The experiment, when ``actor`` may link things to it (people on its project)."""
     experiment = require_readable(actor, uow.experiments.require(actor.team_id, number))
     if not (actor.user_id == experiment.owner_id or actor.on_project(experiment.project)):
         raise PermissionDenied(f"Only people on {experiment.project} can add links.")
+    return experiment
+
+
+def add_link(uow: UnitOfWork, ctx: Context, number: int, url: str, label: str) -> Experiment:
+    """Attach a link (notebook, prototype, dataset, run) to an experiment."""
+    experiment = require_linker(uow, ctx.actor, number)
+    uow.experiments.add_link(experiment, Link(url, label, ctx.actor.user_id, ctx.now))
+    return record_link(uow, ctx, experiment, {"url": url, "label": label})
+
+
+def record_link(
+    uow: UnitOfWork, ctx: Context, experiment: Experiment, detail: dict[str, Any]
+) -> Experiment:
+    """Audit a new link of ``experiment`` (``url``, ``label``: see change_message) and say
+    so in its thread; the experiment as it is now."""
+    actor = ctx.actor
     project = uow.projects.require(actor.team_id, experiment.project)
-    uow.experiments.add_link(experiment, Link(url, label, actor.user_id, ctx.now))
-    detail = {"url": url, "label": label}
     uow.audit.record(
         actor.team_id,
         actor.user_id,
@@ -253,7 +266,7 @@ def add_link(uow: UnitOfWork, ctx: Context, number: int, url: str, label: str) -
         detail=detail,
     )
     _announce(uow, ctx, experiment, project, "link", detail)
-    return uow.experiments.require(actor.team_id, number)
+    return uow.experiments.require(actor.team_id, experiment.number)
 
 
 def show_experiment(uow: UnitOfWork, ctx: Context, number: int) -> Experiment:

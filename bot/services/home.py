@@ -59,6 +59,8 @@ PROJECT_WIDE = frozenset(
         "rotation_join",
         "rotation_leave",
         "rotation_swap",
+        "rotation_skip",
+        "rotation_skip_cancelled",
     }
 )
 # Detail fields that name people (a member, a reviewer and successor, a swap's two).

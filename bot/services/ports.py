@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import KW_ONLY, dataclass
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.domain.availability import StatusReading
@@ -13,8 +13,9 @@ from bot.domain.model import Actor, Experiment, OutgoingMessage, Project
 from bot.domain.nudges import IdleExperiment
 from bot.domain.parity import Parity
 from bot.domain.review import Decision, Review
-from bot.domain.rotation import Agenda, RotationConfig, Slot, Topic
+from bot.domain.rotation import Agenda, Offer, RotationConfig, Slot, SwapRequest, Topic
 from bot.domain.summary import Summary
+from bot.mlflow.entities import ArtifactFile, ModelVersion, RegisteredModel, Run
 
 if TYPE_CHECKING:
     from bot.services.digest import Digest
@@ -56,6 +57,24 @@ class Notices(Protocol):
 
     def rotation_pool_empty(
         self, project: Project, topics: list[Topic], slot: Slot, managers: list[str]
+    ) -> list[OutgoingMessage]: ...
+
+    def meeting_skipped(
+        self, project: Project, slot: Slot, reason: str, presenter: str, again: date | None
+    ) -> list[OutgoingMessage]: ...
+
+    def swap_offered(self, offer: Offer) -> list[OutgoingMessage]: ...
+
+    def swap_taken(self, offer: Offer) -> list[OutgoingMessage]: ...
+
+    def swap_closed(
+        self, project: Project, request: SwapRequest, why: str
+    ) -> list[OutgoingMessage]: ...
+
+    def swap_unanswered(self, offer: Offer, managers: list[str]) -> list[OutgoingMessage]: ...
+
+    def calendar_subscription(
+        self, team_id: str, user_id: str, feed: str, url: str
     ) -> list[OutgoingMessage]: ...
 
     def stale_nudge(
@@ -132,6 +151,18 @@ class Notices(Protocol):
         reason: str,
     ) -> list[OutgoingMessage]: ...
 
+    def model_blocked(
+        self,
+        experiment: Experiment,
+        project: Project,
+        model: str,
+        version: str,
+        aliases: tuple[str, ...],
+        unmet: list[str],
+        managers: list[str],
+        link: str | None,
+    ) -> list[OutgoingMessage]: ...
+
     def evaluation_recorded(
         self,
         experiment: Experiment,
@@ -144,6 +175,15 @@ class Notices(Protocol):
         *,
         submitted_by: str = "",
         filename: str = "",
+        logged: Mapping[str, float] | None = None,
+    ) -> list[OutgoingMessage]: ...
+
+    def mlflow_run_started(
+        self, experiment: Experiment, project: Project, run: Run, url: str
+    ) -> list[OutgoingMessage]: ...
+
+    def mlflow_run_ended(
+        self, experiment: Experiment, project: Project, run: Run, url: str, problem: str = ""
     ) -> list[OutgoingMessage]: ...
 
     def evaluation_computing(
@@ -197,6 +237,56 @@ class Statuses(Protocol):
         ...
 
 
+class MlflowTracking(Protocol):
+    """MLflow's REST API, as far as following runs needs it (bot.mlflow.client)."""
+
+    def search_experiment_ids(self) -> list[str]: ...
+
+    def iter_runs(
+        self, experiment_ids: Sequence[str], filter_string: str = "", order_by: Sequence[str] = ()
+    ) -> Iterator[Run]: ...
+
+    def get_run(self, run_id: str) -> Run: ...
+
+    def set_run_tag(self, run_id: str, key: str, value: str) -> None: ...
+
+    def list_artifacts(self, run_id: str, path: str = "") -> list[ArtifactFile]: ...
+
+    def download_artifact(self, run_id: str, path: str) -> bytes: ...
+
+    def run_url(self, run: Run) -> str: ...
+
+
+class MlflowRegistry(Protocol):
+    """MLflow's model registry, as far as the gate needs it (bot.mlflow.client)."""
+
+    base_url: str
+
+    def get_model_version(self, name: str, version: str) -> ModelVersion: ...
+
+    def get_registered_model(self, name: str) -> RegisteredModel: ...
+
+    def search_model_versions(
+        self, filter_string: str = "", order_by: Sequence[str] = (), page_token: str = ""
+    ) -> tuple[list[ModelVersion], str]: ...
+
+    def set_model_version_tag(self, name: str, version: str, key: str, value: str) -> None: ...
+
+    def delete_model_version_tag(self, name: str, version: str, key: str) -> None: ...
+
+
+class MlflowApi(MlflowTracking, MlflowRegistry, Protocol):
+    """The whole of MLflow's REST API that mlgov uses."""
+
+
+@dataclass(frozen=True)
+class MlflowSource:
+    """The MLflow server mlgov follows, and where runs keep their predictions."""
+
+    client: MlflowApi
+    artifact: str = "mlgov/predictions"  # MLGOV_MLFLOW_ARTIFACT
+
+
 @dataclass(frozen=True)
 class Context:
     """Who acts, when, and how changes are announced: passed to every use case."""
@@ -206,5 +296,8 @@ class Context:
     notices: Notices
     timezone: str = "UTC"  # the team's default (MLGOV_TIMEZONE)
     channel: str = ""  # where the command was typed, when it came from a channel
+    _: KW_ONLY  # the rest by name only: their order means nothing
+    mlflow: MlflowSource | None = None  # None: MLFLOW_TRACKING_URI is not set
+    public_url: str = ""  # MLGOV_PUBLIC_URL ("": unset), for the URLs mlgov hands out
     # Slack statuses (who is away); None where Slack is not at hand (the shell, the CLI).
     statuses: Statuses | None = None

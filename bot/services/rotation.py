@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 # How long after its time a missed post is still made up (e.g. after a restart).
 REMINDER_GRACE = timedelta(hours=12)
 MAX_ABSENCE = timedelta(days=366)
+YEAR_OF_MEETINGS = 53  # how far ahead a meeting may be skipped or offered
 SCIENCE_AGENDA = ("conclude",)
 ENGINEERING_AGENDA = ("schedule", "ship", "parity")
 
@@ -31,6 +32,8 @@ class Schedule:
     config: RotationConfig
     slots: list[Slot]
     note: str = ""  # how the presenters were chosen, when that needs saying
+    # The meetings managers skipped in a past period (``/rotation stats``).
+    skips: tuple[rot.Skip, ...] = ()
 
 
 def resolve_project(uow: UnitOfWork, ctx: Context, slug: str | None, channel: str) -> Project:
@@ -68,7 +71,7 @@ def slack_away(uow: UnitOfWork, ctx: Context, project: Project) -> tuple[list[ro
     return absences, unchecked_note(unchecked) if unchecked else ""
 
 
-def _plan(
+def plan_weeks(
     uow: UnitOfWork,
     project: Project,
     config: RotationConfig,
@@ -94,8 +97,30 @@ def _plan(
         [*uow.rotations.absences(project.team_id, first), *away],
         uow.rotations.swaps(project.id, first),
         every,
+        uow.rotations.skips(project.id, first),
     )
     return [s for s in slots if rot.monday_of(s.week) in wanted]
+
+
+def meeting_on(config: RotationConfig, now: datetime, day: date, slug: str) -> date:
+    """``day`` as one of the project's next meetings (up to a year ahead), or a clear refusal
+    saying why it is not one."""
+    next_ones = rot.meetings_from(config, now, YEAR_OF_MEETINGS)
+    if day in next_ones:
+        return day
+    weekday = rot.DAY_NAMES[config.weekday].title()
+    if day < next_ones[0]:
+        raise ValidationError(
+            f"The {slug} meeting of {day} is in the past (or has begun); the next one is"
+            f" {next_ones[0]:%a %Y-%m-%d}."
+        )
+    if day > next_ones[-1]:
+        raise ValidationError(f"{day} is more than a year ahead; pick a nearer meeting.")
+    that_week = rot.meeting_date(config, rot.monday_of(day))
+    raise ValidationError(
+        f"{day:%a %Y-%m-%d} is not a meeting day of {slug}: it meets on {weekday}s"
+        f" (that week: {that_week:%a %Y-%m-%d})."
+    )
 
 
 def upcoming(
@@ -105,7 +130,7 @@ def upcoming(
     config = config_of(uow, project, timezone)
     days = rot.meetings_from(config, ctx.now, weeks)
     away, note = slack_away(uow, ctx, project)
-    return Schedule(project, config, _plan(uow, project, config, days, away), note)
+    return Schedule(project, config, plan_weeks(uow, project, config, days, away), note)
 
 
 def past(
@@ -113,9 +138,11 @@ def past(
 ) -> tuple[Schedule, dict[str, rot.PersonStats]]:
     """The announced meetings of the last ``weeks`` weeks and their fairness figures."""
     config = config_of(uow, project, timezone)
-    since = ctx.now.astimezone(config.zone).date() - timedelta(weeks=weeks)
+    today = ctx.now.astimezone(config.zone).date()
+    since = today - timedelta(weeks=weeks)
     history = uow.rotations.history(project.id, since)  # announced counts as presented
-    return Schedule(project, config, history), rot.stats(history)
+    skips = tuple(uow.rotations.skips(project.id, since, until=today))
+    return Schedule(project, config, history, skips=skips), rot.stats(history)
 
 
 def join(uow: UnitOfWork, ctx: Context, project: Project, leave: bool) -> list[Role]:
@@ -233,7 +260,7 @@ def swap(
     config = config_of(uow, project, timezone)
     horizon = rot.meetings_from(config, ctx.now, 26)
     away, _ = slack_away(uow, ctx, project)
-    slots = _plan(uow, project, config, horizon, away)
+    slots = plan_weeks(uow, project, config, horizon, away)
     if week is None:
         mine = [s for s in slots if s.presenter in (a, b)]
         if not mine:
@@ -247,6 +274,11 @@ def swap(
                 f" ({', '.join(d.isoformat() for d in horizon[:4])}, …)."
             )
         target = found[0]
+    if target.cancelled is not None:
+        raise ValidationError(
+            f"The {target.week} meeting of {project.slug} is skipped; nothing to swap"
+            f" (`/rotation skip cancel {target.week}` holds it after all)."
+        )
     pool = {
         m.user_id for m in uow.rotations.pool(project.id) if m.role is rot.TOPIC_ROLE[target.topic]
     }
@@ -264,7 +296,8 @@ def swap(
         raise ValidationError(f"Neither presents on {target.week} (<@{target.presenter}> does).")
     change = Swap(target.week, a, b)
     uow.rotations.add_swap(project.id, change, actor.user_id, ctx.now)
-    after = next(s for s in _plan(uow, project, config, horizon, away) if s.week == target.week)
+    planned = plan_weeks(uow, project, config, horizon, away)
+    after = next(s for s in planned if s.week == target.week)
     if after.presenter == target.presenter:
         raise ValidationError(
             f"<@{a if target.presenter == b else b}> is away on {target.week}; nothing swapped."
@@ -366,13 +399,16 @@ def _announce(
     )
     if not due <= now < meeting:  # made up after a restart until the meeting starts
         return None
+    monday = rot.monday_of(week)
+    if uow.rotations.skips(project.id, monday, monday + timedelta(days=6)):
+        return None  # skipped: no announcement (announced after all if the skip is withdrawn)
     if not uow.ledger.claim("rotation", str(project.id), f"announce:{week}", now):
         return None
     history = uow.rotations.history(project.id)
     if any(rot.monday_of(s.week) == rot.monday_of(week) for s in history):
         return None  # announced on another day of this week, before the weekday changed
     away, unchecked = slack_away(uow, ctx, project)
-    slot = _plan(uow, project, config, [week], away)[0]
+    slot = plan_weeks(uow, project, config, [week], away)[0]
     if slot.nobody_in_any_pool:
         # Nobody could present: no meeting to announce; the managers are told once.
         told = _tell_managers_of_empty_pools(uow, notices, project, config, slot, history, now)
@@ -440,7 +476,7 @@ def _remind(uow: UnitOfWork, ctx: Context, project: Project, config: RotationCon
     due = rot.at_local(config, tomorrow - timedelta(days=1), config.announce)
     if not due <= now < due + REMINDER_GRACE:
         return None
-    slot = _plan(uow, project, config, [week], slack_away(uow, ctx, project)[0])[0]
+    slot = plan_weeks(uow, project, config, [week], slack_away(uow, ctx, project)[0])[0]
     if slot.presenter is None:
         return None
     if not uow.ledger.claim("rotation", str(project.id), f"remind:{week}", now):

@@ -9,7 +9,7 @@ job, so `/rotation stats` has a history and `/rotation show` continues it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
 from pathlib import Path
@@ -20,7 +20,7 @@ from bot.domain.errors import MlgovError
 from bot.domain.evaluation import Predictions
 from bot.domain.model import Role
 from bot.domain.rotation import monday_of
-from bot.jobs import JOBS, JobEnv
+from bot.jobs import JOBS
 from bot.runtime import Runtime
 from bot.services import evaluations
 from bot.services.evaluations import Submission
@@ -175,7 +175,7 @@ class _Story:
 
     def job(self, name: str) -> list[str]:
         runtime = self.runtime
-        env = JobEnv(runtime.db, runtime.dispatcher.notices, runtime.settings.timezone)
+        env = replace(runtime.job_env(), deliver=None)
         return JOBS[name].run(env, self.now)
 
 

@@ -4,13 +4,13 @@ every job on its schedule in the background, as ``mlgov serve`` does."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from bot.domain.errors import UsageError
-from bot.jobs import JOBS, Job, JobEnv, check_as_of, describe_queued, rehearse
+from bot.jobs import JOBS, Job, check_as_of, describe_queued, rehearse
 from bot.jobs.scheduler import start_scheduler
 from bot.shell.directory import TEAM_ID
 
@@ -40,12 +40,7 @@ class Background:
             return
         runtime = self.session.runtime
         # No deliver: what a run queues, the session shows itself, right after the run.
-        env = JobEnv(
-            runtime.db,
-            runtime.dispatcher.notices,
-            runtime.settings.timezone,
-            statuses=runtime.dispatcher.statuses,
-        )
+        env = replace(runtime.job_env(), deliver=None)
         self._scheduler = start_scheduler(
             env, runtime.clock, BACKGROUND_JOBS, after=self.session.arrived
         )
@@ -141,13 +136,7 @@ def run(
     zone = runtime.settings.zone
     now = as_of or runtime.clock()
     check_as_of(now, runtime.clock(), dry_run=dry_run, force=force)
-    env = JobEnv(
-        runtime.db,
-        runtime.dispatcher.notices,
-        runtime.settings.timezone,
-        session.deliver,
-        runtime.dispatcher.statuses,
-    )
+    env = replace(runtime.job_env(), deliver=session.deliver)
     when = f"{now.astimezone(zone):%a %Y-%m-%d %H:%M} ({zone.key})"
     if dry_run:
         done, queued = rehearse(job, env, now)

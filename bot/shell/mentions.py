@@ -19,6 +19,7 @@ from bot.domain.errors import UsageError, ValidationError
 from bot.shell.directory import TEAM_ID, to_slack_text
 from bot.shell.ids import channel_id_for
 from bot.slack.dispatch import Origin
+from bot.slack.uploads import names_mlflow_run
 from bot.slack.words import UPLOAD_USAGE
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ def mention(session: Session, line: str) -> None:
     """``@mlgov exp list``: as if typed in a channel, replied to in its thread."""
     rest = MENTION.sub("", line, count=1).strip()
     name = rest.split(None, 1)[0].lstrip("/").lower() if rest else ""
-    if name in UPLOAD_USAGE:
+    if name in UPLOAD_USAGE and not names_mlflow_run(rest):  # a run needs no file
         raise UsageError(
             f"'@mlgov {name}' reads attached files; in the shell, attach them with :upload.",
             USAGE,

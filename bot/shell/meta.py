@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from bot.shell import mentions
 from bot.shell.buttons import Message, Pressable
+from bot.shell.calendar import calendar_command
 from bot.shell.directory import NAME_PATTERN
 from bot.shell.home import home_command
 from bot.shell.jobs import jobs_command
@@ -185,6 +186,12 @@ META_COMMANDS: dict[str, MetaCommand] = {
             "",
             "your App Home: what waits on you, as Slack's Home tab shows it",
             home_command,
+        ),
+        MetaCommand(
+            "calendar",
+            "<URL>",
+            "what a calendar app subscribed to a /rotation calendar URL sees (no HTTP needed)",
+            calendar_command,
         ),
         MetaCommand("help", "", "this help", show_help, aliases=(":h", ":?")),
         MetaCommand("quit", "", "leave the shell", quit_shell, aliases=(":q", ":exit")),

@@ -12,29 +12,34 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from bot import calendar_ics
 from bot.domain import lifecycle
 from bot.domain.commands import (
     READ_ONLY,
     Command,
     DecideReview,
     DeclineReview,
+    LinkMlflowRun,
     OpenNewExperimentForm,
     Step,
+    TakeSwap,
 )
 from bot.domain.errors import MlgovError, PermissionDenied, StorageError, UsageError
 from bot.domain.model import KEY_PATTERN, Experiment, OutgoingMessage
+from bot.services import calendar as calendar_service
 from bot.services import experiments as exp
+from bot.services import mlflow_links, team
 from bot.services import reviews as reviews_service
-from bot.services import team
 from bot.services.availability import fetching_statuses
-from bot.services.ports import Context, Notices, Statuses, StatusesNeeded
+from bot.services.ports import Context, MlflowSource, Notices, Statuses, StatusesNeeded
 from bot.slack import parsing
 from bot.slack.blocks import Reply, error, forms
 from bot.slack.blocks import experiments as render
 from bot.slack.blocks import reviews as review_render
 from bot.slack.blocks import snooze as snooze_render
+from bot.slack.blocks import swaps as swap_render
 from bot.slack.handlers import HANDLERS
-from bot.slack.uploads import Fetch, StillHeld, handle_upload, held_anyway
+from bot.slack.uploads import Fetch, StillHeld, handle_upload, held_anyway, names_mlflow_run
 from bot.slack.words import UPLOAD_USAGE
 from storage.unit_of_work import Database, UnitOfWork
 
@@ -101,13 +106,18 @@ class Dispatcher:
         notices: Notices,
         admins: Collection[str] = (),
         timezone: str = "UTC",
+        *,
+        mlflow: MlflowSource | None = None,
+        public_url: str = "",
         statuses: Statuses | None = None,
     ) -> None:
         self.db = db
         self.timezone = timezone
+        self.public_url = public_url
         self.clock = clock
         self.notices = notices
         self.admins = frozenset(admins)
+        self.mlflow = mlflow
         # Slack statuses (who is away); set once a Slack client is at hand.
         self.statuses = statuses
 
@@ -129,11 +139,11 @@ class Dispatcher:
         With ``settle``, a database failure or a bug is raised, not answered: the inbox
         worker tries the request again, and tells its user if it keeps failing.
         """
-        write = not isinstance(parsed, READ_ONLY)
 
-        def once() -> Reply:
+        def once(command: Command) -> Reply:
+            write = not isinstance(command, READ_ONLY)
             with self.db.write() if write else self.db.read() as uow:
-                result = self._execute(uow, self._context(uow, origin), parsed)
+                result = self._execute(uow, self._context(uow, origin), command)
                 if write:
                     if settle is not None:
                         settle(uow, result)
@@ -141,7 +151,10 @@ class Dispatcher:
                 return result
 
         try:
-            return fetching_statuses(self.statuses, once)
+            # MLflow is asked once, before any transaction; the transaction runs again
+            # when Slack statuses had to be fetched first (bot.services.availability).
+            prepared = self._prepare(origin, parsed)
+            return fetching_statuses(self.statuses, lambda: once(prepared))
         except MlgovError as exc:
             if settle is not None and isinstance(exc, StorageError):
                 raise
@@ -175,11 +188,12 @@ class Dispatcher:
             name, rest = parsing.parse_mention(text, bot_user_id)
         except UsageError:
             name, rest = "", ""
-        if name in UPLOAD_USAGE and fetch is not None:
+        if name in UPLOAD_USAGE and (fetch is not None or names_mlflow_run(rest)):
             origin = replace(origin, channel=origin.channel or channel)
             return handle_upload(
                 self, origin, event_id, thread_ts, name, rest, files, fetch, still_held
             )
+        prepared = self._prepare_mention(origin, name, rest)
 
         # Claimed, done and answered in one transaction; all of it again when Slack
         # statuses had to be fetched first (bot.services.availability).
@@ -190,6 +204,8 @@ class Dispatcher:
                 savepoint = uow.session.begin_nested()
                 public = False
                 try:
+                    if isinstance(prepared, Exception):
+                        raise prepared
                     name, rest = parsing.parse_mention(text, bot_user_id)
                     if name in UPLOAD_USAGE:
                         raise UsageError(
@@ -197,7 +213,7 @@ class Dispatcher:
                             " terminal use `mlgov eval push` or `mlgov eval parity`.",
                             UPLOAD_USAGE[name],
                         )
-                    parsed = parsing.parse(name, rest)
+                    parsed = prepared or parsing.parse(name, rest)
                     if isinstance(parsed, FORM_COMMANDS):
                         raise UsageError(
                             "In a mention, give the experiment's details.",
@@ -247,6 +263,10 @@ class Dispatcher:
             if snooze is None:
                 return error("That button is not one I know; it may be from an older version.")
             return self.run(origin, snooze, settle)
+        if action_id == swap_render.TAKE:
+            if not (value.isascii() and value.isdigit()):
+                return error("That offer no longer exists.")
+            return self.run(origin, TakeSwap(int(value)), settle)
         step = action_id.removeprefix(render.ACTION_PREFIX)
         match = KEY_PATTERN.match(value)
         if step not in render.BUTTONS or match is None:
@@ -322,14 +342,54 @@ class Dispatcher:
             return parsed
         return self.run(origin, parsed)
 
+    def calendar(self, name: str, key: str) -> bytes | None:
+        """The iCalendar file ``key`` opens at ``/calendar/<name>.ics``, as its owner may
+        read it now; None (answered 404) when it opens nothing there."""
+        with self.db.read() as uow:
+            found = calendar_service.find_key(uow, key)
+            if found is None:
+                return None
+            ctx = self._context(uow, Origin(found.team_id, found.user_id))
+            feed = calendar_service.feed(uow, ctx, found, name)
+        return None if feed is None else calendar_ics.render(feed, ctx.now)
+
     # --- the use cases -------------------------------------------------------------
+
+    def _prepare(self, origin: Origin, parsed: Command) -> Command:
+        """What a command needs from MLflow, fetched before its transaction opens (no
+        database lock waits on another service)."""
+        if isinstance(parsed, LinkMlflowRun) and not parsed.url:
+            with self.db.read() as uow:
+                ctx = self._context(uow, origin)
+            return mlflow_links.prepare_link(self.db, ctx, parsed)
+        return parsed
+
+    def _prepare_mention(self, origin: Origin, name: str, rest: str) -> Command | Exception | None:
+        """A mention's prepared command, or what refused it (None: nothing to prepare)."""
+        try:
+            parsed = parsing.parse(name, rest) if name in parsing.PARSERS else None
+        except UsageError:
+            return None  # said by the mention's own parse, in its transaction
+        if not isinstance(parsed, LinkMlflowRun):
+            return None
+        try:
+            return self._prepare(origin, parsed)
+        except Exception as exc:  # told in the mention's transaction, as any refusal
+            return exc
 
     def _context(self, uow: UnitOfWork, origin: Origin) -> Context:
         actor = team.resolve_actor(
             uow, origin.team_id, origin.user_id, self.admins, origin.workspace_admin
         )
         return Context(
-            actor, self.clock(), self.notices, self.timezone, origin.channel, self.statuses
+            actor,
+            self.clock(),
+            self.notices,
+            self.timezone,
+            origin.channel,
+            mlflow=self.mlflow,
+            public_url=self.public_url,
+            statuses=self.statuses,
         )
 
     def _execute(self, uow: UnitOfWork, ctx: Context, cmd: Command) -> Reply:

@@ -25,8 +25,11 @@ from typing import Any
 from slack_sdk import WebClient
 
 from bot.domain.model import RESPONSE_URL, OutgoingMessage
+from bot.domain.registry import INBOX_KIND as MLFLOW
+from bot.domain.registry import parse_delivery
 from bot.services.delivery import post_response
 from bot.services.home import publish_home
+from bot.services.registry_gate import record_event
 from bot.slack.blocks import Reply
 from bot.slack.dispatch import Dispatcher, Origin
 from bot.slack.inbox_events import EVENT_HANDLERS
@@ -68,6 +71,8 @@ class InboxRunner:
             self._command(item)
         elif item.kind == "action":
             self._action(item)
+        elif item.kind == MLFLOW:
+            self._registry_event(item)
         elif item.kind == "event":
             event = item.body.get("event") or {}
             handler = EVENT_HANDLERS.get(str(event.get("type")))
@@ -80,7 +85,10 @@ class InboxRunner:
     def give_up(self, item: InboxItem, why: str, tried: int) -> None:
         """Park the row after ``tried`` attempts and tell its user, in one transaction."""
         now = self.dispatcher.clock()
-        told = reply_to(item, now).messages(parked(tried, describe(item.body)))
+        # An MLflow delivery has nobody to tell: its row stays parked, with why, for the logs.
+        told = []
+        if item.kind != MLFLOW:
+            told = reply_to(item, now).messages(parked(tried, describe(item.body)))
         with self.dispatcher.db.write() as uow:
             uow.inbox.park(item, self.owner, now, why)
             for message in told:
@@ -110,6 +118,17 @@ class InboxRunner:
         return self.admins.ask(self.client, origin) if configures else origin
 
     # --- per kind ------------------------------------------------------------------------
+
+    def _registry_event(self, item: InboxItem) -> None:
+        """An MLflow registry webhook: a check of its model version is owed (a registry
+        worker, woken by the commit, runs it against MLflow; see services.registry_gate)."""
+        event = parse_delivery(item.body)  # verified and parsed once already, at the ack
+        now = self.dispatcher.clock()
+        with self.dispatcher.db.write() as uow:
+            if event is not None:
+                record_event(uow, event, now)
+            uow.inbox.finish(item, self.owner, now)
+            uow.commit()
 
     def _command(self, item: InboxItem) -> None:
         body = item.body

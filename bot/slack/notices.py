@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import base64
 import secrets
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
 from typing import Any
 
 from bot.domain.evaluation import Baseline, EvaluationRecord
-from bot.domain.model import Experiment, OutgoingMessage, Project
+from bot.domain.model import SCRUB_AFTER_DELIVERY, Experiment, OutgoingMessage, Project
 from bot.domain.nudges import IdleExperiment
 from bot.domain.parity import Parity
 from bot.domain.review import Decision, Review
-from bot.domain.rotation import Agenda, RotationConfig, Slot, Topic
+from bot.domain.rotation import Agenda, Offer, RotationConfig, Slot, SwapRequest, Topic
 from bot.domain.snooze import SnoozeKind
 from bot.domain.summary import Summary
 from bot.services.digest import Digest
@@ -24,9 +24,12 @@ from bot.slack.blocks import experiments as render
 from bot.slack.blocks import fresh_block_ids
 from bot.slack.blocks import home as home_render
 from bot.slack.blocks import nudges as nudge_render
+from bot.slack.blocks import registry as registry_render
 from bot.slack.blocks import reviews as review_render
 from bot.slack.blocks import rotation as rotation_render
 from bot.slack.blocks import snooze as snooze_render
+from bot.slack.blocks import swaps as swap_render
+from bot.slack.mlflow_notices import MlflowNotices
 
 # A file upload through slack_sdk's files_upload_v2 (three Web API calls), queued as one.
 UPLOAD = "files.uploadV2"
@@ -37,7 +40,7 @@ def new_stamp() -> str:
     return secrets.token_hex(4)
 
 
-class SlackNotices:
+class SlackNotices(MlflowNotices):
     """Each experiment has one thread in its project channel; its root shows the status.
 
     ``stamp`` makes the block_ids of each chat.update new (Slack asks for it)."""
@@ -135,6 +138,63 @@ class SlackNotices:
             payload = {"channel": channel, "text": text}
             return [OutgoingMessage(project.team_id, channel, "chat.postMessage", payload)]
         return [_direct_message(project.team_id, m, text) for m in managers]
+
+    def meeting_skipped(
+        self, project: Project, slot: Slot, reason: str, presenter: str, again: date | None
+    ) -> list[OutgoingMessage]:
+        text = swap_render.skipped_dm(project.slug, slot, reason, again)
+        return [_direct_message(project.team_id, presenter, text)]
+
+    def swap_offered(self, offer: Offer) -> list[OutgoingMessage]:
+        text, blocks = swap_render.offer_post(offer)
+        return [self._offer_post(offer.project, offer.request, "chat.postMessage", text, blocks)]
+
+    def swap_taken(self, offer: Offer) -> list[OutgoingMessage]:
+        request, team = offer.request, offer.project.team_id
+        assert request.taken_by is not None
+        text, blocks = swap_render.offer_taken_post(offer)
+        return [
+            self._offer_post(offer.project, request, "chat.update", text, self._fresh(blocks)),
+            _direct_message(team, request.presenter, swap_render.taken_dm(offer, True)),
+            _direct_message(team, request.taken_by, swap_render.taken_dm(offer, False)),
+        ]
+
+    def swap_closed(
+        self, project: Project, request: SwapRequest, why: str
+    ) -> list[OutgoingMessage]:
+        text, blocks = swap_render.offer_closed_post(request, why)
+        return [self._offer_post(project, request, "chat.update", text, self._fresh(blocks))]
+
+    def swap_unanswered(self, offer: Offer, managers: list[str]) -> list[OutgoingMessage]:
+        text = swap_render.unanswered(offer)
+        if not managers:  # nobody manages it: the channel hears it instead
+            channel = offer.project.channel_id
+            payload = {"channel": channel, "text": text}
+            return [OutgoingMessage(offer.project.team_id, channel, "chat.postMessage", payload)]
+        return [_direct_message(offer.project.team_id, m, text) for m in managers]
+
+    def calendar_subscription(
+        self, team_id: str, user_id: str, feed: str, url: str
+    ) -> list[OutgoingMessage]:
+        """The URL by DM; once delivered, the stored message no longer holds its key."""
+        text = swap_render.calendar_dm(feed, url)
+        payload = {"channel": user_id, "text": text}
+        payload[SCRUB_AFTER_DELIVERY] = swap_render.calendar_dm_scrubbed(feed)
+        return [OutgoingMessage(team_id, user_id, "chat.postMessage", payload)]
+
+    def _offer_post(
+        self,
+        project: Project,
+        request: SwapRequest,
+        method: str,
+        text: str,
+        blocks: list[dict[str, Any]],
+    ) -> OutgoingMessage:
+        channel = project.channel_id
+        payload = {"channel": channel, "text": text, "blocks": blocks}
+        return OutgoingMessage(
+            project.team_id, channel, method, payload, ref=swap_render.offer_ref(request)
+        )
 
     def stale_nudge(
         self, team_id: str, user_id: str, stale: list[IdleExperiment]
@@ -317,6 +377,23 @@ class SlackNotices:
             *(_direct_message(project.team_id, m, text) for m in managers),
         ]
 
+    def model_blocked(
+        self,
+        experiment: Experiment,
+        project: Project,
+        model: str,
+        version: str,
+        aliases: tuple[str, ...],
+        unmet: list[str],
+        managers: list[str],
+        link: str | None,
+    ) -> list[OutgoingMessage]:
+        text = registry_render.model_blocked(experiment, model, version, aliases, unmet, link)
+        return [
+            self._in_thread(experiment, project, text),
+            *(_direct_message(project.team_id, m, text) for m in managers),
+        ]
+
     # --- evaluations ---------------------------------------------------------------
 
     def evaluation_recorded(
@@ -331,11 +408,12 @@ class SlackNotices:
         *,
         submitted_by: str = "",
         filename: str = "",
+        logged: Mapping[str, float] | None = None,
     ) -> list[OutgoingMessage]:
         channel = project.channel_id
         credit = eval_render.credit(submitted_by, filename)
         text, blocks = eval_render.summary_blocks(
-            experiment, summary, baseline, dismissed, credit=credit
+            experiment, summary, baseline, dismissed, credit=credit, logged=logged
         )
         if progress_ref:  # the "computing…" message becomes the summary
             blocks = self._fresh(blocks)

@@ -14,7 +14,9 @@ from bot.domain.commands import (
     AddMember,
     AddProject,
     BaselineHistory,
+    CalendarLink,
     CancelAbsence,
+    CancelSkip,
     Command,
     ConfigureRotation,
     DecideReview,
@@ -23,6 +25,7 @@ from bot.domain.commands import (
     Help,
     History,
     JoinRotation,
+    LinkMlflowRun,
     ListAbsences,
     ListExperiments,
     ListReviews,
@@ -32,6 +35,8 @@ from bot.domain.commands import (
     RecordAbsence,
     RemoveMember,
     RequestReview,
+    RequestSwap,
+    ResetCalendar,
     RotationStats,
     ScheduleEngineering,
     SetBaseline,
@@ -42,12 +47,14 @@ from bot.domain.commands import (
     ShowMetrics,
     ShowProject,
     ShowRotation,
+    SkipMeeting,
     Step,
     SubscribeDigest,
     SwapPresenters,
 )
-from bot.domain.errors import UsageError
+from bot.domain.errors import UsageError, ValidationError
 from bot.domain.evaluation import Kind
+from bot.domain.mlflow_runs import run_reference
 from bot.domain.model import (
     Outcome,
     Role,
@@ -87,6 +94,7 @@ from bot.slack.words import (
 
 # The grammar's public face; USAGE (from bot.slack.words) is part of it.
 __all__ = ["PARSERS", "USAGE", "parse", "parse_mention", "usage_of"]
+MAX_REASON = 300  # a skipped meeting's reason, as stored
 
 
 def parse_exp(text: str) -> Command:
@@ -151,6 +159,15 @@ def parse_exp(text: str) -> Command:
         raise UsageError("link needs a URL.", usage)
     match = LINK_PATTERN.match(args[0])
     url = unescape(match.group(1) if match else args[0])
+    run_id = _run_reference(url, usage)
+    if run_id is not None:
+        if len(args) > 1:
+            raise UsageError(
+                f"Unexpected '{quoted(' '.join(args[1:]))}': an MLflow run is linked without"
+                " a label (its name shows).",
+                usage,
+            )
+        return LinkMlflowRun(number, run_id, pasted="" if url.startswith("mlflow:") else url)
     if not URL_PATTERN.fullmatch(url) or len(url) > 2000:
         raise UsageError(f"'{escaped(url, 80)}' is not an http(s) URL.", usage)
     label = unescape(" ".join(args[1:])).strip()
@@ -158,6 +175,14 @@ def parse_exp(text: str) -> Command:
     if not label and shown and not url.split("://", 1)[-1].startswith(shown):
         label = shown  # the text of Slack's <url|text>, unless it just shows the URL
     return AddLink(number, url, label[:200])
+
+
+def _run_reference(word: str, usage: str) -> str | None:
+    """The MLflow run ``word`` names (``mlflow:<id>`` or a run's URL), else None."""
+    try:
+        return run_reference(word)
+    except ValidationError as exc:
+        raise UsageError(str(exc), usage) from None
 
 
 def _parse_baseline(rest: list[str], usage: str) -> SetBaseline | BaselineHistory:
@@ -302,6 +327,17 @@ def parse_rotation(text: str) -> Command:
         return JoinRotation(project_slug(rest[0], usage) if rest else None, leave=sub == "leave")
     if sub == "ooo":
         return _parse_ooo(rest, usage)
+    if sub == "skip":
+        return _parse_skip(rest)
+    if sub == "calendar":
+        return _parse_calendar(rest)
+    if sub == "swap" and rest and rest[0].lower() == "request":
+        usage = USAGE["rotation"]["swap request"]
+        positional, flags = split_flags(rest[1:], {"project"}, usage)
+        if len(positional) > 1:
+            raise UsageError(f"Unexpected '{quoted(' '.join(positional[1:]))}'.", usage)
+        week = day(positional[0], usage) if positional else None
+        return RequestSwap(week, _project_flag(flags, usage))
     if sub == "swap":
         positional, flags = split_flags(rest, {"project"}, usage)
         if len(positional) not in (2, 3):
@@ -316,6 +352,44 @@ def parse_rotation(text: str) -> Command:
     if not rest:
         raise UsageError("config needs a project.", usage)
     return ConfigureRotation(project_slug(rest[0], usage), pairs(rest[1:], usage))
+
+
+def _project_flag(flags: dict[str, str], usage: str) -> str | None:
+    return project_slug(flags["project"], usage) if "project" in flags else None
+
+
+def _parse_skip(rest: list[str]) -> Command:
+    """``skip <date> [reason]`` or ``skip cancel <date>``, each with ``--project p``."""
+    cancel = bool(rest) and rest[0].lower() == "cancel"
+    usage = USAGE["rotation"]["skip cancel" if cancel else "skip"]
+    positional, flags = split_flags(rest[1:] if cancel else rest, {"project"}, usage)
+    if not positional:
+        raise UsageError(f"{'skip cancel' if cancel else 'skip'} needs the meeting's date.", usage)
+    week = day(positional[0], usage)
+    if cancel:
+        if len(positional) > 1:
+            raise UsageError(f"Unexpected '{quoted(' '.join(positional[1:]))}'.", usage)
+        return CancelSkip(week, _project_flag(flags, usage))
+    reason = unescape(" ".join(positional[1:])).strip()
+    if len(reason) > MAX_REASON:
+        raise UsageError(
+            f"The reason is too long ({len(reason)} characters, at most {MAX_REASON}).", usage
+        )
+    return SkipMeeting(week, reason, _project_flag(flags, usage))
+
+
+def _parse_calendar(rest: list[str]) -> Command:
+    """``calendar [project|me]`` or ``calendar reset [project|me]``."""
+    reset = bool(rest) and rest[0].lower() == "reset"
+    usage = USAGE["rotation"]["calendar reset" if reset else "calendar"]
+    words = rest[1:] if reset else rest
+    if len(words) > 1:
+        raise UsageError(f"Unexpected '{quoted(' '.join(words[1:]))}'.", usage)
+    personal = bool(words) and words[0].lower() == "me"
+    project = project_slug(words[0], usage) if words and not personal else None
+    if reset:
+        return ResetCalendar(project, personal, every=not words)
+    return CalendarLink(project, personal)
 
 
 def _parse_ooo(rest: list[str], usage: str) -> Command:
@@ -410,14 +484,20 @@ def parse_upload(name: str, text: str) -> EvaluateUpload | ParityUpload:
     positional, flags = split_flags(tokens(text), allowed, usage, switches)
     if not positional:
         raise UsageError(f"'{name}' needs an experiment key.", usage)
-    if len(positional) > 1:
-        raise UsageError(f"Unexpected '{quoted(' '.join(positional[1:]))}'.", usage)
+    run_id = None
+    if name == "eval" and len(positional) >= 2:
+        run_id = _run_reference(positional[1], usage)
+    if len(positional) > (1 if run_id is None else 2):
+        extra = positional[1:] if run_id is None else positional[2:]
+        raise UsageError(f"Unexpected '{quoted(' '.join(extra))}'.", usage)
     number = experiment_number(positional[0], usage)
     if name == "eval":
         kind = flags.get("kind")
         if kind is not None and kind.lower() not in {k.value for k in Kind}:
             raise UsageError(f"'{kind}' is not a kind (classification, regression).", usage)
-        return EvaluateUpload(number, Kind(kind.lower()) if kind else None, "new-holdout" in flags)
+        return EvaluateUpload(
+            number, Kind(kind.lower()) if kind else None, "new-holdout" in flags, run_id
+        )
     tolerance = _finite(flags.get("tolerance", "1e-6"), "tolerance", usage)
     threshold = _finite(flags.get("threshold", "0.5"), "threshold", usage)
     if tolerance < 0:

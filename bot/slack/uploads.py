@@ -17,10 +17,12 @@ from bot.domain.commands import EvaluateUpload, ParityUpload
 from bot.domain.errors import MlgovError, StorageError, ValidationError
 from bot.domain.evaluation import Predictions
 from bot.domain.ingest import MAX_BYTES, parse_evaluation, parse_scores
+from bot.domain.mlflow_runs import RUN_URL
 from bot.domain.model import OutgoingMessage
 from bot.services import computing, evaluations
 from bot.services.availability import fetching_statuses
 from bot.services.evaluations import LARGE, Submission
+from bot.services.mlflow_import import import_named_run
 from bot.slack import parsing
 from bot.slack.blocks import error
 from storage.inbox import LeaseLost
@@ -49,7 +51,7 @@ def handle_upload(
     name: str,
     rest: str,
     files: Sequence[dict[str, Any]],
-    fetch: Fetch,
+    fetch: Fetch | None,
     still_held: StillHeld = held_anyway,
 ) -> bool:
     """Record the evaluation (or parity check) the mention carries; False for a repeat."""
@@ -64,6 +66,13 @@ def handle_upload(
         command = parsing.parse_upload(name, rest)
         number = command.number
         evaluations.check_submitter(db, ctx, number)
+        if isinstance(command, EvaluateUpload) and command.mlflow_run:
+            if files:
+                raise ValidationError("Name an MLflow run or attach a file, not both.")
+            still_held()
+            return import_named_run(db, ctx, command, event_id) is not None
+        if fetch is None:
+            raise ValidationError("Attach the file to the message that mentions me.")
         if isinstance(command, EvaluateUpload):
             ((filename, data),) = _download(files, 1, fetch)
             evaluation = computing.offload(
@@ -119,6 +128,11 @@ def handle_upload(
     if progress is not None and number is not None:
         evaluations.computing_failed(db, ctx, number, why.splitlines()[0], progress)
     return _tell_sender(dispatcher, origin, event_id, thread_ts, why)
+
+
+def names_mlflow_run(rest: str) -> bool:
+    """Whether ``eval`` words name an MLflow run (no file to attach then)."""
+    return any(w.lower().startswith("mlflow:") or RUN_URL.match(w) for w in rest.split())
 
 
 def _download(

@@ -39,7 +39,8 @@ USAGE: dict[str, dict[str, str]] = {
         "analyze": "/exp analyze EXP-7",
         "conclude": "/exp conclude EXP-7 success|failure|inconclusive <learnings>",
         "abandon": "/exp abandon EXP-7 <reason>",
-        "link": "/exp link EXP-7 <url> [label]",
+        "link": "/exp link EXP-7 <url> [label]   or   /exp link EXP-7 mlflow:<run id>|<MLflow"
+        " run URL>   (follows the run: see With MLflow)",
         "history": "/exp history EXP-7",
         "schedule": "/exp schedule EXP-7 [note]   (engineers and managers; needs peer review)",
         "ship": "/exp ship EXP-7",
@@ -71,6 +72,15 @@ USAGE: dict[str, dict[str, str]] = {
         "ooo list": "/rotation ooo list [project]   (yours; a project's: managers)",
         "ooo cancel": "/rotation ooo cancel <from YYYY-MM-DD>",
         "swap": "/rotation swap @a @b [YYYY-MM-DD] [--project p]",
+        "swap request": "/rotation swap request [YYYY-MM-DD] [--project p]   (the presenter, or a"
+        " manager: offers the week in the project channel with a Take it button)",
+        "skip": "/rotation skip <YYYY-MM-DD> [reason] [--project p]   (managers: no meeting that"
+        " week; nobody loses their place)",
+        "skip cancel": "/rotation skip cancel <YYYY-MM-DD> [--project p]",
+        "calendar": "/rotation calendar [project|me]   (DMs you a calendar subscription URL;"
+        " me: the meetings you present and the reviews you owe)",
+        "calendar reset": "/rotation calendar reset [project|me]   (revokes your calendar URLs:"
+        " that feed's, or all)",
         "config": "/rotation config <project> [weekday=mon time=10:00 announce=09:00"
         " timezone=Europe/Berlin pattern=science,engineering]",
         "help": "/rotation help",
@@ -90,7 +100,8 @@ USAGE: dict[str, dict[str, str]] = {
 # Mentions that carry files (a slash command cannot).
 UPLOAD_USAGE = {
     "eval": "@mlgov eval EXP-7 [--kind classification|regression] [--new-holdout]   (attach"
-    " one CSV, Parquet or JSON file of y_true, y_score or y_pred, optional id)",
+    " one CSV, Parquet or JSON file of y_true, y_score or y_pred, optional id; or name an"
+    " MLflow run instead: @mlgov eval EXP-7 mlflow:<run id>)",
     "parity": "@mlgov parity EXP-7 [--tolerance 1e-6] [--threshold 0.5]   (attach the"
     " prototype's and production's score files, in that order)",
 }

@@ -7,7 +7,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -32,6 +32,7 @@ API_READ_TOKEN = "dashboard-secret"
 class HttpResult:
     status: int
     body: str
+    headers: dict[str, str] = field(default_factory=dict)
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -47,9 +48,12 @@ class AppUnderTest:
         *,
         poll_seconds: float = 0.2,
         first_retry_delay: float = 0.05,
+        settings: dict[str, Any] | None = None,
+        public_url: str | None = None,
     ) -> None:
         self.fake = fake
         self.settings = Settings(
+            public_url=public_url,
             slack_bot_token="xoxb-test",
             slack_signing_secret=SIGNING_SECRET,
             slack_api_url=fake.api_url,
@@ -57,6 +61,7 @@ class AppUnderTest:
             admins=frozenset({ADMIN}),
             api_token=API_TOKEN,
             api_read_token=API_READ_TOKEN,
+            **(settings or {}),  # e.g. mlflow_tracking_uri
         )
         self.runtime = Runtime.create(self.settings)
         client = web_client("xoxb-test", fake.api_url)
@@ -73,6 +78,7 @@ class AppUnderTest:
         )
         # Stored requests run on worker threads, as in an embedded `mlgov serve`.
         self.runtime.start_inbox(client, threads=4, poll_seconds=poll_seconds)
+        self.runtime.start_registry(poll_seconds=poll_seconds)  # when MLflow is set
         self.bolt = build_bolt_app(client, SIGNING_SECRET, self.runtime.dispatcher)
         self.server = HttpServer(self.runtime.web_app(self.bolt), threads=8).start()
         self.url = self.server.url
@@ -120,9 +126,9 @@ class AppUnderTest:
     def get(self, path: str) -> HttpResult:
         try:
             with urllib.request.urlopen(self.url + path, timeout=10) as response:
-                return HttpResult(response.status, response.read().decode())
+                return HttpResult(response.status, response.read().decode(), dict(response.headers))
         except urllib.error.HTTPError as error:
-            return HttpResult(error.code, error.read().decode())
+            return HttpResult(error.code, error.read().decode(), dict(error.headers))
 
     def signed(
         self,

@@ -24,7 +24,7 @@ def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("SLACK_", "MLGOV_", "DATABASE_URL", "PORT"))
+        if not k.startswith(("SLACK_", "MLGOV_", "MLFLOW_", "DATABASE_URL", "PORT"))
     }
     env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'cli.db'}"
     env.update(extra)

@@ -150,6 +150,36 @@ class RecordingNotices:
         self._record("rotation_pool_empty", (project.slug, [str(t) for t in topics], managers))
         return []
 
+    # Skips, swap offers and calendar URLs: recorded, nothing queued (end-to-end tests see
+    # the messages themselves).
+    def meeting_skipped(
+        self, project: Project, slot: Any, reason: str, presenter: str, again: Any
+    ) -> list[OutgoingMessage]:
+        self._record("meeting_skipped", (project.slug, slot.week, reason, presenter, again))
+        return []
+
+    def swap_offered(self, offer: Any) -> list[OutgoingMessage]:
+        self._record("swap_offered", (offer.request.week, offer.request.presenter))
+        return []
+
+    def swap_taken(self, offer: Any) -> list[OutgoingMessage]:
+        self._record("swap_taken", (offer.request.week, offer.request.taken_by))
+        return []
+
+    def swap_closed(self, project: Project, request: Any, why: str) -> list[OutgoingMessage]:
+        self._record("swap_closed", (request.week, why))
+        return []
+
+    def swap_unanswered(self, offer: Any, managers: list[str]) -> list[OutgoingMessage]:
+        self._record("swap_unanswered", (offer.request.week, sorted(managers)))
+        return []
+
+    def calendar_subscription(
+        self, team_id: str, user_id: str, feed: str, url: str
+    ) -> list[OutgoingMessage]:
+        self._record("calendar_subscription", (user_id, feed, url))
+        return []
+
     def stale_nudge(self, team_id: str, user_id: str, stale: list[Any]) -> list[OutgoingMessage]:
         self._record("stale_nudge", (user_id, [i.experiment.key for i in stale]))
         return []
@@ -167,9 +197,23 @@ class RecordingNotices:
         *,
         submitted_by: str = "",
         filename: str = "",
+        logged: Any = None,
     ) -> list[OutgoingMessage]:
         self._record("evaluation_recorded", (experiment.key, summary, baseline, chart, dismissed))
         return [self._thread(experiment, project, f"{experiment.key} evaluated")]
+
+    # MLflow runs: recorded, one thread message each.
+    def mlflow_run_started(
+        self, experiment: Experiment, project: Project, run: Any, url: str
+    ) -> list[OutgoingMessage]:
+        self._record("mlflow_run_started", (experiment.key, run.run_id))
+        return [self._thread(experiment, project, f"{experiment.key} run {run.run_id} started")]
+
+    def mlflow_run_ended(
+        self, experiment: Experiment, project: Project, run: Any, url: str, problem: str = ""
+    ) -> list[OutgoingMessage]:
+        self._record("mlflow_run_ended", (experiment.key, run.run_id, problem))
+        return [self._thread(experiment, project, f"{experiment.key} run {run.run_id} ended")]
 
     def evaluation_computing(
         self, experiment: Experiment, project: Project, rows: int, ref: str

@@ -52,7 +52,7 @@ class Desk:
 
     def job(self, name: str) -> list[str]:
         """Run the scheduled job ``name`` as the scheduler would, now."""
-        env = JobEnv(self.db, self.dispatcher.notices, ZONE, None, self.statuses)
+        env = JobEnv(self.db, self.dispatcher.notices, ZONE, statuses=self.statuses)
         return JOBS[name].run(env, self.clock())
 
     def setup(self, *scientists: str) -> None:

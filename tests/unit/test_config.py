@@ -22,6 +22,7 @@ GOOD = {
     "MLGOV_API_READ_TOKEN": "dashboard-token",
     "PORT": "8080",
     "MLGOV_LOG_LEVEL": "debug",
+    "MLGOV_PUBLIC_URL": "https://mlgov.example.com/",
 }
 
 
@@ -60,6 +61,7 @@ def test_every_setting_is_read() -> None:
         timezone="Europe/Berlin",
         api_token="pipeline-token",
         api_read_token="dashboard-token",
+        public_url="https://mlgov.example.com",  # no trailing slash: paths are appended
         port=8080,
         log_level="DEBUG",
     )
@@ -105,6 +107,11 @@ def test_values_are_trimmed() -> None:
         ("MLGOV_LOG_LEVEL", "TRACE"),
         ("MLGOV_LOG_LEVEL", "verbose"),
         ("MLGOV_LOG_LEVEL", "10"),
+        ("MLGOV_PUBLIC_URL", "mlgov.example.com"),
+        ("MLGOV_PUBLIC_URL", "ftp://mlgov.example.com"),
+        ("MLGOV_PUBLIC_URL", "https://"),
+        ("MLGOV_PUBLIC_URL", "https://mlgov.example.com/?x=1"),
+        ("MLGOV_PUBLIC_URL", "https://mlgov.example.com/#top"),
     ],
 )
 def test_an_invalid_setting_stops_with_one_line_naming_it(name: str, value: str) -> None:
@@ -176,3 +183,53 @@ def test_require_slack_without_secret_or_app_token_names_both() -> None:
     message = str(refused.value)
     assert "SLACK_SIGNING_SECRET" in message and "SLACK_APP_TOKEN" in message
     assert "\n" not in message
+
+
+def test_mlflow_is_off_until_a_tracking_uri_is_set() -> None:
+    settings = Settings.from_env({})
+    assert not settings.has_mlflow and settings.mlflow_artifact == "mlgov/predictions"
+    with pytest.raises(ConfigError, match="MLflow is off: MLFLOW_TRACKING_URI is not set"):
+        settings.require_mlflow()
+
+
+def test_mlflow_settings_are_read_with_mlflows_own_names() -> None:
+    settings = Settings.from_env(
+        {
+            "MLFLOW_TRACKING_URI": "https://mlflow.example.com/",
+            "MLFLOW_TRACKING_TOKEN": "dapi-123",
+            "MLGOV_MLFLOW_WEBHOOK_SECRET": "whsec",
+            "MLGOV_MLFLOW_ARTIFACT": "/eval/holdout.parquet",
+        }
+    )
+    assert settings.require_mlflow() == "https://mlflow.example.com"
+    assert (settings.mlflow_tracking_token, settings.mlflow_webhook_secret) == ("dapi-123", "whsec")
+    assert settings.mlflow_artifact == "eval/holdout.parquet"
+    assert "dapi-123" not in repr(settings) and "whsec" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"MLFLOW_TRACKING_URI": "file:///tmp/mlruns"}, "MLFLOW_TRACKING_URI"),
+        ({"MLFLOW_TRACKING_URI": "databricks"}, "MLFLOW_TRACKING_URI"),
+        ({"MLFLOW_TRACKING_URI": "https://ada:pw@mlflow.example.com"}, "must not hold credentials"),
+        ({"MLFLOW_TRACKING_USERNAME": "ada"}, "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PA"),
+        (
+            {
+                "MLFLOW_TRACKING_TOKEN": "t",
+                "MLFLOW_TRACKING_USERNAME": "ada",
+                "MLFLOW_TRACKING_PASSWORD": "pw",
+            },
+            "not both",
+        ),
+        ({"MLGOV_MLFLOW_ARTIFACT": "model/model.pkl"}, "MLGOV_MLFLOW_ARTIFACT"),
+        ({"MLGOV_MLFLOW_ARTIFACT": "../etc/passwd"}, "MLGOV_MLFLOW_ARTIFACT"),
+        ({"MLGOV_MLFLOW_ARTIFACT": "mlgov//predictions"}, "MLGOV_MLFLOW_ARTIFACT"),
+    ],
+)
+def test_a_bad_mlflow_setting_stops_with_one_line_naming_it(
+    env: dict[str, str], named: str
+) -> None:
+    with pytest.raises(ConfigError, match=named) as error:
+        Settings.from_env(env)
+    assert "\n" not in str(error.value)

@@ -1,4 +1,5 @@
-"""The /rotation grammar of out of office: record, list and cancel, and bad input."""
+"""The /rotation grammar of out of office (record, list, cancel), skips, swap requests and
+calendar URLs, and bad input."""
 
 from __future__ import annotations
 
@@ -6,7 +7,19 @@ from datetime import date
 
 import pytest
 
-from bot.domain.commands import CancelAbsence, Command, Help, ListAbsences, RecordAbsence
+from bot.domain.commands import (
+    CalendarLink,
+    CancelAbsence,
+    CancelSkip,
+    Command,
+    Help,
+    ListAbsences,
+    RecordAbsence,
+    RequestSwap,
+    ResetCalendar,
+    SkipMeeting,
+    SwapPresenters,
+)
 from bot.domain.errors import UsageError
 from bot.slack.parsing import USAGE, parse
 
@@ -17,11 +30,29 @@ GOOD: list[tuple[str, Command]] = [
     ("ooo list Churn", ListAbsences("churn")),
     ("ooo cancel 2026-03-16", CancelAbsence(date(2026, 3, 16))),
     ("ooo Cancel 2026-03-16", CancelAbsence(date(2026, 3, 16))),
+    ("skip 2026-12-07", SkipMeeting(date(2026, 12, 7))),
+    (
+        "skip 2026-12-07 team offsite &amp; more",
+        SkipMeeting(date(2026, 12, 7), "team offsite & more"),
+    ),
+    ("skip 2026-12-07 offsite --project churn", SkipMeeting(date(2026, 12, 7), "offsite", "churn")),
+    ("skip cancel 2026-12-07", CancelSkip(date(2026, 12, 7))),
+    ("SKIP Cancel 2026-12-07 --project churn", CancelSkip(date(2026, 12, 7), "churn")),
+    ("swap request", RequestSwap()),
+    ("swap Request 2026-12-07", RequestSwap(date(2026, 12, 7))),
+    ("swap request --project churn", RequestSwap(None, "churn")),
+    ("swap <@UA|a> <@UB|b> 2026-12-07", SwapPresenters("UA", "UB", date(2026, 12, 7))),
+    ("calendar", CalendarLink()),
+    ("calendar Churn", CalendarLink("churn")),
+    ("calendar me", CalendarLink(None, personal=True)),
+    ("calendar reset", ResetCalendar(None, False, every=True)),
+    ("calendar reset churn", ResetCalendar("churn", False, every=False)),
+    ("calendar reset ME", ResetCalendar(None, True, every=False)),
 ]
 
 
 @pytest.mark.parametrize(("text", "expected"), GOOD)
-def test_out_of_office_forms(text: str, expected: Command) -> None:
+def test_rotation_forms(text: str, expected: Command) -> None:
     assert parse("/rotation", text) == expected
 
 
@@ -35,11 +66,27 @@ BAD: list[tuple[str, str, str]] = [
     ("ooo cancel 2026-13-01", "ooo cancel", "'2026-13-01' is not a date like"),
     ("ooo cancel tomorrow", "ooo cancel", "'tomorrow' is not a date like"),
     ("ooo 2026-03-20 2026-03-16", "ooo", "The last day is before the first."),
+    ("skip", "skip", "skip needs the meeting's date."),
+    ("skip next-monday", "skip", "'next-monday' is not a date like"),
+    (
+        "skip 2026-12-07 " + "x" * 301,
+        "skip",
+        "The reason is too long (301 characters, at most 300).",
+    ),
+    ("skip 2026-12-07 --project", "skip", "Option --project needs a value."),
+    ("skip 2026-12-07 --colour red", "skip", "Unknown option '--colour'"),
+    ("skip cancel", "skip cancel", "skip cancel needs the meeting's date."),
+    ("skip cancel 2026-12-07 again", "skip cancel", "Unexpected 'again'."),
+    ("swap request 2026-12-07 2026-12-14", "swap request", "Unexpected '2026-12-14'."),
+    ("swap request soon", "swap request", "'soon' is not a date like"),
+    ("calendar churn fraud", "calendar", "Unexpected 'fraud'."),
+    ("calendar Not_A_Slug", "calendar", "is not a project slug"),
+    ("calendar reset churn me", "calendar reset", "Unexpected 'me'."),
 ]
 
 
 @pytest.mark.parametrize(("text", "usage_key", "fragment"), BAD)
-def test_bad_out_of_office_input_explains_and_shows_usage(
+def test_bad_rotation_input_explains_and_shows_usage(
     text: str, usage_key: str, fragment: str
 ) -> None:
     with pytest.raises(UsageError) as refused:
@@ -54,3 +101,15 @@ def test_rotation_help_lists_the_out_of_office_forms() -> None:
     forms = "\n".join(USAGE["rotation"].values())
     assert "/rotation ooo list [project]" in forms
     assert "/rotation ooo cancel <from YYYY-MM-DD>" in forms
+
+
+def test_rotation_help_lists_skips_swap_requests_and_calendars() -> None:
+    forms = "\n".join(USAGE["rotation"].values())
+    for form in (
+        "/rotation skip <YYYY-MM-DD> [reason]",
+        "/rotation skip cancel <YYYY-MM-DD>",
+        "/rotation swap request [YYYY-MM-DD]",
+        "/rotation calendar [project|me]",
+        "/rotation calendar reset [project|me]",
+    ):
+        assert form in forms

@@ -138,3 +138,13 @@ def test_digest_channel_and_time_are_rules() -> None:
     ):
         with pytest.raises(ValidationError, match=words):
             updated_rules(rules, {key: raw})
+
+
+def test_mlflow_model_names_a_registered_model_or_none() -> None:
+    named = updated_rules(CURRENT, {"mlflow_model": "churn-classifier.v2"})
+    assert named.mlflow_model == "churn-classifier.v2"
+    assert updated_rules(named, {"mlflow_model": "none"}).mlflow_model == ""
+    for bad in ("it's", 'a"b', "back\\slash", "x" * 257, ""):
+        with pytest.raises(ValidationError, match="mlflow_model must be a registered model"):
+            updated_rules(CURRENT, {"mlflow_model": bad})
+    assert "mlflow_model" in describe_rules()

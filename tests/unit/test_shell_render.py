@@ -202,7 +202,8 @@ def test_a_real_slack_channel_id_is_not_taken_for_a_spelt_name() -> None:
 def test_a_rule_naming_a_channel_shows_it_as_a_link_not_an_id() -> None:
     text = rules("churn", ProjectRules(digest_channel="CLEADS"), True).text
     assert "`digest_channel=`<#CLEADS>" in text
-    assert plain.mrkdwn(text).endswith("digest_channel=#leads  digest_time=mon 08:00")
+    shown = plain.mrkdwn(text)
+    assert shown.endswith("digest_channel=#leads  digest_time=mon 08:00  mlflow_model=none")
 
 
 def test_an_edit_of_a_posted_message_shows_but_a_thread_root_update_does_not() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from slack_sdk.models.blocks import Block
@@ -134,9 +134,10 @@ def summary_blocks(
     baseline: Baseline | None,
     dismissed: int = 0,
     credit: str = "",
+    logged: Mapping[str, float] | None = None,
 ) -> tuple[str, list[dict[str, Any]]]:
     """The thread message for a new evaluation: (fallback text, blocks); ``credit`` says
-    who sent it (see ``credit``)."""
+    who sent it (see ``credit``), ``logged`` the scalar metrics its MLflow run logged."""
     title = headline(experiment, summary, baseline)
     icon = VERDICT_ICON.get(summary.verdict, "📊") if summary.verdict else "📊"
     lines = [f"{icon} {title}", _population(summary)]
@@ -146,6 +147,8 @@ def summary_blocks(
         section("\n".join(lines)),
         section(table(summary)),
     ]
+    if logged:
+        blocks.append(section(logged_line(logged)))
     warnings = list(summary.warnings)
     if dismissed:
         warnings.append(
@@ -159,10 +162,24 @@ def summary_blocks(
     return clip(fallback, 3000), to_dicts(blocks, more=CUT_TO_FIT)
 
 
+LOGGED_SHOWN = 20
+
+
+def logged_line(logged: Mapping[str, float]) -> str:
+    """The scalar metrics an MLflow run logged, beside the summary: shown, never tested."""
+    names = sorted(logged)
+    shown = " · ".join(f"{escape(k)} {logged[k]:.4g}" for k in names[:LOGGED_SHOWN])
+    more = f" · and {len(names) - LOGGED_SHOWN} more" if len(names) > LOGGED_SHOWN else ""
+    return f"*Logged in MLflow* (as the run reported them, not tested): {shown}{more}"
+
+
 def credit(submitted_by: str, filename: str) -> str:
     """Who sent an evaluation: a person who uploaded it, or a pipeline; with the file."""
     if not submitted_by:
         return ""
+    if filename.startswith("mlflow run "):  # "mlflow run <id>: <path>", by the sync or a person
+        by = "" if submitted_by == "mlflow" else f" by {who(submitted_by)}"
+        return f"Imported from {escape(filename)}{by}"
     verb = "Sent by" if submitted_by in PIPELINE_ACTORS else "Uploaded by"
     return f"{verb} {who(submitted_by)}" + (f" ({escape(filename)})" if filename else "")
 

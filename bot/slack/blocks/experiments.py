@@ -133,11 +133,15 @@ def next_steps_line(e: Experiment, steps: Sequence[NextStep]) -> str:
     return "*Next steps:* " + "; ".join(parts) + " · or abandon."
 
 
-def show(e: Experiment, steps: Sequence[NextStep] | None = None) -> Reply:
+def show(
+    e: Experiment, steps: Sequence[NextStep] | None = None, extra: Sequence[Block] = ()
+) -> Reply:
+    """The card; ``extra`` (the linked MLflow runs) goes before the next steps."""
     text = f"{e.key} {escape(e.title)}: {e.status}"
     if steps is not None:
         text += ". " + next_steps_line(e, steps).replace("*", "")
-    return reply(text, card(e, steps=steps), more=CUT_TO_FIT)
+    blocks = card(e, steps=steps)
+    return reply(text, [*blocks[:-1], *extra, blocks[-1]], more=CUT_TO_FIT)
 
 
 LIST_LIMIT = 40  # lines, to stay well inside Slack's ~13k characters of blocks

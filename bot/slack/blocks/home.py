@@ -214,6 +214,8 @@ def meeting_line(meeting: NextMeeting, user_id: str) -> str:
     at = f"*{meeting.project}* · {when:%a %Y-%m-%d %H:%M} ({meeting.timezone})"
     if slot.nobody_in_any_pool:
         return f"{at} · no meeting: nobody in any presenter pool"
+    if slot.cancelled is not None:
+        return f"{at} · ⏭️ skipped" + (f" ({escape(slot.cancelled)})" if slot.cancelled else "")
     who = f"<@{slot.presenter}>" if slot.presenter else "_nobody available_"
     you = " — *you present*" if slot.presenter == user_id else ""
     return f"{at} · {TOPIC_ICON[slot.topic]} {slot_topic(slot)} · {who}{you}"

@@ -49,6 +49,9 @@ def slot_topic(slot: Slot) -> str:
 
 
 def slot_line(slot: Slot) -> str:
+    if slot.cancelled is not None:
+        why = f" ({escape(slot.cancelled)})" if slot.cancelled else ""
+        return f"`{slot.week:%a %Y-%m-%d}` ⏭️ ~{slot.topic}~ skipped{why}: no meeting"
     if slot.nobody_in_any_pool:
         return f"`{slot.week:%a %Y-%m-%d}` no meeting: nobody in any presenter pool"
     icon = TOPIC_ICON[slot.topic]
@@ -79,6 +82,8 @@ def schedule(plan: Schedule) -> Reply:
 
 
 def _brief(slot: Slot) -> str:
+    if slot.cancelled is not None:
+        return f"{slot.week} skipped"
     if slot.nobody_in_any_pool:
         return f"{slot.week} no meeting"
     text = f"{slot.week} {slot.topic} {slot.presenter or 'nobody'}"
@@ -87,8 +92,15 @@ def _brief(slot: Slot) -> str:
 
 def fairness(plan: Schedule, table: dict[str, PersonStats], weeks: int) -> Reply:
     slug = plan.project.slug
+    cancelled = [
+        f"`{s.week:%a %Y-%m-%d}` skipped" + (f" ({escape(s.reason)})" if s.reason else "")
+        for s in plan.skips
+    ]
     if not plan.slots:
-        return reply(f"No {slug} reviews were announced in the last {weeks} weeks.")
+        none = f"No {slug} reviews were announced in the last {weeks} weeks."
+        if not cancelled:
+            return reply(none)
+        return reply(f"{none} Skipped: {len(cancelled)}.", [section(none), *sections(cancelled)])
     lines = []
     for user, person in sorted(table.items(), key=lambda kv: (-kv[1].presented, kv[0])):
         skips = ", ".join(f"{n}× {why}" for why, n in person.skipped.items()) or "none"
@@ -98,7 +110,11 @@ def fairness(plan: Schedule, table: dict[str, PersonStats], weeks: int) -> Reply
     blocks: list[Block] = [
         header(f"Rotation fairness · {slug} · last {weeks} weeks"),
         *sections(lines),
-        context(f"{len(plan.slots)} meeting(s) announced in the period."),
+        *sections(cancelled),
+        context(
+            f"{len(plan.slots)} meeting(s) announced in the period"
+            + (f", {len(cancelled)} skipped." if cancelled else ".")
+        ),
     ]
     summary = "; ".join(f"{u} presented {p.presented}" for u, p in table.items())
     return reply(f"Rotation stats of {slug}: {summary}", blocks)
@@ -230,6 +246,6 @@ def reminder(project: str, slot: Slot, meeting: datetime, config: RotationConfig
     when = meeting.astimezone(config.zone)
     return (
         f"👋 You present at the *{project}* {slot.topic} review tomorrow,"
-        f" {when:%a %d %b %H:%M} ({config.timezone}). Can't make it? Hand it to someone"
-        f" with `/rotation swap @you @someone {slot.week}`, or tell us with `/rotation ooo`."
+        f" {when:%a %d %b %H:%M} ({config.timezone}). Can't make it? Offer it to the others"
+        f" with `/rotation swap request {slot.week}`, or tell us with `/rotation ooo`."
     )

@@ -61,9 +61,14 @@ def workspace_rules(value: WorkspaceRules, changed: bool) -> Reply:
 
 
 def rule_pairs(value: ProjectRules) -> str:
-    """``key=value`` pairs; a channel as a link, which Slack shows by name (not in code)."""
+    """``key=value`` pairs; a channel as a link, which Slack shows by name (not in code);
+    no MLflow model as ``none``, as it is set."""
     return "  ".join(
-        f"`{k}=`<#{v}>" if k == "digest_channel" and v else f"`{k}={v}`"
+        f"`{k}=`<#{v}>"
+        if k == "digest_channel" and v
+        else f"`{k}={v or 'none'}`"
+        if k == "mlflow_model"
+        else f"`{k}={v}`"
         for k, v in rules_to_dict(value).items()
     )
 

@@ -8,6 +8,7 @@ from bot.domain.commands import (
     AddLink,
     EditExperiment,
     History,
+    LinkMlflowRun,
     ListExperiments,
     NewExperiment,
     OpenNewExperimentForm,
@@ -16,10 +17,12 @@ from bot.domain.commands import (
 )
 from bot.domain.errors import NotFound
 from bot.services import experiments as exp
+from bot.services import mlflow_links
 from bot.services.next_steps import next_steps
 from bot.services.ports import Context
 from bot.slack.blocks import Reply, escape, forms, reply
 from bot.slack.blocks import experiments as render
+from bot.slack.blocks import mlflow as mlflow_render
 from storage.unit_of_work import UnitOfWork
 
 
@@ -45,7 +48,8 @@ def listing(uow: UnitOfWork, ctx: Context, cmd: ListExperiments) -> Reply:
 
 def show(uow: UnitOfWork, ctx: Context, cmd: ShowExperiment) -> Reply:
     e = exp.show_experiment(uow, ctx, cmd.number)
-    return render.show(e, next_steps(uow, e))
+    runs = mlflow_render.linked_runs(uow.mlflow_runs.of_experiment(e.id))
+    return render.show(e, next_steps(uow, e), runs)
 
 
 def edit(uow: UnitOfWork, ctx: Context, cmd: EditExperiment) -> Reply:
@@ -71,6 +75,15 @@ def link(uow: UnitOfWork, ctx: Context, cmd: AddLink) -> Reply:
     return reply(f"Link added to {e.key}.", render.card(e, with_buttons=False))
 
 
+def link_mlflow_run(uow: UnitOfWork, ctx: Context, cmd: LinkMlflowRun) -> Reply:
+    e = mlflow_links.link_run(uow, ctx, cmd)
+    return reply(
+        f"MLflow run {cmd.name or cmd.run_id} linked to {e.key}: mlgov follows it (job"
+        " mlflow-sync) and imports its predictions when it finishes.",
+        render.card(e, with_buttons=False),
+    )
+
+
 def _describe(query: ListExperiments) -> str:
     parts = [
         "yours" if query.mine else "",
@@ -91,4 +104,5 @@ HANDLERS: dict[type, Any] = {
     Step: step,
     EditExperiment: edit,
     AddLink: link,
+    LinkMlflowRun: link_mlflow_run,
 }

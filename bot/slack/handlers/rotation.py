@@ -6,21 +6,28 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.domain.commands import (
+    CalendarLink,
     CancelAbsence,
+    CancelSkip,
     ConfigureRotation,
     JoinRotation,
     ListAbsences,
     RecordAbsence,
+    RequestSwap,
+    ResetCalendar,
     RotationStats,
     ShowRotation,
+    SkipMeeting,
     SwapPresenters,
+    TakeSwap,
 )
 from bot.domain.errors import PermissionDenied
 from bot.domain.model import Project
-from bot.services import rotation
+from bot.services import calendar, rotation, rotation_skips, swap_requests
 from bot.services.ports import Context
 from bot.slack.blocks import Reply
 from bot.slack.blocks import rotation as render
+from bot.slack.blocks import swaps as swap_render
 from storage.unit_of_work import UnitOfWork
 
 
@@ -67,6 +74,43 @@ def swap(uow: UnitOfWork, ctx: Context, cmd: SwapPresenters) -> Reply:
     return render.swapped(rotation.swap(uow, ctx, project, ctx.timezone, cmd.a, cmd.b, cmd.week))
 
 
+def skip(uow: UnitOfWork, ctx: Context, cmd: SkipMeeting) -> Reply:
+    project = _project(uow, ctx, cmd.project)
+    done = rotation_skips.skip(uow, ctx, project, ctx.timezone, cmd.week, cmd.reason)
+    return swap_render.skipped(done)
+
+
+def cancel_skip(uow: UnitOfWork, ctx: Context, cmd: CancelSkip) -> Reply:
+    project = _project(uow, ctx, cmd.project)
+    done = rotation_skips.cancel_skip(uow, ctx, project, ctx.timezone, cmd.week)
+    return swap_render.skip_cancelled(done)
+
+
+def request_swap(uow: UnitOfWork, ctx: Context, cmd: RequestSwap) -> Reply:
+    project = _project(uow, ctx, cmd.project)
+    return swap_render.offered(
+        swap_requests.request_swap(uow, ctx, project, ctx.timezone, cmd.week)
+    )
+
+
+def take_swap(uow: UnitOfWork, ctx: Context, cmd: TakeSwap) -> Reply:
+    return swap_render.took(swap_requests.take_swap(uow, ctx, cmd.request_id, ctx.timezone))
+
+
+def calendar_link(uow: UnitOfWork, ctx: Context, cmd: CalendarLink) -> Reply:
+    project = None if cmd.personal else _project(uow, ctx, cmd.project)
+    return swap_render.calendar_sent(calendar.issue_link(uow, ctx, project))
+
+
+def reset_calendar(uow: UnitOfWork, ctx: Context, cmd: ResetCalendar) -> Reply:
+    project = None
+    if not (cmd.every or cmd.personal):
+        project = rotation.resolve_project(uow, ctx, cmd.project, ctx.channel)
+    revoked = calendar.revoke(uow, ctx, project, cmd.every)
+    feed = None if cmd.every else (project.slug if project else "me")
+    return swap_render.calendar_reset(revoked, feed)
+
+
 def configure(uow: UnitOfWork, ctx: Context, cmd: ConfigureRotation) -> Reply:
     project = _project(uow, ctx, cmd.project)
     value = rotation.configure(uow, ctx, project, ctx.timezone, cmd.changes)
@@ -81,5 +125,11 @@ HANDLERS: dict[type, Any] = {
     ListAbsences: absences,
     CancelAbsence: cancel_absence,
     SwapPresenters: swap,
+    SkipMeeting: skip,
+    CancelSkip: cancel_skip,
+    RequestSwap: request_swap,
+    TakeSwap: take_swap,
+    CalendarLink: calendar_link,
+    ResetCalendar: reset_calendar,
     ConfigureRotation: configure,
 }

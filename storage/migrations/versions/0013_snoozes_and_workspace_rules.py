@@ -1,7 +1,7 @@
 """snoozed reminders and workspace rules
 
 Revision ID: 0013
-Revises: 0009
+Revises: 0012
 Create Date: 2026-12-20 09:00:00.000000
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 import storage.models
 
 revision: str = "0013"
-down_revision: str | None = "0009"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

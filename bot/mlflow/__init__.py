@@ -1,0 +1,1 @@
+"""MLflow over its REST API (SPEC §12): plain HTTP, no `mlflow` package at run time."""

@@ -1,0 +1,212 @@
+"""Swap requests: a presenter offers their week with a **Take it** button in the project
+channel; the first eligible member who presses it takes the week (recorded as a swap).
+Nobody within 2 working days: the managers are told (the rotation job)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, timedelta
+
+from bot.domain import rotation as rot
+from bot.domain.errors import NotFound, PermissionDenied, ValidationError
+from bot.domain.model import Project, Role
+from bot.domain.review import working_days_between
+from bot.domain.rotation import Offer, RotationConfig, Slot
+from bot.services.ports import Context, Notices
+from bot.services.rotation import config_of, managers_of, meeting_on, plan_weeks, swap
+from storage.unit_of_work import Database, UnitOfWork
+
+log = logging.getLogger(__name__)
+UNANSWERED_AFTER = 2  # working days before the managers are told
+HORIZON = 26  # weeks searched for the actor's next presentation
+
+
+def _slot(uow: UnitOfWork, project: Project, config: RotationConfig, week: date) -> Slot:
+    return plan_weeks(uow, project, config, [week])[0]
+
+
+def eligible_takers(uow: UnitOfWork, project: Project, slot: Slot) -> list[str]:
+    """Who could present ``slot`` instead: its pool, joined by then, not away, not its presenter."""
+    role = rot.TOPIC_ROLE[slot.topic]
+    pool = [
+        m.user_id
+        for m in uow.rotations.pool(project.id)
+        if m.role is role and m.joined_on <= slot.week and m.user_id != slot.presenter
+    ]
+    away = {
+        a.user_id
+        for a in uow.rotations.absences_of(project.team_id, pool, slot.week)
+        if a.covers(slot.week)
+    }
+    return [u for u in pool if u not in away]
+
+
+def request_swap(
+    uow: UnitOfWork, ctx: Context, project: Project, timezone: str, day: date | None
+) -> Offer:
+    """Offer a week to the presenter's pool: the presenter's own, or any (managers)."""
+    actor = ctx.actor
+    manager = actor.is_admin() or actor.has(Role.MANAGER, project.slug)
+    config = config_of(uow, project, timezone)
+    if day is None:
+        weeks = rot.meetings_from(config, ctx.now, HORIZON)
+        mine = [s for s in plan_weeks(uow, project, config, weeks) if s.presenter == actor.user_id]
+        if not mine:
+            raise ValidationError(
+                f"You present at none of the next {HORIZON} {project.slug} meetings;"
+                " name the date of the one to offer."
+            )
+        slot = mine[0]
+    else:
+        week = meeting_on(config, ctx.now, day, project.slug)
+        if week > rot.meetings_from(config, ctx.now, HORIZON)[-1]:
+            # A swap is recorded for the next 26 weeks only (bot.services.rotation.swap).
+            raise ValidationError(
+                f"{week} is more than {HORIZON} weeks ahead; offer it nearer the time."
+            )
+        slot = _slot(uow, project, config, week)
+    if slot.cancelled is not None:
+        raise ValidationError(f"The {project.slug} meeting of {slot.week} is skipped.")
+    if slot.presenter is None:
+        raise ValidationError(f"Nobody presents at the {project.slug} meeting of {slot.week}.")
+    if slot.presenter != actor.user_id and not manager:
+        raise PermissionDenied(
+            f"<@{slot.presenter}> presents on {slot.week}: only they, or a manager of"
+            f" {project.slug}, can offer that week."
+        )
+    if any(s.week == slot.week for s in uow.rotations.history(project.id, slot.week)):
+        raise ValidationError(f"The {slot.week} meeting was announced already; tell the channel.")
+    if uow.swap_requests.open_for(project.id, slot.week) is not None:
+        raise ValidationError(
+            f"The {slot.week} meeting is offered already; its Take it button is in the"
+            f" {project.slug} channel."
+        )
+    if not eligible_takers(uow, project, slot):
+        raise ValidationError(
+            f"Nobody else in the {slot.topic} pool of {project.slug} can present on"
+            f" {slot.week}; a manager can skip it (`/rotation skip {slot.week}`)."
+        )
+    request = uow.swap_requests.add(project.id, slot.week, slot.presenter, actor.user_id, ctx.now)
+    uow.audit.record(
+        actor.team_id,
+        actor.user_id,
+        "rotation_swap_requested",
+        ctx.now,
+        project_id=project.id,
+        detail={"week": slot.week.isoformat(), "presenter": slot.presenter},
+    )
+    offer = Offer(project, request, slot, rot.at_local(config, slot.week, config.meeting), config)
+    for message in ctx.notices.swap_offered(offer):
+        uow.outbox.add(message, ctx.now)
+    return offer
+
+
+def take_swap(uow: UnitOfWork, ctx: Context, request_id: int, timezone: str) -> Offer:
+    """The **Take it** button: the first eligible presser presents instead."""
+    request = uow.swap_requests.get(request_id)
+    project = uow.projects.by_id(request.project_id) if request else None
+    if request is None or project is None or project.team_id != ctx.actor.team_id:
+        raise NotFound("That offer no longer exists.")
+    if not request.open:
+        if request.taken_by:
+            raise ValidationError(f"<@{request.taken_by}> took this week already.")
+        raise ValidationError(f"This offer is closed: {request.closed_reason}.")
+    if ctx.actor.user_id == request.presenter:
+        raise ValidationError("It is your own week; someone else in the pool can take it.")
+    config = config_of(uow, project, timezone)
+    slot = _slot(uow, project, config, request.week)
+    if slot.presenter != request.presenter:
+        raise ValidationError(
+            f"<@{slot.presenter}> presents on {request.week} now; this offer no longer holds."
+        )
+    if ctx.actor.user_id not in eligible_takers(uow, project, slot):
+        raise PermissionDenied(
+            f"Only someone in the {slot.topic} pool of {project.slug} who is not away on"
+            f" {request.week} can take it."
+        )
+    # The claim first: of two people pressing at once, one closes the request and the
+    # other's UPDATE finds it closed (see SwapRequests.close).
+    if not uow.swap_requests.close(request.id, "taken", ctx.now, ctx.actor.user_id):
+        taken = uow.swap_requests.get(request.id)
+        who = f"<@{taken.taken_by}>" if taken and taken.taken_by else "Someone"
+        raise ValidationError(f"{who} took this week already.")
+    after = swap(uow, ctx, project, timezone, request.presenter, ctx.actor.user_id, request.week)
+    taken = uow.swap_requests.get(request.id)
+    assert taken is not None
+    offer = Offer(project, taken, after, rot.at_local(config, after.week, config.meeting), config)
+    for message in ctx.notices.swap_taken(offer):
+        uow.outbox.add(message, ctx.now)
+    return offer
+
+
+def void_offer(uow: UnitOfWork, ctx: Context, project: Project, week: date, why: str) -> None:
+    """Close the open offer of ``week`` (if any) and say why on its post."""
+    request = uow.swap_requests.open_for(project.id, week)
+    if request is not None and uow.swap_requests.close(request.id, why, ctx.now):
+        for message in ctx.notices.swap_closed(project, request, why):
+            uow.outbox.add(message, ctx.now)
+
+
+# --- the rotation job's part ----------------------------------------------------------
+
+
+def follow_up_offers(db: Database, notices: Notices, now: datetime, timezone: str) -> list[str]:
+    """Close offers that no longer hold; tell the managers of those nobody took in time."""
+    done: list[str] = []
+    with db.read() as uow:
+        paused = uow.pauses.paused()
+        open_ids = [r.id for r in uow.swap_requests.all_open()]
+    for request_id in open_ids:
+        try:
+            with db.write() as uow:
+                note = _follow_up(uow, notices, request_id, now, timezone, paused)
+                if note:
+                    uow.commit()
+                    done.append(note)
+        except Exception:  # one offer's failure must not stop the others
+            log.exception("rotation: swap request %s failed; tried again next time", request_id)
+    return done
+
+
+def _follow_up(
+    uow: UnitOfWork,
+    notices: Notices,
+    request_id: int,
+    now: datetime,
+    timezone: str,
+    paused: dict[str, str],
+) -> str | None:
+    request = uow.swap_requests.get(request_id)
+    project = uow.projects.by_id(request.project_id) if request else None
+    if request is None or project is None or not request.open or project.team_id in paused:
+        return None
+    config = config_of(uow, project, timezone)
+    meeting = rot.at_local(config, request.week, config.meeting)
+    slot = _slot(uow, project, config, request.week)
+    why = None
+    if now >= meeting or any(s.week == request.week for s in uow.rotations.history(project.id)):
+        why = "the meeting was announced"
+    elif slot.cancelled is not None:
+        why = "the meeting was skipped"
+    elif slot.presenter != request.presenter:
+        why = f"<@{slot.presenter}> presents now" if slot.presenter else "nobody presents now"
+    if why is not None:
+        if not uow.swap_requests.close(request.id, why, now):
+            return None
+        for message in notices.swap_closed(project, request, why):
+            uow.outbox.add(message, now)
+        return f"{project.slug}: closed the offer of {request.week} ({why})"
+    zone = config.zone
+    waited = working_days_between(
+        request.created_at.astimezone(zone).date(), now.astimezone(zone).date()
+    )
+    eve = rot.at_local(config, request.week - timedelta(days=1), config.announce)
+    if waited < UNANSWERED_AFTER and now < eve:
+        return None
+    if not uow.ledger.claim("rotation", str(project.id), f"swap-unanswered:{request.id}", now):
+        return None
+    managers = managers_of(uow, project)
+    offer = Offer(project, request, slot, meeting, config)
+    for message in notices.swap_unanswered(offer, managers):
+        uow.outbox.add(message, now)
+    return f"{project.slug}: told {len(managers)} manager(s) nobody took the week of {request.week}"

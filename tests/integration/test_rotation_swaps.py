@@ -1,0 +1,348 @@
+"""Skip dates, swap requests (the Take it button) and calendar keys, on SQLite and
+PostgreSQL, through the dispatcher as every surface runs them.
+
+The team clock stands at Monday 2026-03-02 10:00 Berlin, the start of that week's meeting,
+so with the default config the next meetings are Monday 2026-03-09 (engineering, erin),
+2026-03-16 (science, alice), 2026-03-23 (engineering, erin) and 2026-03-30 (science, bob).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.domain.model import Role
+from bot.services import team as team_service
+from bot.services.swap_requests import follow_up_offers
+from bot.slack.blocks.swaps import TAKE
+from bot.slack.dispatch import Dispatcher, Origin
+from storage.models import (
+    AuditRow,
+    CalendarKeyRow,
+    SkipRow,
+    SwapRequestRow,
+    SwapRow,
+)
+from storage.swap_requests import SwapRequests
+from tests.integration.conftest import TEAM, Team
+from tests.integration.test_concurrency import WAIT, run_together
+from tests.integration.test_rotation_services import TZ, presenters
+
+ENGINEERING_1, SCIENCE_1 = date(2026, 3, 9), date(2026, 3, 16)
+ENGINEERING_2, SCIENCE_2 = date(2026, 3, 23), date(2026, 3, 30)
+PUBLIC_URL = "https://mlgov.example.com"
+
+
+@pytest.fixture
+def dispatcher(team: Team) -> Dispatcher:
+    """The dispatcher of a team in Berlin that knows its public URL; carol joins churn as
+    a third scientist, so that two people can take alice's week."""
+    team.run("admin", team_service.add_member, "UCAROL", Role.SCIENTIST, "churn")
+    return Dispatcher(team.db, team.clock, team.notices, {"UADMIN"}, TZ, public_url=PUBLIC_URL)
+
+
+def rotation(dispatcher: Dispatcher, user: str, line: str) -> str:
+    reply = dispatcher.command(Origin(TEAM, user), "/rotation", line)
+    assert not reply.failed, reply.text
+    return reply.text
+
+
+def refused(dispatcher: Dispatcher, user: str, line: str) -> str:
+    reply = dispatcher.command(Origin(TEAM, user), "/rotation", line)
+    assert reply.failed, reply.text
+    return reply.text
+
+
+def count(team: Team, row: Any) -> int:
+    return team.read(
+        lambda uow: int(uow.session.scalar(select(func.count()).select_from(row)) or 0)
+    )
+
+
+def state(team: Team) -> tuple[Any, ...]:
+    """What a refused request must leave as it was."""
+    tables = (AuditRow, SkipRow, SwapRequestRow, SwapRow, CalendarKeyRow)
+    return (*(count(team, t) for t in tables), presenters(team, 6), len(team.notices.calls))
+
+
+def calls(team: Team, name: str) -> list[Any]:
+    return [what for called, what in team.notices.calls if called == name]
+
+
+# --- skip -----------------------------------------------------------------------------
+
+
+def test_a_manager_skips_a_meeting_and_the_weeks_after_it_shift(
+    team: Team, dispatcher: Dispatcher
+) -> None:
+    text = rotation(dispatcher, "UMGR", f"skip {SCIENCE_1} team offsite")
+    assert text.startswith(f"Skipped the churn meeting of Mon {SCIENCE_1} (team offsite)")
+    assert presenters(team, 4) == [
+        (ENGINEERING_1, "engineering", "UERIN"),
+        (SCIENCE_1, "science", None),
+        (ENGINEERING_2, "science", "UALICE"),  # alice keeps her turn, a week later
+        (SCIENCE_2, "engineering", "UERIN"),
+    ]
+    assert calls(team, "meeting_skipped") == [
+        ("churn", SCIENCE_1, "team offsite", "UALICE", ENGINEERING_2)
+    ]
+    shown = rotation(dispatcher, "UBOB", "show churn 3")
+    assert f"{SCIENCE_1} skipped" in shown
+    detail = team.read(
+        lambda uow: uow.session.scalars(
+            select(AuditRow.detail).where(AuditRow.action == "rotation_skip")
+        ).one()
+    )
+    assert detail == {"week": str(SCIENCE_1), "reason": "team offsite", "presenter": "UALICE"}
+
+    text = rotation(dispatcher, "UMGR", f"skip cancel {SCIENCE_1}")
+    assert text.startswith(f"The churn meeting of Mon {SCIENCE_1} is held after all.")
+    assert presenters(team, 2)[1] == (SCIENCE_1, "science", "UALICE")
+    assert count(team, SkipRow) == 0
+
+
+def test_bad_skips_are_refused_clearly_and_change_nothing(
+    team: Team, dispatcher: Dispatcher
+) -> None:
+    rotation(dispatcher, "UMGR", f"skip {SCIENCE_2}")
+    before = state(team)
+    cases = [
+        ("UALICE", f"skip {SCIENCE_1}", "Only a manager of churn or an admin skips"),
+        ("UMGR", f"skip {SCIENCE_1 + timedelta(days=1)}", "is not a meeting day of churn"),
+        ("UMGR", "skip 2026-03-02", "is in the past (or has begun); the next one is Mon"),
+        ("UMGR", "skip 2026-02-23", "is in the past"),
+        ("UMGR", "skip 2027-06-07", "more than a year ahead"),
+        ("UMGR", f"skip {SCIENCE_2}", "is skipped already"),
+        ("UMGR", "skip 2026-03-40", "is not a date like"),
+        ("UMGR", "skip", "skip needs the meeting's date"),
+        (
+            "UMGR",
+            f"skip cancel {SCIENCE_1}",
+            f"of {SCIENCE_1} is not skipped (skipped: {SCIENCE_2})",
+        ),
+        ("UALICE", f"skip cancel {SCIENCE_2}", "Only a manager of churn"),
+        ("UZOE", f"skip {SCIENCE_1} --project churn", "You are not on project churn"),
+    ]
+    for user, line, message in cases:
+        assert message in refused(dispatcher, user, line), line
+    assert state(team) == before
+
+
+def test_an_announced_meeting_cannot_be_skipped(team: Team, dispatcher: Dispatcher) -> None:
+    from bot.services.rotation import run_rotation
+
+    team.clock.now = team.clock.now + timedelta(days=7, minutes=-60)  # 2026-03-09 09:00 Berlin
+    assert run_rotation(team.db, team.notices, team.clock(), TZ) == [
+        f"churn: announced the engineering review of {ENGINEERING_1}"
+    ]
+    before = state(team)
+    assert "was announced already" in refused(dispatcher, "UMGR", f"skip {ENGINEERING_1}")
+    assert state(team) == before
+
+
+# --- swap requests --------------------------------------------------------------------
+
+
+def offer_id(team: Team) -> int:
+    return team.read(lambda uow: uow.swap_requests.all_open()[0].id)
+
+
+def take(dispatcher: Dispatcher, user: str, request_id: int) -> Any:
+    return dispatcher.action(Origin(TEAM, user), TAKE, str(request_id))
+
+
+def test_the_presenter_offers_a_week_and_the_first_to_take_it_presents(
+    team: Team, dispatcher: Dispatcher
+) -> None:
+    text = rotation(dispatcher, "UALICE", "swap request")  # her next: the 16th
+    assert "Offered your 16 Mar presentation in the churn channel" in text
+    assert calls(team, "swap_offered") == [(SCIENCE_1, "UALICE")]
+    assert "offered already" in refused(dispatcher, "UALICE", f"swap request {SCIENCE_1}")
+    request = offer_id(team)
+
+    reply = take(dispatcher, "UBOB", request)
+    assert not reply.failed and reply.text.startswith("You present on 16 Mar instead of <@UALICE>")
+    assert presenters(team, 2)[1] == (SCIENCE_1, "science", "UBOB")
+    assert calls(team, "swap_taken") == [(SCIENCE_1, "UBOB")]
+    stored = team.read(lambda uow: uow.swap_requests.get(request))
+    assert stored is not None and (stored.taken_by, stored.closed_reason) == ("UBOB", "taken")
+    swap = team.read(lambda uow: uow.rotations.swaps(1, SCIENCE_1))
+    assert [(s.week, s.a, s.b) for s in swap] == [(SCIENCE_1, "UALICE", "UBOB")]
+
+    before = state(team)
+    late = take(dispatcher, "UCAROL", request)
+    assert late.failed and "<@UBOB> took this week already." in late.text
+    assert state(team) == before
+    shown = rotation(dispatcher, "UCAROL", "show churn 2")
+    assert f"{SCIENCE_1} science UBOB" in shown
+
+
+def test_bad_swap_requests_and_presses_are_refused_and_change_nothing(
+    team: Team, dispatcher: Dispatcher
+) -> None:
+    rotation(dispatcher, "UMGR", f"skip {SCIENCE_2}")
+    before = state(team)
+    cases = [
+        ("UBOB", f"swap request {SCIENCE_1}", "<@UALICE> presents on 2026-03-16: only they"),
+        ("UBOB", f"swap request {SCIENCE_1 + timedelta(days=2)}", "is not a meeting day"),
+        ("UALICE", f"swap request {SCIENCE_2}", f"meeting of {SCIENCE_2} is skipped"),
+        ("UZOE", "swap request --project churn", "You are not on project churn"),
+        ("UMGR", "swap request", "You present at none of the next 26 churn meetings"),
+        ("UALICE", "swap request 2026-03-02", "is in the past"),
+        ("UALICE", "swap request 2026-10-05", "is more than 26 weeks ahead"),
+        ("UALICE", "swap request tomorrow", "is not a date like"),
+    ]
+    for user, line, message in cases:
+        assert message in refused(dispatcher, user, line), line
+    assert state(team) == before
+
+    rotation(dispatcher, "UALICE", f"swap request {SCIENCE_1}")
+    request = offer_id(team)
+    team.run("bob", _away_on, SCIENCE_1)
+    before = state(team)
+    for user, message in (
+        ("UALICE", "It is your own week"),
+        ("UERIN", "Only someone in the science pool of churn who is not away"),
+        ("UBOB", "Only someone in the science pool of churn who is not away"),  # away
+        ("UZOE", "Only someone in the science pool of churn"),
+    ):
+        reply = take(dispatcher, user, request)
+        assert reply.failed and message in reply.text, (user, reply.text)
+    for value in ("999", "x1", ""):
+        reply = dispatcher.action(Origin(TEAM, "UCAROL"), TAKE, value)
+        assert reply.failed and "That offer no longer exists." in reply.text
+    assert state(team) == before
+
+
+def _away_on(uow: Any, ctx: Any, day: date) -> None:
+    from bot.services.rotation import record_absence
+
+    record_absence(uow, ctx, day, day)
+
+
+def test_a_manager_offers_someone_elses_week(team: Team, dispatcher: Dispatcher) -> None:
+    text = rotation(dispatcher, "UMGR", f"swap request {SCIENCE_2}")
+    assert "Offered your 30 Mar presentation" in text
+    stored = team.read(lambda uow: uow.swap_requests.all_open())
+    assert [(r.presenter, r.requested_by) for r in stored] == [("UBOB", "UMGR")]
+
+
+def test_two_people_pressing_take_at_once_give_one_taker(
+    team: Team, dispatcher: Dispatcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both presses read the offer open and pass every check; the claims then race.
+
+    On PostgreSQL the barrier is inside both transactions, right before each claims the
+    offer: the second UPDATE waits for the first to commit and finds the offer closed.
+    SQLite serialises writers from BEGIN IMMEDIATE, so two transactions cannot both be
+    open: there the two presses are held at a barrier just before their transactions
+    begin, and the second sees the first's commit.
+    """
+    rotation(dispatcher, "UALICE", f"swap request {SCIENCE_1}")
+    request = offer_id(team)
+    barrier = threading.Barrier(2, timeout=WAIT)
+    postgres = team.db.engine.dialect.name == "postgresql"
+    if postgres:
+        close = SwapRequests.close
+
+        def close_together(self: SwapRequests, *args: Any, **kwargs: Any) -> bool:
+            barrier.wait()
+            return close(self, *args, **kwargs)
+
+        monkeypatch.setattr(SwapRequests, "close", close_together)
+
+    def press(user: str) -> Any:
+        if not postgres:
+            barrier.wait()
+        return take(dispatcher, user, request)
+
+    results = run_together(lambda: press("UBOB"), lambda: press("UCAROL"))
+
+    won = [r for r in results if not r.failed]
+    lost = [r for r in results if r.failed]
+    assert len(won) == 1 and len(lost) == 1, [r.text for r in results]
+    taker = "UBOB" if won[0] is results[0] else "UCAROL"
+    assert f"<@{taker}> took this week already." in lost[0].text
+    assert presenters(team, 2)[1] == (SCIENCE_1, "science", taker)
+    assert count(team, SwapRow) == 1
+    assert calls(team, "swap_taken") == [(SCIENCE_1, taker)]
+
+
+# --- the rotation job's follow-up -----------------------------------------------------
+
+
+def test_nobody_takes_it_in_two_working_days_and_the_managers_are_told_once(
+    team: Team, dispatcher: Dispatcher
+) -> None:
+    rotation(dispatcher, "UALICE", f"swap request {SCIENCE_1}")  # Monday 2 March
+    team.clock.advance(days=1)  # Tuesday: one working day
+    assert follow_up_offers(team.db, team.notices, team.clock(), TZ) == []
+    team.clock.advance(days=1)  # Wednesday: two
+    assert follow_up_offers(team.db, team.notices, team.clock(), TZ) == [
+        f"churn: told 3 manager(s) nobody took the week of {SCIENCE_1}"
+    ]
+    # churn's two managers (the admin who added it became one) and the workspace-wide one.
+    assert calls(team, "swap_unanswered") == [(SCIENCE_1, ["UADMIN", "UBOSS", "UMGR"])]
+    assert follow_up_offers(team.db, team.notices, team.clock(), TZ) == []
+    # Still open: someone may take it yet.
+    assert not take(dispatcher, "UBOB", offer_id(team)).failed
+
+
+def test_an_offer_closes_when_its_meeting_is_skipped_or_its_presenter_changes(
+    team: Team, dispatcher: Dispatcher
+) -> None:
+    rotation(dispatcher, "UALICE", f"swap request {SCIENCE_1}")
+    rotation(dispatcher, "UBOB", f"swap request {SCIENCE_2}")
+    # A manager hands bob's week to carol by hand: the offer no longer holds.
+    rotation(dispatcher, "UMGR", f"swap <@UBOB> <@UCAROL> {SCIENCE_2}")
+    assert follow_up_offers(team.db, team.notices, team.clock(), TZ) == [
+        f"churn: closed the offer of {SCIENCE_2} (<@UCAROL> presents now)"
+    ]
+    rotation(dispatcher, "UMGR", f"skip {SCIENCE_1}")  # closes the other at once
+    assert calls(team, "swap_closed") == [
+        (SCIENCE_2, "<@UCAROL> presents now"),
+        (SCIENCE_1, "the meeting was skipped"),
+    ]
+    assert team.read(lambda uow: uow.swap_requests.all_open()) == []
+
+
+# --- calendar keys --------------------------------------------------------------------
+
+
+def test_a_calendar_url_is_sent_by_dm_and_only_its_hash_is_kept(
+    team: Team, dispatcher: Dispatcher
+) -> None:
+    text = rotation(dispatcher, "UALICE", "calendar")
+    assert "Sent you the URL of the churn calendar by direct message" in text
+    ((user, feed, url),) = calls(team, "calendar_subscription")
+    assert (user, feed) == ("UALICE", "churn")
+    assert url.startswith(f"{PUBLIC_URL}/calendar/churn.ics?key=")
+    key = url.partition("?key=")[2]
+    assert len(key) >= 43  # 32 random bytes
+    stored = team.read(lambda uow: uow.session.scalars(select(CalendarKeyRow.key_hash)).all())
+    assert stored == [hashlib.sha256(key.encode()).hexdigest()]
+
+    rotation(dispatcher, "UALICE", "calendar me")
+    assert count(team, CalendarKeyRow) == 2
+    assert "Revoked your churn calendar URLs (1)" in rotation(
+        dispatcher, "UALICE", "calendar reset churn"
+    )
+    assert "Revoked all your calendar URLs (1)" in rotation(dispatcher, "UALICE", "calendar reset")
+    assert "Nothing to revoke" in rotation(dispatcher, "UALICE", "calendar reset")
+    assert count(team, CalendarKeyRow) == 0
+
+
+def test_calendar_urls_are_refused_without_a_public_url_or_a_project(team: Team) -> None:
+    off = Dispatcher(team.db, team.clock, team.notices, {"UADMIN"}, TZ)
+    before = state(team)
+    assert "Ask your mlgov admin to set MLGOV_PUBLIC_URL" in refused(off, "UALICE", "calendar")
+    on = Dispatcher(team.db, team.clock, team.notices, {"UADMIN"}, TZ, public_url=PUBLIC_URL)
+    assert "You are not on project churn" in refused(on, "UZOE", "calendar churn")
+    assert "You have no role in mlgov yet" in refused(on, "UZOE", "calendar me")
+    assert "No project 'nosuch'" in refused(on, "UALICE", "calendar nosuch")
+    assert state(team) == before
