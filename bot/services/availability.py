@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from bot.domain.availability import SlackStatus, as_absence, away_at
 from bot.domain.rotation import Absence
+from bot.domain.workspace_rules import WorkspaceRules
 from bot.services.ports import Context, Statuses, StatusesNeeded
 from storage.unit_of_work import UnitOfWork
 
@@ -44,18 +45,21 @@ def unchecked_note(why: str) -> str:
 
 def _reading(
     uow: UnitOfWork, ctx: Context, users: Sequence[str]
-) -> tuple[dict[str, SlackStatus], str]:
+) -> tuple[dict[str, SlackStatus], str, WorkspaceRules]:
+    """The statuses of ``users``, why Slack could not be asked, and the workspace's rules;
+    no statuses (and no query) where Slack is not at hand or statuses are not used."""
+    if ctx.statuses is None or not users:
+        return {}, "", WorkspaceRules()
     rules = uow.workspaces.rules(ctx.actor.team_id)
-    if ctx.statuses is None or not rules.uses_slack_status or not users:
-        return {}, ""
+    if not rules.uses_slack_status:
+        return {}, "", rules
     reading = ctx.statuses.read(ctx.actor.team_id, list(users), fetch=not uow.writes)
-    return reading.statuses, reading.problem
+    return reading.statuses, reading.problem, rules
 
 
 def slack_away(uow: UnitOfWork, ctx: Context, users: Sequence[str]) -> SlackAway:
     """Those of ``users`` whose Slack status says they are away at ``ctx.now``."""
-    statuses, problem = _reading(uow, ctx, users)
-    rules = uow.workspaces.rules(ctx.actor.team_id)
+    statuses, problem, rules = _reading(uow, ctx, users)
     away = {u: s for u, s in statuses.items() if away_at(s, rules, ctx.now)}
     return SlackAway(away, problem)
 
@@ -65,8 +69,7 @@ def slack_absences(
 ) -> tuple[list[Absence], str]:
     """Slack statuses of ``users`` as absences (today to their expiry), for the rotation,
     and why Slack could not be asked ("" when it was)."""
-    statuses, problem = _reading(uow, ctx, users)
-    rules = uow.workspaces.rules(ctx.actor.team_id)
+    statuses, problem, rules = _reading(uow, ctx, users)
     found = [as_absence(u, s, rules, ctx.now, zone) for u, s in statuses.items()]
     return [a for a in found if a is not None], problem
 

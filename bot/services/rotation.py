@@ -65,6 +65,8 @@ def first_meeting(project: Project, config: RotationConfig) -> date:
 def slack_away(uow: UnitOfWork, ctx: Context, project: Project) -> tuple[list[rot.Absence], str]:
     """The pool's people away by their Slack status (as absences from today), and what
     to say when Slack could not be asked ("")."""
+    if ctx.statuses is None:  # no Slack at hand: nothing to read (and no query)
+        return [], ""
     config = config_of(uow, project, ctx.timezone)
     users = list(dict.fromkeys(m.user_id for m in uow.rotations.pool(project.id)))
     absences, unchecked = slack_absences(uow, ctx, users, config.zone)
