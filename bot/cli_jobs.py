@@ -42,9 +42,9 @@ def jobs(settings: Any, args: argparse.Namespace) -> int:
             from bot.slack.app import web_client
             from bot.slack.web_api import WebApi
 
-            runtime.attach_outbox(
-                WebApi(web_client(settings.slack_bot_token, settings.slack_api_url))
-            )
+            client = web_client(settings.slack_bot_token, settings.slack_api_url)
+            runtime.attach_outbox(WebApi(client))
+            runtime.read_statuses(client)
         done = chosen.run(runtime.job_env(), as_of)  # a failure shows, unlike in the scheduler
         if runtime.outbox is not None and chosen.name != "outbox":
             runtime.outbox.deliver_due()

@@ -24,6 +24,7 @@ def serve(settings: Any, args: argparse.Namespace) -> int:
     runtime = Runtime.create(settings, threads=args.threads + inbox_threads)
     computing.start()  # evaluations here (embedded, or the pipeline API) leave the GIL alone
     client = web_client(settings.slack_bot_token, settings.slack_api_url)
+    runtime.read_statuses(client)
     socket_mode = None
     supervisor = None
     server = None

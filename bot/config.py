@@ -28,7 +28,8 @@ class Settings:
     database_url: str = "sqlite:///mlgov.db"
     admins: frozenset[str] = frozenset()
     timezone: str = "UTC"
-    api_token: str | None = None
+    api_token: str | None = None  # MLGOV_API_TOKEN: pipelines push evaluations (and read)
+    api_read_token: str | None = None  # MLGOV_API_READ_TOKEN: the read API only
     # The base URL at which Slack reaches mlgov (no trailing slash), for the calendar
     # URLs mlgov hands out; None: calendar feeds are off.
     public_url: str | None = None
@@ -131,6 +132,9 @@ class Settings:
                 f"MLGOV_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)},"
                 f" not {get('MLGOV_LOG_LEVEL')!r}."
             )
+        if get("MLGOV_API_READ_TOKEN") and get("MLGOV_API_READ_TOKEN") == get("MLGOV_API_TOKEN"):
+            # The write token reads already; a read token equal to it would write.
+            raise ConfigError("MLGOV_API_READ_TOKEN must differ from MLGOV_API_TOKEN.")
         mlflow = _mlflow_settings(get)
         database_url = get("DATABASE_URL") or f"sqlite:///{(cwd or Path.cwd()) / 'mlgov.db'}"
         return cls(
@@ -142,6 +146,7 @@ class Settings:
             admins=admins,
             timezone=timezone,
             api_token=get("MLGOV_API_TOKEN"),
+            api_read_token=get("MLGOV_API_READ_TOKEN"),
             public_url=public_url,
             port=int(port_text),
             log_level=log_level,

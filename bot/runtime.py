@@ -103,8 +103,8 @@ class Runtime:
             SlackNotices(),
             settings.admins,
             settings.timezone,
-            mlflow_source(settings),
-            settings.public_url or "",
+            mlflow=mlflow_source(settings),
+            public_url=settings.public_url or "",
         )
         return cls(settings, db, dispatcher, clock)
 
@@ -128,6 +128,13 @@ class Runtime:
         )
         return self.outbox
 
+    def read_statuses(self, client: Any) -> None:
+        """Read people's Slack statuses (who is away) through ``client`` from now on."""
+        from bot.slack.statuses import SlackStatuses
+
+        if self.dispatcher.statuses is None:
+            self.dispatcher.statuses = SlackStatuses(client)
+
     def start_inbox(
         self,
         client: Any,
@@ -140,6 +147,7 @@ class Runtime:
         from bot.slack.app import bot_user_id
         from bot.slack.inbox_work import InboxRunner
 
+        self.read_statuses(client)
         store = InboxStore(self.db, _owner(), LEASE)
         runner = InboxRunner(self.dispatcher, client, store, bot_user_id(client))
         self.inbox = InboxWorker(
@@ -167,7 +175,14 @@ class Runtime:
     def job_env(self) -> JobEnv:
         deliver = self.outbox.deliver_due if self.outbox is not None else None
         d = self.dispatcher
-        return JobEnv(self.db, d.notices, self.settings.timezone, deliver, d.mlflow)
+        return JobEnv(
+            self.db,
+            d.notices,
+            self.settings.timezone,
+            deliver,
+            mlflow=d.mlflow,
+            statuses=d.statuses,
+        )
 
     def start_scheduler(self, names: tuple[str, ...] | None = None) -> Any:
         """Run the scheduled jobs in the background (every replica may; see bot.jobs)."""
@@ -192,9 +207,16 @@ class Runtime:
 
         web = create_web_app(self.health_problem, self.registry)
         d = self.dispatcher
-        mount_api(
-            web, create_api(self.db, self.clock, d.notices, self.settings.api_token, d.timezone)
+        api = create_api(
+            self.db,
+            self.clock,
+            d.notices,
+            self.settings.api_token,
+            d.timezone,
+            read_token=self.settings.api_read_token,
+            statuses=d.statuses,
         )
+        mount_api(web, api)
         s = self.settings
         web.register_blueprint(
             create_webhook(

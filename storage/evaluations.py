@@ -177,6 +177,16 @@ class Evaluations:
         ).first()
         return _record(found[0], found[1]) if found else None
 
+    def of_experiment(self, experiment_id: int) -> list[EvaluationRecord]:
+        """Every evaluation of the experiment (summaries, not rows), oldest first."""
+        found = self.session.execute(
+            select(EvaluationRow, ExperimentRow.number)
+            .join(ExperimentRow, ExperimentRow.id == EvaluationRow.experiment_id)
+            .where(EvaluationRow.experiment_id == experiment_id)
+            .order_by(EvaluationRow.id)
+        ).all()
+        return [_record(row, number) for row, number in found]
+
     def latest_id(self, experiment_id: int) -> int | None:
         return self.session.scalar(
             select(EvaluationRow.id)

@@ -242,7 +242,35 @@ class Experiments:
         statuses: Iterable[Status] | None = None,
         workstream: Workstream | None = None,
         limit: int = 200,
+        before: int | None = None,
     ) -> list[Experiment]:
+        """Newest first (by number); ``before``: only numbers below it (the next page)."""
+        statement = self._matching(team_id, project, owner_id, statuses, workstream)
+        if before is not None:
+            statement = statement.where(ExperimentRow.number < before)
+        statement = statement.order_by(ExperimentRow.number.desc()).limit(limit)
+        return [_experiment(row, slug) for row, slug in self.session.execute(statement).all()]
+
+    def count(
+        self,
+        team_id: str,
+        *,
+        project: str | None = None,
+        owner_id: str | None = None,
+        statuses: Iterable[Status] | None = None,
+    ) -> int:
+        """How many experiments ``find`` would list without a limit."""
+        matching = self._matching(team_id, project, owner_id, statuses, None).subquery()
+        return int(self.session.scalar(select(func.count()).select_from(matching)) or 0)
+
+    def _matching(
+        self,
+        team_id: str,
+        project: str | None,
+        owner_id: str | None,
+        statuses: Iterable[Status] | None,
+        workstream: Workstream | None,
+    ) -> Select[tuple[ExperimentRow, str]]:
         statement = (
             select(*_EXPERIMENT_COLUMNS)
             .join(ProjectRow, ProjectRow.id == ExperimentRow.project_id)
@@ -256,5 +284,4 @@ class Experiments:
             statement = statement.where(ExperimentRow.status.in_([s.value for s in statuses]))
         if workstream is not None:
             statement = statement.where(ExperimentRow.workstream == workstream.value)
-        statement = statement.order_by(ExperimentRow.number.desc()).limit(limit)
-        return [_experiment(row, slug) for row, slug in self.session.execute(statement).all()]
+        return statement

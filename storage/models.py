@@ -85,6 +85,8 @@ class WorkspaceRow(Base):
     # skip it and its outbox waits; every other row of it is kept.
     paused_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     paused_reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Workspace-wide rules (bot.domain.workspace_rules); None: the defaults.
+    rules: Mapped[dict[str, Any] | None] = mapped_column(JsonType, nullable=True)
 
 
 class MemberRow(Base):
@@ -614,6 +616,27 @@ class HomeViewRow(Base):
     user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     opened_at: Mapped[datetime] = mapped_column(UtcDateTime)
     published_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class SnoozeRow(Base):
+    """A reminder someone snoozed: it comes back once, at ``until``."""
+
+    __tablename__ = "snoozes"
+    __table_args__ = (
+        UniqueConstraint("team_id", "user_id", "kind", "subject"),
+        CheckConstraint(_in("kind", ("review", "stale")), name="kind"),
+        Index("ix_snoozes_due", "sent_at", "until"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[str] = mapped_column(ForeignKey("workspaces.team_id"))
+    user_id: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))
+    # A review's id (kind review) or an experiment's key (kind stale).
+    subject: Mapped[str] = mapped_column(String(40))
+    until: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 # Rows kept in modules of their own register on Base.metadata here (migrations, drift test).

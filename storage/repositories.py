@@ -21,6 +21,11 @@ from bot.domain.model import (
     Role,
 )
 from bot.domain.rules import rules_from_dict, rules_to_dict
+from bot.domain.workspace_rules import (
+    WorkspaceRules,
+    workspace_rules_from_dict,
+    workspace_rules_to_dict,
+)
 from storage.audit import Audit
 from storage.experiments import Experiments
 from storage.models import (
@@ -79,6 +84,20 @@ class Workspaces:
             select(WorkspaceRow.team_id)
             .where(WorkspaceRow.team_id == team_id)
             .with_for_update(key_share=True)
+        )
+
+    def rules(self, team_id: str) -> WorkspaceRules:
+        """The workspace's rules (the defaults for a workspace never seen or set)."""
+        stored = self.session.scalar(
+            select(WorkspaceRow.rules).where(WorkspaceRow.team_id == team_id)
+        )
+        return workspace_rules_from_dict(stored)
+
+    def set_rules(self, team_id: str, rules: WorkspaceRules) -> None:
+        self.session.execute(
+            update(WorkspaceRow)
+            .where(WorkspaceRow.team_id == team_id)
+            .values(rules=workspace_rules_to_dict(rules))
         )
 
     def allocate_experiment_number(self, team_id: str) -> int:

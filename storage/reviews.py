@@ -153,6 +153,13 @@ class Reviews:
         row = self.session.scalars(statement.order_by(ReviewRow.id.desc()).limit(1)).first()
         return None if row is None else self._load(row)
 
+    def of_experiment(self, experiment_id: int) -> list[Review]:
+        """Every review of the experiment, oldest first."""
+        rows = self.session.scalars(
+            select(ReviewRow).where(ReviewRow.experiment_id == experiment_id).order_by(ReviewRow.id)
+        ).all()
+        return [self._load(r) for r in rows]
+
     def open_for(self, team_id: str) -> list[tuple[Review, int]]:
         """Open reviews of the workspace with their experiment ids, oldest first."""
         rows = self.session.scalars(

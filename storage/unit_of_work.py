@@ -32,6 +32,7 @@ from storage.repositories import (
 )
 from storage.reviews import Reviews
 from storage.rotations import Rotations
+from storage.snoozes import Snoozes
 from storage.swap_requests import SwapRequests
 
 
@@ -83,9 +84,15 @@ class UnitOfWork:
         self.subscriptions = DigestSubscriptions(self.session)
         self.homes = Homes(self.session)
         self.digest = DigestReads(self.session)
+        self.snoozes = Snoozes(self.session)
         self.mlflow_runs = MlflowRuns(self.session)
         self.registry = RegistryVersions(self.session)
         return self
+
+    @property
+    def writes(self) -> bool:
+        """Whether this unit of work may write (and so holds, or may hold, the writer)."""
+        return self._write
 
     def commit(self) -> None:
         if not self._write:

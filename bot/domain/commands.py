@@ -7,6 +7,7 @@ from datetime import date
 
 from bot.domain.evaluation import Kind
 from bot.domain.model import Direction, Outcome, Role, Status, Workstream
+from bot.domain.snooze import SnoozeFor, SnoozeKind
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,13 @@ class RemoveMember:
 @dataclass(frozen=True)
 class SetRules:
     project: str
+    changes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SetWorkspaceRules:
+    """``/mlgov rules [key=value ...]`` without a project: the workspace's own rules."""
+
     changes: dict[str, str] = field(default_factory=dict)
 
 
@@ -312,6 +320,15 @@ class BaselineHistory:
     project: str
 
 
+@dataclass(frozen=True)
+class SnoozeReminder:
+    """A Remind me in 2 h / tomorrow / Monday button under a reminder."""
+
+    kind: SnoozeKind
+    subject: str  # the review's id, or the nudge's experiment keys (comma-separated)
+    choice: SnoozeFor
+
+
 Command = (
     Help
     | NewExperiment
@@ -328,6 +345,7 @@ Command = (
     | AddMember
     | RemoveMember
     | SetRules
+    | SetWorkspaceRules
     | ShowRotation
     | RotationStats
     | JoinRotation
@@ -353,7 +371,10 @@ Command = (
     | BaselineHistory
     | PreviewDigest
     | SubscribeDigest
+    | SnoozeReminder
 )
+
+
 READ_ONLY = (
     Help,
     ListExperiments,

@@ -72,6 +72,7 @@ class Absence:
     user_id: str
     start: date
     end: date  # inclusive
+    reason: str = "out of office"  # what a skip for it says (a Slack status says its own)
 
     def covers(self, day: date) -> bool:
         return self.start <= day <= self.end
@@ -276,12 +277,16 @@ def _choose(
         _eligible(pool, topic, week),
         key=lambda m: (last.get((m.user_id, topic), date.min), m.joined),
     )
-    absent = {m.user_id for m in eligible if any(a.covers(week) for a in away.get(m.user_id, ()))}
+    absent = {
+        m.user_id: next(a.reason for a in away[m.user_id] if a.covers(week))
+        for m in eligible
+        if any(a.covers(week) for a in away.get(m.user_id, ()))
+    }
     skipped: list[tuple[str, str]] = []
     presenter: str | None = None
     for member in eligible:
         if member.user_id in absent:
-            skipped.append((member.user_id, "out of office"))
+            skipped.append((member.user_id, absent[member.user_id]))
             continue
         presenter = member.user_id
         break

@@ -4,7 +4,7 @@ through the run ledger, so any number of replicas may run them at any time."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import KW_ONLY, dataclass, replace
 from datetime import datetime, timedelta
 
 from bot.domain.errors import ValidationError
@@ -14,7 +14,7 @@ from bot.services.home import refresh_homes
 from bot.services.housekeeping import run_housekeeping
 from bot.services.mlflow_sync import run_mlflow_sync
 from bot.services.nudges import run_stale_nudges
-from bot.services.ports import MlflowSource, Notices
+from bot.services.ports import MlflowSource, Notices, Statuses
 from bot.services.registry_gate import RegistryGate
 from bot.services.reviews import run_review_reminders
 from bot.services.rotation import run_rotation
@@ -26,14 +26,17 @@ from storage.unit_of_work import Database
 @dataclass(frozen=True)
 class JobEnv:
     """What jobs need; ``deliver`` sends the outbox now (None without Slack); ``mlflow``
-    the MLflow server runs are followed on (None: MLFLOW_TRACKING_URI is not set)."""
+    the MLflow server runs are followed on (None: MLFLOW_TRACKING_URI is not set);
+    ``statuses`` reads Slack statuses (None without Slack)."""
 
     db: Database
     notices: Notices
     timezone: str
     deliver: Callable[[], int] | None = None
+    _: KW_ONLY  # the rest by name only: their order means nothing
     mlflow: MlflowSource | None = None
     rehearsal: bool = False  # a dry run: nothing is kept, and nothing written to MLflow
+    statuses: Statuses | None = None
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,7 @@ JOBS: dict[str, Job] = {
             " close swap offers that no longer hold, tell managers of those nobody took",
             timedelta(minutes=1),
             lambda env, now: (
-                run_rotation(env.db, env.notices, now, env.timezone)
+                run_rotation(env.db, env.notices, now, env.timezone, env.statuses)
                 + follow_up_offers(env.db, env.notices, now, env.timezone)
             ),
         ),
@@ -85,15 +88,19 @@ JOBS: dict[str, Job] = {
         ),
         Job(
             "review-reminders",
-            "DM reviewers after 2 working days, replace them after 3, tell managers after 4",
+            "DM reviewers after 2 working days, replace them after 3, tell managers after 4;"
+            " send snoozed reminders when due",
             timedelta(minutes=15),
-            lambda env, now: run_review_reminders(env.db, env.notices, now, env.timezone),
+            lambda env, now: run_review_reminders(
+                env.db, env.notices, now, env.timezone, env.statuses
+            ),
             covers="open reviews",
         ),
         Job(
             "stale-nudges",
-            "DM owners of experiments idle for 14 days, once per experiment per week",
-            timedelta(hours=1),
+            "DM owners of experiments idle for 14 days, once per experiment per week;"
+            " send snoozed nudges when due",
+            timedelta(minutes=15),
             lambda env, now: run_stale_nudges(env.db, env.notices, now),
             covers="idle experiments",
         ),

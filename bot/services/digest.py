@@ -49,6 +49,17 @@ def _digests(uow: UnitOfWork, ctx: Context, projects: list[Project], week: Week)
     return found
 
 
+def of_week(uow: UnitOfWork, ctx: Context, slug: str, week: Week) -> Digest:
+    """One project's digest of ``week`` (as of now: a week in progress so far), as the
+    job and the preview compute it; for someone who may read the project."""
+    project = uow.projects.require(ctx.actor.team_id, slug)
+    if not ctx.actor.may_read(project.slug):
+        raise PermissionDenied(f"You are not on project {project.slug}.")
+    if week.start > ctx.now:
+        raise ValidationError(f"The week of {week.monday} has not started yet.")
+    return _digests(uow, ctx, [project], week)[0]
+
+
 def preview(uow: UnitOfWork, ctx: Context, slug: str | None, *, last: bool = False) -> list[Digest]:
     """The digest of the week in progress so far (``last``: of the last complete week, as the
     job sends it), for one project or every one the actor reads."""

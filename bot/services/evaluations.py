@@ -27,6 +27,7 @@ from bot.services import computing
 from bot.services.experiments import require_readable, results_changed
 from bot.services.ports import Context
 from bot.services.review_requests import reopen_after_new_results
+from bot.services.review_staffing import candidates
 from storage.evaluations import Packed, Stored
 from storage.unit_of_work import Database, UnitOfWork
 
@@ -117,6 +118,9 @@ def submit_evaluation(
         experiment = _readable(uow, actor, submission.number)
         _open_for_results(experiment)
         project = uow.projects.require(actor.team_id, experiment.project)
+        # New results may reopen its review and pick reviewers: their Slack statuses are
+        # read now, outside the write below (which then finds them cached).
+        candidates(uow, ctx, project)
         current = uow.evaluations.baseline(project.id)
         baseline = None if submission.new_holdout else current
         stored = uow.evaluations.stored(baseline.evaluation_id) if baseline else None

@@ -7,7 +7,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.domain.nudges import STALE_AFTER, IdleExperiment, recipients
+from bot.domain.snooze import SnoozeKind
 from bot.services.ports import Notices
+from bot.services.snoozes import send_snoozed_nudges
 from storage.unit_of_work import Database
 
 
@@ -21,7 +23,7 @@ def run_stale_nudges(db: Database, notices: Notices, now: datetime) -> list[str]
         ]
     year, week, _ = now.isocalendar()
     period = f"{year}-W{week:02d}"
-    done = []
+    done = send_snoozed_nudges(db, notices, now)
     for team_id in sorted({e.team_id for e, _ in idle}):
         # One transaction per workspace: its claims and its DMs commit together.
         with db.write() as uow:
@@ -32,6 +34,13 @@ def run_stale_nudges(db: Database, notices: Notices, now: datetime) -> list[str]
                 and uow.ledger.claim("stale-nudges", f"{team_id}:{e.key}", period, now)
             ]
             told = recipients(mine, uow.members.all_in(team_id), now)
+            # A snoozed nudge comes back at its own time, not again with this week's.
+            snoozed = uow.snoozes.pending(team_id, SnoozeKind.STALE, now)
+            told = {
+                user: kept
+                for user, items in told.items()
+                if (kept := [i for i in items if (user, i.experiment.key) not in snoozed])
+            }
             for user, items in sorted(told.items()):
                 for message in notices.stale_nudge(team_id, user, items):
                     uow.outbox.add(message, now)

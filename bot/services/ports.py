@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from bot.domain.availability import StatusReading
 from bot.domain.evaluation import Baseline, EvaluationRecord
 from bot.domain.model import Actor, Experiment, OutgoingMessage, Project
 from bot.domain.nudges import IdleExperiment
@@ -46,6 +47,8 @@ class Notices(Protocol):
         agenda: Agenda,
         meeting: datetime,
         config: RotationConfig,
+        *,
+        unchecked: str = "",
     ) -> list[OutgoingMessage]: ...
 
     def presenter_reminder(
@@ -87,6 +90,7 @@ class Notices(Protocol):
         quorum: int,
         *,
         evaluation: EvaluationRecord | None = None,
+        unchecked: str = "",
     ) -> list[OutgoingMessage]: ...
 
     def review_decided(
@@ -103,7 +107,7 @@ class Notices(Protocol):
     ) -> list[OutgoingMessage]: ...
 
     def review_reminder(
-        self, experiment: Experiment, reviewer: str, days: int
+        self, experiment: Experiment, reviewer: str, days: int, *, review_id: int | None = None
     ) -> list[OutgoingMessage]: ...
 
     def review_overdue(
@@ -119,6 +123,8 @@ class Notices(Protocol):
         successor: str | None,
         why: str,
         reason: str,
+        *,
+        unchecked: str = "",
     ) -> list[OutgoingMessage]: ...
 
     def review_reopened(
@@ -133,6 +139,7 @@ class Notices(Protocol):
         moved: Experiment | None,
         *,
         evaluation: EvaluationRecord | None = None,
+        unchecked: str = "",
     ) -> list[OutgoingMessage]: ...
 
     def review_needs_reviewer(
@@ -206,6 +213,30 @@ class Notices(Protocol):
     def home_published(self, team_id: str, user_id: str, home: Home) -> list[OutgoingMessage]: ...
 
 
+class StatusesNeeded(Exception):  # noqa: N818 (a request, not a failure)
+    """Slack statuses a use case needs in a write transaction that no cache holds: the
+    caller fetches them once the transaction is rolled back, and runs the use case again
+    (bot.services.availability.fetching_statuses), so that no Slack call holds the writer."""
+
+    def __init__(self, team_id: str, users: Sequence[str]) -> None:
+        super().__init__(f"Slack statuses of {len(users)} people of {team_id} are needed")
+        self.team_id = team_id
+        self.users = list(users)
+
+
+class Statuses(Protocol):
+    """People's Slack statuses, cached for a few minutes (bot.slack.statuses)."""
+
+    def read(self, team_id: str, users: Sequence[str], *, fetch: bool) -> StatusReading:
+        """The statuses held; those not held are fetched now when ``fetch``, else
+        StatusesNeeded is raised for them."""
+        ...
+
+    def fetch(self, team_id: str, users: Sequence[str]) -> None:
+        """Ask Slack for the statuses of ``users`` (a failure is held as such, briefly)."""
+        ...
+
+
 class MlflowTracking(Protocol):
     """MLflow's REST API, as far as following runs needs it (bot.mlflow.client)."""
 
@@ -265,5 +296,8 @@ class Context:
     notices: Notices
     timezone: str = "UTC"  # the team's default (MLGOV_TIMEZONE)
     channel: str = ""  # where the command was typed, when it came from a channel
+    _: KW_ONLY  # the rest by name only: their order means nothing
     mlflow: MlflowSource | None = None  # None: MLFLOW_TRACKING_URI is not set
     public_url: str = ""  # MLGOV_PUBLIC_URL ("": unset), for the URLs mlgov hands out
+    # Slack statuses (who is away); None where Slack is not at hand (the shell, the CLI).
+    statuses: Statuses | None = None

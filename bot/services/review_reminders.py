@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 
 from bot.domain.model import Actor, Experiment, Status
 from bot.domain.review import Review, ReviewKind, Verdict, select_reviewers, working_days_between
-from bot.services.ports import Context, Notices
+from bot.services.availability import fetching_statuses
+from bot.services.ports import Context, Notices, Statuses
 from bot.services.review_staffing import (
     candidates,
     hand_over,
@@ -18,6 +19,7 @@ from bot.services.review_staffing import (
     needs_reviewer,
     scientists_of,
 )
+from bot.services.snoozes import send_snoozed_reviews
 from storage.unit_of_work import Database, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -60,7 +62,13 @@ def list_reviews(
     return found
 
 
-def run_review_reminders(db: Database, notices: Notices, now: datetime, timezone: str) -> list[str]:
+def run_review_reminders(
+    db: Database,
+    notices: Notices,
+    now: datetime,
+    timezone: str,
+    statuses: Statuses | None = None,
+) -> list[str]:
     """Remind reviewers after 2 working days, hand the review on after 3 (or keep them and
     say it needs a reviewer), tell managers after 4; weekends skipped; each step once per
     reviewer and review (the run ledger); only current scientists of the project."""
@@ -69,7 +77,7 @@ def run_review_reminders(db: Database, notices: Notices, now: datetime, timezone
     with db.read() as uow:
         paused = uow.pauses.paused()  # uninstalled: skipped until reinstalled
         open_reviews = [(t, r) for t, r in uow.reviews.everywhere_open() if t not in paused]
-    done: list[str] = []
+    done: list[str] = send_snoozed_reviews(db, notices, now, timezone)
     for team_id, review in open_reviews:
         for assignment in review.assignments:
             steps: tuple[tuple[int, str], ...]
@@ -87,27 +95,17 @@ def run_review_reminders(db: Database, notices: Notices, now: datetime, timezone
             for threshold, step in steps:
                 if days < threshold:
                     continue
-                note = _safely(
-                    _overdue_step,
-                    db,
-                    notices,
-                    now,
-                    timezone,
-                    team_id,
-                    review.id,
-                    assignment.reviewer,
-                    step,
-                    days,
-                )
+                where = Context(Actor(team_id, "mlgov"), now, notices, timezone, statuses=statuses)
+                note = _safely(_overdue_step, db, where, review.id, assignment.reviewer, step, days)
                 if note:
                     done.append(note)
     return done
 
 
-def _safely(step: Any, *args: Any) -> str | None:
+def _safely(step: Any, db: Database, ctx: Context, *args: Any) -> str | None:
     """One review's failure must not stop the others' reminders."""
     try:
-        result: str | None = step(*args)
+        result: str | None = fetching_statuses(ctx.statuses, lambda: step(db, ctx, *args))
     except Exception:
         log.exception("review-reminders: a step failed; it is tried again next time")
         return None
@@ -115,16 +113,9 @@ def _safely(step: Any, *args: Any) -> str | None:
 
 
 def _overdue_step(
-    db: Database,
-    notices: Notices,
-    now: datetime,
-    timezone: str,
-    team_id: str,
-    review_id: int,
-    reviewer: str,
-    step: str,
-    days: int,
+    db: Database, ctx: Context, review_id: int, reviewer: str, step: str, days: int
 ) -> str | None:
+    team_id, now, notices = ctx.actor.team_id, ctx.now, ctx.notices
     with db.write() as uow:
         review = uow.reviews.get(review_id)
         if review is None or not review.open:
@@ -138,7 +129,6 @@ def _overdue_step(
         if verdict not in allowed:
             return None
         project = uow.projects.require(team_id, experiment.project)
-        ctx = Context(Actor(team_id, "mlgov"), now, notices, timezone)
         member = reviewer in scientists_of(uow, project)
         if not member:
             # Reviewers are current members: nobody reminds, or waits on, someone who left.
@@ -150,7 +140,7 @@ def _overdue_step(
         elif not uow.ledger.claim("review-reminders", f"{review_id}:{reviewer}", step, now):
             return None
         elif step == "remind":
-            for message in notices.review_reminder(experiment, reviewer, days):
+            for message in notices.review_reminder(experiment, reviewer, days, review_id=review.id):
                 uow.outbox.add(message, now)
             note = f"reminded <@{reviewer}> of {experiment.key} ({days} working days)"
         else:
@@ -176,8 +166,8 @@ def _replace(
     again on every run until someone can take over."""
     project = uow.projects.require(experiment.team_id, experiment.project)
     taken = {a.reviewer for a in review.assignments}
-    pool = candidates(uow, project, ctx.now, ctx.timezone)
-    nobody = not select_reviewers(pool, experiment.owner_id, 1, taken)
+    pool = candidates(uow, ctx, project)
+    nobody = not select_reviewers(pool.candidates, experiment.owner_id, 1, taken)
     if nobody and not reason:
         why = (
             f"<@{reviewer}> has not answered in {days} working days and no other scientist"

@@ -61,8 +61,8 @@ def request_review(
             )
         if project.rules.design_review == "off":
             raise ValidationError(f"Project {project.slug} has design reviews switched off.")
-    pool = candidates(uow, project, ctx.now, ctx.timezone)
-    scientists = {c.user_id for c in pool}
+    pool = candidates(uow, ctx, project)
+    scientists = {c.user_id for c in pool.candidates}
     for user in named:
         if user == experiment.owner_id:
             raise ValidationError("The owner cannot review their own experiment.")
@@ -71,7 +71,7 @@ def request_review(
     check_quorum(uow, project, experiment.owner_id)
     chosen = list(dict.fromkeys(named))
     quorum = project.rules.quorum
-    chosen += select_reviewers(pool, experiment.owner_id, quorum - len(chosen), chosen)
+    chosen += select_reviewers(pool.candidates, experiment.owner_id, quorum - len(chosen), chosen)
     if not chosen:
         raise ValidationError(
             f"No scientist of {project.slug} other than the owner is"
@@ -85,6 +85,7 @@ def request_review(
         chosen,
         quorum,
         evaluation=uow.evaluations.latest(experiment.id),
+        unchecked=pool.note,
     ):
         uow.outbox.add(message, ctx.now)
     _short(uow, ctx, experiment, project, review, chosen)
@@ -98,9 +99,10 @@ def open_after_conclude(
     ``auto_review=on``), or none with the managers told it needs reviewers (``off``)."""
     quorum = project.rules.quorum
     chosen: list[str] = []
+    note = ""
     if project.rules.auto_review != "off":
-        pool = candidates(uow, project, ctx.now, ctx.timezone)
-        chosen = select_reviewers(pool, experiment.owner_id, quorum)
+        pool = candidates(uow, ctx, project)
+        chosen, note = select_reviewers(pool.candidates, experiment.owner_id, quorum), pool.note
     review = _open(uow, ctx, experiment, project, ReviewKind.RESULTS, chosen, {"auto": True})
     for message in ctx.notices.review_requested(
         experiment,
@@ -109,6 +111,7 @@ def open_after_conclude(
         chosen,
         quorum,
         evaluation=uow.evaluations.latest(experiment.id),
+        unchecked=note,
     ):
         uow.outbox.add(message, ctx.now)
     if project.rules.auto_review == "off":
@@ -141,8 +144,8 @@ def reopen_after_new_results(
     still = review.pending() if review.open else []
     chosen = list(dict.fromkeys([*again, *[u for u in still if u in members]]))
     quorum = project.rules.quorum
-    pool = candidates(uow, project, ctx.now, ctx.timezone)
-    chosen += select_reviewers(pool, experiment.owner_id, quorum - len(chosen), chosen)
+    pool = candidates(uow, ctx, project)
+    chosen += select_reviewers(pool.candidates, experiment.owner_id, quorum - len(chosen), chosen)
     after = experiment
     if reopens:
         after = uow.experiments.save(lifecycle.apply(experiment, "reopen_review", None, ctx.now))
@@ -173,6 +176,7 @@ def reopen_after_new_results(
         len(dismissed),
         after if reopens else None,
         evaluation=uow.evaluations.latest(experiment.id),
+        unchecked=pool.note,
     ):
         uow.outbox.add(message, ctx.now)
     _short(uow, ctx, after, project, new, chosen)

@@ -3,12 +3,13 @@ reviews nobody eligible can take (they keep their reviewers and "need a reviewer
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from bot.domain.errors import PermissionDenied, ValidationError
 from bot.domain.model import Experiment, Project, Role
 from bot.domain.review import Candidate, Review, Verdict, select_reviewers
+from bot.services.availability import slack_away, unchecked_note
 from bot.services.ports import Context
 from storage.unit_of_work import UnitOfWork
 
@@ -24,20 +25,38 @@ def load_experiment(uow: UnitOfWork, ctx: Context, number: int) -> tuple[Experim
     return experiment, uow.projects.require(ctx.actor.team_id, experiment.project)
 
 
-def candidates(
-    uow: UnitOfWork, project: Project, today: datetime, timezone: str
-) -> list[Candidate]:
-    """The project's scientists, with their open reviews, last assignment and absence."""
+@dataclass(frozen=True)
+class Pool:
+    """The candidates a selection chooses from, and why Slack statuses could not be read
+    for it ("" when they were, or are not used)."""
+
+    candidates: list[Candidate]
+    unchecked: str = ""
+
+    @property
+    def note(self) -> str:
+        """What the assignment says about it ("" when nothing)."""
+        return unchecked_note(self.unchecked) if self.unchecked else ""
+
+
+def candidates(uow: UnitOfWork, ctx: Context, project: Project) -> Pool:
+    """The project's scientists, with their open reviews, last assignment and absence
+    (recorded with `/rotation ooo`, or said by their Slack status)."""
     load = uow.reviews.workload(project.team_id)
-    day = today.astimezone(ZoneInfo(timezone)).date()
+    day = ctx.now.astimezone(ZoneInfo(ctx.timezone)).date()
     away = {a.user_id for a in uow.rotations.absences(project.team_id, day) if a.covers(day)}
+    scientists = [
+        (order, member)
+        for order, member in enumerate(uow.members.all_in(project.team_id))
+        if member.as_actor().has(Role.SCIENTIST, project.slug)
+    ]
+    slack = slack_away(uow, ctx, [m.user_id for _, m in scientists])
+    away |= set(slack.away)
     found = []
-    for order, member in enumerate(uow.members.all_in(project.team_id)):
-        if not member.as_actor().has(Role.SCIENTIST, project.slug):
-            continue
+    for order, member in scientists:
         open_reviews, last = load.get(member.user_id, (0, None))
         found.append(Candidate(member.user_id, order, open_reviews, last, member.user_id in away))
-    return found
+    return Pool(found, slack.unchecked)
 
 
 def scientists_of(uow: UnitOfWork, project: Project) -> list[str]:
@@ -157,9 +176,8 @@ def hand_over(
     """The next reviewer by the selection rule takes over from ``leaving`` (whose verdict
     the caller set); with nobody eligible, the review needs a reviewer."""
     taken = {a.reviewer for a in review.assignments}
-    nxt = select_reviewers(
-        candidates(uow, project, ctx.now, ctx.timezone), experiment.owner_id, 1, taken
-    )
+    pool = candidates(uow, ctx, project)
+    nxt = select_reviewers(pool.candidates, experiment.owner_id, 1, taken)
     successor = nxt[0] if nxt else None
     if successor is not None:
         uow.reviews.assign(review.id, successor, ctx.now)
@@ -173,7 +191,7 @@ def hand_over(
         detail={"review": review.id, "reviewer": leaving, "reason": reason, "successor": successor},
     )
     for message in ctx.notices.reviewer_changed(
-        experiment, project, review, leaving, successor, why, reason
+        experiment, project, review, leaving, successor, why, reason, unchecked=pool.note
     ):
         uow.outbox.add(message, ctx.now)
     if successor is None:

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from bot.domain import rotation as rot
 from bot.domain.errors import NotFound, PermissionDenied, UsageError, ValidationError
-from bot.domain.model import Project, Role, Status
+from bot.domain.model import Actor, Project, Role, Status
 from bot.domain.rotation import Agenda, RotationConfig, Slot, Swap
-from bot.services.ports import Context, Notices
+from bot.services.availability import fetching_statuses, slack_absences, unchecked_note
+from bot.services.ports import Context, Notices, Statuses
 from storage.unit_of_work import Database, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -28,6 +31,7 @@ class Schedule:
     project: Project
     config: RotationConfig
     slots: list[Slot]
+    note: str = ""  # how the presenters were chosen, when that needs saying
     # The meetings managers skipped in a past period (``/rotation stats``).
     skips: tuple[rot.Skip, ...] = ()
 
@@ -58,10 +62,26 @@ def first_meeting(project: Project, config: RotationConfig) -> date:
     return rot.meetings_from(config, project.created_at, 1)[0]
 
 
+def slack_away(uow: UnitOfWork, ctx: Context, project: Project) -> tuple[list[rot.Absence], str]:
+    """The pool's people away by their Slack status (as absences from today), and what
+    to say when Slack could not be asked ("")."""
+    if ctx.statuses is None:  # no Slack at hand: nothing to read (and no query)
+        return [], ""
+    config = config_of(uow, project, ctx.timezone)
+    users = list(dict.fromkeys(m.user_id for m in uow.rotations.pool(project.id)))
+    absences, unchecked = slack_absences(uow, ctx, users, config.zone)
+    return absences, unchecked_note(unchecked) if unchecked else ""
+
+
 def plan_weeks(
-    uow: UnitOfWork, project: Project, config: RotationConfig, weeks: list[date]
+    uow: UnitOfWork,
+    project: Project,
+    config: RotationConfig,
+    weeks: list[date],
+    away: Sequence[rot.Absence] = (),
 ) -> list[Slot]:
-    """The meetings of ``weeks``: as announced where they were, else as they will be.
+    """The meetings of ``weeks``: as announced where they were, else as they will be;
+    ``away``: absences besides those recorded (Slack statuses).
 
     Planned from the first meeting on, every week in turn, so that a week nobody
     announced (downtime, a skipped run) counts as planned and moves no one after it:
@@ -76,7 +96,7 @@ def plan_weeks(
         config,
         uow.rotations.pool(project.id),
         uow.rotations.history(project.id),
-        uow.rotations.absences(project.team_id, first),
+        [*uow.rotations.absences(project.team_id, first), *away],
         uow.rotations.swaps(project.id, first),
         every,
         uow.rotations.skips(project.id, first),
@@ -111,7 +131,8 @@ def upcoming(
     """The next ``weeks`` meetings exactly as they will happen (a dry run)."""
     config = config_of(uow, project, timezone)
     days = rot.meetings_from(config, ctx.now, weeks)
-    return Schedule(project, config, plan_weeks(uow, project, config, days))
+    away, note = slack_away(uow, ctx, project)
+    return Schedule(project, config, plan_weeks(uow, project, config, days, away), note)
 
 
 def past(
@@ -123,7 +144,7 @@ def past(
     since = today - timedelta(weeks=weeks)
     history = uow.rotations.history(project.id, since)  # announced counts as presented
     skips = tuple(uow.rotations.skips(project.id, since, until=today))
-    return Schedule(project, config, history, skips), rot.stats(history)
+    return Schedule(project, config, history, skips=skips), rot.stats(history)
 
 
 def join(uow: UnitOfWork, ctx: Context, project: Project, leave: bool) -> list[Role]:
@@ -240,7 +261,8 @@ def swap(
         raise PermissionDenied("Only one of the two, or a manager, can swap a presentation.")
     config = config_of(uow, project, timezone)
     horizon = rot.meetings_from(config, ctx.now, 26)
-    slots = plan_weeks(uow, project, config, horizon)
+    away, _ = slack_away(uow, ctx, project)
+    slots = plan_weeks(uow, project, config, horizon, away)
     if week is None:
         mine = [s for s in slots if s.presenter in (a, b)]
         if not mine:
@@ -276,7 +298,8 @@ def swap(
         raise ValidationError(f"Neither presents on {target.week} (<@{target.presenter}> does).")
     change = Swap(target.week, a, b)
     uow.rotations.add_swap(project.id, change, actor.user_id, ctx.now)
-    after = next(s for s in plan_weeks(uow, project, config, horizon) if s.week == target.week)
+    planned = plan_weeks(uow, project, config, horizon, away)
+    after = next(s for s in planned if s.week == target.week)
     if after.presenter == target.presenter:
         raise ValidationError(
             f"<@{a if target.presenter == b else b}> is away on {target.week}; nothing swapped."
@@ -337,15 +360,18 @@ def agenda(uow: UnitOfWork, project: Project, slot: Slot, now: datetime) -> Agen
     return Agenda(uow.audit.moves(project.id, actions, since, until), in_review)
 
 
-def run_rotation(db: Database, notices: Notices, now: datetime, timezone: str) -> list[str]:
+def run_rotation(
+    db: Database, notices: Notices, now: datetime, timezone: str, statuses: Statuses | None = None
+) -> list[str]:
     """Announce due meetings and remind presenters, each exactly once per meeting."""
     done: list[str] = []
     with db.read() as uow:
         paused = uow.pauses.paused()  # uninstalled: skipped until reinstalled
         projects = [p for p in uow.projects.everywhere() if p.team_id not in paused]
     for project in projects:
+        ctx = Context(Actor(project.team_id, "mlgov"), now, notices, timezone, statuses=statuses)
         try:
-            note = _announce_or_remind(db, notices, project, now, timezone)
+            note = fetching_statuses(statuses, partial(_announce_or_remind, db, ctx, project))
         except Exception:  # one project's failure must not silence the others
             log.exception("rotation: %s failed; it is tried again next time", project.slug)
             continue
@@ -354,22 +380,19 @@ def run_rotation(db: Database, notices: Notices, now: datetime, timezone: str) -
     return done
 
 
-def _announce_or_remind(
-    db: Database, notices: Notices, project: Project, now: datetime, timezone: str
-) -> str | None:
+def _announce_or_remind(db: Database, ctx: Context, project: Project) -> str | None:
     with db.write() as uow:
-        config = config_of(uow, project, timezone)
-        note = _announce(uow, notices, project, config, now) or _remind(
-            uow, notices, project, config, now
-        )
+        config = config_of(uow, project, ctx.timezone)
+        note = _announce(uow, ctx, project, config) or _remind(uow, ctx, project, config)
         if note:
             uow.commit()
         return note
 
 
 def _announce(
-    uow: UnitOfWork, notices: Notices, project: Project, config: RotationConfig, now: datetime
+    uow: UnitOfWork, ctx: Context, project: Project, config: RotationConfig
 ) -> str | None:
+    notices, now = ctx.notices, ctx.now
     today = now.astimezone(config.zone).date()
     week = rot.meeting_date(config, rot.monday_of(today))
     due, meeting = (
@@ -386,14 +409,15 @@ def _announce(
     history = uow.rotations.history(project.id)
     if any(rot.monday_of(s.week) == rot.monday_of(week) for s in history):
         return None  # announced on another day of this week, before the weekday changed
-    slot = plan_weeks(uow, project, config, [week])[0]
+    away, unchecked = slack_away(uow, ctx, project)
+    slot = plan_weeks(uow, project, config, [week], away)[0]
     if slot.nobody_in_any_pool:
         # Nobody could present: no meeting to announce; the managers are told once.
         told = _tell_managers_of_empty_pools(uow, notices, project, config, slot, history, now)
         return f"{project.slug}: no review on {week}, nobody in any presenter pool{told}"
     uow.rotations.record(project.id, slot, now)
     for message in notices.rotation_announced(
-        project, slot, agenda(uow, project, slot, now), meeting, config
+        project, slot, agenda(uow, project, slot, now), meeting, config, unchecked=unchecked
     ):
         uow.outbox.add(message, now)
     told = _tell_managers_of_empty_pools(uow, notices, project, config, slot, history, now)
@@ -445,9 +469,8 @@ def managers_of(uow: UnitOfWork, project: Project) -> list[str]:
     ]
 
 
-def _remind(
-    uow: UnitOfWork, notices: Notices, project: Project, config: RotationConfig, now: datetime
-) -> str | None:
+def _remind(uow: UnitOfWork, ctx: Context, project: Project, config: RotationConfig) -> str | None:
+    notices, now = ctx.notices, ctx.now
     tomorrow = now.astimezone(config.zone).date() + timedelta(days=1)
     week = rot.meeting_date(config, rot.monday_of(tomorrow))
     if week != tomorrow:
@@ -455,7 +478,7 @@ def _remind(
     due = rot.at_local(config, tomorrow - timedelta(days=1), config.announce)
     if not due <= now < due + REMINDER_GRACE:
         return None
-    slot = plan_weeks(uow, project, config, [week])[0]
+    slot = plan_weeks(uow, project, config, [week], slack_away(uow, ctx, project)[0])[0]
     if slot.presenter is None:
         return None
     if not uow.ledger.claim("rotation", str(project.id), f"remind:{week}", now):

@@ -10,6 +10,11 @@ from bot.domain.errors import AlreadyExists, NotFound, PermissionDenied, Validat
 from bot.domain.lifecycle import NON_FINAL
 from bot.domain.model import Actor, Member, Project, ProjectRules, Role
 from bot.domain.rules import rules_to_dict, updated_rules
+from bot.domain.workspace_rules import (
+    WorkspaceRules,
+    updated_workspace_rules,
+    workspace_rules_to_dict,
+)
 from bot.services.ports import Context
 from bot.services.review_staffing import check_new_quorum, member_left
 from storage.unit_of_work import Database, UnitOfWork
@@ -253,6 +258,33 @@ def set_rules(uow: UnitOfWork, ctx: Context, slug: str, changes: dict[str, str])
         ctx.now,
         project_id=project.id,
         detail={"before": rules_to_dict(project.rules), "after": rules_to_dict(new)},
+    )
+    return new
+
+
+def set_workspace_rules(uow: UnitOfWork, ctx: Context, changes: dict[str, str]) -> WorkspaceRules:
+    """The workspace's rules; changed (admins and workspace-wide managers) when
+    ``changes`` are given, all or nothing."""
+    actor = ctx.actor
+    current = uow.workspaces.rules(actor.team_id)
+    if not changes:
+        return current
+    if not _may_configure(actor, None):
+        raise PermissionDenied(
+            "Only an admin or a workspace-wide manager can change the workspace's rules."
+        )
+    new = updated_workspace_rules(current, changes)
+    uow.workspaces.ensure(actor.team_id, ctx.now)
+    uow.workspaces.set_rules(actor.team_id, new)
+    uow.audit.record(
+        actor.team_id,
+        actor.user_id,
+        "workspace_rules_changed",
+        ctx.now,
+        detail={
+            "before": workspace_rules_to_dict(current),
+            "after": workspace_rules_to_dict(new),
+        },
     )
     return new
 

@@ -14,6 +14,7 @@ from bot.runtime import Runtime
 from bot.shell import demo as sample
 from bot.shell.directory import ID_PATTERN, NAME_PATTERN, TEAM_ID, Directory, Person
 from bot.shell.session import Session
+from bot.shell.statuses import LocalStatuses
 
 __all__ = ["run_shell"]
 
@@ -33,6 +34,7 @@ def run_shell(
     off, to decide themselves when jobs run; ``:jobs on|off`` switches it in the session).
     """
     directory = Directory(runtime.db)
+    runtime.dispatcher.statuses = LocalStatuses()  # no Slack: statuses are set with :status
     if user is not None and not (NAME_PATTERN.match(user.lstrip("@")) or ID_PATTERN.match(user)):
         stdout.write(f"mlgov shell: --as {user!r} is not a name (letters and digits) or an id.\n")
         return 2

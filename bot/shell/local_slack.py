@@ -22,6 +22,7 @@ from bot.shell.render import Names, Renderer
 from bot.slack.notices import UPLOAD
 
 KEY = re.compile(r"\bEXP-[0-9]+\b")
+DIRECT = ("U", "W", "D")  # a post to a user (or their DM channel) is a direct message
 CHARTS = Path(tempfile.gettempdir()) / "mlgov-charts"
 
 
@@ -99,8 +100,9 @@ class LocalSlack:
         thread = payload.get("thread_ts")
         if thread:
             where += self._thread(str(thread), text)
-        elif payload.get("blocks") and (key := _key_in(text)):
-            # A message with a card that names an experiment starts that experiment's thread.
+        elif payload.get("blocks") and channel[:1] not in DIRECT and (key := _key_in(text)):
+            # A channel post with a card that names an experiment starts that experiment's
+            # thread (a DM's blocks are a reminder with its buttons, shown as they are).
             self._threads[ts] = key
             self._say(f"[{where} › new thread {key}]", Renderer(names).mrkdwn(text))
             return  # the card itself is what /exp show shows; its summary will do

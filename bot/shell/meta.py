@@ -15,6 +15,7 @@ from bot.shell.calendar import calendar_command
 from bot.shell.directory import NAME_PATTERN
 from bot.shell.home import home_command
 from bot.shell.jobs import jobs_command
+from bot.shell.statuses import status_command
 
 if TYPE_CHECKING:
     from bot.shell.session import Session
@@ -173,6 +174,12 @@ META_COMMANDS: dict[str, MetaCommand] = {
             "list the scheduled jobs, their last runs and whether they run in the background;"
             " on/off starts or stops them; run runs one now, as if at a time",
             jobs_command,
+        ),
+        MetaCommand(
+            "status",
+            "[@name [:emoji:] [text] [until YYYY-MM-DD] | @name clear]",
+            "set someone's Slack status (who is away skips reviews and presenting)",
+            status_command,
         ),
         MetaCommand(
             "home",

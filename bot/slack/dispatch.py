@@ -30,11 +30,13 @@ from bot.services import calendar as calendar_service
 from bot.services import experiments as exp
 from bot.services import mlflow_links, team
 from bot.services import reviews as reviews_service
-from bot.services.ports import Context, MlflowSource, Notices
+from bot.services.availability import fetching_statuses
+from bot.services.ports import Context, MlflowSource, Notices, Statuses, StatusesNeeded
 from bot.slack import parsing
 from bot.slack.blocks import Reply, error, forms
 from bot.slack.blocks import experiments as render
 from bot.slack.blocks import reviews as review_render
+from bot.slack.blocks import snooze as snooze_render
 from bot.slack.blocks import swaps as swap_render
 from bot.slack.handlers import HANDLERS
 from bot.slack.uploads import Fetch, StillHeld, handle_upload, held_anyway, names_mlflow_run
@@ -104,8 +106,10 @@ class Dispatcher:
         notices: Notices,
         admins: Collection[str] = (),
         timezone: str = "UTC",
+        *,
         mlflow: MlflowSource | None = None,
         public_url: str = "",
+        statuses: Statuses | None = None,
     ) -> None:
         self.db = db
         self.timezone = timezone
@@ -114,6 +118,8 @@ class Dispatcher:
         self.notices = notices
         self.admins = frozenset(admins)
         self.mlflow = mlflow
+        # Slack statuses (who is away); set once a Slack client is at hand.
+        self.statuses = statuses
 
     # --- entry points -------------------------------------------------------------
 
@@ -133,16 +139,22 @@ class Dispatcher:
         With ``settle``, a database failure or a bug is raised, not answered: the inbox
         worker tries the request again, and tells its user if it keeps failing.
         """
-        try:
-            parsed = self._prepare(origin, parsed)
-            write = not isinstance(parsed, READ_ONLY)
+
+        def once(command: Command) -> Reply:
+            write = not isinstance(command, READ_ONLY)
             with self.db.write() if write else self.db.read() as uow:
-                result = self._execute(uow, self._context(uow, origin), parsed)
+                result = self._execute(uow, self._context(uow, origin), command)
                 if write:
                     if settle is not None:
                         settle(uow, result)
                     uow.commit()
                 return result
+
+        try:
+            # MLflow is asked once, before any transaction; the transaction runs again
+            # when Slack statuses had to be fetched first (bot.services.availability).
+            prepared = self._prepare(origin, parsed)
+            return fetching_statuses(self.statuses, lambda: once(prepared))
         except MlgovError as exc:
             if settle is not None and isinstance(exc, StorageError):
                 raise
@@ -182,52 +194,63 @@ class Dispatcher:
                 self, origin, event_id, thread_ts, name, rest, files, fetch, still_held
             )
         prepared = self._prepare_mention(origin, name, rest)
-        with self.db.write() as uow:
-            if not uow.events.claim(origin.team_id, event_id, self.clock()):
-                return False
-            savepoint = uow.session.begin_nested()
-            public = False
-            try:
-                if isinstance(prepared, Exception):
-                    raise prepared
-                name, rest = parsing.parse_mention(text, bot_user_id)
-                if name in UPLOAD_USAGE:
-                    raise UsageError(
-                        f"'{name}' reads attached files, which only Slack can send; from a"
-                        " terminal use `mlgov eval push` or `mlgov eval parity`.",
-                        UPLOAD_USAGE[name],
+
+        # Claimed, done and answered in one transaction; all of it again when Slack
+        # statuses had to be fetched first (bot.services.availability).
+        def once() -> bool:
+            with self.db.write() as uow:
+                if not uow.events.claim(origin.team_id, event_id, self.clock()):
+                    return False
+                savepoint = uow.session.begin_nested()
+                public = False
+                try:
+                    if isinstance(prepared, Exception):
+                        raise prepared
+                    name, rest = parsing.parse_mention(text, bot_user_id)
+                    if name in UPLOAD_USAGE:
+                        raise UsageError(
+                            f"'{name}' reads attached files, which only Slack can send; from a"
+                            " terminal use `mlgov eval push` or `mlgov eval parity`.",
+                            UPLOAD_USAGE[name],
+                        )
+                    parsed = prepared or parsing.parse(name, rest)
+                    if isinstance(parsed, FORM_COMMANDS):
+                        raise UsageError(
+                            "In a mention, give the experiment's details.",
+                            parsing.USAGE["exp"]["new"],
+                        )
+                    result = self._execute(uow, self._context(uow, origin), parsed)
+                    savepoint.commit()
+                    # Changes are news for the thread; what someone looked up is theirs alone
+                    # (they may read a project the channel's other members may not).
+                    public = not isinstance(parsed, READ_ONLY)
+                except MlgovError as exc:
+                    savepoint.rollback()
+                    result = error(refusal(exc, origin))
+                except StatusesNeeded:
+                    raise  # the whole request again, once they are fetched (rolled back here)
+                except Exception:
+                    savepoint.rollback()
+                    log.exception("mention %s failed", event_id)
+                    result = error(UNEXPECTED)
+                payload = {
+                    "channel": channel,
+                    "thread_ts": thread_ts,
+                    "text": result.text,
+                    "blocks": result.blocks,
+                }
+                if public:
+                    message = OutgoingMessage(origin.team_id, channel, "chat.postMessage", payload)
+                else:
+                    payload["user"] = origin.user_id
+                    message = OutgoingMessage(
+                        origin.team_id, channel, "chat.postEphemeral", payload
                     )
-                parsed = prepared or parsing.parse(name, rest)
-                if isinstance(parsed, FORM_COMMANDS):
-                    raise UsageError(
-                        "In a mention, give the experiment's details.", parsing.USAGE["exp"]["new"]
-                    )
-                result = self._execute(uow, self._context(uow, origin), parsed)
-                savepoint.commit()
-                # Changes are news for the thread; what someone looked up is theirs alone
-                # (they may read a project the channel's other members may not).
-                public = not isinstance(parsed, READ_ONLY)
-            except MlgovError as exc:
-                savepoint.rollback()
-                result = error(refusal(exc, origin))
-            except Exception:
-                savepoint.rollback()
-                log.exception("mention %s failed", event_id)
-                result = error(UNEXPECTED)
-            payload = {
-                "channel": channel,
-                "thread_ts": thread_ts,
-                "text": result.text,
-                "blocks": result.blocks,
-            }
-            if public:
-                message = OutgoingMessage(origin.team_id, channel, "chat.postMessage", payload)
-            else:
-                payload["user"] = origin.user_id
-                message = OutgoingMessage(origin.team_id, channel, "chat.postEphemeral", payload)
-            uow.outbox.add(message, self.clock())
-            uow.commit()
-        return True
+                uow.outbox.add(message, self.clock())
+                uow.commit()
+            return True
+
+        return fetching_statuses(self.statuses, once)
 
     def action(
         self, origin: Origin, action_id: str, value: str, settle: Settle | None = None
@@ -235,6 +258,11 @@ class Dispatcher:
         """A button: take the step at once (with ``settle``, see run), or open its form."""
         if action_id in (review_render.APPROVE, review_render.CHANGES, review_render.DECLINE):
             return self._review_button(origin, action_id, value, settle)
+        if action_id.startswith(snooze_render.ACTION_PREFIX):
+            snooze = snooze_render.read_button(action_id, value)
+            if snooze is None:
+                return error("That button is not one I know; it may be from an older version.")
+            return self.run(origin, snooze, settle)
         if action_id == swap_render.TAKE:
             if not (value.isascii() and value.isdigit()):
                 return error("That offer no longer exists.")
@@ -361,6 +389,7 @@ class Dispatcher:
             origin.channel,
             mlflow=self.mlflow,
             public_url=self.public_url,
+            statuses=self.statuses,
         )
 
     def _execute(self, uow: UnitOfWork, ctx: Context, cmd: Command) -> Reply:

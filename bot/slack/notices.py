@@ -14,6 +14,7 @@ from bot.domain.nudges import IdleExperiment
 from bot.domain.parity import Parity
 from bot.domain.review import Decision, Review
 from bot.domain.rotation import Agenda, Offer, RotationConfig, Slot, SwapRequest, Topic
+from bot.domain.snooze import SnoozeKind
 from bot.domain.summary import Summary
 from bot.services.digest import Digest
 from bot.services.home import Home
@@ -26,6 +27,7 @@ from bot.slack.blocks import nudges as nudge_render
 from bot.slack.blocks import registry as registry_render
 from bot.slack.blocks import reviews as review_render
 from bot.slack.blocks import rotation as rotation_render
+from bot.slack.blocks import snooze as snooze_render
 from bot.slack.blocks import swaps as swap_render
 from bot.slack.mlflow_notices import MlflowNotices
 
@@ -106,8 +108,10 @@ class SlackNotices(MlflowNotices):
         agenda: Agenda,
         meeting: datetime,
         config: RotationConfig,
+        *,
+        unchecked: str = "",
     ) -> list[OutgoingMessage]:
-        text, blocks = rotation_render.announcement(slot, agenda, meeting, config)
+        text, blocks = rotation_render.announcement(slot, agenda, meeting, config, unchecked)
         channel = project.channel_id
         return [
             OutgoingMessage(
@@ -195,7 +199,10 @@ class SlackNotices(MlflowNotices):
     def stale_nudge(
         self, team_id: str, user_id: str, stale: list[IdleExperiment]
     ) -> list[OutgoingMessage]:
-        return [_direct_message(team_id, user_id, nudge_render.stale_nudge(stale))]
+        text = nudge_render.stale_nudge(stale)
+        keys = [item.experiment.key for item in stale]
+        blocks = snooze_render.with_snooze(text, SnoozeKind.STALE, ",".join(keys))
+        return [_direct_message(team_id, user_id, text, blocks)]
 
     def review_requested(
         self,
@@ -206,8 +213,9 @@ class SlackNotices(MlflowNotices):
         quorum: int,
         *,
         evaluation: EvaluationRecord | None = None,
+        unchecked: str = "",
     ) -> list[OutgoingMessage]:
-        text, blocks = review_render.request(experiment, review, quorum, evaluation)
+        text, blocks = review_render.request(experiment, review, quorum, evaluation, unchecked)
         channel = project.channel_id
         post = OutgoingMessage(
             project.team_id,
@@ -266,10 +274,13 @@ class SlackNotices(MlflowNotices):
         return messages
 
     def review_reminder(
-        self, experiment: Experiment, reviewer: str, days: int
+        self, experiment: Experiment, reviewer: str, days: int, *, review_id: int | None = None
     ) -> list[OutgoingMessage]:
         text = review_render.reminder(experiment, days)
-        return [_direct_message(experiment.team_id, reviewer, text)]
+        if review_id is None:
+            return [_direct_message(experiment.team_id, reviewer, text)]
+        blocks = snooze_render.with_snooze(text, SnoozeKind.REVIEW, str(review_id))
+        return [_direct_message(experiment.team_id, reviewer, text, blocks)]
 
     def review_overdue(
         self, experiment: Experiment, reviewer: str, days: int, managers: list[str]
@@ -286,9 +297,13 @@ class SlackNotices(MlflowNotices):
         successor: str | None,
         why: str,
         reason: str,
+        *,
+        unchecked: str = "",
     ) -> list[OutgoingMessage]:
         channel = project.channel_id
-        text = review_render.reviewer_changed(experiment, leaving, successor, why, reason)
+        text = review_render.reviewer_changed(
+            experiment, leaving, successor, why, reason, unchecked
+        )
         messages = [
             OutgoingMessage(
                 project.team_id,
@@ -320,12 +335,13 @@ class SlackNotices(MlflowNotices):
         moved: Experiment | None,
         *,
         evaluation: EvaluationRecord | None = None,
+        unchecked: str = "",
     ) -> list[OutgoingMessage]:
         """Why the review opened again (in the thread), the new request with its buttons,
         the thread root's status, and a DM to each reviewer asked again."""
         channel = project.channel_id
         why = review_render.reopened(experiment, evaluation_id, dismissed, reviewers)
-        text, blocks = review_render.request(experiment, review, quorum, evaluation)
+        text, blocks = review_render.request(experiment, review, quorum, evaluation, unchecked)
         messages = [
             self._in_thread(experiment, project, why),
             OutgoingMessage(
@@ -548,6 +564,11 @@ class SlackNotices(MlflowNotices):
         return [OutgoingMessage(team_id, f"home:{user_id}", "views.publish", payload)]
 
 
-def _direct_message(team_id: str, user_id: str, text: str) -> OutgoingMessage:
+def _direct_message(
+    team_id: str, user_id: str, text: str, blocks: list[dict[str, Any]] | None = None
+) -> OutgoingMessage:
     # Posting to a user id lands in the app's Messages tab with that user.
-    return OutgoingMessage(team_id, user_id, "chat.postMessage", {"channel": user_id, "text": text})
+    payload: dict[str, Any] = {"channel": user_id, "text": text}
+    if blocks:
+        payload["blocks"] = blocks
+    return OutgoingMessage(team_id, user_id, "chat.postMessage", payload)

@@ -41,6 +41,7 @@ from bot.domain.commands import (
     ScheduleEngineering,
     SetBaseline,
     SetRules,
+    SetWorkspaceRules,
     Ship,
     ShowExperiment,
     ShowMetrics,
@@ -60,6 +61,7 @@ from bot.domain.model import (
     Status,
     plain_number,
 )
+from bot.domain.workspace_rules import WORKSPACE_RULE_KEYS
 from bot.slack.blocks import escaped
 from bot.slack.proposals import parse_edit, parse_new
 from bot.slack.words import (
@@ -266,10 +268,18 @@ def parse_mlgov(text: str) -> Command:
             else:
                 raise UsageError(f"Unexpected '{quoted(word)}'.", usage)
         return RemoveMember(user_id(rest[0], usage), role, project)
-    # rules
-    if not rest:
-        raise UsageError("rules needs a project.", usage)
-    return SetRules(project_slug(rest[0], usage), pairs(rest[1:], usage))
+    # rules: of a project, or without one of the workspace
+    if not rest or "=" in rest[0]:
+        return SetWorkspaceRules(pairs(rest, usage))
+    changes = pairs(rest[1:], usage)
+    wide = [k for k in changes if k in WORKSPACE_RULE_KEYS]
+    if wide:
+        raise UsageError(
+            f"{wide[0]} is a rule of the whole workspace: `/mlgov rules {wide[0]}=…`"
+            " (without a project).",
+            usage,
+        )
+    return SetRules(project_slug(rest[0], usage), changes)
 
 
 def parse_review(text: str) -> Command:

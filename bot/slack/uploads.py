@@ -20,6 +20,7 @@ from bot.domain.ingest import MAX_BYTES, parse_evaluation, parse_scores
 from bot.domain.mlflow_runs import RUN_URL
 from bot.domain.model import OutgoingMessage
 from bot.services import computing, evaluations
+from bot.services.availability import fetching_statuses
 from bot.services.evaluations import LARGE, Submission
 from bot.services.mlflow_import import import_named_run
 from bot.slack import parsing
@@ -84,8 +85,11 @@ def handle_upload(
                 progress = f"eval-{uuid.uuid4().hex}"
                 evaluations.computing_notice(db, ctx, number, evaluation.rows, progress)
             submission = Submission(number, evaluation, "upload", filename, command.new_holdout)
-            done = evaluations.submit_evaluation(
-                db, ctx, submission, progress_ref=progress, event_id=event_id
+            done = fetching_statuses(
+                ctx.statuses,
+                lambda: evaluations.submit_evaluation(
+                    db, ctx, submission, progress_ref=progress, event_id=event_id
+                ),
             )
             if done is None and progress is not None:
                 evaluations.computing_failed(db, ctx, number, DUPLICATE, progress)

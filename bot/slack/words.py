@@ -90,7 +90,8 @@ USAGE: dict[str, dict[str, str]] = {
         "project show": "/mlgov project show <slug>   (who holds which role, and the rules)",
         "member add": "/mlgov member add @user scientist|engineer|manager|admin [project]",
         "member remove": "/mlgov member remove @user [role] [project]",
-        "rules": "/mlgov rules <project> [key=value ...]",
+        "rules": "/mlgov rules <project> [key=value ...]   (without a project: the"
+        " workspace's rules, like away_status=on)",
         "help": "/mlgov help",
     },
 }

@@ -70,9 +70,9 @@ def users_info(client: WebClient, user_id: str) -> dict[str, object]:
     try:
         user = client.users_info(user=user_id).get("user")
     except SlackApiError as exc:
-        reason = _slack_error(exc)
+        reason = slack_error(exc)
     except OSError as exc:  # URLError, a refused connection, a timeout
-        reason = "Slack did not answer in time" if _timed_out(exc) else "Slack was unreachable"
+        reason = "Slack did not answer in time" if timed_out(exc) else "Slack was unreachable"
     else:
         if isinstance(user, dict):
             return user
@@ -81,7 +81,7 @@ def users_info(client: WebClient, user_id: str) -> dict[str, object]:
     raise AdminCheckFailed(reason)
 
 
-def _slack_error(exc: SlackApiError) -> str:
+def slack_error(exc: SlackApiError) -> str:
     status = exc.response.status_code
     error = exc.response.data.get("error") if isinstance(exc.response.data, dict) else None
     if status >= 500:
@@ -89,5 +89,5 @@ def _slack_error(exc: SlackApiError) -> str:
     return f"Slack said {error or status}"
 
 
-def _timed_out(exc: OSError) -> bool:
+def timed_out(exc: OSError) -> bool:
     return isinstance(exc, TimeoutError) or isinstance(getattr(exc, "reason", None), TimeoutError)

@@ -25,6 +25,7 @@ SIGNING_SECRET = "test-signing-secret"
 TEAM = "T1"
 ADMIN = "UADMIN"
 API_TOKEN = "pipeline-secret"
+API_READ_TOKEN = "dashboard-secret"
 
 
 @dataclass
@@ -59,6 +60,7 @@ class AppUnderTest:
             database_url=database_url,
             admins=frozenset({ADMIN}),
             api_token=API_TOKEN,
+            api_read_token=API_READ_TOKEN,
             **(settings or {}),  # e.g. mlflow_tracking_uri
         )
         self.runtime = Runtime.create(self.settings)

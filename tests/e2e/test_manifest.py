@@ -14,7 +14,7 @@ import yaml
 from bot.services.installs import INSTALL_EVENTS
 from bot.slack.listeners.commands import COMMANDS
 from bot.slack.listeners.events import EVENTS
-from tests.e2e.harness import AppUnderTest
+from tests.e2e.harness import ADMIN, AppUnderTest
 
 MANIFEST = Path(__file__).resolve().parents[2] / "manifest.yml"
 # Scope each Web API method needs (docs.slack.dev/reference/methods). A method the app
@@ -27,6 +27,7 @@ METHOD_SCOPES: dict[str, str | None] = {
     "conversations.join": "channels:join",
     "conversations.open": "im:write",  # a file (the digest's chart) into a DM
     "users.info": "users:read",
+    "users.profile.get": "users.profile:read",  # Slack statuses: who is away
     "views.open": None,
     "views.publish": None,  # the Home tab
     # Downloading a shared file's url_private needs files:read (the fake logs it so).
@@ -113,6 +114,10 @@ def test_scopes_are_exactly_what_the_app_uses(app: AppUnderTest, manifest: dict[
     app.setup_team()
     app.command_reply("UALICE", "/exp", "new churn Scoped --hypothesis h --metric auc")
     app.command("UALICE", "/exp", "")  # opens the form
+    # Picking reviewers reads their Slack statuses (users.profile.get).
+    app.command_reply(ADMIN, "/mlgov", "rules churn quorum=1")
+    app.command_reply("UALICE", "/review", "request EXP-1 design")
+    app.fake.wait_for("users.profile.get")
     app.event(
         {
             "type": "app_mention",

@@ -356,7 +356,7 @@ def test_jobs_lists_each_job_with_its_interval_and_the_demo_history(demo_url: st
             rf"^  {re.escape(job.name)} +every .*{re.escape(job.summary)}", listing, re.M
         )
     assert re.search(r"^  rotation +every 1 min ", listing, re.M)
-    assert re.search(r"^  stale-nudges +every 1 h ", listing, re.M)
+    assert re.search(r"^  stale-nudges +every 15 min ", listing, re.M)
     assert re.search(r"^  outbox +every 30 s ", listing, re.M)
     assert re.search(r"^  mlflow-sync +every 1 min ", listing, re.M)
     # The demo's last Monday announcements, by project, in team time (09:00 Berlin).

@@ -76,6 +76,8 @@ class FakeSlack:
         self._failures = defaultdict(deque)
         self._delays: dict[str, deque[float]] = defaultdict(deque)
         self._answers: dict[str, dict[str, Any]] = {}
+        # users.profile.get: user id -> the status fields of their profile.
+        self._statuses: dict[str, dict[str, Any]] = {}
         self._hosted: dict[str, bytes] = {}
         self._uploads: dict[str, bytes] = {}
         self._file_names: dict[str, str] = {}
@@ -217,6 +219,16 @@ class FakeSlack:
         with self._lock:
             self._answers[method] = dict(body)
 
+    def set_status(self, user: str, emoji: str = "", text: str = "", expiration: int = 0) -> None:
+        """Give ``user`` a Slack status (``expiration``: Unix seconds, 0 for none), as
+        users.profile.get then answers; an empty one clears it."""
+        with self._lock:
+            self._statuses[user] = {
+                "status_emoji": emoji,
+                "status_text": text,
+                "status_expiration": expiration,
+            }
+
     def reset(self) -> None:
         """Forget recorded calls, messages and queued failures/delays."""
         with self._lock:
@@ -310,6 +322,12 @@ class FakeSlack:
                 "profile": {"display_name": uid.lower()},
             }
             return {"ok": True, "user": {**user, **self.users.get(uid, {})}}
+        if m == "users.profile.get":
+            uid = str(p.get("user", ""))
+            with self._lock:
+                status = dict(self._statuses.get(uid, {}))
+            profile = {"display_name": uid.lower(), "status_emoji": "", "status_text": ""}
+            return {"ok": True, "profile": {**profile, "status_expiration": 0, **status}}
         if m == "files.getUploadURLExternal":
             fid = f"F{next(self._seq)}"
             with self._lock:

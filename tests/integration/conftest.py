@@ -127,7 +127,13 @@ class RecordingNotices:
 
     # Scheduled announcements are not under test here: recorded, nothing queued.
     def rotation_announced(
-        self, project: Project, slot: Any, agenda: Any, meeting: datetime, config: Any
+        self,
+        project: Project,
+        slot: Any,
+        agenda: Any,
+        meeting: datetime,
+        config: Any,
+        **extra: Any,
     ) -> list[OutgoingMessage]:
         self._record("rotation_announced", project.slug)
         return []
@@ -267,7 +273,7 @@ class RecordingNotices:
         return []
 
     def review_reminder(
-        self, experiment: Experiment, reviewer: str, days: int
+        self, experiment: Experiment, reviewer: str, days: int, **extra: Any
     ) -> list[OutgoingMessage]:
         self._record("review_reminder", (experiment.key, reviewer, days))
         return []
@@ -287,6 +293,7 @@ class RecordingNotices:
         successor: str | None,
         why: str,
         reason: str,
+        **extra: Any,
     ) -> list[OutgoingMessage]:
         self._record("reviewer_changed", (experiment.key, leaving, successor, why))
         return []

@@ -49,12 +49,18 @@ class SchedulingNotices(RecordingNotices):
         self.agendas: list[tuple[Slot, Agenda, datetime]] = []
 
     def rotation_announced(
-        self, project: Project, slot: Slot, agenda: Agenda, meeting: datetime, config: Any
+        self,
+        project: Project,
+        slot: Slot,
+        agenda: Agenda,
+        meeting: datetime,
+        config: Any,
+        **extra: Any,
     ) -> list[OutgoingMessage]:
         self._record("rotation_announced", project.slug)
         with self._lock:
             self.agendas.append((slot, agenda, meeting))
-        return self.slack.rotation_announced(project, slot, agenda, meeting, config)
+        return self.slack.rotation_announced(project, slot, agenda, meeting, config, **extra)
 
     def presenter_reminder(
         self, project: Project, slot: Slot, meeting: datetime, config: RotationConfig

@@ -68,10 +68,10 @@ class ReviewNotices(RecordingNotices):
         )
 
     def review_reminder(
-        self, experiment: Experiment, reviewer: str, days: int
+        self, experiment: Experiment, reviewer: str, days: int, **extra: Any
     ) -> list[OutgoingMessage]:
         self._record("review_reminder", (experiment.key, reviewer, days))
-        return self.slack.review_reminder(experiment, reviewer, days)
+        return self.slack.review_reminder(experiment, reviewer, days, **extra)
 
     def review_overdue(
         self, experiment: Experiment, reviewer: str, days: int, managers: list[str]
@@ -88,10 +88,11 @@ class ReviewNotices(RecordingNotices):
         successor: str | None,
         why: str,
         reason: str,
+        **extra: Any,
     ) -> list[OutgoingMessage]:
         self._record("reviewer_changed", (experiment.key, leaving, successor, why))
         return self.slack.reviewer_changed(
-            experiment, project, review, leaving, successor, why, reason
+            experiment, project, review, leaving, successor, why, reason, **extra
         )
 
     def review_reopened(

@@ -19,6 +19,7 @@ GOOD = {
     "MLGOV_ADMINS": "U0ADMIN1, W0ADMIN2  U0ADMIN3",
     "MLGOV_TIMEZONE": "Europe/Berlin",
     "MLGOV_API_TOKEN": "pipeline-token",
+    "MLGOV_API_READ_TOKEN": "dashboard-token",
     "PORT": "8080",
     "MLGOV_LOG_LEVEL": "debug",
     "MLGOV_PUBLIC_URL": "https://mlgov.example.com/",
@@ -59,12 +60,18 @@ def test_every_setting_is_read() -> None:
         admins=frozenset({"U0ADMIN1", "W0ADMIN2", "U0ADMIN3"}),
         timezone="Europe/Berlin",
         api_token="pipeline-token",
+        api_read_token="dashboard-token",
         public_url="https://mlgov.example.com",  # no trailing slash: paths are appended
         port=8080,
         log_level="DEBUG",
     )
     assert settings.has_slack is True
     assert str(settings.zone) == "Europe/Berlin"
+
+
+def test_a_read_token_equal_to_the_write_token_is_refused() -> None:
+    with pytest.raises(ConfigError, match="MLGOV_API_READ_TOKEN must differ"):
+        Settings.from_env({"MLGOV_API_TOKEN": "same", "MLGOV_API_READ_TOKEN": "same"}, cwd=HERE)
 
 
 def test_values_are_trimmed() -> None:

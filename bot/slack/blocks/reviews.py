@@ -86,9 +86,14 @@ def _metric_line(experiment: Experiment, evaluation: EvaluationRecord | None) ->
 
 
 def request(
-    experiment: Experiment, review: Review, quorum: int, evaluation: EvaluationRecord | None = None
+    experiment: Experiment,
+    review: Review,
+    quorum: int,
+    evaluation: EvaluationRecord | None = None,
+    note: str = "",
 ) -> tuple[str, list[dict[str, Any]]]:
-    """The request posted in the experiment's thread, updated as decisions arrive."""
+    """The request posted in the experiment's thread, updated as decisions arrive;
+    ``note``: how the reviewers were chosen, when that needs saying."""
     e = experiment
     what = "design" if review.kind is ReviewKind.DESIGN else "results"
     summary = [
@@ -118,9 +123,13 @@ def request(
                 block_id=f"review:{review.id}",
             )
         )
+    if note:
+        blocks.append(context(f"⚠️ {escape(note)}"))
     text = f"Review of the {what} of {e.key} {escape(e.title)}: " + ", ".join(
         f"<@{a.reviewer}>" for a in review.assignments
     )
+    if note:
+        text += f". {escape(note)}"
     return text, to_dicts(blocks, more=CUT_TO_FIT)
 
 
@@ -146,7 +155,12 @@ def decided(
 
 
 def reviewer_changed(
-    experiment: Experiment, leaving: str, successor: str | None, why: str, reason: str
+    experiment: Experiment,
+    leaving: str,
+    successor: str | None,
+    why: str,
+    reason: str,
+    note: str = "",
 ) -> str:
     verb = "was replaced on" if why == "replaced" else why
     text = f"<@{leaving}> {verb} the review of *{experiment.key}*"
@@ -157,6 +171,8 @@ def reviewer_changed(
         if successor
         else "; nobody else can take over: it needs a reviewer (the managers are told)."
     )
+    if note:
+        text += f"\n⚠️ {escape(note)}"
     return text
 
 

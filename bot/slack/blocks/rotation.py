@@ -75,6 +75,9 @@ def schedule(plan: Schedule) -> Reply:
         context("Exactly how the next weeks will go with today's pools, absences and swaps."),
     ]
     text = f"Rotation of {plan.project.slug}: " + "; ".join(_brief(s) for s in plan.slots)
+    if plan.note:
+        blocks.append(context(f"⚠️ {escape(plan.note)}"))
+        text += f". {escape(plan.note)}"
     return reply(text, blocks)
 
 
@@ -198,9 +201,10 @@ def _agenda_item(entry: AuditEntry, name: str) -> str:
 
 
 def announcement(
-    slot: Slot, agenda: Agenda, meeting: datetime, config: RotationConfig
+    slot: Slot, agenda: Agenda, meeting: datetime, config: RotationConfig, note: str = ""
 ) -> tuple[str, list[dict[str, Any]]]:
-    """The channel post before the meeting: topic, presenter, agenda from the board."""
+    """The channel post before the meeting: topic, presenter, agenda from the board;
+    ``note``: how the presenter was chosen, when that needs saying."""
     when = meeting.astimezone(config.zone)
     title = (
         f"{TOPIC_ICON[slot.topic]} {slot.topic.title()} review ·"
@@ -232,6 +236,9 @@ def announcement(
     if len(items) > AGENDA_LIMIT:
         blocks.append(context(f"…and {len(items) - AGENDA_LIMIT} more on the board."))
     text = f"{slot.topic.title()} review {when:%a %d %b %H:%M}: {_who(slot.presenter)} presents"
+    if note:
+        blocks.append(context(f"⚠️ {escape(note)}"))
+        text += f". {escape(note)}"
     return text, to_dicts(blocks)
 
 

@@ -7,6 +7,11 @@ from typing import TYPE_CHECKING
 
 from bot.domain.model import Project, ProjectRules, Role
 from bot.domain.rules import describe_rules, rules_to_dict
+from bot.domain.workspace_rules import (
+    WorkspaceRules,
+    describe_workspace_rules,
+    workspace_rules_to_dict,
+)
 from bot.slack.blocks import Reply, escape, reply, section
 from bot.slack.parsing import USAGE
 
@@ -32,6 +37,10 @@ def help_text(command: str) -> Reply:
     text = f"*/{command}* — {INTRO[command]}\n{lines}"
     if command == "mlgov":
         text += f"\n*Rules* (`/mlgov rules <project> key=value`):\n```{describe_rules()}```"
+        text += (
+            "\n*Workspace rules* (`/mlgov rules key=value`, no project):"
+            f"\n```{describe_workspace_rules()}```"
+        )
     text += f"\nYou can also mention me: `@mlgov {command} …`."
     return reply(text, [section(text)])
 
@@ -40,6 +49,15 @@ def rules(project: str, value: ProjectRules, changed: bool) -> Reply:
     pairs = rule_pairs(value)
     verb = "now" if changed else "currently"
     return reply(f"Rules of *{project}* are {verb}: {pairs}")
+
+
+def workspace_rules(value: WorkspaceRules, changed: bool) -> Reply:
+    verb = "now" if changed else "currently"
+    pairs = "  ".join(
+        f"`{k}={','.join(v) if isinstance(v, list) else v}`"
+        for k, v in workspace_rules_to_dict(value).items()
+    )
+    return reply(f"Rules of this workspace are {verb}: {escape(pairs)}")
 
 
 def rule_pairs(value: ProjectRules) -> str:

@@ -11,7 +11,15 @@ from typing import Any
 
 from bot.services.ports import Context
 from bot.slack.blocks import Reply
-from bot.slack.handlers import digest, evaluations, experiments, reviews, rotation, team
+from bot.slack.handlers import (
+    digest,
+    evaluations,
+    experiments,
+    reminders,
+    reviews,
+    rotation,
+    team,
+)
 from storage.unit_of_work import UnitOfWork
 
 Handler = Callable[[UnitOfWork, Context, Any], Reply]
@@ -22,4 +30,5 @@ HANDLERS: dict[type, Handler] = {
     **reviews.HANDLERS,
     **evaluations.HANDLERS,
     **digest.HANDLERS,
+    **reminders.HANDLERS,
 }

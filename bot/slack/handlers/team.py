@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.domain.commands import AddMember, AddProject, Help, RemoveMember, SetRules, ShowProject
+from bot.domain.commands import (
+    AddMember,
+    AddProject,
+    Help,
+    RemoveMember,
+    SetRules,
+    SetWorkspaceRules,
+    ShowProject,
+)
 from bot.services import team
 from bot.services.ports import Context
 from bot.services.review_staffing import below_quorum
@@ -44,6 +52,11 @@ def rules(uow: UnitOfWork, ctx: Context, cmd: SetRules) -> Reply:
     return render.rules(cmd.project, team.set_rules(uow, ctx, cmd.project, cmd.changes), True)
 
 
+def workspace_rules(uow: UnitOfWork, ctx: Context, cmd: SetWorkspaceRules) -> Reply:
+    rules = team.set_workspace_rules(uow, ctx, cmd.changes)
+    return render.workspace_rules(rules, bool(cmd.changes))
+
+
 HANDLERS: dict[type, Any] = {
     Help: help_text,
     AddProject: add_project,
@@ -51,4 +64,5 @@ HANDLERS: dict[type, Any] = {
     AddMember: add_member,
     RemoveMember: remove_member,
     SetRules: rules,
+    SetWorkspaceRules: workspace_rules,
 }

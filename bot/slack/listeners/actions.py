@@ -1,6 +1,6 @@
-"""Buttons: experiment steps (exp_*), review decisions (review_*) and swap offers
-(rotation_*), in messages or on the Home tab, stored, then acked (bot.slack.inbox_work
-runs them)."""
+"""Buttons: experiment steps (exp_*), review decisions (review_*), swap offers (rotation_*)
+and snoozes (snooze_*), in messages or on the Home tab, stored, then acked
+(bot.slack.inbox_work runs them)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from typing import Any
 from slack_bolt import Ack, App, BoltResponse
 
 from bot.slack.blocks.experiments import ACTION_PREFIX
+from bot.slack.blocks.snooze import ACTION_PREFIX as SNOOZE_PREFIX
 from bot.slack.listeners.intake import Intake, request_key
 from bot.slack.requests import installing_team
 
-ACTIONS = re.compile(f"^({ACTION_PREFIX}|review_|rotation_)")
+ACTIONS = re.compile(f"^({ACTION_PREFIX}|review_|rotation_|{SNOOZE_PREFIX})")
 
 
 def register(app: App, intake: Intake) -> None:

@@ -1,0 +1,76 @@
+"""Away by Slack status (SPEC §13): pure rules over a person's status and the workspace's
+rules. Reviewer selection and the rotation skip whoever this says is away, besides the
+absences recorded with ``/rotation ooo``."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.domain.rotation import Absence
+from bot.domain.workspace_rules import WorkspaceRules
+
+# A status without an expiry holds until it is cleared, which nobody knows: it is read as
+# lasting a week from now (it covers the next meeting of every rotation, not later ones).
+OPEN_ENDED = timedelta(days=7)
+SLACK_STATUS = "away (Slack status)"  # the reason a rotation shows for such a skip
+_SKIN_TONE = re.compile(r"::skin-tone-[2-6]:$")
+
+
+@dataclass(frozen=True)
+class SlackStatus:
+    """A person's Slack status as users.profile.get gives it."""
+
+    emoji: str = ""  # like ":palm_tree:"
+    text: str = ""
+    expires: datetime | None = None  # None: until cleared
+
+    @property
+    def empty(self) -> bool:
+        return not self.emoji and not self.text
+
+
+@dataclass(frozen=True)
+class StatusReading:
+    """Statuses of some people, and why Slack could not be asked for the others."""
+
+    statuses: dict[str, SlackStatus]
+    problem: str = ""  # "" when every status was read
+
+
+def says_away(status: SlackStatus, rules: WorkspaceRules) -> bool:
+    """Whether the status's emoji or text is one the workspace counts as away (the text
+    holds one of the words or phrases as a whole word, in any case)."""
+    if not rules.uses_slack_status or status.empty:
+        return False
+    emoji = _SKIN_TONE.sub(":", status.emoji.strip().lower())
+    if emoji and emoji in rules.away_emoji:
+        return True
+    text = status.text.casefold()
+    return any(
+        re.search(rf"(?<!\w){re.escape(phrase.casefold())}(?!\w)", text)
+        for phrase in rules.away_text
+        if phrase
+    )
+
+
+def away_at(status: SlackStatus, rules: WorkspaceRules, moment: datetime) -> bool:
+    """Whether the status says away at ``moment`` (before its expiry)."""
+    if not says_away(status, rules):
+        return False
+    return status.expires is None or moment < status.expires
+
+
+def as_absence(
+    user_id: str, status: SlackStatus, rules: WorkspaceRules, now: datetime, zone: ZoneInfo
+) -> Absence | None:
+    """The days the status keeps ``user_id`` away, from today to its expiry's day (the day
+    of its last moment); a status without expiry, for a week. None when not away now."""
+    if not away_at(status, rules, now):
+        return None
+    until = status.expires or now + OPEN_ENDED
+    today = now.astimezone(zone).date()
+    last: date = (until - timedelta(microseconds=1)).astimezone(zone).date()
+    return Absence(user_id, today, max(today, last), SLACK_STATUS)
