@@ -17,7 +17,7 @@ from bot.domain.ingest import MAX_BYTES, parse_evaluation
 from bot.domain.mlflow_runs import ARTIFACT_SUFFIXES, MLFLOW_OFF, Outcome, predictions_path
 from bot.domain.model import Experiment
 from bot.mlflow.entities import Run
-from bot.services import evaluations
+from bot.services import computing, evaluations
 from bot.services.evaluations import Recorded, Submission
 from bot.services.ports import Context, MlflowSource
 from storage.unit_of_work import Database, UnitOfWork
@@ -88,7 +88,10 @@ def import_run(
             f" ({', '.join(ARTIFACT_SUFFIXES)}); log one there."
         )
     data = source.client.download_artifact(run.run_id, path)
-    evaluation = parse_evaluation(data, filename=PurePosixPath(path).name, kind=kind)
+    # Parsed as an upload is: in the computing process when there is one (not beside acks).
+    evaluation = computing.offload(
+        parse_evaluation, data, filename=PurePosixPath(path).name, kind=kind
+    )
     submission = Submission(
         number,
         evaluation,

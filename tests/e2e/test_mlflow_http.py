@@ -35,6 +35,7 @@ from tests.e2e.test_evaluations_http import (
 )
 from tests.e2e.test_review_http import buttons, ok, press, refused, settle
 from tests.fakes.slack_api import Call, FakeSlack
+from tests.integration.test_computing import child  # noqa: F401 - the computing process
 from tests.mlflow_server import MlflowServer, free_port
 
 TAG = "mlgov.experiment"
@@ -89,9 +90,11 @@ def count(app: AppUnderTest, table: str) -> int:
 # --- following runs ------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("child")
 def test_a_tagged_run_with_predictions_is_summarised_against_the_baseline_in_one_sync(
     app: AppUnderTest, mlflow_server: MlflowServer
 ) -> None:
+    """The file is parsed and summarised in the computing process, as `mlgov serve` does."""
     y, _, strong = with_baseline(app)
     run_id = mlflow_server.log_run(
         tags={TAG: "EXP-2"},
