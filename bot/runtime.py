@@ -103,8 +103,8 @@ class Runtime:
             SlackNotices(),
             settings.admins,
             settings.timezone,
-            mlflow_source(settings),
-            settings.public_url or "",
+            mlflow=mlflow_source(settings),
+            public_url=settings.public_url or "",
         )
         return cls(settings, db, dispatcher, clock)
 

@@ -104,6 +104,9 @@ class Dispatcher:
         notices: Notices,
         admins: Collection[str] = (),
         timezone: str = "UTC",
+        *,
+        # Keyword-only: two optional strings or sources side by side were passed in each
+        # other's place (a public URL taken for the MLflow server).
         mlflow: MlflowSource | None = None,
         public_url: str = "",
     ) -> None:

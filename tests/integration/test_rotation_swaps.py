@@ -43,7 +43,7 @@ def dispatcher(team: Team) -> Dispatcher:
     """The dispatcher of a team in Berlin that knows its public URL; carol joins churn as
     a third scientist, so that two people can take alice's week."""
     team.run("admin", team_service.add_member, "UCAROL", Role.SCIENTIST, "churn")
-    return Dispatcher(team.db, team.clock, team.notices, {"UADMIN"}, TZ, PUBLIC_URL)
+    return Dispatcher(team.db, team.clock, team.notices, {"UADMIN"}, TZ, public_url=PUBLIC_URL)
 
 
 def rotation(dispatcher: Dispatcher, user: str, line: str) -> str:
@@ -341,7 +341,7 @@ def test_calendar_urls_are_refused_without_a_public_url_or_a_project(team: Team)
     off = Dispatcher(team.db, team.clock, team.notices, {"UADMIN"}, TZ)
     before = state(team)
     assert "Ask your mlgov admin to set MLGOV_PUBLIC_URL" in refused(off, "UALICE", "calendar")
-    on = Dispatcher(team.db, team.clock, team.notices, {"UADMIN"}, TZ, PUBLIC_URL)
+    on = Dispatcher(team.db, team.clock, team.notices, {"UADMIN"}, TZ, public_url=PUBLIC_URL)
     assert "You are not on project churn" in refused(on, "UZOE", "calendar churn")
     assert "You have no role in mlgov yet" in refused(on, "UZOE", "calendar me")
     assert "No project 'nosuch'" in refused(on, "UALICE", "calendar nosuch")
