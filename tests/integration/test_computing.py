@@ -51,7 +51,8 @@ def die() -> None:
 def test_the_child_is_another_process_at_a_lower_priority(child: None) -> None:
     pid, nice = computing.offload(whoami)
     assert pid != os.getpid()
-    assert nice - os.getpriority(os.PRIO_PROCESS, 0) == computing.NICE
+    ours = os.getpriority(os.PRIO_PROCESS, 0)
+    assert nice == min(19, ours + computing.NICE)  # 19 is the most a niceness can be
     assert computing.offload(whoami)[0] == pid  # one child, kept
 
 
