@@ -22,6 +22,9 @@ WRITER_LOCK = "mlgov_writer_lock"  # execution option: the WriterLock a write wa
 # default SQLITE_BUSY_TIMEOUT_S, in SQLite's busy handler). With it, BEGIN polls instead
 # (see _begin_polling): the ack path, which waits less than Slack's 3 s and goes first.
 WRITE_WAIT = "mlgov_write_wait"
+# Execution option: this connection's busy timeout is 0 already (storage.inbox's writer,
+# which keeps a connection of its own): BEGIN polls without setting it and back each time.
+NO_BUSY_WAIT = "mlgov_no_busy_wait"
 # Connections kept open beyond the pool, closed again when returned (a burst's spare).
 MAX_OVERFLOW = 10
 
@@ -115,7 +118,8 @@ def _sqlite_engine(url: str, database: str | None, **kwargs: Any) -> Engine:
             if wait is None:
                 connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
             else:
-                _begin_polling(connection.connection.driver_connection, started + wait)
+                driver = connection.connection.driver_connection
+                _begin_polling(driver, started + wait, options.get(NO_BUSY_WAIT, False))
         except BaseException:
             if lock is not None:
                 lock.give_back(lock.held() - 1)
@@ -127,14 +131,16 @@ def _sqlite_engine(url: str, database: str | None, **kwargs: Any) -> Engine:
 POLL_S = 0.0005
 
 
-def _begin_polling(driver: sqlite3.Connection, deadline: float) -> None:
+def _begin_polling(driver: sqlite3.Connection, deadline: float, no_busy_wait: bool) -> None:
     """BEGIN IMMEDIATE, trying again every POLL_S until ``deadline`` (time.monotonic()).
 
     For the ack path: SQLite's busy handler sleeps in growing steps (up to 100 ms) while
     another process writes, so a waiting ack would sleep on long after the lock is free;
     polling takes it within POLL_S, ahead of the workers' writers asleep in the handler.
+    ``no_busy_wait``: the connection's busy timeout is 0 already, and stays so.
     """
-    driver.execute("PRAGMA busy_timeout=0")
+    if not no_busy_wait:
+        driver.execute("PRAGMA busy_timeout=0")
     try:
         while True:
             try:
@@ -145,7 +151,8 @@ def _begin_polling(driver: sqlite3.Connection, deadline: float) -> None:
                     raise OperationalError("BEGIN IMMEDIATE", None, exc) from exc
             time.sleep(POLL_S)
     finally:
-        driver.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+        if not no_busy_wait:
+            driver.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
 
 
 class WriterLock:

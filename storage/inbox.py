@@ -37,7 +37,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from storage.db import WRITE, WRITE_WAIT, WRITER_LOCK
+from storage.db import NO_BUSY_WAIT, WRITE, WRITE_WAIT, WRITER_LOCK
 from storage.models import InboxRow
 from storage.sql import affected, insert_ignoring_conflicts
 
@@ -49,6 +49,9 @@ log = logging.getLogger(__name__)
 # How long the ack path may wait to store a request: Slack gives the whole ack 3 s, and a
 # request acked later has already been shown to its user as failed.
 ACK_WAIT_S = 2.0
+# The writer's PostgreSQL session lets a statement run ACK_WAIT_S; a write whose newest row
+# has less time left than that, by more than this, bounds its statement to that time.
+SESSION_TIMEOUT_SLACK_S = 0.05
 
 
 class LeaseLost(RuntimeError):
@@ -251,10 +254,11 @@ class InboxWriter:
 
     def _insert_rows(self, batch: list[_Queued]) -> list[_Queued]:
         """Insert the rows of ``batch`` still in time once the lock is ours, in one
-        transaction; the rows inserted. A connection found dead before the INSERT was
-        sent (the database restarted, say) is replaced once."""
+        transaction; the rows inserted. A connection found dead (the database restarted,
+        say) is replaced once and the rows written again: whether or not the first commit
+        reached the database, a row is stored once (a repeated key inserts nothing)."""
         for attempt in (1, 2):
-            rows, sent = [], False
+            rows: list[_Queued] = []
             latest = max((queued.deadline for queued in batch), default=0.0)
             wait = latest - time.monotonic()
             if wait <= 0:
@@ -262,21 +266,22 @@ class InboxWriter:
             connection = self._connect(wait)
             try:
                 with connection.begin():  # SQLite: BEGIN IMMEDIATE, under the writer lock
-                    if self._postgres:  # a conflicting row still being written holds it
+                    if self._postgres and wait < self.wait - SESSION_TIMEOUT_SLACK_S:
+                        # Its newest row waited (a slow write before it): the session's
+                        # statement_timeout would outlive that row's time; this one may not.
                         connection.exec_driver_sql(
                             f"SET LOCAL statement_timeout = {max(1, int(wait * 1000))}"
                         )
                     now = time.monotonic()
                     rows = [queued for queued in batch if queued.deadline > now]
                     if rows:
-                        sent = True
                         self._insert.execute(connection, [queued.values for queued in rows])
                 return rows
             except Exception as exc:
                 self._connection = None  # the next write starts on a fresh connection
-                connection.close()
+                _discard(connection)
                 dead = isinstance(exc, DBAPIError) and exc.connection_invalidated
-                if not (dead and not sent and attempt == 1):
+                if not (dead and attempt == 1):
                     raise
             finally:
                 self._give_back_lock()
@@ -286,11 +291,31 @@ class InboxWriter:
         if self._closed:
             raise RuntimeError("the inbox writer is closed (the process is stopping)")
         if self._connection is None:
-            self._connection = self.db.factories.engine.connect()
+            self._connection = self._own_connection()
         lock = self.db.factories.write_lock
         # SQLAlchemy 2.0 sets these on the connection itself (for storage.db's BEGIN).
         self._connection.execution_options(**WRITE, **{WRITER_LOCK: lock, WRITE_WAIT: wait})
         return self._connection
+
+    def _own_connection(self) -> Connection:
+        """A connection set up once for the ack path's short writes (and so discarded, not
+        given back to the pool): on PostgreSQL a statement never waits longer than an ack
+        may (a conflicting row still being written holds the INSERT); on SQLite the busy
+        handler is off, as BEGIN polls for the lock (storage.db._begin_polling)."""
+        connection = self.db.factories.engine.connect()
+        try:
+            if self._postgres:
+                timeout = max(1, int(self.wait * 1000))
+                connection.exec_driver_sql(f"SET statement_timeout = {timeout}")
+                connection.commit()
+            else:
+                driver: Any = connection.connection.driver_connection  # no transaction
+                driver.execute("PRAGMA busy_timeout=0")
+                connection.execution_options(**{NO_BUSY_WAIT: True})
+        except Exception:
+            _discard(connection)
+            raise
+        return connection
 
     def _give_back_lock(self) -> None:
         """The SQLite writer lock, taken at BEGIN by storage.db, ends with the transaction
@@ -305,7 +330,15 @@ class InboxWriter:
             self._closed = True
             connection, self._connection = self._connection, None
         if connection is not None:
-            connection.close()
+            _discard(connection)
+
+
+def _discard(connection: Connection) -> None:
+    """Close the writer's connection for good: its settings must not reach the pool."""
+    try:
+        connection.invalidate()
+    finally:
+        connection.close()
 
 
 class _CompiledInsert:

@@ -28,6 +28,10 @@ def build_bolt_app(client: WebClient, signing_secret: str | None, dispatcher: Di
             # Listeners run on the request thread and answer with the ack (the inbox holds
             # the work); forms answer after their use case so errors show in the form.
             process_before_response=True,
+            # Every request reaches Bolt through bot.slack.http.mount, whose guard has
+            # checked its signature already (Socket Mode requests are not signed): a
+            # second HMAC and header parse per ack would only cost the acks time.
+            request_verification_enabled=False,
             logger=logger,
         )
     register(app, dispatcher)
