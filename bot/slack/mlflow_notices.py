@@ -35,4 +35,3 @@ class MlflowNotices:
     ) -> list[OutgoingMessage]:
         """One line in the thread: the run failed, or its predictions were refused."""
         return [self._in_thread(experiment, project, render.ended(experiment, run, url, problem))]
-
