@@ -62,14 +62,20 @@ def first_meeting(project: Project, config: RotationConfig) -> date:
 
 
 def absences(
-    uow: UnitOfWork, ctx: Context, project: Project, config: RotationConfig, since: date
+    uow: UnitOfWork,
+    ctx: Context,
+    project: Project,
+    config: RotationConfig,
+    since: date,
+    pool: list[rot.PoolMember] | None = None,
 ) -> tuple[list[rot.Absence], str]:
     """Who is away, for every plan of the rotation (announcement, show, swaps, skips, feeds,
     Home, digest, API alike): the absences recorded with `/rotation ooo` that are not over
     by ``since``, and the pool's people away by their Slack status (from today; see
     bot.services.availability for where statuses come from); and what to say when Slack
     could not be asked ("")."""
-    users = list(dict.fromkeys(m.user_id for m in uow.rotations.pool(project.id)))
+    pool = uow.rotations.pool(project.id) if pool is None else pool
+    users = list(dict.fromkeys(m.user_id for m in pool))
     slack, unchecked = slack_absences(uow, ctx, users, config.zone)
     recorded = uow.rotations.absences(project.team_id, since)
     return [*recorded, *slack], unchecked_note(unchecked) if unchecked else ""
@@ -90,10 +96,11 @@ def plan(
     first = min(first_meeting(project, config), weeks[0])
     every = [first + timedelta(weeks=i) for i in range((weeks[-1] - first).days // 7 + 1)]
     wanted = {rot.monday_of(w) for w in weeks}
-    away, note = absences(uow, ctx, project, config, first)
+    pool = uow.rotations.pool(project.id)
+    away, note = absences(uow, ctx, project, config, first, pool)
     slots = rot.plan(
         config,
-        uow.rotations.pool(project.id),
+        pool,
         uow.rotations.history(project.id),
         away,
         uow.rotations.swaps(project.id, first),
