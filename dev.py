@@ -63,26 +63,15 @@ def ensure_mlflow_environment() -> None:
         if not python.exists():
             venv.EnvBuilder(with_pip=True).create(MLFLOW_VENV)
         subprocess.run(
-            [
-                str(python),
-                "-m",
-                "pip",
-                "--disable-pip-version-check",
-                "install",
-                "-q",
-                "-r",
-                str(MLFLOW_REQUIREMENTS),
-            ],
+            [str(python), "-m", "pip", "--disable-pip-version-check", "install", "-q",
+             "-r", str(MLFLOW_REQUIREMENTS)],
             check=True,
         )
     except (subprocess.CalledProcessError, OSError) as exc:
         if os.environ.get("MLGOV_REQUIRE_MLFLOW") == "1":
             sys.exit(f"dev.py: the MLflow test environment did not install ({exc})")
-        print(
-            f"dev.py: the MLflow test environment did not install ({exc});"
-            " the MLflow tests will skip",
-            flush=True,
-        )
+        print(f"dev.py: the MLflow test environment did not install ({exc});"
+              " the MLflow tests will skip", flush=True)
         return
     stamp.write_text(_digest(MLFLOW_REQUIREMENTS))
 
@@ -101,11 +90,8 @@ def test(args: list[str]) -> int:
         [str(BIN / "python"), "-m", "pytest", "-n", "2", "--dist", "loadgroup", *args],
     ]
     for step in steps:
-        print(
-            "dev.py:",
-            " ".join(Path(step[0]).name if i == 0 else a for i, a in enumerate(step)),
-            flush=True,
-        )
+        print("dev.py:", " ".join(Path(step[0]).name if i == 0 else a
+                                  for i, a in enumerate(step)), flush=True)
         code = subprocess.call(step, cwd=ROOT)
         if code != 0:
             return code

@@ -317,10 +317,9 @@ class Bench:
         for workers, name in configurations:
             with (
                 database(database_url, folder) as (url, kind),
-                mlgov_serve(self.fake_url, url, threads, workers, folder, args.worker_nice) as (
-                    port,
-                    pid,
-                ),
+                mlgov_serve(
+                    self.fake_url, url, threads, workers, folder, args.worker_nice
+                ) as (port, pid),
             ):
                 described = kind
                 self.seed(port, f"w{workers}")

@@ -154,7 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
         "import", help="record the predictions an MLflow run logged (MLFLOW_TRACKING_URI)"
     )
     imported.add_argument("experiment", help="experiment key, e.g. EXP-7")
-    imported.add_argument("--mlflow-run", required=True, help="the run's id (or its MLflow URL)")
+    imported.add_argument(
+        "--mlflow-run", required=True, help="the run's id (or its MLflow URL)"
+    )
     imported.add_argument(
         "--artifact",
         default=None,

@@ -192,11 +192,8 @@ def _mlflow_settings(get: Callable[[str], str | None]) -> _MlflowSettings:
     artifact = (get("MLGOV_MLFLOW_ARTIFACT") or DEFAULT_MLFLOW_ARTIFACT).strip("/")
     parts = artifact.split("/")
     suffix = PurePosixPath(artifact).suffix
-    if (
-        ".." in parts
-        or "" in parts
-        or "\\" in artifact
-        or (suffix and suffix.lower() not in MLFLOW_ARTIFACT_SUFFIXES)
+    if ".." in parts or "" in parts or "\\" in artifact or (
+        suffix and suffix.lower() not in MLFLOW_ARTIFACT_SUFFIXES
     ):
         raise ConfigError(
             "MLGOV_MLFLOW_ARTIFACT must be a path inside a run's artifacts (like"

@@ -50,7 +50,9 @@ class MlflowRunRow(Base):
     start_checked: Mapped[bool] = mapped_column(Boolean, default=False)
     # What the sync did once the run ended; None while there is something left to do.
     outcome: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
-    evaluation_id: Mapped[int | None] = mapped_column(ForeignKey("evaluations.id"), nullable=True)
+    evaluation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("evaluations.id"), nullable=True
+    )
     metrics: Mapped[dict[str, float]] = mapped_column(JsonType, default=dict)
     note: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -123,12 +123,7 @@ class MlflowRuns:
         return [_linked(row, number) for row, number in rows]
 
     def refresh(
-        self,
-        team_id: str,
-        run_id: str,
-        status: str,
-        name: str,
-        metrics: dict[str, float],
+        self, team_id: str, run_id: str, status: str, name: str, metrics: dict[str, float],
         now: datetime,
     ) -> None:
         """What MLflow says of the run now (status, name, its latest scalar metrics)."""

@@ -83,29 +83,15 @@ class MlflowServer:
             "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
         }
         command = [
-            str(MLFLOW_PYTHON),
-            "-m",
-            "mlflow",
-            "server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--workers",
-            "1",
-            "--backend-store-uri",
-            f"sqlite:///{self.folder / 'mlflow.db'}",
-            "--artifacts-destination",
-            str(self.folder / "artifacts"),
+            str(MLFLOW_PYTHON), "-m", "mlflow", "server",
+            "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1",
+            "--backend-store-uri", f"sqlite:///{self.folder / 'mlflow.db'}",
+            "--artifacts-destination", str(self.folder / "artifacts"),
             "--serve-artifacts",
         ]
         with (self.folder / "server.log").open("ab") as log:
             self.process = subprocess.Popen(
-                command,
-                cwd=self.folder,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
+                command, cwd=self.folder, env=env, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True,  # its uvicorn workers are stopped with it
             )
         self._wait_healthy()
@@ -148,9 +134,7 @@ class MlflowServer:
             endpoint += "?" + urllib.parse.urlencode(body)
             data = None
         request = urllib.request.Request(
-            f"{self.url}/api/2.0/mlflow/{endpoint}",
-            data=data,
-            method=method,
+            f"{self.url}/api/2.0/mlflow/{endpoint}", data=data, method=method,
             headers={"Content-Type": "application/json"},
         )
         with urllib.request.urlopen(request, timeout=30) as response:
@@ -262,10 +246,10 @@ def _python(code: str, *args: str, env: dict[str, str] | None = None) -> str:
     result = subprocess.run(
         [str(MLFLOW_PYTHON), "-c", code, *args],
         env={**os.environ, "MLFLOW_ENABLE_ASYNC_LOGGING": "false", **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=SCRIPT_TIMEOUT_S,
+        capture_output=True, text=True, timeout=SCRIPT_TIMEOUT_S,
     )
     if result.returncode != 0:
         raise RuntimeError(f"MLflow script failed ({result.returncode}):\n{result.stderr[-3000:]}")
     return result.stdout.strip()
+
+

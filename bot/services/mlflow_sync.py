@@ -139,10 +139,7 @@ class _Sync:
                 log.warning(
                     "mlflow-sync: run %s is tagged %s=%r, but this mlgov serves %d workspaces:"
                     " link it by hand (/exp link) in the right one",
-                    run.run_id,
-                    TAG,
-                    run.tags.get(TAG, "")[:64],
-                    len(teams),
+                    run.run_id, TAG, run.tags.get(TAG, "")[:64], len(teams),
                 )
             return []
         team = teams[0]
@@ -171,10 +168,7 @@ class _Sync:
                     log.warning(
                         "mlflow-sync: run %s is tagged %s=%r, which names no experiment of"
                         " workspace %s: skipped",
-                        run.run_id,
-                        TAG,
-                        tag[:64],
-                        team,
+                        run.run_id, TAG, tag[:64], team,
                     )
                     self.done.append(
                         f"run {run.run_id}: tagged {tag[:64]!r}, no such experiment; skipped"

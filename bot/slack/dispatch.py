@@ -374,7 +374,10 @@ class Dispatcher:
                 users = scientists_of(uow, project)
         except MlgovError:  # gone meanwhile: the submission will say so
             return
-        self.statuses.prefetch(origin.team_id, users)
+        try:
+            self.statuses.prefetch(origin.team_id, users)
+        except Exception:  # only a head start: the submission reads them if need be
+            log.exception("reading Slack statuses for a form failed")
 
     def calendar(self, name: str, key: str) -> bytes | None:
         """The iCalendar file ``key`` opens at ``/calendar/<name>.ics``, as its owner may

@@ -35,3 +35,4 @@ class MlflowNotices:
     ) -> list[OutgoingMessage]:
         """One line in the thread: the run failed, or its predictions were refused."""
         return [self._in_thread(experiment, project, render.ended(experiment, run, url, problem))]
+

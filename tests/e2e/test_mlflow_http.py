@@ -274,10 +274,8 @@ def test_a_run_is_linked_by_its_id_or_its_url_and_tagged_in_mlflow(
     upload(app, "UBOB", f"exp link EXP-2 <{page}>", [], "Elink")  # a mention, pasted URL
     app.fake.wait_for(  # the reply, in the thread for all: it changed something
         "chat.postMessage",
-        predicate=lambda c: (
-            "linked to EXP-2: mlgov follows it" in c.params["text"]
-            and bool(c.params.get("thread_ts"))
-        ),
+        predicate=lambda c: "linked to EXP-2: mlgov follows it" in c.params["text"]
+        and bool(c.params.get("thread_ts")),
     )
 
     assert run_tags(mlflow_server, by_id)[TAG] == "EXP-2"
@@ -403,15 +401,8 @@ def test_jobs_run_and_eval_import_from_the_command_line(
     assert synced.returncode == 0, synced.stderr
     assert f"EXP-1: run {tagged} imported as evaluation #1" in synced.stdout
     imported = run(
-        tmp_path,
-        "eval",
-        "import",
-        "EXP-1",
-        "--mlflow-run",
-        other,
-        "--artifact",
-        "eval/holdout.csv",
-        **uri,
+        tmp_path, "eval", "import", "EXP-1", "--mlflow-run", other,
+        "--artifact", "eval/holdout.csv", **uri,
     )
     assert imported.returncode == 0, imported.stderr
     assert imported.stdout.startswith("recorded evaluation #2 of EXP-1")

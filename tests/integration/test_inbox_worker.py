@@ -244,7 +244,9 @@ def test_while_requests_are_being_acknowledged_only_forms_are_taken(
     monkeypatch.setattr(inbox_worker, "HOLD_BACK_S", 60.0)
     acks = AcksFirst()
     runner = Recorder(db, "w1")
-    worker = InboxWorker(InboxStore(db, "w1"), runner, clock, threads=2, poll_seconds=60, acks=acks)
+    worker = InboxWorker(
+        InboxStore(db, "w1"), runner, clock, threads=2, poll_seconds=60, acks=acks
+    )
     db.on_inbox(worker.wake)
     writer = InboxWriter(db)
     try:

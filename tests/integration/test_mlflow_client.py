@@ -133,10 +133,8 @@ class _Recorder(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
         self.seen.append(self.headers.get("Authorization"))
         first = len(self.seen) == 1
-        body = (
-            b'{"error_code": "TEMPORARILY_UNAVAILABLE"}'
-            if first
-            else (b'{"run": {"info": {"run_id": "r1", "experiment_id": "1", "status": "RUNNING"}}}')
+        body = b'{"error_code": "TEMPORARILY_UNAVAILABLE"}' if first else (
+            b'{"run": {"info": {"run_id": "r1", "experiment_id": "1", "status": "RUNNING"}}}'
         )
         self.send_response(503 if first else 200)
         self.send_header("Content-Type", "application/json")

@@ -18,16 +18,9 @@ RUN = "0123456789abcdef0123456789abcdef"
 def follow(db: Database, experiment_id: int | None, run_id: str = RUN) -> bool:
     with db.write() as uow:
         linked = uow.mlflow_runs.link(
-            TEAM,
-            run_id,
-            experiment_id,
-            tag="EXP-1",
-            status="RUNNING",
-            url=f"http://mlflow/#/experiments/1/runs/{run_id}",
-            name="nightly",
-            linked_by="mlflow",
-            started_at=T0,
-            now=T0,
+            TEAM, run_id, experiment_id, tag="EXP-1", status="RUNNING",
+            url=f"http://mlflow/#/experiments/1/runs/{run_id}", name="nightly",
+            linked_by="mlflow", started_at=T0, now=T0,
         )
         uow.commit()
     return linked

@@ -327,7 +327,9 @@ def test_a_settled_message_is_not_held_again_by_a_late_heartbeat(
     assert again.id == message.id
 
 
-def test_a_send_slower_than_the_lease_keeps_it_by_the_heartbeat(db: Database, clock: Clock) -> None:
+def test_a_send_slower_than_the_lease_keeps_it_by_the_heartbeat(
+    db: Database, clock: Clock
+) -> None:
     """w1's Slack call hangs past the lease (a slow upload); its heartbeat renews the lease,
     so w2 does not send the message a second time, and the channel's order holds."""
     _enqueue(db, clock, ("CA", "a1"), ("CA", "a2"))

@@ -94,9 +94,7 @@ def test_exp_link_takes_a_run_by_id_or_by_its_pasted_page() -> None:
     page = f"https://mlflow.example.com/#/experiments/3/runs/{RUN}"
     assert parse("/exp", f"link EXP-7 mlflow:{RUN}") == LinkMlflowRun(7, RUN)
     assert parse("/exp", f"link EXP-7 <{page}>") == LinkMlflowRun(7, RUN, pasted=page)
-    assert parse("/exp", "link EXP-7 https://github.com/acme") == AddLink(
-        7, "https://github.com/acme"
-    )
+    assert parse("/exp", "link EXP-7 https://github.com/acme") == AddLink(7, "https://github.com/acme")
 
 
 @pytest.mark.parametrize(
