@@ -133,7 +133,7 @@ class Runtime:
         from bot.slack.statuses import SlackStatuses
 
         if self.dispatcher.statuses is None:
-            self.dispatcher.statuses = SlackStatuses(client)
+            self.dispatcher.statuses = SlackStatuses(client, self.db, self.clock)
 
     def start_inbox(
         self,
@@ -252,4 +252,7 @@ class Runtime:
                     self.outbox.deliver_due(stopping=lambda: time.monotonic() > deadline)
                 except Exception:  # undelivered messages stay queued for the next start
                     log.exception("outbox: the last delivery round failed")
+        stop_reading = getattr(self.dispatcher.statuses, "close", None)
+        if callable(stop_reading):  # Slack statuses still being read are not waited for
+            stop_reading()
         self.db.close()

@@ -642,3 +642,4 @@ class SnoozeRow(Base):
 # Rows kept in modules of their own register on Base.metadata here (migrations, drift test).
 from storage import mlflow_rows as _mlflow_rows  # noqa: E402, F401
 from storage import registry_rows as _registry_rows  # noqa: E402, F401
+from storage import status_rows as _status_rows  # noqa: E402, F401

@@ -32,6 +32,7 @@ from storage.repositories import (
 )
 from storage.reviews import Reviews
 from storage.rotations import Rotations
+from storage.slack_statuses import StoredStatuses
 from storage.snoozes import Snoozes
 from storage.swap_requests import SwapRequests
 
@@ -85,6 +86,7 @@ class UnitOfWork:
         self.homes = Homes(self.session)
         self.digest = DigestReads(self.session)
         self.snoozes = Snoozes(self.session)
+        self.slack_statuses = StoredStatuses(self.session)
         self.mlflow_runs = MlflowRuns(self.session)
         self.registry = RegistryVersions(self.session)
         return self

@@ -134,7 +134,7 @@ def create_api(
     def openapi() -> Response:
         return jsonify(document())
 
-    reads.register(api, db, clock, notices, timezone, statuses)
+    reads.register(api, db, clock, notices, timezone)
 
     @api.post("/experiments/<key>/evaluations")
     def post_evaluation(key: str) -> tuple[Response, int]:

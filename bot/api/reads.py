@@ -17,7 +17,7 @@ from bot.domain.digest_values import Week
 from bot.domain.errors import NotFound, ValidationError
 from bot.domain.model import KEY_PATTERN, SLUG_PATTERN, Actor, Status
 from bot.services import queries, rotation
-from bot.services.ports import Context, Notices, Statuses
+from bot.services.ports import Context, Notices
 from bot.services.team import resolve_team
 from storage.unit_of_work import Database, UnitOfWork
 
@@ -85,13 +85,11 @@ def register(
     clock: Callable[[], datetime],
     notices: Notices,
     timezone: str,
-    statuses: Statuses | None,
 ) -> None:
     def reading(query: Callable[[UnitOfWork, Context], Any]) -> tuple[Response, int]:
         team_id = resolve_team(db, request.args.get("team"))
-        ctx = Context(
-            Actor(team_id, API_READER, pipeline=True), clock(), notices, timezone, statuses=statuses
-        )
+        # No Slack port: a read never waits on Slack; it plans with the statuses last read.
+        ctx = Context(Actor(team_id, API_READER, pipeline=True), clock(), notices, timezone)
         with db.read() as uow:
             return jsonify(query(uow, ctx)), 200
 

@@ -225,15 +225,22 @@ class StatusesNeeded(Exception):  # noqa: N818 (a request, not a failure)
 
 
 class Statuses(Protocol):
-    """People's Slack statuses, cached for a few minutes (bot.slack.statuses)."""
+    """People's Slack statuses, kept for a few minutes and stored as read
+    (bot.slack.statuses)."""
 
-    def read(self, team_id: str, users: Sequence[str], *, fetch: bool) -> StatusReading:
-        """The statuses held; those not held are fetched now when ``fetch``, else
-        StatusesNeeded is raised for them."""
+    def read(self, team_id: str, users: Sequence[str]) -> StatusReading:
+        """The statuses held (never asks Slack); ``missing`` lists those not held."""
         ...
 
-    def fetch(self, team_id: str, users: Sequence[str]) -> None:
-        """Ask Slack for the statuses of ``users`` (a failure is held as such, briefly)."""
+    def fetch(self, team_id: str, users: Sequence[str], deadline: float | None = None) -> None:
+        """Ask Slack for the statuses of ``users`` and store the answers (a failure is held
+        as such, briefly); outside any transaction. ``deadline`` (``time.monotonic()``):
+        wait until then at most, holding those not answered as not answered in time."""
+        ...
+
+    def prefetch(self, team_id: str, users: Sequence[str]) -> None:
+        """Start reading the statuses of ``users`` not held, in the background (returns at
+        once), so that a use case about to need them finds them."""
         ...
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
@@ -62,46 +61,60 @@ def first_meeting(project: Project, config: RotationConfig) -> date:
     return rot.meetings_from(config, project.created_at, 1)[0]
 
 
-def slack_away(uow: UnitOfWork, ctx: Context, project: Project) -> tuple[list[rot.Absence], str]:
-    """The pool's people away by their Slack status (as absences from today), and what
-    to say when Slack could not be asked ("")."""
-    if ctx.statuses is None:  # no Slack at hand: nothing to read (and no query)
-        return [], ""
-    config = config_of(uow, project, ctx.timezone)
-    users = list(dict.fromkeys(m.user_id for m in uow.rotations.pool(project.id)))
-    absences, unchecked = slack_absences(uow, ctx, users, config.zone)
-    return absences, unchecked_note(unchecked) if unchecked else ""
-
-
-def plan_weeks(
+def absences(
     uow: UnitOfWork,
+    ctx: Context,
     project: Project,
     config: RotationConfig,
-    weeks: list[date],
-    away: Sequence[rot.Absence] = (),
-) -> list[Slot]:
-    """The meetings of ``weeks``: as announced where they were, else as they will be;
-    ``away``: absences besides those recorded (Slack statuses).
+    since: date,
+    pool: list[rot.PoolMember] | None = None,
+) -> tuple[list[rot.Absence], str]:
+    """Who is away, for every plan of the rotation (announcement, show, swaps, skips, feeds,
+    Home, digest, API alike): the absences recorded with `/rotation ooo` that are not over
+    by ``since``, and the pool's people away by their Slack status (from today; see
+    bot.services.availability for where statuses come from); and what to say when Slack
+    could not be asked ("")."""
+    pool = uow.rotations.pool(project.id) if pool is None else pool
+    users = list(dict.fromkeys(m.user_id for m in pool))
+    slack, unchecked = slack_absences(uow, ctx, users, config.zone)
+    recorded = uow.rotations.absences(project.team_id, since)
+    return [*recorded, *slack], unchecked_note(unchecked) if unchecked else ""
+
+
+def plan(
+    uow: UnitOfWork, ctx: Context, project: Project, config: RotationConfig, weeks: list[date]
+) -> tuple[list[Slot], str]:
+    """The meetings of ``weeks``: as announced where they were, else as they will be; and
+    what to say when Slack statuses could not be read ("").
 
     Planned from the first meeting on, every week in turn, so that a week nobody
     announced (downtime, a skipped run) counts as planned and moves no one after it:
     the job for a week announces what `/rotation show` listed for it.
     """
     if not weeks:
-        return []
+        return [], ""
     first = min(first_meeting(project, config), weeks[0])
     every = [first + timedelta(weeks=i) for i in range((weeks[-1] - first).days // 7 + 1)]
     wanted = {rot.monday_of(w) for w in weeks}
+    pool = uow.rotations.pool(project.id)
+    away, note = absences(uow, ctx, project, config, first, pool)
     slots = rot.plan(
         config,
-        uow.rotations.pool(project.id),
+        pool,
         uow.rotations.history(project.id),
-        [*uow.rotations.absences(project.team_id, first), *away],
+        away,
         uow.rotations.swaps(project.id, first),
         every,
         uow.rotations.skips(project.id, first),
     )
-    return [s for s in slots if rot.monday_of(s.week) in wanted]
+    return [s for s in slots if rot.monday_of(s.week) in wanted], note
+
+
+def plan_weeks(
+    uow: UnitOfWork, ctx: Context, project: Project, config: RotationConfig, weeks: list[date]
+) -> list[Slot]:
+    """The meetings of ``weeks`` (see plan)."""
+    return plan(uow, ctx, project, config, weeks)[0]
 
 
 def meeting_on(config: RotationConfig, now: datetime, day: date, slug: str) -> date:
@@ -130,9 +143,8 @@ def upcoming(
 ) -> Schedule:
     """The next ``weeks`` meetings exactly as they will happen (a dry run)."""
     config = config_of(uow, project, timezone)
-    days = rot.meetings_from(config, ctx.now, weeks)
-    away, note = slack_away(uow, ctx, project)
-    return Schedule(project, config, plan_weeks(uow, project, config, days, away), note)
+    slots, note = plan(uow, ctx, project, config, rot.meetings_from(config, ctx.now, weeks))
+    return Schedule(project, config, slots, note)
 
 
 def past(
@@ -261,8 +273,7 @@ def swap(
         raise PermissionDenied("Only one of the two, or a manager, can swap a presentation.")
     config = config_of(uow, project, timezone)
     horizon = rot.meetings_from(config, ctx.now, 26)
-    away, _ = slack_away(uow, ctx, project)
-    slots = plan_weeks(uow, project, config, horizon, away)
+    slots = plan_weeks(uow, ctx, project, config, horizon)
     if week is None:
         mine = [s for s in slots if s.presenter in (a, b)]
         if not mine:
@@ -298,7 +309,7 @@ def swap(
         raise ValidationError(f"Neither presents on {target.week} (<@{target.presenter}> does).")
     change = Swap(target.week, a, b)
     uow.rotations.add_swap(project.id, change, actor.user_id, ctx.now)
-    planned = plan_weeks(uow, project, config, horizon, away)
+    planned = plan_weeks(uow, ctx, project, config, horizon)
     after = next(s for s in planned if s.week == target.week)
     if after.presenter == target.presenter:
         raise ValidationError(
@@ -409,8 +420,7 @@ def _announce(
     history = uow.rotations.history(project.id)
     if any(rot.monday_of(s.week) == rot.monday_of(week) for s in history):
         return None  # announced on another day of this week, before the weekday changed
-    away, unchecked = slack_away(uow, ctx, project)
-    slot = plan_weeks(uow, project, config, [week], away)[0]
+    [slot], unchecked = plan(uow, ctx, project, config, [week])
     if slot.nobody_in_any_pool:
         # Nobody could present: no meeting to announce; the managers are told once.
         told = _tell_managers_of_empty_pools(uow, notices, project, config, slot, history, now)
@@ -478,7 +488,7 @@ def _remind(uow: UnitOfWork, ctx: Context, project: Project, config: RotationCon
     due = rot.at_local(config, tomorrow - timedelta(days=1), config.announce)
     if not due <= now < due + REMINDER_GRACE:
         return None
-    slot = plan_weeks(uow, project, config, [week], slack_away(uow, ctx, project)[0])[0]
+    slot = plan_weeks(uow, ctx, project, config, [week])[0]
     if slot.presenter is None:
         return None
     if not uow.ledger.claim("rotation", str(project.id), f"remind:{week}", now):

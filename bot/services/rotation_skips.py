@@ -52,7 +52,7 @@ def skip(
             f"The {project.slug} meeting of {week} was announced already; nothing skipped."
             " Tell the channel instead."
         )
-    before = plan_weeks(uow, project, config, [week])[0]
+    before = plan_weeks(uow, ctx, project, config, [week])[0]
     if before.cancelled is not None or not uow.rotations.add_skip(
         project.id, rot.Skip(week, reason), ctx.actor.user_id, ctx.now
     ):
@@ -66,7 +66,7 @@ def skip(
         project_id=project.id,
         detail={"week": week.isoformat(), "reason": reason, "presenter": before.presenter},
     )
-    slots = plan_weeks(uow, project, config, _weeks_from(config, week))
+    slots = plan_weeks(uow, ctx, project, config, _weeks_from(config, week))
     done = Skipped(project, config, slots[0], slots[1:])
     if before.presenter is not None:
         again = next((s.week for s in done.after if s.presenter == before.presenter), None)
@@ -96,5 +96,5 @@ def cancel_skip(
         project_id=project.id,
         detail={"week": week.isoformat()},
     )
-    slots = plan_weeks(uow, project, config, _weeks_from(config, week))
+    slots = plan_weeks(uow, ctx, project, config, _weeks_from(config, week))
     return Skipped(project, config, slots[0], slots[1:])

@@ -9,11 +9,18 @@ from datetime import date, datetime, timedelta
 
 from bot.domain import rotation as rot
 from bot.domain.errors import NotFound, PermissionDenied, ValidationError
-from bot.domain.model import Project, Role
+from bot.domain.model import Actor, Project, Role
 from bot.domain.review import working_days_between
 from bot.domain.rotation import Offer, RotationConfig, Slot
 from bot.services.ports import Context, Notices
-from bot.services.rotation import config_of, managers_of, meeting_on, plan_weeks, swap
+from bot.services.rotation import (
+    absences,
+    config_of,
+    managers_of,
+    meeting_on,
+    plan_weeks,
+    swap,
+)
 from storage.unit_of_work import Database, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -21,12 +28,17 @@ UNANSWERED_AFTER = 2  # working days before the managers are told
 HORIZON = 26  # weeks searched for the actor's next presentation
 
 
-def _slot(uow: UnitOfWork, project: Project, config: RotationConfig, week: date) -> Slot:
-    return plan_weeks(uow, project, config, [week])[0]
+def _slot(
+    uow: UnitOfWork, ctx: Context, project: Project, config: RotationConfig, week: date
+) -> Slot:
+    return plan_weeks(uow, ctx, project, config, [week])[0]
 
 
-def eligible_takers(uow: UnitOfWork, project: Project, slot: Slot) -> list[str]:
-    """Who could present ``slot`` instead: its pool, joined by then, not away, not its presenter."""
+def eligible_takers(
+    uow: UnitOfWork, ctx: Context, project: Project, config: RotationConfig, slot: Slot
+) -> list[str]:
+    """Who could present ``slot`` instead: its pool, joined by then, not away (recorded or
+    by Slack status, as every plan sees it), not its presenter."""
     role = rot.TOPIC_ROLE[slot.topic]
     pool = [
         m.user_id
@@ -34,9 +46,7 @@ def eligible_takers(uow: UnitOfWork, project: Project, slot: Slot) -> list[str]:
         if m.role is role and m.joined_on <= slot.week and m.user_id != slot.presenter
     ]
     away = {
-        a.user_id
-        for a in uow.rotations.absences_of(project.team_id, pool, slot.week)
-        if a.covers(slot.week)
+        a.user_id for a in absences(uow, ctx, project, config, slot.week)[0] if a.covers(slot.week)
     }
     return [u for u in pool if u not in away]
 
@@ -50,7 +60,9 @@ def request_swap(
     config = config_of(uow, project, timezone)
     if day is None:
         weeks = rot.meetings_from(config, ctx.now, HORIZON)
-        mine = [s for s in plan_weeks(uow, project, config, weeks) if s.presenter == actor.user_id]
+        mine = [
+            s for s in plan_weeks(uow, ctx, project, config, weeks) if s.presenter == actor.user_id
+        ]
         if not mine:
             raise ValidationError(
                 f"You present at none of the next {HORIZON} {project.slug} meetings;"
@@ -64,7 +76,7 @@ def request_swap(
             raise ValidationError(
                 f"{week} is more than {HORIZON} weeks ahead; offer it nearer the time."
             )
-        slot = _slot(uow, project, config, week)
+        slot = _slot(uow, ctx, project, config, week)
     if slot.cancelled is not None:
         raise ValidationError(f"The {project.slug} meeting of {slot.week} is skipped.")
     if slot.presenter is None:
@@ -81,7 +93,7 @@ def request_swap(
             f"The {slot.week} meeting is offered already; its Take it button is in the"
             f" {project.slug} channel."
         )
-    if not eligible_takers(uow, project, slot):
+    if not eligible_takers(uow, ctx, project, config, slot):
         raise ValidationError(
             f"Nobody else in the {slot.topic} pool of {project.slug} can present on"
             f" {slot.week}; a manager can skip it (`/rotation skip {slot.week}`)."
@@ -114,12 +126,12 @@ def take_swap(uow: UnitOfWork, ctx: Context, request_id: int, timezone: str) -> 
     if ctx.actor.user_id == request.presenter:
         raise ValidationError("It is your own week; someone else in the pool can take it.")
     config = config_of(uow, project, timezone)
-    slot = _slot(uow, project, config, request.week)
+    slot = _slot(uow, ctx, project, config, request.week)
     if slot.presenter != request.presenter:
         raise ValidationError(
             f"<@{slot.presenter}> presents on {request.week} now; this offer no longer holds."
         )
-    if ctx.actor.user_id not in eligible_takers(uow, project, slot):
+    if ctx.actor.user_id not in eligible_takers(uow, ctx, project, config, slot):
         raise PermissionDenied(
             f"Only someone in the {slot.topic} pool of {project.slug} who is not away on"
             f" {request.week} can take it."
@@ -182,7 +194,9 @@ def _follow_up(
         return None
     config = config_of(uow, project, timezone)
     meeting = rot.at_local(config, request.week, config.meeting)
-    slot = _slot(uow, project, config, request.week)
+    # Planned with the Slack statuses last read (a job that never waits on Slack).
+    ctx = Context(Actor(project.team_id, "mlgov"), now, notices, timezone)
+    slot = _slot(uow, ctx, project, config, request.week)
     why = None
     if now >= meeting or any(s.week == request.week for s in uow.rotations.history(project.id)):
         why = "the meeting was announced"

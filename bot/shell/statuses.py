@@ -7,11 +7,13 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from bot.domain.availability import SlackStatus, StatusReading
+from bot.shell.directory import TEAM_ID
 
 if TYPE_CHECKING:
     from bot.shell.session import Session
@@ -28,11 +30,14 @@ class LocalStatuses:
         self._statuses: dict[str, SlackStatus] = {}
         self._lock = threading.Lock()
 
-    def read(self, team_id: str, users: Sequence[str], *, fetch: bool) -> StatusReading:
+    def read(self, team_id: str, users: Sequence[str]) -> StatusReading:
         with self._lock:
             return StatusReading({u: self._statuses.get(u, SlackStatus()) for u in users})
 
-    def fetch(self, team_id: str, users: Sequence[str]) -> None:
+    def fetch(self, team_id: str, users: Sequence[str], deadline: float | None = None) -> None:
+        """Nothing to fetch: every status is at hand."""
+
+    def prefetch(self, team_id: str, users: Sequence[str]) -> None:
         """Nothing to fetch: every status is at hand."""
 
     def set(self, user_id: str, status: SlackStatus) -> None:
@@ -85,7 +90,12 @@ def status_command(session: Session, argument: str) -> None:
     except ValueError:
         session.write(f"'{rest.strip()}' has a date that is not YYYY-MM-DD. Usage: {USAGE}")
         return
+    status = replace(status, read_at=session.runtime.clock())
     statuses.set(person.user_id, status)
+    # Stored too, as Slack's are when read: the Home, the digest and feeds plan with them.
+    with session.runtime.db.write() as uow:
+        uow.slack_statuses.save(TEAM_ID, {person.user_id: status}, session.runtime.clock())
+        uow.commit()
     if status.empty:
         session.write(f"@{person.name} has no status now.")
     else:

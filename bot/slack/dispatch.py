@@ -7,6 +7,7 @@ so every surface runs the same parsing, the same permission checks and the same 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -32,6 +33,7 @@ from bot.services import mlflow_links, team
 from bot.services import reviews as reviews_service
 from bot.services.availability import fetching_statuses
 from bot.services.ports import Context, MlflowSource, Notices, Statuses, StatusesNeeded
+from bot.services.review_staffing import scientists_of
 from bot.slack import parsing
 from bot.slack.blocks import Reply, error, forms
 from bot.slack.blocks import experiments as render
@@ -62,6 +64,12 @@ REVIEW_FORMS: dict[str, Callable[[Experiment, int], dict[str, Any]]] = {
 }
 # Commands, by parsed type (their handlers return the form):
 FORM_COMMANDS: tuple[type[Command], ...] = (OpenNewExperimentForm,)
+# Step forms whose submission picks reviewers: their project's scientists' Slack statuses
+# are read once the form is open, so that the submission (before its ack) finds them.
+FORMS_PICKING_REVIEWERS = frozenset({"conclude"})
+# How long a form's submission waits on Slack statuses before its ack, in all: Slack wants
+# the ack within 3 s, and the use case and the response need their share of it.
+STATUSES_BEFORE_ACK_SECONDS = 1.0
 
 
 def command_opens_form(command: str, text: str) -> bool:
@@ -133,11 +141,20 @@ class Dispatcher:
             return error(str(exc))
         return self.run(origin, parsed, settle)
 
-    def run(self, origin: Origin, parsed: Command, settle: Settle | None = None) -> Reply:
+    def run(
+        self,
+        origin: Origin,
+        parsed: Command,
+        settle: Settle | None = None,
+        *,
+        deadline: float | None = None,
+    ) -> Reply:
         """Run one use case; a write commits with ``settle``'s work (see Settle).
 
         With ``settle``, a database failure or a bug is raised, not answered: the inbox
         worker tries the request again, and tells its user if it keeps failing.
+        ``deadline`` (``time.monotonic()``, before an ack): Slack statuses are waited on
+        until then at most (bot.services.availability.fetching_statuses).
         """
 
         def once(command: Command) -> Reply:
@@ -154,7 +171,7 @@ class Dispatcher:
             # MLflow is asked once, before any transaction; the transaction runs again
             # when Slack statuses had to be fetched first (bot.services.availability).
             prepared = self._prepare(origin, parsed)
-            return fetching_statuses(self.statuses, lambda: once(prepared))
+            return fetching_statuses(self.statuses, lambda: once(prepared), deadline)
         except MlgovError as exc:
             if settle is not None and isinstance(exc, StorageError):
                 raise
@@ -340,7 +357,27 @@ class Dispatcher:
             return error("That form is not one I know.")
         if isinstance(parsed, dict):
             return parsed
-        return self.run(origin, parsed)
+        # Run before the ack (a refusal shows in the form): Slack is waited on briefly.
+        return self.run(origin, parsed, deadline=time.monotonic() + STATUSES_BEFORE_ACK_SECONDS)
+
+    def form_opened(self, origin: Origin, action_id: str, value: str) -> None:
+        """A button's form is open: start reading the Slack statuses its submission will
+        need, in the background (see FORMS_PICKING_REVIEWERS)."""
+        step = action_id.removeprefix(render.ACTION_PREFIX)
+        match = KEY_PATTERN.match(value)
+        if self.statuses is None or step not in FORMS_PICKING_REVIEWERS or match is None:
+            return
+        try:
+            with self.db.read() as uow:
+                experiment = uow.experiments.require(origin.team_id, int(match.group(1)))
+                project = uow.projects.require(origin.team_id, experiment.project)
+                users = scientists_of(uow, project)
+        except MlgovError:  # gone meanwhile: the submission will say so
+            return
+        try:
+            self.statuses.prefetch(origin.team_id, users)
+        except Exception:  # only a head start: the submission reads them if need be
+            log.exception("reading Slack statuses for a form failed")
 
     def calendar(self, name: str, key: str) -> bytes | None:
         """The iCalendar file ``key`` opens at ``/calendar/<name>.ics``, as its owner may
@@ -349,7 +386,8 @@ class Dispatcher:
             found = calendar_service.find_key(uow, key)
             if found is None:
                 return None
-            ctx = self._context(uow, Origin(found.team_id, found.user_id))
+            # A feed never waits on Slack: it plans with the statuses last read.
+            ctx = replace(self._context(uow, Origin(found.team_id, found.user_id)), statuses=None)
             feed = calendar_service.feed(uow, ctx, found, name)
         return None if feed is None else calendar_ics.render(feed, ctx.now)
 

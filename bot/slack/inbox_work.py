@@ -165,6 +165,12 @@ class InboxRunner:
             )
             if instead is None:
                 self.finish(item, [])
+                if item.kind == "action":
+                    action = (item.body.get("actions") or [{}])[0]
+                    origin = Origin(item.team_id, item.body["user"]["id"])
+                    self.dispatcher.form_opened(
+                        origin, action["action_id"], action.get("value", "")
+                    )
                 return
             reply = instead
         self.finish(item, self._post_now(settle.to.messages(reply)))

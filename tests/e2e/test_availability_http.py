@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
 from bot.services.reviews import run_review_reminders
 from tests.e2e.harness import ADMIN, AppUnderTest
+from tests.waiting import wait_until
 
 
 @pytest.fixture
@@ -72,3 +74,58 @@ def test_a_snooze_button_is_answered_and_remembered(churn: AppUnderTest) -> None
     [answer] = churn.fake.wait_for("response_url", predicate=lambda c: c.params["_key"] == key)
     assert "no longer waits on you" in answer.params["text"]
     assert churn.count("snoozes") == 1
+
+
+def _conclude_form(churn: AppUnderTest) -> dict[str, Any]:
+    """Alice starts EXP-1 and presses Conclude: the form as views.open opened it."""
+    reply = churn.command_reply("UALICE", "/exp", "start EXP-1")
+    assert "running" in reply["text"], reply
+    churn.button("UALICE", "exp_conclude", "EXP-1")
+    view: dict[str, Any] = churn.fake.wait_for("views.open")[0].params["view"]
+    return view
+
+
+def _submit_in_time(churn: AppUnderTest, view: dict[str, Any]) -> None:
+    """Submit the conclude form; Slack wants the answer (the ack) within 3 s."""
+    started = time.monotonic()
+    result = churn.submit_view("UALICE", view, {"outcome": "inconclusive", "learnings": "More"})
+    took = time.monotonic() - started
+    assert result.status == 200 and result.body == "", result
+    assert took < 3.0, f"the submission was acked after {took:.1f} s"
+
+
+def _review_request(churn: AppUnderTest) -> str:
+    posted = churn.fake.wait_for(
+        "chat.postMessage",
+        predicate=lambda c: "Review of the results of EXP-1" in str(c.params.get("text")),
+    )
+    return str(posted[-1].params["text"])
+
+
+def test_a_form_is_acked_in_time_while_slack_statuses_are_slow_and_says_so(
+    churn: AppUnderTest,
+) -> None:
+    back = int(time.time()) + 3 * 86400
+    churn.fake.set_status("UBOB", ":palm_tree:", "back Friday", back)
+    # Slack answers users.profile.get after 5 s from now on, longer than any ack may wait.
+    churn.fake.delay_next("users.profile.get", 5.0, times=20)
+    view = _conclude_form(churn)
+    _submit_in_time(churn, view)
+    text = _review_request(churn)
+    assert "Slack statuses could not be read (Slack did not answer in time)" in text, text
+    assert "<@UBOB>" in text  # bob, first in line, was asked: his status was not known
+
+
+def test_statuses_read_when_the_form_opened_are_used_by_its_submission(
+    churn: AppUnderTest,
+) -> None:
+    back = int(time.time()) + 3 * 86400
+    churn.fake.set_status("UBOB", ":palm_tree:", "back Friday", back)
+    view = _conclude_form(churn)
+    # Opening the form read the scientists' statuses in the background, and stored them.
+    wait_until(lambda: churn.count("slack_statuses") == 3)
+    churn.fake.delay_next("users.profile.get", 5.0, times=20)  # slow from now on
+    _submit_in_time(churn, view)
+    text = _review_request(churn)
+    assert "<@UCAROL>" in text and "<@UBOB>" not in text, text
+    assert "could not be read" not in text

@@ -304,7 +304,8 @@ def test_a_home_costs_the_same_few_queries_however_much_it_shows(app: AppUnderTe
     assert bob[0] == bob_more[0] == bob_most[0] <= 20
     assert alice_more[0] == alice_most[0]  # projects past the rotation limit cost nothing
     per_plan = (alice_more[0] - alice[0]) / (ROTATION_LIMIT - 2)  # she was on churn and p0
-    assert per_plan == int(per_plan) <= 6
+    # Six for the plan, two for its Slack statuses (the workspace's rules, the stored ones).
+    assert per_plan == int(per_plan) <= 8
 
 
 def _now() -> datetime:

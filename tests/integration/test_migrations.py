@@ -12,10 +12,11 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, insert, inspect, select
 
+from bot.domain.availability import SlackStatus
 from bot.domain.errors import SchemaOutOfDate, StorageError
 from bot.domain.model import Workstream
 from storage import migrate
-from storage.db import create_db_engine
+from storage.db import SessionFactories, create_db_engine
 from storage.models import Base, ExperimentRow, ProjectRow, WorkspaceRow
 from storage.unit_of_work import Database
 from tests.integration.conftest import T0, TEAM
@@ -113,6 +114,27 @@ def test_downgrading_a_step_keeps_a_workspace_that_projects_reference(engine: En
         assert connection.scalar(select(WorkspaceRow.next_experiment_number)) == 7
     migrate.upgrade(engine)
     migrate.ensure_current(engine)
+
+
+def test_the_stored_slack_statuses_come_and_go_with_0014(engine: Engine) -> None:
+    migrate.upgrade(engine)
+    database = Database(SessionFactories(engine))
+    with database.write() as uow:
+        uow.slack_statuses.save(TEAM, {"UBOB": SlackStatus(":palm_tree:", "away")}, T0)
+        uow.commit()
+    _downgrade_to(engine, "0013")
+    assert "slack_statuses" not in _tables(engine)
+    assert "snoozes" in _tables(engine)  # 0013's tables stay
+    with pytest.raises(SchemaOutOfDate):
+        migrate.ensure_current(engine)
+    migrate.upgrade(engine)
+    with database.read() as uow:
+        assert uow.slack_statuses.of(TEAM, ["UBOB"]) == {}  # a cache: nothing to keep
+    with database.write() as uow:
+        uow.slack_statuses.save(TEAM, {"UBOB": SlackStatus(":airplane:")}, T0)
+        uow.commit()
+    with database.read() as uow:
+        assert uow.slack_statuses.of(TEAM, ["UBOB"])["UBOB"].emoji == ":airplane:"
 
 
 @pytest.mark.postgres

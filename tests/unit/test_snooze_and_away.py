@@ -73,6 +73,17 @@ def test_a_status_without_expiry_is_read_as_a_week() -> None:
     assert absence is not None and absence.end.isoformat() == "2026-12-09"
 
 
+def test_a_stored_status_without_expiry_lasts_a_week_from_its_reading() -> None:
+    read = SlackStatus("", "OOO", read_at=local(2026, 11, 30, 10))
+    absence = as_absence("UBOB", read, RULES, local(2026, 12, 2, 10), BERLIN)
+    assert absence is not None and absence.end.isoformat() == "2026-12-07"
+    assert away_at(read, RULES, local(2026, 12, 7, 9, 59))
+    assert not away_at(read, RULES, local(2026, 12, 7, 10))
+    # One with an expiry counts until then however long ago it was read.
+    old = SlackStatus(":palm_tree:", "", FRIDAY_END, read_at=local(2026, 11, 2, 10))
+    assert away_at(old, RULES, local(2026, 12, 4, 23, 59))
+
+
 @pytest.mark.parametrize(
     ("emoji", "text", "away"),
     [
