@@ -478,7 +478,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="python -m benchmarks.ack_latency", description=__doc__.splitlines()[0]
     )
     add = parser.add_argument
-    add("--requests", type=int, default=1000, help="closed loop, per target; 0 skips it (1000)")
+    add(
+        "--requests",
+        type=int,
+        default=10_000,
+        help="closed loop, per target; 0 skips it (10000: its p99 rests on the 100 slowest)",
+    )
     add("--rate", type=float, default=100.0, help="open loop: requests/s; 0 skips it (100)")
     add("--open-requests", type=int, default=1000, help="open loop, per target (1000)")
     add(
@@ -537,8 +542,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add(
         "--drain-timeout",
         type=float,
-        default=120.0,
-        help="seconds to wait for post-ack replies after a batch (120)",
+        default=300.0,
+        help="seconds to wait for post-ack replies after a batch (300)",
     )
     args = parser.parse_args(argv)
     for name in ("open_requests", "clients", "threads"):

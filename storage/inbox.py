@@ -17,6 +17,8 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -265,17 +267,14 @@ class InboxWriter:
                 return []
             connection = self._connect(wait)
             try:
-                with connection.begin():  # SQLite: BEGIN IMMEDIATE, under the writer lock
-                    if self._postgres and wait < self.wait - SESSION_TIMEOUT_SLACK_S:
-                        # Its newest row waited (a slow write before it): the session's
-                        # statement_timeout would outlive that row's time; this one may not.
-                        connection.exec_driver_sql(
-                            f"SET LOCAL statement_timeout = {max(1, int(wait * 1000))}"
-                        )
+                # SQLite: BEGIN IMMEDIATE, under the writer lock. PostgreSQL: autocommit,
+                # the one INSERT of every row is its own transaction (one round trip).
+                with connection.begin():
                     now = time.monotonic()
                     rows = [queued for queued in batch if queued.deadline > now]
                     if rows:
-                        self._insert.execute(connection, [queued.values for queued in rows])
+                        with self._bounded(connection, wait):
+                            self._insert.execute(connection, [queued.values for queued in rows])
                 return rows
             except Exception as exc:
                 self._connection = None  # the next write starts on a fresh connection
@@ -297,16 +296,32 @@ class InboxWriter:
         self._connection.execution_options(**WRITE, **{WRITER_LOCK: lock, WRITE_WAIT: wait})
         return self._connection
 
+    @contextmanager
+    def _bounded(self, connection: Connection, wait: float) -> Iterator[None]:
+        """On PostgreSQL, the INSERT may run ``wait`` seconds at most: the session's
+        statement_timeout (the writer's own) is ``self.wait``; a batch whose newest row has
+        waited (a slow write before it) sets its own for its one statement."""
+        if not self._postgres or wait >= self.wait - SESSION_TIMEOUT_SLACK_S:
+            yield
+            return
+        connection.exec_driver_sql(f"SET statement_timeout = {max(1, int(wait * 1000))}")
+        try:
+            yield
+        finally:
+            connection.exec_driver_sql(f"SET statement_timeout = {int(self.wait * 1000)}")
+
     def _own_connection(self) -> Connection:
         """A connection set up once for the ack path's short writes (and so discarded, not
-        given back to the pool): on PostgreSQL a statement never waits longer than an ack
-        may (a conflicting row still being written holds the INSERT); on SQLite the busy
-        handler is off, as BEGIN polls for the lock (storage.db._begin_polling)."""
+        given back to the pool). On PostgreSQL it autocommits (a batch is one INSERT
+        statement, atomic by itself: no BEGIN and COMMIT round trips) and a statement
+        never waits longer than an ack may (a conflicting row still being written holds
+        the INSERT). On SQLite the busy handler is off, as BEGIN polls for the lock
+        (storage.db._begin_polling)."""
         connection = self.db.factories.engine.connect()
         try:
             if self._postgres:
-                timeout = max(1, int(self.wait * 1000))
-                connection.exec_driver_sql(f"SET statement_timeout = {timeout}")
+                connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+                connection.exec_driver_sql(f"SET statement_timeout = {int(self.wait * 1000)}")
                 connection.commit()
             else:
                 driver: Any = connection.connection.driver_connection  # no transaction
@@ -342,7 +357,8 @@ def _discard(connection: Connection) -> None:
 
 
 class _CompiledInsert:
-    """INSERT … ON CONFLICT DO NOTHING of new inbox rows, compiled once.
+    """INSERT … ON CONFLICT DO NOTHING of a batch of new inbox rows as one statement (one
+    multi-row VALUES: atomic on its own, one round trip), compiled once per batch size.
 
     SQLAlchemy cannot cache the compiled form of an ON CONFLICT insert, and compiling it
     for every ack took a quarter of the ack's CPU. Each value goes through its column
@@ -350,32 +366,49 @@ class _CompiledInsert:
     """
 
     def __init__(self, dialect: Dialect) -> None:
-        table = InboxRow.__table__
-        names = list(new_row("", "", "", {}, datetime.now(UTC)))
-        values = {name: bindparam(name, type_=table.c[name].type) for name in names}
-        module: Any = postgresql if dialect.name == "postgresql" else sqlite
-        statement = module.insert(table).values(values).inline().on_conflict_do_nothing()
-        compiled = statement.compile(dialect=dialect)
-        if set(compiled.params) != set(names):  # a new column must come through new_row
-            raise RuntimeError(f"inbox INSERT binds {sorted(compiled.params)}, not {names}")
-        self.sql = compiled.string
-        self.order = list(compiled.positiontup or ()) if compiled.positional else None
+        self.dialect = dialect
+        self.table = InboxRow.__table__
+        self.names = list(new_row("", "", "", {}, datetime.now(UTC)))
         self.processors = {
-            name: table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+            name: self.table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
             or (lambda value: value)
-            for name in names
+            for name in self.names
         }
+        self._compiled: dict[int, tuple[str, list[str] | None]] = {}
+        self._lock = threading.Lock()
+
+    def _statement(self, size: int) -> tuple[str, list[str] | None]:
+        """(SQL, the order of its positional parameters, or None for named ones)."""
+        with self._lock:
+            found = self._compiled.get(size)
+        if found is not None:
+            return found
+        rows = [
+            {name: bindparam(f"{name}_{i}", type_=self.table.c[name].type) for name in self.names}
+            for i in range(size)
+        ]
+        module: Any = postgresql if self.dialect.name == "postgresql" else sqlite
+        statement = module.insert(self.table).values(rows).on_conflict_do_nothing()
+        compiled = statement.compile(dialect=self.dialect)
+        expected = {f"{name}_{i}" for name in self.names for i in range(size)}
+        if set(compiled.params) != expected:  # a new column must come through new_row
+            raise RuntimeError(f"inbox INSERT binds {sorted(compiled.params)}")
+        found = (compiled.string, list(compiled.positiontup or ()) if compiled.positional else None)
+        with self._lock:
+            self._compiled[size] = found
+        return found
 
     def execute(self, connection: Connection, rows: list[dict[str, Any]]) -> None:
-        processed = [
-            {name: self.processors[name](value) for name, value in row.items()} for row in rows
-        ]
-        if self.order is None:
-            connection.exec_driver_sql(self.sql, processed)
+        sql, order = self._statement(len(rows))
+        params = {
+            f"{name}_{i}": self.processors[name](value)
+            for i, row in enumerate(rows)
+            for name, value in row.items()
+        }
+        if order is None:
+            connection.exec_driver_sql(sql, params)
         else:
-            connection.exec_driver_sql(
-                self.sql, [tuple(row[name] for name in self.order) for row in processed]
-            )
+            connection.exec_driver_sql(sql, tuple(params[name] for name in order))
 
 
 class InboxStore:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from datetime import UTC, datetime
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -14,11 +15,14 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import event, select
 
-from storage.inbox import InboxStore, InboxWriter
+from storage.inbox import InboxStore, InboxWriter, new_row
 from storage.models import InboxRow
 from storage.unit_of_work import Database
 from tests.integration.conftest import TEAM, Clock
 from tests.waiting import wait_until
+
+
+COLUMNS = len(new_row(TEAM, "", "command", {}, datetime.now(UTC)))  # bound per row
 
 
 def keys(db: Database) -> list[str]:
@@ -34,7 +38,8 @@ def inserts_held(db: Database) -> Iterator[tuple[threading.Event, threading.Even
 
     def hold(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
         if statement.startswith("INSERT INTO inbox"):
-            sizes.append(len(params) if many else 1)
+            # One statement per batch: its parameters are every row's columns in turn.
+            sizes.append(len(params) // COLUMNS)
             if not entered.is_set():
                 entered.set()
                 assert release.wait(20), "the test never released the first INSERT"
