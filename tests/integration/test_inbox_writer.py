@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from datetime import UTC, datetime
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -20,7 +20,6 @@ from storage.models import InboxRow
 from storage.unit_of_work import Database
 from tests.integration.conftest import TEAM, Clock
 from tests.waiting import wait_until
-
 
 COLUMNS = len(new_row(TEAM, "", "command", {}, datetime.now(UTC)))  # bound per row
 
