@@ -146,9 +146,9 @@ def _personal(uow: UnitOfWork, ctx: Context, names: dict[str, str]) -> Feed:
     events: list[CalendarEvent] = []
     zones: set[str] = set()
     for project in projects:
-        meetings, zone = _meetings(uow, ctx, project, names, lambda who: who == actor.user_id)
+        meetings, held_in = _meetings(uow, ctx, project, names, lambda who: who == actor.user_id)
         events += meetings
-        zones |= {zone} if meetings else set()
+        zones |= {held_in} if meetings else set()
     channels = {p.slug: p for p in uow.projects.all_in(actor.team_id)}
     waiting, _ = uow.homes.waiting_on(actor.team_id, actor.user_id, REVIEWS)
     zone = ZoneInfo(ctx.timezone)
