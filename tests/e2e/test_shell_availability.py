@@ -19,7 +19,7 @@ def test_a_status_set_with_colon_status_skips_the_presenter(demo_url: str) -> No
     assert code == 0
     shows = [part for part in out.split("ada> ") if part.startswith("/rotation show")]
     assert "science: @bob" in shows[0]
-    assert "skipped: @bob (away (Slack status))" in shows[1]
+    assert "skipped: @bob — away (Slack status)" in shows[1]
     assert "@bob: :palm_tree: back soon, until Thu 01 Jan 2099" in out
     assert "science: @bob" in shows[2]
     assert "has a date that is not YYYY-MM-DD" in out
