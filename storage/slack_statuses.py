@@ -3,7 +3,7 @@ path sees the same ones (bot.services.availability)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -62,7 +62,13 @@ class StoredStatuses:
         )
         if since is not None:
             statement = statement.where(SlackStatusRow.read_at >= since)
-        return {
-            row.user_id: SlackStatus(row.emoji, row.text, row.expires, row.read_at)
-            for row in self.session.scalars(statement)
-        }
+        return _statuses(self.session.scalars(statement))
+
+    def of_team(self, team_id: str) -> dict[str, SlackStatus]:
+        """Every stored status of the workspace (cleared ones too: empty)."""
+        statement = select(SlackStatusRow).where(SlackStatusRow.team_id == team_id)
+        return _statuses(self.session.scalars(statement))
+
+
+def _statuses(rows: Iterable[SlackStatusRow]) -> dict[str, SlackStatus]:
+    return {row.user_id: SlackStatus(row.emoji, row.text, row.expires, row.read_at) for row in rows}

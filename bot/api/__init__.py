@@ -16,7 +16,7 @@ from http import HTTPStatus
 from typing import Any
 
 from flask import Blueprint, Flask, Response, g, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from bot.api import reads
 from bot.api.openapi import document
@@ -212,6 +212,8 @@ def mount(web: Flask, api: Blueprint) -> None:
             return exc
         if exc.code == 404:
             return problem(404, f"No route {request.path}; see {PREFIX}/openapi.json.")
-        if exc.code == 405:
-            return problem(405, f"{request.method} is not allowed on {request.path}.")
+        if isinstance(exc, MethodNotAllowed):
+            response, status = problem(405, f"{request.method} is not allowed on {request.path}.")
+            response.headers["Allow"] = ", ".join(exc.valid_methods or ())  # RFC 9110 §15.5.6
+            return response, status
         return problem(exc.code, exc.description or HTTPStatus(exc.code).phrase)

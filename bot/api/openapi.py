@@ -347,7 +347,9 @@ def document() -> Schema:
             "description": (
                 "Read what mlgov knows (experiments, reviews, evaluations, digests, the"
                 " rotation) with MLGOV_API_READ_TOKEN or MLGOV_API_TOKEN; push evaluations"
-                " with MLGOV_API_TOKEN. Errors are problem bodies (RFC 9457)."
+                " with MLGOV_API_TOKEN. Errors are problem bodies (RFC 9457). A method a"
+                " path does not list here is answered 405 (components.responses."
+                "MethodNotAllowed), with Allow naming the methods it lists."
             ),
         },
         "servers": [{"url": "/"}],
@@ -462,6 +464,18 @@ def document() -> Schema:
         },
         "components": {
             "schemas": SCHEMAS,
+            # Only a method no operation lists gets it, so no operation refers to it.
+            "responses": {
+                "MethodNotAllowed": {
+                    **_problem("This path does not take that method."),
+                    "headers": {
+                        "Allow": {
+                            "description": "The methods the path takes, comma-separated.",
+                            "schema": STRING,
+                        }
+                    },
+                }
+            },
             "securitySchemes": {
                 "bearer": {
                     "type": "http",

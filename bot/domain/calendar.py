@@ -43,7 +43,7 @@ class CalendarEvent:
 @dataclass(frozen=True)
 class Feed:
     name: str  # what a calendar app calls the subscription
-    timezone: str  # the team's zone, for apps that show one per calendar
+    timezone: str  # the meetings' zone (else the team's), for apps that show one per calendar
     events: tuple[CalendarEvent, ...]
 
 

@@ -109,8 +109,8 @@ def feed(uow: UnitOfWork, ctx: Context, key: CalendarKey, name: str) -> Feed | N
     project = uow.projects.by_id(key.project_id)
     if project is None or name != project.slug or not actor.may_read(project.slug):
         return None
-    events = _meetings(uow, ctx, project, names, lambda _: True)
-    return Feed(f"{project.slug} review meetings (mlgov)", ctx.timezone, tuple(events))
+    events, zone = _meetings(uow, ctx, project, names, lambda _: True)
+    return Feed(f"{project.slug} review meetings (mlgov)", zone, tuple(events))
 
 
 def _meetings(
@@ -119,10 +119,11 @@ def _meetings(
     project: Project,
     names: dict[str, str],
     wanted: Callable[[str | None], bool],
-) -> list[CalendarEvent]:
-    """The project's planned meetings of the next weeks (``wanted``: by presenter)."""
+) -> tuple[list[CalendarEvent], str]:
+    """The project's planned meetings of the next weeks (``wanted``: by presenter), and the
+    zone they are held in (the project's rotation may meet in another than the team's)."""
     schedule = upcoming(uow, ctx, project, ctx.timezone, cal.FEED_WEEKS)
-    return [
+    events = [
         cal.meeting_event(
             project.slug,
             project.team_id,
@@ -135,6 +136,7 @@ def _meetings(
         for slot in schedule.slots
         if not slot.nobody_in_any_pool and wanted(slot.presenter)
     ]
+    return events, schedule.config.timezone
 
 
 def _personal(uow: UnitOfWork, ctx: Context, names: dict[str, str]) -> Feed:
@@ -142,8 +144,11 @@ def _personal(uow: UnitOfWork, ctx: Context, names: dict[str, str]) -> Feed:
     actor = ctx.actor
     projects = [p for p in uow.projects.all_in(actor.team_id) if actor.on_project(p.slug)]
     events: list[CalendarEvent] = []
+    zones: set[str] = set()
     for project in projects:
-        events += _meetings(uow, ctx, project, names, lambda who: who == actor.user_id)
+        meetings, held_in = _meetings(uow, ctx, project, names, lambda who: who == actor.user_id)
+        events += meetings
+        zones |= {held_in} if meetings else set()
     channels = {p.slug: p for p in uow.projects.all_in(actor.team_id)}
     waiting, _ = uow.homes.waiting_on(actor.team_id, actor.user_id, REVIEWS)
     zone = ZoneInfo(ctx.timezone)
@@ -163,4 +168,6 @@ def _personal(uow: UnitOfWork, ctx: Context, names: dict[str, str]) -> Feed:
             )
         )
     who = names.get(actor.user_id) or actor.user_id
-    return Feed(f"mlgov: {who}'s meetings and reviews", ctx.timezone, tuple(events))
+    # The meetings' zone when they share one; else the team's (each event names its own).
+    zone_name = zones.pop() if len(zones) == 1 else ctx.timezone
+    return Feed(f"mlgov: {who}'s meetings and reviews", zone_name, tuple(events))

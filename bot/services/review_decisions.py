@@ -23,6 +23,8 @@ class Decided:
     moved: Moved | None  # the experiment moved (quorum reached, or changes requested)
     approvals: int
     quorum: int
+    # The actor had approved this conclusion already: nothing was recorded or posted.
+    repeated: bool = False
 
 
 def current_review(uow: UnitOfWork, experiment: Experiment, review_id: int | None = None) -> Review:
@@ -80,7 +82,7 @@ def decide(
         and mine.conclusion == experiment.conclusions
     ):
         approvals = len(review.approvals(experiment.owner_id))
-        return Decided(experiment, review, None, approvals, project.rules.quorum)
+        return Decided(experiment, review, None, approvals, project.rules.quorum, repeated=True)
     # The evaluation the reviewer saw: a newer one dismisses this approval.
     seen = uow.evaluations.latest_id(experiment.id)
     decision = Decision(

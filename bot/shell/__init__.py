@@ -34,7 +34,7 @@ def run_shell(
     off, to decide themselves when jobs run; ``:jobs on|off`` switches it in the session).
     """
     directory = Directory(runtime.db)
-    runtime.dispatcher.statuses = LocalStatuses()  # no Slack: statuses are set with :status
+    runtime.dispatcher.statuses = LocalStatuses(runtime.db)  # no Slack: set with :status
     if user is not None and not (NAME_PATTERN.match(user.lstrip("@")) or ID_PATTERN.match(user)):
         stdout.write(f"mlgov shell: --as {user!r} is not a name (letters and digits) or an id.\n")
         return 2

@@ -5,7 +5,6 @@ Slack's (implements bot.services.ports.Statuses)."""
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
@@ -17,6 +16,7 @@ from bot.shell.directory import TEAM_ID
 
 if TYPE_CHECKING:
     from bot.shell.session import Session
+    from storage.unit_of_work import Database
 
 USAGE = ":status [@name [:emoji:] [text] [until YYYY-MM-DD] | @name clear]"
 UNTIL = re.compile(r"\buntil\s+([0-9]{4}-[0-9]{2}-[0-9]{2})\s*$")
@@ -24,15 +24,18 @@ EMOJI = re.compile(r"^:[a-z0-9_+'-]+:$")
 
 
 class LocalStatuses:
-    """Statuses set by hand; everyone else has none."""
+    """Statuses set by hand, kept where Slack's are kept (table ``slack_statuses``), so a
+    later session, the Home, the digest, the feeds and the read API see the same ones;
+    everyone else has none."""
 
-    def __init__(self) -> None:
-        self._statuses: dict[str, SlackStatus] = {}
-        self._lock = threading.Lock()
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     def read(self, team_id: str, users: Sequence[str]) -> StatusReading:
-        with self._lock:
-            return StatusReading({u: self._statuses.get(u, SlackStatus()) for u in users})
+        # Its own read: the stored table is the only copy (no cache to disagree with it).
+        with self.db.read() as uow:
+            stored = uow.slack_statuses.of(team_id, users)
+        return StatusReading({u: stored.get(u, SlackStatus()) for u in users})
 
     def fetch(self, team_id: str, users: Sequence[str], deadline: float | None = None) -> None:
         """Nothing to fetch: every status is at hand."""
@@ -40,16 +43,17 @@ class LocalStatuses:
     def prefetch(self, team_id: str, users: Sequence[str]) -> None:
         """Nothing to fetch: every status is at hand."""
 
-    def set(self, user_id: str, status: SlackStatus) -> None:
-        with self._lock:
-            if status.empty:
-                self._statuses.pop(user_id, None)
-            else:
-                self._statuses[user_id] = status
+    def set(self, team_id: str, user_id: str, status: SlackStatus, now: datetime) -> None:
+        """Store ``status`` as ``user_id``'s, as a reading of Slack's would be."""
+        with self.db.write() as uow:
+            uow.slack_statuses.save(team_id, {user_id: status}, now)
+            uow.commit()
 
-    def all(self) -> dict[str, SlackStatus]:
-        with self._lock:
-            return dict(self._statuses)
+    def all(self, team_id: str) -> dict[str, SlackStatus]:
+        """Everyone's status but the cleared ones."""
+        with self.db.read() as uow:
+            stored = uow.slack_statuses.of_team(team_id)
+        return {user: status for user, status in stored.items() if not status.empty}
 
 
 def parse_status(words: str, zone: ZoneInfo) -> SlackStatus:
@@ -72,7 +76,7 @@ def status_command(session: Session, argument: str) -> None:
         session.write("Statuses come from Slack here.")
         return
     if not argument.strip():
-        shown = statuses.all()
+        shown = statuses.all(TEAM_ID)
         for user_id, status in sorted(shown.items()):
             name = session.directory.person(user_id).name
             session.write(f"  @{name}: {describe(status)}")
@@ -91,11 +95,7 @@ def status_command(session: Session, argument: str) -> None:
         session.write(f"'{rest.strip()}' has a date that is not YYYY-MM-DD. Usage: {USAGE}")
         return
     status = replace(status, read_at=session.runtime.clock())
-    statuses.set(person.user_id, status)
-    # Stored too, as Slack's are when read: the Home, the digest and feeds plan with them.
-    with session.runtime.db.write() as uow:
-        uow.slack_statuses.save(TEAM_ID, {person.user_id: status}, session.runtime.clock())
-        uow.commit()
+    statuses.set(TEAM_ID, person.user_id, status, session.runtime.clock())
     if status.empty:
         session.write(f"@{person.name} has no status now.")
     else:

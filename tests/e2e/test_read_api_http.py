@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 from openapi_core import Config, OpenAPI
 from openapi_core.datatypes import RequestParameters
+from openapi_schema_validator import validate as validate_schema
 from openapi_spec_validator import validate as validate_document
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
@@ -322,3 +323,33 @@ def test_several_workspaces_need_the_team_parameter(api: Client) -> None:
     assert api.get("/api/v1/experiments?team=T1").json()["total"] == 6
     assert api.get("/api/v1/experiments/EXP-1?team=T2").json()["title"] == "Graph features"
     problem(api.get("/api/v1/projects/churn/rotation?team=T2"), 404, "No project 'churn'")
+
+
+def test_a_method_a_path_does_not_list_is_405_as_the_document_says(api: Client) -> None:
+    """For every path of the document, each method it does not list answers 405: a problem
+    body of the document's Problem schema, with Allow naming exactly the listed methods
+    (and HEAD, OPTIONS); the document's own 405 response says so."""
+    document = api.document()
+    said = document["components"]["responses"]["MethodNotAllowed"]
+    assert said["content"]["application/problem+json"]["schema"] == {
+        "$ref": "#/components/schemas/Problem"
+    }
+    assert "Allow" in said["headers"]
+    schema = {**document["components"]["schemas"]["Problem"], "components": document["components"]}
+    for template, item in document["paths"].items():
+        path = template.replace("{key}", "EXP-1").replace("{project}", "churn")
+        listed = {m.upper() for m in item if m in {"get", "post", "put", "patch", "delete"}}
+        for method in sorted({"GET", "POST", "PUT", "PATCH", "DELETE"} - listed):
+            sent = urllib.request.Request(
+                api.app.url + path, headers={"Authorization": f"Bearer {API_TOKEN}"}, method=method
+            )
+            with pytest.raises(urllib.error.HTTPError) as answered:
+                urllib.request.urlopen(sent, timeout=10)
+            where = f"{method} {path}"
+            assert answered.value.code == 405, where
+            assert answered.value.headers["Content-Type"] == "application/problem+json", where
+            allow = {m.strip() for m in answered.value.headers.get("Allow", "").split(",")}
+            assert allow - {"HEAD", "OPTIONS"} == listed, where
+            body = json.loads(answered.value.read())
+            validate_schema(body, schema)
+            assert body["status"] == 405 and f"{method} is not allowed" in body["detail"], where

@@ -353,7 +353,10 @@ def test_double_click_and_a_mention_delivered_three_times_count_once(
     first = press(app, "UBOB", APPROVE, review_id)
     second = press(app, "UBOB", APPROVE, review_id)
     assert first["text"] == "Approved *EXP-1* (1 of 2 approvals; it is in_review)."
-    assert second["text"] == first["text"]
+    # The second press changes nothing, and says so rather than "Approved" again.
+    assert second["text"] == (
+        "You already approved *EXP-1*: nothing changes (1 of 2 approvals; it is in_review)."
+    )
     assert status(app) == "in_review"
 
     event = mention("UCAROL", "review approve EXP-1")

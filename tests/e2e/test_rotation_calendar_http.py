@@ -232,3 +232,16 @@ def test_take_it_hands_the_week_to_the_first_presser_and_the_post_says_who(
     result, key = app.button("UCAROL", "rotation_take", button["value"])
     answer = app.fake.wait_for("response_url", predicate=lambda c: c.params.get("_key") == key)
     assert "<@UBOB> took this week already." in answer[-1].params["text"]
+
+
+def test_a_berlin_project_feed_names_berlin_as_its_time_zone(churn: AppUnderTest) -> None:
+    """The app's own zone is UTC; churn meets in Berlin: both feeds say Berlin, as their
+    events do (an app showing one zone per calendar shows the meetings' wall-clock time)."""
+    app = churn
+    ok(app, "UMIA", "config churn timezone=Europe/Berlin")
+    for user, feed in (("UMIA", "churn"), ("UALICE", "me")):
+        calendar = icalendar.Calendar.from_ical(app.get(subscribe(app, user, feed)).body)
+        assert str(calendar["X-WR-TIMEZONE"]) == "Europe/Berlin", feed
+        starts = [e.decoded("DTSTART") for e in calendar.walk("VEVENT")]
+        assert starts and {str(s.tzinfo) for s in starts} == {"Europe/Berlin"}, feed
+        assert {str(z["TZID"]) for z in calendar.walk("VTIMEZONE")} == {"Europe/Berlin"}, feed

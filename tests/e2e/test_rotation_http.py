@@ -99,7 +99,7 @@ def test_ooo_skips_the_presenter_in_show_who_keeps_their_place(churn_app: AppUnd
     reply = rotation(app, "UBOB", "show", channel="CCHURN")
     entries = listed(reply["text"])
     assert f"{first} science UBOB" in entries and f"{second} science UALICE" in entries
-    assert "skipped: <@UALICE> (out of office)" in str(reply["blocks"])
+    assert "skipped: <@UALICE> — out of office" in str(reply["blocks"])
 
 
 def test_ooo_list_shows_absences_and_cancel_withdraws_one(churn_app: AppUnderTest) -> None:

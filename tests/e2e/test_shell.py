@@ -415,7 +415,7 @@ def test_rotation_show_plans_ahead_with_a_skip_and_stats_show_the_history(
     assert [line for line in show.splitlines() if line.startswith("Mon ")] == [
         "Mon 2026-11-30 🔬 science: @bob",
         "Mon 2026-12-07 🛠️ engineering: @erin",
-        "Mon 2026-12-14 🔬 science: @carol · skipped: @alice (out of office)",
+        "Mon 2026-12-14 🔬 science: @carol · skipped: @alice — out of office",
         "Mon 2026-12-21 🛠️ engineering: @erin",
         "Mon 2026-12-28 🔬 science: @alice",
         "Mon 2027-01-04 🛠️ engineering: @erin",

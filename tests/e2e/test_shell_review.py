@@ -62,3 +62,27 @@ def test_a_change_request_closes_the_gate_again_in_the_shell(demo_url: str) -> N
     )
     refused = said[f"erin> /exp schedule {NEXT}"]
     assert "open change request" in refused and "<@UCAROL>" not in refused
+
+
+def test_pressing_approve_again_says_it_was_approved_already_and_posts_nothing(
+    demo_url: str,
+) -> None:
+    _, out = shell(
+        demo_url,
+        ":as alice",
+        "/exp new churn Twice --hypothesis h --metric auc",
+        f"/exp start {NEXT}",
+        f"/exp conclude {NEXT} success it helps",
+        f"/review request {NEXT} @bob @carol",
+        ":as bob",
+        f"/review approve {NEXT}",
+        "1",  # Approve, on the request as it was edited after bob's approval
+        f"/exp show {NEXT}",
+    )
+    said = answers(out)
+    assert "1 of 2 approvals" in said[f"bob> /review approve {NEXT}"]
+    again = said["bob> 1"]
+    assert f"You already approved {NEXT}: nothing changes (1 of 2 approvals" in again
+    assert "Approved" not in again
+    assert "thread]" not in again  # nothing posted in the thread, no edit either
+    assert out.count(f"@bob approved {NEXT} (") == 1

@@ -194,7 +194,7 @@ def test_the_rotation_skips_a_presenter_away_by_status_who_keeps_their_place(
     desk.at(berlin(3, 9)).job("rotation")
     [announcement] = desk.posts("CCHURN", "review Thu 03 Dec")
     assert "<@UBOB> presents" in announcement["text"]
-    assert "<@UALICE> (away (Slack status))" in str(announcement["blocks"])
+    assert "<@UALICE> — away (Slack status)" in str(announcement["blocks"])
     desk.at(berlin(10, 9)).job("rotation")
     [later] = desk.posts("CCHURN", "review Thu 10 Dec")
     assert "<@UALICE> presents" in later["text"]

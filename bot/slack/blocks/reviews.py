@@ -217,10 +217,19 @@ def requested_reply(experiment: Experiment, reviewers: Sequence[str], kind: Revi
 
 
 def decision_reply(
-    experiment: Experiment, approve: bool, approvals: int, quorum: int, status: str
+    experiment: Experiment,
+    approve: bool,
+    approvals: int,
+    quorum: int,
+    status: str,
+    *,
+    repeated: bool = False,
 ) -> Reply:
+    count = f"{approvals} of {quorum} approvals; it is {status}"
+    if repeated:
+        return reply(f"You already approved *{experiment.key}*: nothing changes ({count}).")
     verb = "Approved" if approve else "Requested changes to"
-    return reply(f"{verb} *{experiment.key}* ({approvals} of {quorum} approvals; it is {status}).")
+    return reply(f"{verb} *{experiment.key}* ({count}).")
 
 
 def pending(items: Sequence[tuple[Experiment, Review, list[str], int]], what: str) -> Reply:

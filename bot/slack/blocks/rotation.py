@@ -38,7 +38,8 @@ def _who(user: str | None) -> str:
 
 
 def _skips(slot: Slot) -> str:
-    return ", ".join(f"<@{user}> ({why})" for user, why in slot.skipped)
+    # A dash, not parentheses: a reason may hold its own ("away (Slack status)").
+    return ", ".join(f"<@{user}> — {why}" for user, why in slot.skipped)
 
 
 def slot_topic(slot: Slot) -> str:

@@ -184,7 +184,8 @@ def calendar_reset(revoked: int, feed: str | None) -> Reply:
         else ("your personal calendar URLs" if feed == "me" else f"your {feed} calendar URLs")
     )
     if not revoked:
-        return reply(f"Nothing to revoke: you have no live {which.removeprefix('all ')}.")
+        of = "" if feed is None else " for your personal feed" if feed == "me" else f" for {feed}"
+        return reply(f"Nothing to revoke: you have no live calendar URLs{of}.")
     return reply(
         f"Revoked {which} ({revoked}): calendars subscribed with them stop updating."
         " `/rotation calendar` gives you a new one."

@@ -30,7 +30,12 @@ def request(uow: UnitOfWork, ctx: Context, cmd: RequestReview) -> Reply:
 def decide(uow: UnitOfWork, ctx: Context, cmd: DecideReview) -> Reply:
     done = reviews.decide(uow, ctx, cmd.number, cmd.approve, cmd.text, cmd.review_id)
     return render.decision_reply(
-        done.experiment, cmd.approve, done.approvals, done.quorum, done.experiment.status.value
+        done.experiment,
+        cmd.approve,
+        done.approvals,
+        done.quorum,
+        done.experiment.status.value,
+        repeated=done.repeated,
     )
 
 
