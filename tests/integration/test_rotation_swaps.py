@@ -198,6 +198,33 @@ def test_an_announced_meeting_cannot_be_skipped(team: Team, dispatcher: Dispatch
     assert state(team) == before
 
 
+def test_stats_list_a_past_skipped_meeting_with_its_reason(
+    team: Team, dispatcher: Dispatcher
+) -> None:
+    """Once a skipped week is past, `/rotation stats` of its period names it, and the
+    meetings announced around it are those planned: alice's a week later."""
+    from bot.services.rotation import run_rotation
+
+    rotation(dispatcher, "UMGR", f"skip {SCIENCE_1} team offsite")
+    announced, start = [], team.clock.now
+    for n, week in enumerate((ENGINEERING_1, SCIENCE_1, ENGINEERING_2), 1):
+        team.clock.now = start + timedelta(weeks=n, minutes=-60)  # that Monday, 09:00 Berlin
+        assert team.clock.now.date() == week
+        announced += run_rotation(team.db, team.notices, team.clock(), TZ)
+    team.clock.now = start + timedelta(weeks=3, days=1)
+    assert announced == [
+        f"churn: announced the engineering review of {ENGINEERING_1}",
+        f"churn: announced the science review of {ENGINEERING_2}",
+    ]
+    reply = dispatcher.command(Origin(TEAM, "UBOB"), "/rotation", "stats churn 4")
+    assert not reply.failed and reply.text == (
+        "Rotation stats of churn: UERIN presented 1; UALICE presented 1"
+    )
+    shown = str(reply.blocks)
+    assert f"`Mon {SCIENCE_1}` skipped (team offsite)" in shown
+    assert "2 meeting(s) announced in the period, 1 skipped." in shown
+
+
 # --- swap requests --------------------------------------------------------------------
 
 
