@@ -17,6 +17,15 @@ def runtime(url: str) -> Runtime:
     return Runtime.create(settings, clock=lambda: NOW)
 
 
+def one_session(url: str, *lines: str) -> dict[str, str]:
+    """What the shell answered to each of ``lines``, typed in one session."""
+    app = runtime(url)
+    try:
+        return answers(shell(url, *lines, runtime=app)[1])
+    finally:
+        app.close()
+
+
 def test_a_week_offered_is_taken_by_button_and_the_calendar_follows(demo_url: str) -> None:
     app = runtime(demo_url)
     try:
@@ -61,20 +70,14 @@ def test_a_week_offered_is_taken_by_button_and_the_calendar_follows(demo_url: st
 def test_a_skip_moves_everyone_by_one_meeting_and_tells_them(demo_url: str) -> None:
     """QA: alice is away 14-18 Dec, so carol presents on the 14th; skipping it gave the
     21st to alice (carol told 11 Jan) and told nobody else, nor anyone on a cancel."""
-    app = runtime(demo_url)
-    try:
-        _, out = shell(
-            demo_url,
-            ":as mia",
-            "/rotation show churn 6",
-            "/rotation skip 2026-12-14 company holiday --project churn",
-            "/rotation show churn 7",
-            "/rotation skip cancel 2026-12-14 --project churn",
-            runtime=app,
-        )
-    finally:
-        app.close()
-    said = answers(out)
+    said = one_session(
+        demo_url,
+        ":as mia",
+        "/rotation show churn 6",
+        "/rotation skip 2026-12-14 company holiday --project churn",
+        "/rotation show churn 7",
+        "/rotation skip cancel 2026-12-14 --project churn",
+    )
     planned = said["mia> /rotation show churn 6"]
     assert "Mon 2026-12-14 🔬 science: @carol · skipped: @alice" in planned
     skipped = said["mia> /rotation skip 2026-12-14 company holiday --project churn"]
