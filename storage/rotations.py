@@ -177,6 +177,22 @@ class Rotations:
             )
         )
 
+    def move_swaps(self, project_id: int, moves: dict[date, date]) -> list[tuple[date, date]]:
+        """Re-date the swaps of meetings that moved (``moves``: old date -> new); those moved."""
+        if not moves:
+            return []
+        rows = self.session.scalars(
+            select(SwapRow)
+            .where(SwapRow.project_id == project_id, SwapRow.week.in_(moves))
+            .order_by(SwapRow.id)
+        ).all()
+        moved = []
+        for row in rows:
+            moved.append((row.week, moves[row.week]))
+            row.week = moves[row.week]
+        self.session.flush()
+        return moved
+
     def skips(self, project_id: int, since: date, until: date | None = None) -> list[Skip]:
         """The meetings skipped from ``since`` (to ``until``, inclusive), earliest first."""
         statement = select(SkipRow).where(SkipRow.project_id == project_id, SkipRow.week >= since)

@@ -188,6 +188,13 @@ SCHEMAS: dict[str, Schema] = {
                 "items": _object({"user": USER, "reason": STRING}),
             },
             "swapped_from": _or_null(USER),
+            "cancelled": {
+                **BOOL,
+                "description": "Skipped by a manager (`/rotation skip`): no meeting that week.",
+            },
+            "reason": _or_null(
+                {**STRING, "description": 'Why it was skipped ("" when no reason was given).'}
+            ),
         }
     ),
     "Rotation": _object(

@@ -214,6 +214,8 @@ def meeting(slot: Slot, config: RotationConfig) -> dict[str, Any]:
         "presenter": slot.presenter,
         "skipped": [{"user": user, "reason": why} for user, why in slot.skipped],
         "swapped_from": slot.swapped_from,
+        "cancelled": slot.cancelled is not None,
+        "reason": slot.cancelled,
     }
 
 

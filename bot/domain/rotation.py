@@ -5,8 +5,10 @@ recently goes next; never presented comes first, in joining order; ties in joini
 Someone out of office that week is skipped and keeps their place. A swap for a week hands
 the slot from one of the two to the other. A topic whose pool is empty gives its week to
 the next topic of the pattern that has presenters. A week a manager skipped holds no
-meeting and counts for nobody: the weeks after it shift by one, topics included, so the
-plan of the meetings held is the plan there would have been without it.
+meeting and counts for nobody: the weeks after it shift by one, topics included, and the
+next meeting goes to whoever the skipped one was due to (unless they are away then), so
+the meetings held are those there would have been without the skip, each a meeting later,
+as far as absences on the new dates allow.
 
 The plan is a function of the schedule: every meeting since the first counts, as announced
 where it was and as planned where it was not, so a missed announcement moves nobody.
@@ -15,7 +17,7 @@ where it was and as planned where it was not, so a missed announcement moves nob
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -230,21 +232,48 @@ def plan(
     for swap in swaps:
         swaps_by_week.setdefault(swap.week, []).append(swap)
     slots = []
+    due = _Due()
     for monday in sorted(m for m in announced.keys() | planned.keys() if m <= until):
         fact = announced.get(monday)
         if fact is not None:
             slot = _as_announced(config, pool, fact, cancelled)
+            due.held(slot)
         elif monday in cancelled:
             week = planned[monday]
+            due.cancelled(_choose(config, pool, last, away, [], week, cancelled, due.first))
             slot = Slot(week, topic_for(config, week, cancelled), None, cancelled=reasons[monday])
         else:
             week = planned[monday]
-            slot = _choose(config, pool, last, away, swaps_by_week.get(week, []), week, cancelled)
+            swapping = swaps_by_week.get(week, [])
+            slot = _choose(config, pool, last, away, swapping, week, cancelled, due.first)
+            due.held(slot)
         if slot.presenter is not None:
             last[(slot.presenter, slot.topic)] = slot.week
         if monday in planned:
             slots.append(slot)
     return slots
+
+
+@dataclass
+class _Due:
+    """Who a skipped week's meeting was due to, per topic, until that topic's next meeting.
+
+    A skip moves the meetings after it by one, so the next meeting of the skipped topic goes
+    to whoever the skipped one was due to (ahead of anyone back from an absence that had
+    passed them over then), unless they are away in turn; consecutive skips keep the first.
+    """
+
+    by_topic: dict[Topic, str] = field(default_factory=dict)
+
+    def first(self, topic: Topic) -> str | None:
+        return self.by_topic.get(topic)
+
+    def cancelled(self, would_be: Slot) -> None:
+        if would_be.presenter is not None:
+            self.by_topic.setdefault(would_be.topic, would_be.presenter)
+
+    def held(self, slot: Slot) -> None:
+        self.by_topic.pop(slot.topic, None)
 
 
 def _eligible(pool: Sequence[PoolMember], topic: Topic, week: date) -> list[PoolMember]:
@@ -270,12 +299,14 @@ def _choose(
     swaps: list[Swap],
     week: date,
     cancelled: Collection[date],
+    due: Callable[[Topic], str | None] = lambda _: None,
 ) -> Slot:
     topics = topics_from(config, week, cancelled)
     topic = next((t for t in topics if _eligible(pool, t, week)), topics[0])
+    first = due(topic)
     eligible = sorted(
         _eligible(pool, topic, week),
-        key=lambda m: (last.get((m.user_id, topic), date.min), m.joined),
+        key=lambda m: (m.user_id != first, last.get((m.user_id, topic), date.min), m.joined),
     )
     absent = {
         m.user_id: next(a.reason for a in away[m.user_id] if a.covers(week))

@@ -63,6 +63,13 @@ class Notices(Protocol):
         self, project: Project, slot: Slot, reason: str, presenter: str, again: date | None
     ) -> list[OutgoingMessage]: ...
 
+    def presentation_moved(
+        self, project: Project, change: Slot, user: str, was: date | None, now: Slot | None
+    ) -> list[OutgoingMessage]:
+        """``change``: the week skipped (``cancelled`` set) or held after all; ``was`` and
+        ``now``: ``user``'s next presentation before and after it (None: none planned)."""
+        ...
+
     def swap_offered(self, offer: Offer) -> list[OutgoingMessage]: ...
 
     def swap_taken(self, offer: Offer) -> list[OutgoingMessage]: ...

@@ -10,11 +10,12 @@ from bot.domain.errors import NotFound, PermissionDenied, ValidationError
 from bot.domain.model import Project, Role
 from bot.domain.rotation import RotationConfig, Slot
 from bot.services.ports import Context
-from bot.services.rotation import config_of, meeting_on, plan_weeks
+from bot.services.rotation import YEAR_OF_MEETINGS, config_of, meeting_on, plan_weeks
 from bot.services.swap_requests import void_offer
 from storage.unit_of_work import UnitOfWork
 
 SHOWN_AFTER = 4  # meetings listed after a skip, to show who moved
+TOLD_AHEAD = 26  # meetings from a skip on whose presenters are told when theirs moves
 
 
 @dataclass(frozen=True)
@@ -30,10 +31,6 @@ class Skipped:
 def _check_manager(ctx: Context, project: Project) -> None:
     if not (ctx.actor.is_admin() or ctx.actor.has(Role.MANAGER, project.slug)):
         raise PermissionDenied(f"Only a manager of {project.slug} or an admin skips its meetings.")
-
-
-def _weeks_from(config: RotationConfig, week: date) -> list[date]:
-    return [week + timedelta(weeks=i) for i in range(SHOWN_AFTER + 1)]
 
 
 def _announced(uow: UnitOfWork, project: Project, week: date) -> bool:
@@ -52,11 +49,15 @@ def skip(
             f"The {project.slug} meeting of {week} was announced already; nothing skipped."
             " Tell the channel instead."
         )
-    before = plan_weeks(uow, ctx, project, config, [week])[0]
+    ahead = _horizon(week)
+    planned = plan_weeks(uow, ctx, project, config, ahead)
+    before = planned[0]
+    held = _held(uow, project, week)
     if before.cancelled is not None or not uow.rotations.add_skip(
         project.id, rot.Skip(week, reason), ctx.actor.user_id, ctx.now
     ):
         raise ValidationError(f"The {project.slug} meeting of {week} is skipped already.")
+    moved = _follow_meetings(uow, project, held, _held(uow, project, week))
     void_offer(uow, ctx, project, week, "the meeting was skipped")
     uow.audit.record(
         ctx.actor.team_id,
@@ -64,17 +65,14 @@ def skip(
         "rotation_skip",
         ctx.now,
         project_id=project.id,
-        detail={"week": week.isoformat(), "reason": reason, "presenter": before.presenter},
+        detail={
+            "week": week.isoformat(),
+            "reason": reason,
+            "presenter": before.presenter,
+            "swaps_moved": moved,
+        },
     )
-    slots = plan_weeks(uow, ctx, project, config, _weeks_from(config, week))
-    done = Skipped(project, config, slots[0], slots[1:])
-    if before.presenter is not None:
-        again = next((s.week for s in done.after if s.presenter == before.presenter), None)
-        for message in ctx.notices.meeting_skipped(
-            project, before, reason, before.presenter, again
-        ):
-            uow.outbox.add(message, ctx.now)
-    return done
+    return _tell_who_moved(uow, ctx, project, config, planned, due=before.presenter)
 
 
 def cancel_skip(
@@ -84,17 +82,78 @@ def cancel_skip(
     _check_manager(ctx, project)
     config = config_of(uow, project, timezone)
     week = meeting_on(config, ctx.now, day, project.slug)
+    ahead = _horizon(week)
+    planned = plan_weeks(uow, ctx, project, config, ahead)
+    held = _held(uow, project, week)
     if not uow.rotations.remove_skip(project.id, week):
         skipped = uow.rotations.skips(project.id, ctx.now.astimezone(config.zone).date())
         listed = ", ".join(str(s.week) for s in skipped) or "none"
         raise NotFound(f"The {project.slug} meeting of {week} is not skipped (skipped: {listed}).")
+    moved = _follow_meetings(uow, project, held, _held(uow, project, week))
     uow.audit.record(
         ctx.actor.team_id,
         ctx.actor.user_id,
         "rotation_skip_cancelled",
         ctx.now,
         project_id=project.id,
-        detail={"week": week.isoformat()},
+        detail={"week": week.isoformat(), "swaps_moved": moved},
     )
-    slots = plan_weeks(uow, ctx, project, config, _weeks_from(config, week))
-    return Skipped(project, config, slots[0], slots[1:])
+    return _tell_who_moved(uow, ctx, project, config, planned, due=None)
+
+
+def _horizon(week: date) -> list[date]:
+    """The meetings whose presenters a skip of ``week`` may move and whose people are told."""
+    return [week + timedelta(weeks=i) for i in range(TOLD_AHEAD)]
+
+
+def _held(uow: UnitOfWork, project: Project, week: date) -> list[date]:
+    """The meeting dates from ``week`` on, a year and more ahead, less those skipped."""
+    skipped = {rot.monday_of(s.week) for s in uow.rotations.skips(project.id, week)}
+    every = (week + timedelta(weeks=i) for i in range(YEAR_OF_MEETINGS + len(skipped) + 1))
+    return [d for d in every if rot.monday_of(d) not in skipped]
+
+
+def _follow_meetings(
+    uow: UnitOfWork, project: Project, before: list[date], after: list[date]
+) -> list[list[str]]:
+    """A swap is made for a meeting: when a skip moves the meetings, its swaps move along
+    (the n-th meeting held from the skip on keeps the swaps it had). The moves made."""
+    moves = {old: new for old, new in zip(before, after, strict=False) if old != new}
+    moved = uow.rotations.move_swaps(project.id, moves)
+    return [[old.isoformat(), new.isoformat()] for old, new in moved]
+
+
+def _next_presentations(slots: list[Slot]) -> dict[str, Slot]:
+    first: dict[str, Slot] = {}
+    for slot in slots:
+        if slot.presenter is not None:
+            first.setdefault(slot.presenter, slot)
+    return first
+
+
+def _tell_who_moved(
+    uow: UnitOfWork,
+    ctx: Context,
+    project: Project,
+    config: RotationConfig,
+    planned: list[Slot],
+    due: str | None,
+) -> Skipped:
+    """DM everyone whose next presentation (from the changed week on) moved; ``due``, whose
+    week was skipped, gets the skip's own message. The week and those after it, as now."""
+    slots = plan_weeks(uow, ctx, project, config, [s.week for s in planned])
+    change = slots[0]
+    was, now = _next_presentations(planned), _next_presentations(slots)
+    for user in dict.fromkeys([*was, *now]):
+        old, new = was.get(user), now.get(user)
+        if old is not None and new is not None and old.week == new.week:
+            continue
+        if user == due and old is not None and change.cancelled is not None:
+            again = new.week if new is not None else None
+            messages = ctx.notices.meeting_skipped(project, old, change.cancelled, user, again)
+        else:
+            before = old.week if old is not None else None
+            messages = ctx.notices.presentation_moved(project, change, user, before, new)
+        for message in messages:
+            uow.outbox.add(message, ctx.now)
+    return Skipped(project, config, change, slots[1 : SHOWN_AFTER + 1])

@@ -145,6 +145,12 @@ class SlackNotices(MlflowNotices):
         text = swap_render.skipped_dm(project.slug, slot, reason, again)
         return [_direct_message(project.team_id, presenter, text)]
 
+    def presentation_moved(
+        self, project: Project, change: Slot, user: str, was: date | None, now: Slot | None
+    ) -> list[OutgoingMessage]:
+        text = swap_render.moved_dm(project.slug, change, was, now)
+        return [_direct_message(project.team_id, user, text)]
+
     def swap_offered(self, offer: Offer) -> list[OutgoingMessage]:
         text, blocks = swap_render.offer_post(offer)
         return [self._offer_post(offer.project, offer.request, "chat.postMessage", text, blocks)]

@@ -243,6 +243,34 @@ def test_the_rotation_ahead(api: Client) -> None:
     assert len(api.get("/api/v1/projects/churn/rotation").json()["meetings"]) == 12
 
 
+def test_a_skipped_meeting_shows_as_cancelled_with_its_reason(api: Client) -> None:
+    """QA: a skipped week came back as a meeting with no presenter, nobody skipped, and no
+    word of the skip, in the rotation and in the digest's next meeting."""
+    first = api.get("/api/v1/projects/churn/rotation?weeks=1").json()["meetings"][0]
+    assert (first["cancelled"], first["reason"]) == (False, None)
+    line = f"skip {first['date']} team offsite --project churn"
+    assert "Skipped the churn meeting" in api.app.command_reply("UMIA", "/rotation", line)["text"]
+    meetings = api.get("/api/v1/projects/churn/rotation?weeks=2").json()["meetings"]
+    assert meetings[0] | {"starts_at": None} == {
+        "date": first["date"],
+        "starts_at": None,
+        "topic": "science",
+        "stands_in_for": None,
+        "presenter": None,
+        "skipped": [],
+        "swapped_from": None,
+        "cancelled": True,
+        "reason": "team offsite",
+    }
+    assert (meetings[1]["presenter"], meetings[1]["cancelled"]) == ("UALICE", False)
+    upcoming = api.get("/api/v1/projects/churn/digest").json()["next_rotation"]
+    assert (upcoming["date"], upcoming["cancelled"], upcoming["reason"]) == (
+        first["date"],
+        True,
+        "team offsite",
+    )
+
+
 @pytest.mark.parametrize(
     ("path", "fragment"),
     [

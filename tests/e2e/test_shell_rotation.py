@@ -17,6 +17,15 @@ def runtime(url: str) -> Runtime:
     return Runtime.create(settings, clock=lambda: NOW)
 
 
+def one_session(url: str, *lines: str) -> dict[str, str]:
+    """What the shell answered to each of ``lines``, typed in one session."""
+    app = runtime(url)
+    try:
+        return answers(shell(url, *lines, runtime=app)[1])
+    finally:
+        app.close()
+
+
 def test_a_week_offered_is_taken_by_button_and_the_calendar_follows(demo_url: str) -> None:
     app = runtime(demo_url)
     try:
@@ -56,3 +65,49 @@ def test_a_week_offered_is_taken_by_button_and_the_calendar_follows(demo_url: st
         "→ 404 No such calendar."
         in said["carol> :calendar https://mlgov.example.com/calendar/churn.ics?key=wrong"]
     )
+
+
+def test_a_skip_moves_everyone_by_one_meeting_and_tells_them(demo_url: str) -> None:
+    """QA: alice is away 14-18 Dec, so carol presents on the 14th; skipping it gave the
+    21st to alice (carol told 11 Jan) and told nobody else, nor anyone on a cancel."""
+    said = one_session(
+        demo_url,
+        ":as mia",
+        "/rotation show churn 6",
+        "/rotation skip 2026-12-14 company holiday --project churn",
+        "/rotation show churn 7",
+        "/rotation skip cancel 2026-12-14 --project churn",
+    )
+    planned = said["mia> /rotation show churn 6"]
+    assert "Mon 2026-12-14 🔬 science: @carol · skipped: @alice" in planned
+    skipped = said["mia> /rotation skip 2026-12-14 company holiday --project churn"]
+    assert (
+        "[DM → @carol] 🗓️ The churn science review of Mon 14 Dec, which you were to present,"
+        " is skipped (company holiday): no meeting that week. You keep your place:"
+        " you present next on Mon 2026-12-21."
+    ) in skipped
+    moved = "is skipped (company holiday), so the meetings after it move by one"
+    for who, topic, now, was in (
+        ("erin", "engineering", "2026-12-28", "2026-12-21"),
+        ("alice", "science", "2027-01-04", "2026-12-28"),
+        ("bob", "science", "2027-01-18", "2027-01-11"),
+    ):
+        assert (
+            f"[DM → @{who}] 🗓️ The churn meeting of Mon 14 Dec {moved}: you present the"
+            f" {topic} review on Mon {now} instead of Mon {was}."
+        ) in skipped, who
+    shown = said["mia> /rotation show churn 7"]
+    assert [line for line in shown.splitlines() if line.startswith("Mon ")][2:] == [
+        "Mon 2026-12-14 ⏭️ science skipped (company holiday): no meeting",
+        "Mon 2026-12-21 🔬 science: @carol",
+        "Mon 2026-12-28 🛠️ engineering: @erin",
+        "Mon 2027-01-04 🔬 science: @alice",
+        "Mon 2027-01-11 🛠️ engineering: @erin",
+    ]
+    held = said["mia> /rotation skip cancel 2026-12-14 --project churn"]
+    back = "is held after all, so the meetings after it move back by one"
+    assert (
+        f"[DM → @carol] 🗓️ The churn meeting of Mon 14 Dec {back}: you present the science"
+        " review on Mon 2026-12-14 instead of Mon 2026-12-21."
+    ) in held
+    assert held.count("[DM → @") == 4, held

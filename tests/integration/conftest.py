@@ -158,6 +158,13 @@ class RecordingNotices:
         self._record("meeting_skipped", (project.slug, slot.week, reason, presenter, again))
         return []
 
+    def presentation_moved(
+        self, project: Project, change: Any, user: str, was: Any, now: Any
+    ) -> list[OutgoingMessage]:
+        moved = (project.slug, change.week, user, was, now.week if now else None)
+        self._record("presentation_moved", moved)
+        return []
+
     def swap_offered(self, offer: Any) -> list[OutgoingMessage]:
         self._record("swap_offered", (offer.request.week, offer.request.presenter))
         return []

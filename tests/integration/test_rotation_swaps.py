@@ -98,12 +98,65 @@ def test_a_manager_skips_a_meeting_and_the_weeks_after_it_shift(
             select(AuditRow.detail).where(AuditRow.action == "rotation_skip")
         ).one()
     )
-    assert detail == {"week": str(SCIENCE_1), "reason": "team offsite", "presenter": "UALICE"}
+    assert detail == {
+        "week": str(SCIENCE_1),
+        "reason": "team offsite",
+        "presenter": "UALICE",
+        "swaps_moved": [],
+    }
+    # Everyone else whose next presentation moved is told where it went.
+    later = date(2026, 4, 6), date(2026, 4, 13), date(2026, 4, 20)
+    assert calls(team, "presentation_moved") == [
+        ("churn", SCIENCE_1, "UERIN", ENGINEERING_2, SCIENCE_2),
+        ("churn", SCIENCE_1, "UBOB", SCIENCE_2, later[0]),
+        ("churn", SCIENCE_1, "UCAROL", later[1], later[2]),
+    ]
+    team.notices.calls.clear()
 
     text = rotation(dispatcher, "UMGR", f"skip cancel {SCIENCE_1}")
     assert text.startswith(f"The churn meeting of Mon {SCIENCE_1} is held after all.")
     assert presenters(team, 2)[1] == (SCIENCE_1, "science", "UALICE")
     assert count(team, SkipRow) == 0
+    # Held after all: everyone moves back, and is told so.
+    assert sorted(calls(team, "presentation_moved")) == [
+        ("churn", SCIENCE_1, "UALICE", ENGINEERING_2, SCIENCE_1),
+        ("churn", SCIENCE_1, "UBOB", later[0], SCIENCE_2),
+        ("churn", SCIENCE_1, "UCAROL", later[2], later[1]),
+        ("churn", SCIENCE_1, "UERIN", SCIENCE_2, ENGINEERING_2),
+    ]
+    assert calls(team, "meeting_skipped") == []
+
+
+def test_a_swap_moves_with_its_meeting_when_a_skip_shifts_it_or_is_withdrawn(
+    team: Team, dispatcher: Dispatcher
+) -> None:
+    """QA: a swap made while a skip was in place was lost when the skip was cancelled."""
+    rotation(dispatcher, "UMGR", f"skip {SCIENCE_1}")
+    assert presenters(team, 3)[2] == (ENGINEERING_2, "science", "UALICE")
+    rotation(dispatcher, "UMGR", f"swap <@UALICE> <@UCAROL> {ENGINEERING_2}")
+    team.notices.calls.clear()
+
+    rotation(dispatcher, "UMGR", f"skip cancel {SCIENCE_1}")
+    # The science meeting carol took from alice moves back to 16 Mar, the swap with it.
+    assert presenters(team, 3)[1:] == [
+        (SCIENCE_1, "science", "UCAROL"),
+        (ENGINEERING_2, "engineering", "UERIN"),
+    ]
+    moved = {user: (was, now) for _, _, user, was, now in calls(team, "presentation_moved")}
+    assert moved["UCAROL"] == (ENGINEERING_2, SCIENCE_1)
+    assert moved["UERIN"] == (SCIENCE_2, ENGINEERING_2)
+
+    # And forwards: a swap made before a skip follows its meeting a week later.
+    rotation(dispatcher, "UMGR", f"skip {SCIENCE_1}")
+    assert presenters(team, 3)[2] == (ENGINEERING_2, "science", "UCAROL")
+    detail = team.read(
+        lambda uow: uow.session.scalars(
+            select(AuditRow.detail)
+            .where(AuditRow.action == "rotation_skip")
+            .order_by(AuditRow.id.desc())
+        ).first()
+    )
+    assert detail is not None and detail["swaps_moved"] == [[str(SCIENCE_1), str(ENGINEERING_2)]]
 
 
 def test_bad_skips_are_refused_clearly_and_change_nothing(
@@ -143,6 +196,33 @@ def test_an_announced_meeting_cannot_be_skipped(team: Team, dispatcher: Dispatch
     before = state(team)
     assert "was announced already" in refused(dispatcher, "UMGR", f"skip {ENGINEERING_1}")
     assert state(team) == before
+
+
+def test_stats_list_a_past_skipped_meeting_with_its_reason(
+    team: Team, dispatcher: Dispatcher
+) -> None:
+    """Once a skipped week is past, `/rotation stats` of its period names it, and the
+    meetings announced around it are those planned: alice's a week later."""
+    from bot.services.rotation import run_rotation
+
+    rotation(dispatcher, "UMGR", f"skip {SCIENCE_1} team offsite")
+    announced, start = [], team.clock.now
+    for n, week in enumerate((ENGINEERING_1, SCIENCE_1, ENGINEERING_2), 1):
+        team.clock.now = start + timedelta(weeks=n, minutes=-60)  # that Monday, 09:00 Berlin
+        assert team.clock.now.date() == week
+        announced += run_rotation(team.db, team.notices, team.clock(), TZ)
+    team.clock.now = start + timedelta(weeks=3, days=1)
+    assert announced == [
+        f"churn: announced the engineering review of {ENGINEERING_1}",
+        f"churn: announced the science review of {ENGINEERING_2}",
+    ]
+    reply = dispatcher.command(Origin(TEAM, "UBOB"), "/rotation", "stats churn 4")
+    assert not reply.failed and reply.text == (
+        "Rotation stats of churn: UERIN presented 1; UALICE presented 1"
+    )
+    shown = str(reply.blocks)
+    assert f"`Mon {SCIENCE_1}` skipped (team offsite)" in shown
+    assert "2 meeting(s) announced in the period, 1 skipped." in shown
 
 
 # --- swap requests --------------------------------------------------------------------

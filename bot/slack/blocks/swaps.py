@@ -148,6 +148,22 @@ def skipped_dm(project: str, slot: Slot, reason: str, again: date | None) -> str
     )
 
 
+def moved_dm(project: str, change: Slot, was: date | None, now: Slot | None) -> str:
+    """A skip (or its withdrawal) moved someone's next presentation."""
+    meeting = f"The *{project}* meeting of {change.week:%a} {day_month(change.week)}"
+    if change.cancelled is not None:
+        why = f" ({escape(change.cancelled)})" if change.cancelled else ""
+        what = f"{meeting} is skipped{why}, so the meetings after it move by one"
+    else:
+        what = f"{meeting} is held after all, so the meetings after it move back by one"
+    if now is None:
+        then = "you no longer present in the weeks planned"
+    else:
+        then = f"you present the {now.topic} review on {now.week:%a %Y-%m-%d}"
+    instead = f" instead of {was:%a %Y-%m-%d}" if was is not None else ""
+    return f"🗓️ {what}: {then}{instead}. `/rotation show` lists the weeks ahead."
+
+
 # --- calendar subscriptions -----------------------------------------------------------
 
 
