@@ -145,6 +145,18 @@ class Offer:
     slot: Slot
     meeting: datetime  # when the meeting starts (UTC)
     config: RotationConfig
+    # Taken: the taker's later week the presenter presents in exchange (None: handed over).
+    traded: date | None = None
+
+
+@dataclass(frozen=True)
+class Moved:
+    """Someone whose planned weeks a swap changed: the weeks they no longer present, and
+    the weeks they now do."""
+
+    user: str
+    lost: tuple[date, ...]
+    gained: tuple[date, ...]
 
 
 @dataclass(frozen=True)

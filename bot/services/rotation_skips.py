@@ -11,7 +11,7 @@ from bot.domain.model import Project, Role
 from bot.domain.rotation import RotationConfig, Slot
 from bot.services.ports import Context
 from bot.services.rotation import config_of, meeting_on, plan_weeks
-from bot.services.swap_requests import void_offer
+from bot.services.swaps import close_stale_offers
 from storage.unit_of_work import UnitOfWork
 
 SHOWN_AFTER = 4  # meetings listed after a skip, to show who moved
@@ -57,7 +57,7 @@ def skip(
         project.id, rot.Skip(week, reason), ctx.actor.user_id, ctx.now
     ):
         raise ValidationError(f"The {project.slug} meeting of {week} is skipped already.")
-    void_offer(uow, ctx, project, week, "the meeting was skipped")
+    close_stale_offers(uow, ctx, project, config)  # this week's, and those shifted
     uow.audit.record(
         ctx.actor.team_id,
         ctx.actor.user_id,
@@ -96,5 +96,6 @@ def cancel_skip(
         project_id=project.id,
         detail={"week": week.isoformat()},
     )
+    close_stale_offers(uow, ctx, project, config)  # the weeks shifted back
     slots = plan_weeks(uow, ctx, project, config, _weeks_from(config, week))
     return Skipped(project, config, slots[0], slots[1:])
