@@ -423,26 +423,23 @@ def test_a_swap_moves_nobody_but_the_two_who_trade(team: Team, dispatcher: Dispa
     ]
 
 
-def test_a_direct_swap_ends_the_weeks_offer_and_the_new_presenter_may_offer_it(
-    team: Team, dispatcher: Dispatcher
+@pytest.mark.parametrize(
+    "user, change, now_presenting",
+    [
+        ("UMGR", f"swap <@UBOB> <@UALICE> {SCIENCE_2}", "UALICE"),  # a manager's direct swap
+        ("UBOB", f"ooo {SCIENCE_2} {SCIENCE_2}", "UCAROL"),  # an absence (bob keeps his place)
+    ],
+)
+def test_a_change_of_presenter_ends_the_weeks_offer_at_once(
+    team: Team, dispatcher: Dispatcher, user: str, change: str, now_presenting: str
 ) -> None:
+    """The post is edited at once, and the new presenter may offer the week in turn."""
     rotation(dispatcher, "UBOB", f"swap request {SCIENCE_2}")
-    rotation(dispatcher, "UMGR", f"swap <@UBOB> <@UALICE> {SCIENCE_2}")
-    assert calls(team, "swap_closed") == [(SCIENCE_2, "<@UALICE> presents now")]
+    rotation(dispatcher, user, change)
+    assert calls(team, "swap_closed") == [(SCIENCE_2, f"<@{now_presenting}> presents now")]
     assert team.read(lambda uow: uow.swap_requests.all_open()) == []
     assert "Offered your 30 Mar presentation" in rotation(
-        dispatcher, "UALICE", f"swap request {SCIENCE_2}"
-    )
-
-
-def test_an_absence_ends_the_offer_of_a_week_whose_presenter_it_changes(
-    team: Team, dispatcher: Dispatcher
-) -> None:
-    rotation(dispatcher, "UBOB", f"swap request {SCIENCE_2}")
-    rotation(dispatcher, "UBOB", f"ooo {SCIENCE_2} {SCIENCE_2}")
-    assert calls(team, "swap_closed") == [(SCIENCE_2, "<@UCAROL> presents now")]
-    assert "Offered your 30 Mar presentation" in rotation(
-        dispatcher, "UCAROL", f"swap request {SCIENCE_2}"
+        dispatcher, now_presenting, f"swap request {SCIENCE_2}"
     )
 
 
