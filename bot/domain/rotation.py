@@ -3,12 +3,15 @@
 Presenter choice: among the pool for the week's topic, the member who presented least
 recently goes next; never presented comes first, in joining order; ties in joining order.
 Someone out of office that week is skipped and keeps their place. A swap for a week hands
-the slot from one of the two to the other. A topic whose pool is empty gives its week to
-the next topic of the pattern that has presenters. A week a manager skipped holds no
-meeting and counts for nobody: the weeks after it shift by one, topics included, and the
-next meeting goes to whoever the skipped one was due to (unless they are away then), so
-the meetings held are those there would have been without the skip, each a meeting later,
-as far as absences on the new dates allow.
+the slot from one of the two to the other; a week's swaps apply in the order they were
+recorded, each to whoever the ones before it left presenting. A swap moves nobody's turn:
+the one who was due counts as having presented, so no one else's week changes (a trade of
+two weeks between two people is two swaps, as bot.services.swaps records it). A topic
+whose pool is empty gives its week to the next topic of the pattern that has presenters.
+A week a manager skipped holds no meeting and counts for nobody: the weeks after it shift
+by one, topics included, and the next meeting goes to whoever the skipped one was due to
+(unless they are away then), so the meetings held are those there would have been without
+the skip, each a meeting later, as far as absences on the new dates allow.
 
 The plan is a function of the schedule: every meeting since the first counts, as announced
 where it was and as planned where it was not, so a missed announcement moves nobody.
@@ -143,6 +146,18 @@ class Offer:
     slot: Slot
     meeting: datetime  # when the meeting starts (UTC)
     config: RotationConfig
+    # Taken: the taker's later week the presenter presents in exchange (None: handed over).
+    traded: date | None = None
+
+
+@dataclass(frozen=True)
+class Moved:
+    """Someone whose planned weeks a swap changed: the weeks they no longer present, and
+    the weeks they now do."""
+
+    user: str
+    lost: tuple[date, ...]
+    gained: tuple[date, ...]
 
 
 @dataclass(frozen=True)
@@ -248,7 +263,8 @@ def plan(
             slot = _choose(config, pool, last, away, swapping, week, cancelled, due.first)
             due.held(slot)
         if slot.presenter is not None:
-            last[(slot.presenter, slot.topic)] = slot.week
+            # The one due is credited, not whoever swapped in: a swap moves nobody else.
+            last[(slot.swapped_from or slot.presenter, slot.topic)] = slot.week
         if monday in planned:
             slots.append(slot)
     return slots
@@ -269,8 +285,9 @@ class _Due:
         return self.by_topic.get(topic)
 
     def cancelled(self, would_be: Slot) -> None:
-        if would_be.presenter is not None:
-            self.by_topic.setdefault(would_be.topic, would_be.presenter)
+        due = would_be.swapped_from or would_be.presenter  # a swap follows its meeting
+        if due is not None:
+            self.by_topic.setdefault(would_be.topic, due)
 
     def held(self, slot: Slot) -> None:
         self.by_topic.pop(slot.topic, None)
@@ -323,13 +340,22 @@ def _choose(
         break
     instead_of = topics[0] if topic is not topics[0] else None
     slot = Slot(week, topic, presenter, tuple(skipped), instead_of=instead_of)
+    now_presenting = _swapped(presenter, swaps, {m.user_id for m in eligible} - absent.keys())
+    if now_presenting != presenter:
+        slot = replace(slot, presenter=now_presenting, swapped_from=presenter)
+    return slot
+
+
+def _swapped(due: str | None, swaps: Sequence[Swap], available: Collection[str]) -> str | None:
+    """Who presents after the week's ``swaps``, in the order recorded: each hands the week
+    from whoever presents by then to the other of its two, when they are ``available``."""
+    presenter = due
     for swap in swaps:
         if presenter in (swap.a, swap.b):
             other = swap.b if presenter == swap.a else swap.a
-            if other in {m.user_id for m in eligible} and other not in absent:
-                slot = replace(slot, presenter=other, swapped_from=presenter)
-            break
-    return slot
+            if other in available:
+                presenter = other
+    return presenter
 
 
 # --- fairness you can see -------------------------------------------------------------

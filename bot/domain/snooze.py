@@ -66,10 +66,10 @@ def snooze_until(choice: SnoozeFor, now: datetime, zone: ZoneInfo, hours: Workin
         return _next_start(today + timedelta(days=1), hours, zone)
     if choice is SnoozeFor.MONDAY:
         return _at(today + timedelta(days=7 - today.weekday()), hours.start, zone)
-    return _add_working_time(now.astimezone(UTC), timedelta(hours=2), zone, hours)
+    return add_working_time(now.astimezone(UTC), timedelta(hours=2), zone, hours)
 
 
-def _add_working_time(
+def add_working_time(
     moment: datetime, left: timedelta, zone: ZoneInfo, hours: WorkingDay
 ) -> datetime:
     """``left`` of working time after ``moment`` (UTC), counted only within working hours."""

@@ -13,7 +13,7 @@ from bot.domain.model import Actor, Experiment, OutgoingMessage, Project
 from bot.domain.nudges import IdleExperiment
 from bot.domain.parity import Parity
 from bot.domain.review import Decision, Review
-from bot.domain.rotation import Agenda, Offer, RotationConfig, Slot, SwapRequest, Topic
+from bot.domain.rotation import Agenda, Moved, Offer, RotationConfig, Slot, SwapRequest, Topic
 from bot.domain.summary import Summary
 from bot.mlflow.entities import ArtifactFile, ModelVersion, RegisteredModel, Run
 
@@ -76,6 +76,10 @@ class Notices(Protocol):
 
     def swap_closed(
         self, project: Project, request: SwapRequest, why: str
+    ) -> list[OutgoingMessage]: ...
+
+    def presentations_moved(
+        self, project: Project, config: RotationConfig, moved: Moved
     ) -> list[OutgoingMessage]: ...
 
     def swap_unanswered(self, offer: Offer, managers: list[str]) -> list[OutgoingMessage]: ...

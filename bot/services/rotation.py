@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from bot.domain import rotation as rot
 from bot.domain.errors import NotFound, PermissionDenied, UsageError, ValidationError
 from bot.domain.model import Actor, Project, Role, Status
-from bot.domain.rotation import Agenda, RotationConfig, Slot, Swap
+from bot.domain.rotation import Agenda, RotationConfig, Slot
 from bot.services.availability import fetching_statuses, slack_absences, unchecked_note
 from bot.services.ports import Context, Notices, Statuses
 from storage.unit_of_work import Database, UnitOfWork
@@ -256,74 +256,6 @@ def cancel_absence(uow: UnitOfWork, ctx: Context, start: date) -> list[rot.Absen
             actor.team_id, actor.user_id, "out_of_office_cancelled", ctx.now, detail=detail
         )
     return mine
-
-
-def swap(
-    uow: UnitOfWork,
-    ctx: Context,
-    project: Project,
-    timezone: str,
-    a: str,
-    b: str,
-    week: date | None,
-) -> Slot:
-    """Hand a meeting between ``a`` and ``b`` (one of them, or a manager, may ask)."""
-    actor = ctx.actor
-    if actor.user_id not in (a, b) and not actor.has(Role.MANAGER, project.slug):
-        raise PermissionDenied("Only one of the two, or a manager, can swap a presentation.")
-    config = config_of(uow, project, timezone)
-    horizon = rot.meetings_from(config, ctx.now, 26)
-    slots = plan_weeks(uow, ctx, project, config, horizon)
-    if week is None:
-        mine = [s for s in slots if s.presenter in (a, b)]
-        if not mine:
-            raise ValidationError(f"Neither <@{a}> nor <@{b}> presents in the next 26 weeks.")
-        target = mine[0]
-    else:
-        found = [s for s in slots if s.week == week]
-        if not found:
-            raise ValidationError(
-                f"{week} is not one of the next meetings of {project.slug}"
-                f" ({', '.join(d.isoformat() for d in horizon[:4])}, …)."
-            )
-        target = found[0]
-    if target.cancelled is not None:
-        raise ValidationError(
-            f"The {target.week} meeting of {project.slug} is skipped; nothing to swap"
-            f" (`/rotation skip cancel {target.week}` holds it after all)."
-        )
-    pool = {
-        m.user_id for m in uow.rotations.pool(project.id) if m.role is rot.TOPIC_ROLE[target.topic]
-    }
-    missing = [u for u in (a, b) if u not in pool]
-    if missing:
-        raise ValidationError(
-            f"<@{missing[0]}> is not in the {target.topic} pool of {project.slug}."
-        )
-    if any(s.week == target.week for s in uow.rotations.history(project.id, target.week)):
-        raise ValidationError(
-            f"The {target.week} meeting was announced already; nothing swapped."
-            " Swap a later one, or tell the channel."
-        )
-    if target.presenter not in (a, b):
-        raise ValidationError(f"Neither presents on {target.week} (<@{target.presenter}> does).")
-    change = Swap(target.week, a, b)
-    uow.rotations.add_swap(project.id, change, actor.user_id, ctx.now)
-    planned = plan_weeks(uow, ctx, project, config, horizon)
-    after = next(s for s in planned if s.week == target.week)
-    if after.presenter == target.presenter:
-        raise ValidationError(
-            f"<@{a if target.presenter == b else b}> is away on {target.week}; nothing swapped."
-        )
-    uow.audit.record(
-        actor.team_id,
-        actor.user_id,
-        "rotation_swap",
-        ctx.now,
-        project_id=project.id,
-        detail={"week": target.week.isoformat(), "from": target.presenter, "to": after.presenter},
-    )
-    return after
 
 
 def configure(

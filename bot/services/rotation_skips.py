@@ -11,7 +11,7 @@ from bot.domain.model import Project, Role
 from bot.domain.rotation import RotationConfig, Slot
 from bot.services.ports import Context
 from bot.services.rotation import YEAR_OF_MEETINGS, config_of, meeting_on, plan_weeks
-from bot.services.swap_requests import void_offer
+from bot.services.swaps import close_stale_offers
 from storage.unit_of_work import UnitOfWork
 
 SHOWN_AFTER = 4  # meetings listed after a skip, to show who moved
@@ -58,7 +58,7 @@ def skip(
     ):
         raise ValidationError(f"The {project.slug} meeting of {week} is skipped already.")
     moved = _follow_meetings(uow, project, held, _held(uow, project, week))
-    void_offer(uow, ctx, project, week, "the meeting was skipped")
+    close_stale_offers(uow, ctx, project, config)  # this week's, and those shifted
     uow.audit.record(
         ctx.actor.team_id,
         ctx.actor.user_id,
@@ -98,6 +98,7 @@ def cancel_skip(
         project_id=project.id,
         detail={"week": week.isoformat(), "swaps_moved": moved},
     )
+    close_stale_offers(uow, ctx, project, config)  # the weeks shifted back
     return _tell_who_moved(uow, ctx, project, config, planned, due=None)
 
 

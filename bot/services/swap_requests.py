@@ -10,17 +10,11 @@ from datetime import date, datetime, timedelta
 from bot.domain import rotation as rot
 from bot.domain.errors import NotFound, PermissionDenied, ValidationError
 from bot.domain.model import Actor, Project, Role
-from bot.domain.review import working_days_between
-from bot.domain.rotation import Offer, RotationConfig, Slot
+from bot.domain.rotation import Offer, RotationConfig, Slot, SwapRequest
+from bot.domain.snooze import WorkingDay, add_working_time
 from bot.services.ports import Context, Notices
-from bot.services.rotation import (
-    absences,
-    config_of,
-    managers_of,
-    meeting_on,
-    plan_weeks,
-    swap,
-)
+from bot.services.rotation import absences, config_of, managers_of, meeting_on, plan_weeks
+from bot.services.swaps import close_offer, close_stale_offers, stale_reason, swap
 from storage.unit_of_work import Database, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -88,6 +82,7 @@ def request_swap(
         )
     if any(s.week == slot.week for s in uow.rotations.history(project.id, slot.week)):
         raise ValidationError(f"The {slot.week} meeting was announced already; tell the channel.")
+    close_stale_offers(uow, ctx, project, config)  # one whose presenter changed ends here
     if uow.swap_requests.open_for(project.id, slot.week) is not None:
         raise ValidationError(
             f"The {slot.week} meeting is offered already; its Take it button is in the"
@@ -142,21 +137,24 @@ def take_swap(uow: UnitOfWork, ctx: Context, request_id: int, timezone: str) -> 
         taken = uow.swap_requests.get(request.id)
         who = f"<@{taken.taken_by}>" if taken and taken.taken_by else "Someone"
         raise ValidationError(f"{who} took this week already.")
-    after = swap(uow, ctx, project, timezone, request.presenter, ctx.actor.user_id, request.week)
+    done = swap(
+        uow,
+        ctx,
+        project,
+        timezone,
+        request.presenter,
+        ctx.actor.user_id,
+        request.week,
+        told={request.presenter, ctx.actor.user_id},  # by swap_taken's DMs
+    )
     taken = uow.swap_requests.get(request.id)
     assert taken is not None
-    offer = Offer(project, taken, after, rot.at_local(config, after.week, config.meeting), config)
+    meeting = rot.at_local(config, done.slot.week, config.meeting)
+    traded = done.traded.week if done.traded is not None else None
+    offer = Offer(project, taken, done.slot, meeting, config, traded)
     for message in ctx.notices.swap_taken(offer):
         uow.outbox.add(message, ctx.now)
     return offer
-
-
-def void_offer(uow: UnitOfWork, ctx: Context, project: Project, week: date, why: str) -> None:
-    """Close the open offer of ``week`` (if any) and say why on its post."""
-    request = uow.swap_requests.open_for(project.id, week)
-    if request is not None and uow.swap_requests.close(request.id, why, ctx.now):
-        for message in ctx.notices.swap_closed(project, request, why):
-            uow.outbox.add(message, ctx.now)
 
 
 # --- the rotation job's part ----------------------------------------------------------
@@ -197,25 +195,13 @@ def _follow_up(
     # Planned with the Slack statuses last read (a job that never waits on Slack).
     ctx = Context(Actor(project.team_id, "mlgov"), now, notices, timezone)
     slot = _slot(uow, ctx, project, config, request.week)
-    why = None
-    if now >= meeting or any(s.week == request.week for s in uow.rotations.history(project.id)):
-        why = "the meeting was announced"
-    elif slot.cancelled is not None:
-        why = "the meeting was skipped"
-    elif slot.presenter != request.presenter:
-        why = f"<@{slot.presenter}> presents now" if slot.presenter else "nobody presents now"
+    why = stale_reason(uow, project, config, request, slot, now)
     if why is not None:
-        if not uow.swap_requests.close(request.id, why, now):
+        if not close_offer(uow, notices, project, request, why, now):
             return None
-        for message in notices.swap_closed(project, request, why):
-            uow.outbox.add(message, now)
         return f"{project.slug}: closed the offer of {request.week} ({why})"
-    zone = config.zone
-    waited = working_days_between(
-        request.created_at.astimezone(zone).date(), now.astimezone(zone).date()
-    )
     eve = rot.at_local(config, request.week - timedelta(days=1), config.announce)
-    if waited < UNANSWERED_AFTER and now < eve:
+    if now < unanswered_at(uow, project, config, request) and now < eve:
         return None
     if not uow.ledger.claim("rotation", str(project.id), f"swap-unanswered:{request.id}", now):
         return None
@@ -224,3 +210,14 @@ def _follow_up(
     for message in notices.swap_unanswered(offer, managers):
         uow.outbox.add(message, now)
     return f"{project.slug}: told {len(managers)} manager(s) nobody took the week of {request.week}"
+
+
+def unanswered_at(
+    uow: UnitOfWork, project: Project, config: RotationConfig, request: SwapRequest
+) -> datetime:
+    """When an offer has waited 2 working days: working time, counted in the team's working
+    hours and time zone (as snoozes count it), so an offer made Thursday 14:42 is due
+    Monday 14:42."""
+    hours = WorkingDay(*uow.workspaces.rules(project.team_id).day)
+    workday = datetime.combine(date.min, hours.end) - datetime.combine(date.min, hours.start)
+    return add_working_time(request.created_at, UNANSWERED_AFTER * workday, config.zone, hours)

@@ -13,7 +13,7 @@ from bot.domain.model import SCRUB_AFTER_DELIVERY, Experiment, OutgoingMessage, 
 from bot.domain.nudges import IdleExperiment
 from bot.domain.parity import Parity
 from bot.domain.review import Decision, Review
-from bot.domain.rotation import Agenda, Offer, RotationConfig, Slot, SwapRequest, Topic
+from bot.domain.rotation import Agenda, Moved, Offer, RotationConfig, Slot, SwapRequest, Topic
 from bot.domain.snooze import SnoozeKind
 from bot.domain.summary import Summary
 from bot.services.digest import Digest
@@ -148,7 +148,7 @@ class SlackNotices(MlflowNotices):
     def presentation_moved(
         self, project: Project, change: Slot, user: str, was: date | None, now: Slot | None
     ) -> list[OutgoingMessage]:
-        text = swap_render.moved_dm(project.slug, change, was, now)
+        text = swap_render.shifted_dm(project.slug, change, was, now)
         return [_direct_message(project.team_id, user, text)]
 
     def swap_offered(self, offer: Offer) -> list[OutgoingMessage]:
@@ -170,6 +170,12 @@ class SlackNotices(MlflowNotices):
     ) -> list[OutgoingMessage]:
         text, blocks = swap_render.offer_closed_post(request, why)
         return [self._offer_post(project, request, "chat.update", text, self._fresh(blocks))]
+
+    def presentations_moved(
+        self, project: Project, config: RotationConfig, moved: Moved
+    ) -> list[OutgoingMessage]:
+        text = swap_render.moved_dm(project.slug, config, moved)
+        return [_direct_message(project.team_id, moved.user, text)]
 
     def swap_unanswered(self, offer: Offer, managers: list[str]) -> list[OutgoingMessage]:
         text = swap_render.unanswered(offer)

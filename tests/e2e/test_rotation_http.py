@@ -122,9 +122,16 @@ def test_swap_hands_the_meeting_over_and_show_follows(churn_app: AppUnderTest) -
     first, second = science_weeks()[:2]
     swapped = ok(app, "UBOB", f"swap <@UALICE|alice> <@UBOB|bob> {first}")
     assert "Swapped:" in swapped and "<@UBOB> (swapped with <@UALICE>)" in swapped
-    assert app.count("rotation_swaps") == 1
+    assert f"In exchange <@UALICE> presents on {second:%a %Y-%m-%d}" in swapped
+    assert app.count("rotation_swaps") == 2  # a trade: bob's next week goes to alice
     entries = listed(ok(app, "UMIA", "show"))
     assert f"{first} science UBOB" in entries and f"{second} science UALICE" in entries
+    # alice did not ask: she is told by DM which week she has now (bob, who asked, is not).
+    dms = app.fake.wait_for(
+        "chat.postMessage", predicate=lambda c: "A swap changed your" in c.params.get("text", "")
+    )
+    assert [c.params["channel"] for c in dms] == ["UALICE"]
+    assert f"you now present on {second:%a} {second.day} {second:%b}" in dms[0].params["text"]
 
 
 def test_stats_show_who_presented_once_meetings_are_announced(churn_app: AppUnderTest) -> None:

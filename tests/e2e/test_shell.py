@@ -446,7 +446,11 @@ def test_rotation_commands_take_typed_names(demo_url: str) -> None:
     refused = said["carol> /rotation swap @alice @erin --project churn"]
     assert refused == "⚠️ Only one of the two, or a manager, can swap a presentation.\n"
     swapped = said["carol> /rotation swap @bob @carol --project churn"]
-    assert swapped == "Swapped: Mon 2026-11-30 🔬 science: @carol (swapped with @bob)\n"
+    assert swapped.startswith(
+        "Swapped: Mon 2026-11-30 🔬 science: @carol (swapped with @bob). In exchange @bob"
+        " presents on Mon 2026-12-14 instead of @carol. Nobody else's meetings move.\n"
+    )
+    assert "[DM → @bob] 🔁 A swap changed your churn review presentations" in swapped
     shown = said["carol> /rotation show churn 1"]
     assert "Mon 2026-11-30 🔬 science: @carol (swapped with @bob)" in shown
     announced = said["carol> :jobs run rotation --as-of 2026-11-30T09:00 --force"]

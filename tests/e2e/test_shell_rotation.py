@@ -111,3 +111,53 @@ def test_a_skip_moves_everyone_by_one_meeting_and_tells_them(demo_url: str) -> N
         " review on Mon 2026-12-14 instead of Mon 2026-12-21."
     ) in held
     assert held.count("[DM → @") == 4, held
+
+
+def test_a_taken_week_moves_nobody_else_and_can_be_taken_again(demo_url: str) -> None:
+    """QA's steps on fraud, whose science weeks are 30 Nov bob, 14 Dec carol (alice away),
+    28 Dec alice, 11 Jan bob, 25 Jan carol, 8 Feb alice."""
+    app = runtime(demo_url)
+    try:
+        _, out = shell(
+            demo_url,
+            ":as bob",
+            "/rotation swap request 2026-11-30 --project fraud",
+            ":as alice",
+            ":buttons",
+            "1",
+            ":as carol",
+            "/rotation swap request 2027-01-25 --project fraud",
+            ":as alice",
+            ":buttons",
+            "1",
+            "/rotation swap request 2027-01-25 --project fraud",
+            ":as bob",
+            ":buttons",
+            "1",
+            "/rotation show fraud 12",
+            runtime=app,
+        )
+    finally:
+        app.close()
+    said = answers(out)
+    # alice takes bob's 30 Nov and gives him her 28 Dec; carol keeps her 14 Dec.
+    assert "In exchange @bob presents your Mon 28 Dec meeting" in said["alice> 1"]
+    # carol's 25 Jan: alice takes it (carol gets alice's 8 Feb), then bob takes it from her.
+    assert "In exchange @carol presents your Mon 8 Feb meeting" in said["alice> 1 #2"]
+    assert (
+        "Offered your 25 Jan presentation"
+        in said["alice> /rotation swap request 2027-01-25 --project fraud"]
+    )
+    taken = said["bob> 1"]
+    assert "You present on 25 Jan instead of @alice" in taken and "away" not in taken
+    science = [
+        line for line in said["bob> /rotation show fraud 12"].splitlines() if "🔬 science:" in line
+    ]
+    assert [line.split(": ", 1)[1].split(" ")[0] for line in science] == [
+        "@alice",  # 30 Nov, bob's before
+        "@carol",  # 14 Dec: unmoved
+        "@bob",  # 28 Dec, alice's before
+        "@bob",  # 11 Jan: his own
+        "@bob",  # 25 Jan, carol's, then alice's
+        "@carol",  # 8 Feb, alice's before
+    ]

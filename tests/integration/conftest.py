@@ -177,6 +177,12 @@ class RecordingNotices:
         self._record("swap_closed", (request.week, why))
         return []
 
+    def presentations_moved(
+        self, project: Project, config: Any, moved: Any
+    ) -> list[OutgoingMessage]:
+        self._record("presentations_moved", (moved.user, moved.lost, moved.gained))
+        return []
+
     def swap_unanswered(self, offer: Any, managers: list[str]) -> list[OutgoingMessage]:
         self._record("swap_unanswered", (offer.request.week, sorted(managers)))
         return []

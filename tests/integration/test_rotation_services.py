@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from bot.domain.errors import NotFound, PermissionDenied, ValidationError
 from bot.domain.model import Project, Role
 from bot.domain.rotation import Absence, RotationConfig, Slot, Topic
-from bot.services import rotation
+from bot.services import rotation, swaps
 from bot.services import team as team_service
 from bot.slack.dispatch import Dispatcher, Origin
 from storage.models import AbsenceRow, AuditRow, RotationRow, SwapRow
@@ -288,24 +288,34 @@ def test_cancelling_an_absence_that_is_not_there_is_refused_and_changes_nothing(
 @pytest.mark.parametrize("who", ["alice", "boss"])
 def test_one_of_the_two_or_a_manager_swaps_and_show_follows(team: Team, who: str) -> None:
     audit = count(team, AuditRow)
-    slot = team.run(who, rotation.swap, churn(team), TZ, "UALICE", "UBOB", SCIENCE_1)
+    done = team.run(who, swaps.swap, churn(team), TZ, "UALICE", "UBOB", SCIENCE_1)
+    slot = done.slot
     assert (slot.week, slot.presenter, slot.swapped_from) == (SCIENCE_1, "UBOB", "UALICE")
-    assert count(team, SwapRow) == 1 and count(team, AuditRow) == audit + 1
+    # A trade: alice presents bob's next week in exchange (two swaps recorded).
+    assert done.traded is not None
+    assert (done.traded.week, done.traded.presenter) == (SCIENCE_2, "UALICE")
+    assert count(team, SwapRow) == 2 and count(team, AuditRow) == audit + 1
     assert last_audit(team)[:2] == ("rotation_swap", team.actors[who].user_id)
-    assert last_audit(team)[2] == {"week": "2026-03-16", "from": "UALICE", "to": "UBOB"}
+    assert last_audit(team)[2] == {
+        "week": "2026-03-16",
+        "from": "UALICE",
+        "to": "UBOB",
+        "traded": "2026-03-30",
+    }
     science = [s for s in upcoming(team) if s.topic is Topic.SCIENCE]
     assert (science[0].presenter, science[0].swapped_from) == ("UBOB", "UALICE")
-    assert science[1].presenter == "UALICE"
+    assert (science[1].presenter, science[1].swapped_from) == ("UALICE", "UBOB")
+    assert science[2].presenter == "UALICE"  # her own turn after that, as before
 
 
 def test_a_swap_without_a_date_takes_the_next_meeting_of_either(team: Team) -> None:
-    slot = team.run("bob", rotation.swap, churn(team), TZ, "UBOB", "UALICE", None)
+    slot = team.run("bob", swaps.swap, churn(team), TZ, "UBOB", "UALICE", None).slot
     assert (slot.week, slot.presenter) == (SCIENCE_1, "UBOB")
 
 
 def test_a_swap_on_a_later_meeting_hands_it_over(team: Team) -> None:
     assert presenters(team, 4)[3] == (SCIENCE_2, "science", "UBOB")
-    slot = team.run("bob", rotation.swap, churn(team), TZ, "UALICE", "UBOB", SCIENCE_2)
+    slot = team.run("bob", swaps.swap, churn(team), TZ, "UALICE", "UBOB", SCIENCE_2).slot
     assert (slot.presenter, slot.swapped_from) == ("UALICE", "UBOB")
     assert presenters(team, 4)[3] == (SCIENCE_2, "science", "UALICE")
 
@@ -353,15 +363,17 @@ def test_a_bad_swap_is_refused_clearly_and_writes_nothing(team: Team) -> None:
     before = snapshot(team)
     for who, a, b, week, error, message in SWAP_REFUSALS:
         with pytest.raises(error, match=message):
-            team.run(who, rotation.swap, churn(team), TZ, a, b, week)
+            team.run(who, swaps.swap, churn(team), TZ, a, b, week)
     assert snapshot(team) == before
 
 
 def test_a_swap_to_someone_away_that_week_is_refused_and_writes_nothing(team: Team) -> None:
     team.run("bob", rotation.record_absence, SCIENCE_1, SCIENCE_1)
     before = snapshot(team)
-    with pytest.raises(ValidationError, match="<@UBOB> is away on 2026-03-16; nothing swapped"):
-        team.run("alice", rotation.swap, churn(team), TZ, "UALICE", "UBOB", SCIENCE_1)
+    with pytest.raises(
+        ValidationError, match=r"<@UBOB> is away on 2026-03-16 \(out of office\); nothing swapped"
+    ):
+        team.run("alice", swaps.swap, churn(team), TZ, "UALICE", "UBOB", SCIENCE_1)
     assert snapshot(team) == before
 
 
@@ -375,7 +387,7 @@ def test_a_swap_when_neither_presents_soon_is_refused(team: Team) -> None:
         uow.commit()
     before = snapshot(team)
     with pytest.raises(ValidationError, match="Neither <@UCAROL> nor <@UDAN> presents"):
-        team.run("manager", rotation.swap, churn(team), TZ, "UCAROL", "UDAN", None)
+        team.run("manager", swaps.swap, churn(team), TZ, "UCAROL", "UDAN", None)
     assert snapshot(team) == before
 
 

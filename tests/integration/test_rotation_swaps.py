@@ -156,7 +156,12 @@ def test_a_swap_moves_with_its_meeting_when_a_skip_shifts_it_or_is_withdrawn(
             .order_by(AuditRow.id.desc())
         ).first()
     )
-    assert detail is not None and detail["swaps_moved"] == [[str(SCIENCE_1), str(ENGINEERING_2)]]
+    # Both halves of the trade move a meeting later: carol's 16 Mar, and alice's return.
+    assert detail is not None and [str(SCIENCE_1), str(ENGINEERING_2)] in detail["swaps_moved"]
+    assert all(
+        date.fromisoformat(new) - date.fromisoformat(old) == timedelta(weeks=1)
+        for old, new in detail["swaps_moved"]
+    ), detail
 
 
 def test_bad_skips_are_refused_clearly_and_change_nothing(
@@ -251,8 +256,13 @@ def test_the_presenter_offers_a_week_and_the_first_to_take_it_presents(
     assert calls(team, "swap_taken") == [(SCIENCE_1, "UBOB")]
     stored = team.read(lambda uow: uow.swap_requests.get(request))
     assert stored is not None and (stored.taken_by, stored.closed_reason) == ("UBOB", "taken")
+    # A trade: alice presents bob's next week in exchange; carol's weeks do not move.
     swap = team.read(lambda uow: uow.rotations.swaps(1, SCIENCE_1))
-    assert [(s.week, s.a, s.b) for s in swap] == [(SCIENCE_1, "UALICE", "UBOB")]
+    assert [(s.week, s.a, s.b) for s in swap] == [
+        (SCIENCE_1, "UALICE", "UBOB"),
+        (SCIENCE_2, "UBOB", "UALICE"),
+    ]
+    assert presenters(team, 4)[3] == (SCIENCE_2, "science", "UALICE")
 
     before = state(team)
     late = take(dispatcher, "UCAROL", request)
@@ -349,7 +359,7 @@ def test_two_people_pressing_take_at_once_give_one_taker(
     taker = "UBOB" if won[0] is results[0] else "UCAROL"
     assert f"<@{taker}> took this week already." in lost[0].text
     assert presenters(team, 2)[1] == (SCIENCE_1, "science", taker)
-    assert count(team, SwapRow) == 1
+    assert count(team, SwapRow) == 2  # the week taken, and the taker's traded back
     assert calls(team, "swap_taken") == [(SCIENCE_1, taker)]
 
 
@@ -378,11 +388,10 @@ def test_an_offer_closes_when_its_meeting_is_skipped_or_its_presenter_changes(
 ) -> None:
     rotation(dispatcher, "UALICE", f"swap request {SCIENCE_1}")
     rotation(dispatcher, "UBOB", f"swap request {SCIENCE_2}")
-    # A manager hands bob's week to carol by hand: the offer no longer holds.
+    # A manager hands bob's week to carol by hand: the offer ends at once, post edited.
     rotation(dispatcher, "UMGR", f"swap <@UBOB> <@UCAROL> {SCIENCE_2}")
-    assert follow_up_offers(team.db, team.notices, team.clock(), TZ) == [
-        f"churn: closed the offer of {SCIENCE_2} (<@UCAROL> presents now)"
-    ]
+    assert calls(team, "swap_closed") == [(SCIENCE_2, "<@UCAROL> presents now")]
+    assert follow_up_offers(team.db, team.notices, team.clock(), TZ) == []
     rotation(dispatcher, "UMGR", f"skip {SCIENCE_1}")  # closes the other at once
     assert calls(team, "swap_closed") == [
         (SCIENCE_2, "<@UCAROL> presents now"),
@@ -426,3 +435,111 @@ def test_calendar_urls_are_refused_without_a_public_url_or_a_project(team: Team)
     assert "You have no role in mlgov yet" in refused(on, "UZOE", "calendar me")
     assert "No project 'nosuch'" in refused(on, "UALICE", "calendar nosuch")
     assert state(team) == before
+
+
+# --- swaps are trades; a week can change hands again (QA of issue 13) -----------------
+
+
+def test_a_week_taken_once_can_be_offered_and_taken_again(
+    team: Team, dispatcher: Dispatcher
+) -> None:
+    rotation(dispatcher, "UALICE", f"swap request {SCIENCE_1}")
+    assert not take(dispatcher, "UBOB", offer_id(team)).failed
+    # bob now presents the 16th (alice presents his 30th in exchange) and offers it on.
+    assert "Offered your 16 Mar presentation" in rotation(
+        dispatcher, "UBOB", f"swap request {SCIENCE_1}"
+    )
+    reply = take(dispatcher, "UCAROL", offer_id(team))
+    assert not reply.failed, reply.text
+    assert "away" not in reply.text
+    assert reply.text.startswith("You present on 16 Mar instead of <@UBOB>")
+    science = [p for p in presenters(team, 8) if p[1] == "science"]
+    assert science[:3] == [
+        (SCIENCE_1, "science", "UCAROL"),
+        (SCIENCE_2, "science", "UALICE"),
+        (date(2026, 4, 13), "science", "UBOB"),  # carol's week, bob's in exchange
+    ]
+    assert calls(team, "swap_taken") == [(SCIENCE_1, "UBOB"), (SCIENCE_1, "UCAROL")]
+    assert team.read(lambda uow: uow.swap_requests.all_open()) == []
+
+    # And a manager swaps the twice-swapped week by hand.
+    text = rotation(dispatcher, "UMGR", f"swap <@UCAROL> <@UALICE> {SCIENCE_1}")
+    assert text.startswith("Swapped:") and "UALICE" in text
+    assert presenters(team, 2)[1] == (SCIENCE_1, "science", "UALICE")
+
+
+def test_a_swap_that_cannot_happen_names_the_real_reason(
+    team: Team, dispatcher: Dispatcher
+) -> None:
+    rotation(dispatcher, "UALICE", f"swap request {SCIENCE_1}")
+    assert not take(dispatcher, "UBOB", offer_id(team)).failed
+    rotation(dispatcher, "UCAROL", f"ooo {SCIENCE_1} {SCIENCE_1}")
+    before = state(team)
+    text = refused(dispatcher, "UMGR", f"swap <@UBOB> <@UCAROL> {SCIENCE_1}")
+    assert text.endswith(f"<@UCAROL> is away on {SCIENCE_1} (out of office); nothing swapped.")
+    text = refused(dispatcher, "UMGR", f"swap <@UALICE> <@UCAROL> {SCIENCE_1}")
+    assert text.endswith(f"Neither presents on {SCIENCE_1} (<@UBOB> does).")
+    assert state(team) == before
+
+
+def test_a_swap_moves_nobody_but_the_two_who_trade(team: Team, dispatcher: Dispatcher) -> None:
+    """alice's 16th, bob's 30th, carol's 13 April: carol takes alice's week. Before the fix
+    bob's week moved to carol's and carol's to alice's; now the two trade and bob stays."""
+    before = [p for p in presenters(team, 8) if p[1] == "science"]
+    assert [p[2] for p in before] == ["UALICE", "UBOB", "UCAROL", "UALICE"]
+    rotation(dispatcher, "UALICE", f"swap request {SCIENCE_1}")
+    reply = take(dispatcher, "UCAROL", offer_id(team))
+    assert "In exchange <@UALICE> presents your Mon 13 Apr meeting" in reply.text
+    after = [p for p in presenters(team, 8) if p[1] == "science"]
+    assert [p[2] for p in after] == ["UCAROL", "UBOB", "UALICE", "UALICE"]
+    assert calls(team, "presentations_moved") == []  # the two are told by swap_taken
+
+    # A manager's direct swap: both are told by DM, nobody else.
+    rotation(dispatcher, "UMGR", f"swap <@UBOB> <@UALICE> {SCIENCE_2}")
+    assert [p[2] for p in presenters(team, 8) if p[1] == "science"] == [
+        "UCAROL",
+        "UALICE",  # bob's 30th, alice's now
+        "UBOB",  # alice's 13th (carol's before the first trade), bob's in exchange
+        "UALICE",
+    ]
+    assert calls(team, "presentations_moved") == [
+        ("UALICE", (date(2026, 4, 13),), (SCIENCE_2,)),
+        ("UBOB", (SCIENCE_2,), (date(2026, 4, 13),)),
+    ]
+
+
+@pytest.mark.parametrize(
+    "user, change, now_presenting",
+    [
+        ("UMGR", f"swap <@UBOB> <@UALICE> {SCIENCE_2}", "UALICE"),  # a manager's direct swap
+        ("UBOB", f"ooo {SCIENCE_2} {SCIENCE_2}", "UCAROL"),  # an absence (bob keeps his place)
+    ],
+)
+def test_a_change_of_presenter_ends_the_weeks_offer_at_once(
+    team: Team, dispatcher: Dispatcher, user: str, change: str, now_presenting: str
+) -> None:
+    """The post is edited at once, and the new presenter may offer the week in turn."""
+    rotation(dispatcher, "UBOB", f"swap request {SCIENCE_2}")
+    rotation(dispatcher, user, change)
+    assert calls(team, "swap_closed") == [(SCIENCE_2, f"<@{now_presenting}> presents now")]
+    assert team.read(lambda uow: uow.swap_requests.all_open()) == []
+    assert "Offered your 30 Mar presentation" in rotation(
+        dispatcher, now_presenting, f"swap request {SCIENCE_2}"
+    )
+
+
+def test_an_offer_unanswered_for_two_working_days_counts_working_hours(
+    team: Team, dispatcher: Dispatcher
+) -> None:
+    """Offered Thursday 14:42 (working hours 09:00-17:00, Berlin): two working days of time
+    end Monday 14:42 (Friday is one), not at Monday's first run, 09:00."""
+    team.clock.advance(days=3, hours=4, minutes=42)  # Thu 2026-03-05 14:42 Berlin
+    rotation(dispatcher, "UBOB", f"swap request {SCIENCE_2}")
+    team.clock.advance(days=3, hours=18, minutes=18)  # Mon 09:00
+    assert follow_up_offers(team.db, team.notices, team.clock(), TZ) == []
+    team.clock.advance(hours=5, minutes=41)  # Mon 14:41
+    assert follow_up_offers(team.db, team.notices, team.clock(), TZ) == []
+    team.clock.advance(minutes=1)  # Mon 14:42
+    assert follow_up_offers(team.db, team.notices, team.clock(), TZ) == [
+        f"churn: told 3 manager(s) nobody took the week of {SCIENCE_2}"
+    ]

@@ -195,26 +195,41 @@ def test_a_week_nobody_announced_counts_as_planned_and_moves_no_one_after_it() -
     # Weeks 0 and 2 were announced, 1 and 3 were not (downtime): week 4 is still B's.
     announced = [whole[0], whole[2]]
     assert plan(SCIENCE_ONLY, [A, B, C], announced, [], [], W[:5])[4] == whole[4]
-    # An announcement that differed from the plan (a late swap) is taken as it happened.
+    # An announcement that differed from the plan (a late swap) is taken as it happened,
+    # and moves nobody's turn: B was due and counts as having presented.
     different = [whole[0], replace(whole[1], presenter="C", swapped_from="B")]
-    assert presenters([A, B, C], history=different, weeks=W[:4]) == ["A", "C", "B", "A"]
+    assert presenters([A, B, C], history=different, weeks=W[:4]) == ["A", "C", "C", "A"]
 
 
 # --- swaps and stats --------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("swap", [Swap(W[0], "A", "B"), Swap(W[0], "B", "A")])
-def test_a_swap_hands_the_slot_either_way_and_the_original_presenter_comes_next(
-    swap: Swap,
-) -> None:
+def test_a_swap_hands_the_slot_either_way_and_moves_nobody_elses_turn(swap: Swap) -> None:
     slots = plan(SCIENCE_ONLY, [A, B, C], [], [], [swap], W[:6])
-    assert [s.presenter for s in slots] == ["B", "A", "C", "B", "A", "C"]
+    # A was due and counts as having presented: B still has their own turn, C theirs.
+    assert [s.presenter for s in slots] == ["B", "B", "C", "A", "B", "C"]
     assert [s.swapped_from for s in slots] == ["A", None, None, None, None, None]
 
 
-def test_a_later_swap_moves_the_swapped_in_persons_turn() -> None:
-    swaps = [Swap(W[1], "C", "B")]
-    assert presenters([A, B, C], swaps=swaps) == ["A", "C", "B", "A", "C", "B"]
+def test_a_trade_is_two_swaps_and_the_others_keep_their_weeks() -> None:
+    # C takes A's week 0 and A takes C's week 2 in exchange; B is untouched.
+    swaps = [Swap(W[0], "A", "C"), Swap(W[2], "C", "A")]
+    assert presenters([A, B, C], swaps=swaps) == ["C", "B", "A", "A", "B", "C"]
+
+
+def test_a_week_swapped_again_goes_on_from_whoever_took_it() -> None:
+    # B takes A's week 0, then C takes it from B: the swaps apply in the order recorded.
+    swaps = [Swap(W[0], "A", "B"), Swap(W[0], "B", "C")]
+    slots = plan(SCIENCE_ONLY, [A, B, C], [], [], swaps, W[:3])
+    assert [(s.presenter, s.swapped_from) for s in slots] == [
+        ("C", "A"),
+        ("B", None),
+        ("C", None),
+    ]
+    # Handed back to the one due: no swap shows.
+    back = [Swap(W[0], "A", "B"), Swap(W[0], "B", "A")]
+    assert plan(SCIENCE_ONLY, [A, B, C], [], [], back, W[:1])[0].swapped_from is None
 
 
 @pytest.mark.parametrize(
@@ -239,19 +254,19 @@ def test_a_swap_that_cannot_happen_changes_nothing(
 
 def test_stats_count_presentations_skips_by_reason_and_a_swap_for_both_people() -> None:
     slots = plan(SCIENCE_ONLY, [A, B, C], [], [away("A", W[0])], [Swap(W[3], "B", "C")], W[:6])
-    # Worked by hand: A away in week 0; week 3 is B's turn, handed to C.
+    # Worked by hand: A away in week 0; week 3 is B's turn, handed to C (B counts as due).
     assert [(s.presenter, s.swapped_from) for s in slots] == [
         ("B", None),
         ("A", None),
         ("C", None),
         ("C", "B"),
-        ("B", None),
         ("A", None),
+        ("C", None),
     ]
     assert stats(slots) == {
         "A": PersonStats(presented=2, skipped={OOO: 1}, swaps=0),
-        "B": PersonStats(presented=2, skipped={}, swaps=1),
-        "C": PersonStats(presented=2, skipped={}, swaps=1),
+        "B": PersonStats(presented=1, skipped={}, swaps=1),
+        "C": PersonStats(presented=3, skipped={}, swaps=1),
     }
 
 
@@ -329,8 +344,8 @@ def not_longest_waiting(s: Scenario, slots: Sequence[Slot]) -> list[str]:
                 problems.append(f"{slot.week}: {due} chosen before {', '.join(passed_over)}")
             if slot.skipped != tuple((y, OOO) for y in ahead):
                 problems.append(f"{slot.week}: skipped {slot.skipped}, expected {ahead}")
-            if slot.presenter is not None:
-                last[slot.presenter] = i
+            if due is not None:  # the one due counts as having presented, swapped or not
+                last[due] = i
     return problems
 
 
@@ -387,31 +402,47 @@ def test_sixty_weeks_of_rotation_are_fair_and_respect_time_off(s: Scenario) -> N
 
 
 def swaps_not_done(s: Scenario, slots: Sequence[Slot]) -> list[str]:
-    """Every swap shown was asked for; a week's only swap with the presenter happens unless the
-    other person is away, not yet joined, or not in the week's pool."""
+    """The presenter is what the week's swaps, in the order asked, make of the one due: each
+    hands the week from whoever presents by then to the other of its two, unless that other
+    is away, not yet joined, or not in the week's pool."""
     problems = []
     for slot in slots:
         due = slot.swapped_from or slot.presenter
-        asked = [w for w in s.swaps if w.week == slot.week and due in (w.a, w.b)]
-        if slot.swapped_from is not None:
-            if not any({w.a, w.b} == {slot.swapped_from, slot.presenter} for w in asked):
-                problems.append(
-                    f"{slot.week}: swap {slot.swapped_from}->{slot.presenter} not asked"
-                )
-        elif len(asked) == 1:
-            other = asked[0].b if asked[0].a == due else asked[0].a
-            pool = {m.user_id for m in s.members(TOPIC_ROLE[slot.topic])}
-            if other in pool and s.available(other, slot.week):
-                problems.append(f"{slot.week}: swap {due}<->{other} ignored")
+        pool = {m.user_id for m in s.members(TOPIC_ROLE[slot.topic])}
+        expected = due
+        for w in (w for w in s.swaps if w.week == slot.week):
+            if expected in (w.a, w.b):
+                other = w.b if expected == w.a else w.a
+                if other in pool and s.available(other, slot.week):
+                    expected = other
+        if slot.presenter != expected:
+            problems.append(f"{slot.week}: {slot.presenter} presents, swaps say {expected}")
+        if slot.swapped_from is not None and slot.swapped_from == slot.presenter:
+            problems.append(f"{slot.week}: swapped from {slot.presenter} to themselves")
+    return problems
+
+
+def others_moved(s: Scenario, slots: Sequence[Slot]) -> list[str]:
+    """A swap moves nobody else: every week nobody swapped is as it would be without any swap,
+    and a swapped week's due presenter is the one it would have had."""
+    problems = []
+    without = plan(s.config, s.pool, [], s.absences, [], s.weeks)
+    swapped_weeks = {w.week for w in s.swaps}
+    for slot, plain in zip(slots, without, strict=True):
+        if slot.week not in swapped_weeks and slot != plain:
+            problems.append(f"{slot.week}: {plain.presenter} moved to {slot.presenter}")
+        elif (slot.swapped_from or slot.presenter) != plain.presenter:
+            problems.append(f"{slot.week}: due {plain.presenter}, shown as {slot.swapped_from}")
     return problems
 
 
 @MODEST
 @given(scenarios(with_swaps=True))
-def test_a_swap_hands_over_one_turn_and_the_rotation_stays_fair(s: Scenario) -> None:
+def test_a_swap_hands_over_one_week_and_moves_nobody_else(s: Scenario) -> None:
     slots = real_plan(s)
     assert swaps_not_done(s, slots) == []
-    # Fair as before, counting the swapped-in person as having presented.
+    assert others_moved(s, slots) == []
+    # Fair as before, counting the one due (not who swapped in) as having presented.
     assert not_longest_waiting(s, slots) == []
     assert out_of_office_ignored(s, slots) == []
     # /rotation stats adds up to the schedule it summarises.

@@ -185,10 +185,6 @@ def absence_cancelled(cancelled: list[Absence], today: date) -> Reply:
     return reply(f"Out of office {'; '.join(parts)}. `/rotation show` follows.")
 
 
-def swapped(slot: Slot) -> Reply:
-    return reply(f"Swapped: {slot_line(slot)}")
-
-
 def _agenda_item(entry: AuditEntry, name: str) -> str:
     line = f"• *{entry.experiment_key}* {escape(name)}: "
     if entry.action == "parity":

@@ -1,4 +1,4 @@
-"""Skipped meetings, swap requests (the **Take it** post) and calendar subscriptions."""
+"""Swaps, skipped meetings, swap requests (the **Take it** post) and calendar subscriptions."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from typing import Any
 
 from slack_sdk.models.blocks import Block
 
-from bot.domain.rotation import Offer, Slot, SwapRequest
+from bot.domain.rotation import Moved, Offer, RotationConfig, Slot, SwapRequest
 from bot.services.rotation_skips import Skipped
+from bot.services.swaps import Swapped
 from bot.slack.blocks import Reply, actions, button, context, escape, reply, section, to_dicts
 from bot.slack.blocks.rotation import slot_line
 
@@ -76,10 +77,27 @@ def offered(offer: Offer) -> Reply:
     )
 
 
+def _in_exchange(offer: Offer, to_presenter: bool) -> str:
+    """What the taker gives back: their later week, which the presenter now presents."""
+    request = offer.request
+    if offer.traded is None:
+        if to_presenter:
+            return " Nobody else's meetings move."
+        return " Nobody else's meetings move (you have no later meeting to trade for it)."
+    when = f"{offer.traded:%a} {day_month(offer.traded)}"
+    if to_presenter:
+        return f" In exchange you present <@{request.taken_by}>'s {when} meeting instead."
+    return (
+        f" In exchange <@{request.presenter}> presents your {when} meeting;"
+        " nobody else's meetings move."
+    )
+
+
 def took(offer: Offer) -> Reply:
     return reply(
         f"You present on {day_month(offer.request.week)} instead of"
-        f" <@{offer.request.presenter}>: {_meeting(offer)}. Thank you!"
+        f" <@{offer.request.presenter}>: {_meeting(offer)}.{_in_exchange(offer, False)}"
+        " Thank you!"
     )
 
 
@@ -88,21 +106,59 @@ def taken_dm(offer: Offer, to_presenter: bool) -> str:
     if to_presenter:
         return (
             f"🔁 <@{request.taken_by}> takes your {day_month(request.week)} presentation:"
-            f" {_meeting(offer)}. You keep your place in the rotation."
+            f" {_meeting(offer)}.{_in_exchange(offer, True)}"
         )
     return (
         f"🔁 You present on {day_month(request.week)} instead of <@{request.presenter}>:"
-        f" {_meeting(offer)}."
+        f" {_meeting(offer)}.{_in_exchange(offer, False)}"
     )
 
 
 def unanswered(offer: Offer) -> str:
-    request = offer.request
+    """The managers' DM; its command works as written (a mention, the project named)."""
+    request, slug = offer.request, offer.project.slug
     return (
         f"⚠️ Nobody has taken <@{request.presenter}>'s {day_month(request.week)} presentation"
         f" ({_meeting(offer)}) since it was offered. Hand it to someone with"
-        f" `/rotation swap @{request.presenter} @someone {request.week}`, or skip the meeting"
-        f" with `/rotation skip {request.week}`."
+        f" `/rotation swap <@{request.presenter}> @someone {request.week} --project {slug}`,"
+        f" or skip the meeting with `/rotation skip {request.week} --project {slug}`."
+    )
+
+
+# --- swaps ----------------------------------------------------------------------------
+
+
+def swapped(done: Swapped) -> Reply:
+    """The reply to `/rotation swap`: the week as it is now and what was traded for it."""
+    slot, traded = done.slot, done.traded
+    if traded is not None and traded.presenter is not None:
+        then = (
+            f" In exchange <@{traded.presenter}> presents on {traded.week:%a %Y-%m-%d} instead"
+            f" of <@{slot.presenter}>."
+        )
+    else:
+        then = f" <@{slot.presenter}> has no later meeting to trade: a plain hand-over."
+    others = [m.user for m in done.moved if m.user not in (slot.presenter, slot.swapped_from)]
+    tail = " Nobody else's meetings move."
+    if others:  # should not happen (a swap credits the one due), but if so they are told
+        tail = f" Also moved, and told by DM: {', '.join(f'<@{u}>' for u in others)}."
+    return reply(f"Swapped: {slot_line(slot)}.{then}{tail}")
+
+
+def moved_dm(project: str, config: RotationConfig, moved: Moved) -> str:
+    """A person whose planned weeks a swap changed (``moved`` names the weeks)."""
+
+    def days(weeks: tuple[date, ...]) -> str:
+        return ", ".join(f"{w:%a} {day_month(w)}" for w in weeks)
+
+    parts = []
+    if moved.gained:
+        parts.append(f"you now present on {days(moved.gained)}")
+    if moved.lost:
+        parts.append(f"you no longer present on {days(moved.lost)}")
+    return (
+        f"🔁 A swap changed your *{project}* review presentations: {' and '.join(parts)}"
+        f" ({config.meeting:%H:%M} {config.timezone}). `/rotation show {project}` lists them."
     )
 
 
@@ -148,7 +204,7 @@ def skipped_dm(project: str, slot: Slot, reason: str, again: date | None) -> str
     )
 
 
-def moved_dm(project: str, change: Slot, was: date | None, now: Slot | None) -> str:
+def shifted_dm(project: str, change: Slot, was: date | None, now: Slot | None) -> str:
     """A skip (or its withdrawal) moved someone's next presentation."""
     meeting = f"The *{project}* meeting of {change.week:%a} {day_month(change.week)}"
     if change.cancelled is not None:

@@ -23,7 +23,7 @@ from bot.domain.commands import (
 )
 from bot.domain.errors import PermissionDenied
 from bot.domain.model import Project
-from bot.services import calendar, rotation, rotation_skips, swap_requests
+from bot.services import calendar, rotation, rotation_skips, swap_requests, swaps
 from bot.services.ports import Context
 from bot.slack.blocks import Reply
 from bot.slack.blocks import rotation as render
@@ -51,11 +51,14 @@ def stats(uow: UnitOfWork, ctx: Context, cmd: RotationStats) -> Reply:
 
 def join(uow: UnitOfWork, ctx: Context, cmd: JoinRotation) -> Reply:
     project = _project(uow, ctx, cmd.project)
-    return render.joined(project.slug, rotation.join(uow, ctx, project, cmd.leave), cmd.leave)
+    roles = rotation.join(uow, ctx, project, cmd.leave)
+    swaps.close_stale_offers(uow, ctx, project)
+    return render.joined(project.slug, roles, cmd.leave)
 
 
 def absence(uow: UnitOfWork, ctx: Context, cmd: RecordAbsence) -> Reply:
     recorded = rotation.record_absence(uow, ctx, cmd.start, cmd.end)
+    swaps.close_stale_offers_of_team(uow, ctx)
     return render.absence(recorded.start.isoformat(), recorded.end.isoformat())
 
 
@@ -66,12 +69,14 @@ def absences(uow: UnitOfWork, ctx: Context, cmd: ListAbsences) -> Reply:
 
 def cancel_absence(uow: UnitOfWork, ctx: Context, cmd: CancelAbsence) -> Reply:
     today = ctx.now.astimezone(ZoneInfo(ctx.timezone)).date()
-    return render.absence_cancelled(rotation.cancel_absence(uow, ctx, cmd.start), today)
+    cancelled = rotation.cancel_absence(uow, ctx, cmd.start)
+    swaps.close_stale_offers_of_team(uow, ctx)
+    return render.absence_cancelled(cancelled, today)
 
 
 def swap(uow: UnitOfWork, ctx: Context, cmd: SwapPresenters) -> Reply:
     project = _project(uow, ctx, cmd.project)
-    return render.swapped(rotation.swap(uow, ctx, project, ctx.timezone, cmd.a, cmd.b, cmd.week))
+    return swap_render.swapped(swaps.swap(uow, ctx, project, ctx.timezone, cmd.a, cmd.b, cmd.week))
 
 
 def skip(uow: UnitOfWork, ctx: Context, cmd: SkipMeeting) -> Reply:
@@ -114,6 +119,7 @@ def reset_calendar(uow: UnitOfWork, ctx: Context, cmd: ResetCalendar) -> Reply:
 def configure(uow: UnitOfWork, ctx: Context, cmd: ConfigureRotation) -> Reply:
     project = _project(uow, ctx, cmd.project)
     value = rotation.configure(uow, ctx, project, ctx.timezone, cmd.changes)
+    swaps.close_stale_offers(uow, ctx, project, value)
     return render.config(project.slug, value, changed=bool(cmd.changes))
 
 
