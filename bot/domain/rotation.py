@@ -277,6 +277,8 @@ class _Due:
     A skip moves the meetings after it by one, so the next meeting of the skipped topic goes
     to whoever the skipped one was due to (ahead of anyone back from an absence that had
     passed them over then), unless they are away in turn; consecutive skips keep the first.
+    The topic is the one the skipped meeting would have had: a stand-in's when the pattern's
+    pool was empty then, even if the next meeting on the calendar finds that pool filled.
     """
 
     by_topic: dict[Topic, str] = field(default_factory=dict)

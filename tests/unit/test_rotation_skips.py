@@ -208,17 +208,21 @@ def test_with_skips_time_off_and_newcomers_the_meetings_held_stay_fair(
 
 
 def carried_over(s: Scenario, slots: list[Slot], chosen: list[date]) -> dict[date, str]:
-    """For each run of skipped weeks: the next meeting of its topic, and whoever the first
-    skipped week would have gone to had it been held (earlier skips kept)."""
+    """The meetings a skip carried over, each with whoever it goes to: a skipped week's
+    meeting, had it been held (earlier skips kept), was due to someone; the next meeting of
+    that meeting's topic is theirs (the topic it would have had, also when it stood in for
+    an empty pool, so not always the calendar's). Skips before it is held keep the first."""
     carried: dict[date, str] = {}
+    pending: dict[Topic, str] = {}
     for i, slot in enumerate(slots):
-        if slot.cancelled is None or (i and slots[i - 1].cancelled is not None):
+        if slot.cancelled is None:
+            if slot.topic in pending:
+                carried[slot.week] = pending.pop(slot.topic)
             continue
         earlier = [Skip(w) for w in chosen if w < slot.week]
         held_then = plan(s.config, s.pool, [], s.absences, [], s.weeks[: i + 1], earlier)[-1]
-        after = next((x for x in slots[i:] if x.cancelled is None), None)
-        if held_then.presenter is not None and after is not None and after.topic is slot.topic:
-            carried[after.week] = held_then.presenter
+        if held_then.presenter is not None:
+            pending.setdefault(held_then.topic, held_then.presenter)
     return carried
 
 
