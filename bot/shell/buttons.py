@@ -4,8 +4,10 @@ Every message the shell prints with buttons numbers them. The count starts again
 with the first buttons shown after a line is typed, and runs on through everything that
 line shows (its reply, then the channel posts and DMs it caused, then what background jobs
 post) — so the numbers on screen are never ambiguous. Buttons stay pressable until newer
-ones are shown. A button on a message only one person sees (an ephemeral reply, a DM, a
-Home) can be pressed only as that person, as in Slack.
+ones are shown, or until their post is edited: an edit (``chat.update``) replaces the post's
+buttons with the edited version's, as in Slack, where a taken offer has no Take it. A
+button on a message only one person sees (an ephemeral reply, a DM, a Home) can be pressed
+only as that person, as in Slack.
 
 Channel posts and DMs stay in Slack after the screen has moved on: ``:buttons`` numbers
 afresh, from [1], every button the current person could press now — those on screen,
@@ -36,6 +38,7 @@ class Message:
 class Pressable:
     button: Button
     message: Message
+    gone: bool = False  # its post was edited since: still numbered, no longer pressable
 
     def describe(self) -> str:
         return f"[{self.button.number}] {self.button.label}"
@@ -61,8 +64,12 @@ class Board:
         return 1 if self._fresh else len(self._pressable) + 1
 
     def add(self, buttons: Sequence[Button], message: Message) -> None:
-        """Buttons just printed on ``message``, numbered from :meth:`next_number`."""
+        """Buttons just printed on ``message``, numbered from :meth:`next_number`; a post
+        printed again (edited) has only these, its earlier version's are gone."""
         if message.ts:
+            self._pressable = [
+                replace(p, gone=True) if p.message.ts == message.ts else p for p in self._pressable
+            ]
             self._posts.pop(message.ts, None)
             if buttons:
                 self._posts[message.ts] = (message, tuple(buttons))
@@ -100,7 +107,7 @@ class Board:
         return None
 
     def visible_to(self, user_id: str) -> list[Pressable]:
-        return [p for p in self._pressable if p.message.only in (None, user_id)]
+        return [p for p in self._pressable if not p.gone and p.message.only in (None, user_id)]
 
     def __bool__(self) -> bool:
-        return bool(self._pressable)
+        return any(not p.gone for p in self._pressable)

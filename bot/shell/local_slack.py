@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.shell.buttons import Board, Message
-from bot.shell.render import Names, Renderer
+from bot.shell.render import Names, Rendered, Renderer
 from bot.slack.notices import UPLOAD
 
 KEY = re.compile(r"\bEXP-[0-9]+\b")
@@ -120,15 +120,17 @@ class LocalSlack:
         renderer = Renderer(names, color=self.color)
         text = str(payload.get("text", ""))
         blocks = payload.get("blocks")
-        if not blocks:
-            self._say(f"[{where}]", edited + renderer.mrkdwn(text))
-            return
-        rendered = renderer.blocks(blocks, text, first_button=self.board.next_number())
-        if not self.quiet:  # buttons nobody saw cannot be pressed
+        if blocks:
+            rendered = renderer.blocks(blocks, text, first_button=self.board.next_number())
+        else:
+            rendered = Rendered(renderer.mrkdwn(text))
+        # Buttons nobody saw cannot be pressed; an edit, seen or not, replaces the post's.
+        buttons = () if self.quiet else rendered.buttons
+        if buttons or ts:
             channel = str(payload.get("channel", ""))
             only = payload.get("user") or _dm_user(channel)
             title = rendered.text.splitlines()[0] if rendered.text else ""
-            self.board.add(rendered.buttons, Message(where, title, only, channel, ts))
+            self.board.add(buttons, Message(where, title, only, channel, ts))
         self._say(f"[{where}]", edited + rendered.text)
 
     def _thread(self, thread_ts: str, text: str) -> str:

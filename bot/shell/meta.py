@@ -38,10 +38,16 @@ class MetaCommand:
 
 def press(session: Session, argument: str) -> None:
     yours = session.board.visible_to(session.user.user_id)
+    found = session.board.get(int(argument)) if is_number(argument) else None
+    if found is not None and found.gone:
+        session.write(
+            f"{found.describe()} is gone: its post in {found.message.where} was edited since"
+            " (:buttons lists what you can press now)."
+        )
+        return
     if not session.board:
         session.write("No buttons on screen to press; :buttons lists those of recent posts.")
         return
-    found = session.board.get(int(argument)) if is_number(argument) else None
     if found is None:
         choices = "  ".join(p.describe() for p in yours) or "none on screen"
         session.write(

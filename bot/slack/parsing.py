@@ -395,16 +395,31 @@ def _parse_calendar(rest: list[str]) -> Command:
 def _parse_ooo(rest: list[str], usage: str) -> Command:
     """``ooo <from> <to>``, ``ooo list [project]`` or ``ooo cancel <from>``."""
     what = rest[0].lower() if rest else ""
+    option = next((w for w in rest if flag_name(w, {"project"}) is not None), None)
     if what == "list":
         usage = USAGE["rotation"]["ooo list"]
+        if option is not None:
+            raise UsageError(
+                f"ooo list takes no '{quoted(option)}': name the project as a word"
+                " (/rotation ooo list churn).",
+                usage,
+            )
         if len(rest) > 2:
             raise UsageError(f"Unexpected '{quoted(' '.join(rest[2:]))}'.", usage)
         return ListAbsences(project_slug(rest[1], usage) if len(rest) == 2 else None)
+    if option is not None:
+        # An absence is the person's, in every project: there is no project to name.
+        raise UsageError(
+            f"ooo takes no '{quoted(option)}': an absence counts in every project you are in.",
+            USAGE["rotation"]["ooo cancel" if what == "cancel" else "ooo"],
+        )
     if what == "cancel":
         usage = USAGE["rotation"]["ooo cancel"]
         if len(rest) != 2:
             raise UsageError("ooo cancel needs the first day of the absence to cancel.", usage)
         return CancelAbsence(day(rest[1], usage))
+    if len(rest) > 2:
+        raise UsageError(f"Unexpected '{quoted(' '.join(rest[2:]))}'.", usage)
     if len(rest) != 2:
         raise UsageError("ooo needs the first and the last day away.", usage)
     start, end = day(rest[0], usage), day(rest[1], usage)

@@ -57,7 +57,9 @@ def test_a_week_offered_is_taken_by_button_and_the_calendar_follows(demo_url: st
     taken = said["carol> 1"]
     assert f"You present on {week.group(1)} instead of @bob" in taken
     assert f"(edited) ✅ @carol took @bob's {week.group(1)} presentation" in taken
-    assert "@carol took this week already." in said["carol> 1 #2"]
+    # The post was edited: its Take it is gone, as in Slack (the service's refusal of a
+    # second press is tested in tests/integration/test_rotation_swaps.py).
+    assert "[1] Take it is gone: its post in #churn was edited since" in said["carol> 1 #2"]
     feed = said[f"carol> :calendar {url.group(0)}"]
     assert "→ 200 text/calendar" in feed and "12 event(s)" in feed
     assert "churn science review: carol" in feed
@@ -161,3 +163,27 @@ def test_a_taken_week_moves_nobody_else_and_can_be_taken_again(demo_url: str) ->
         "@bob",  # 25 Jan, carol's, then alice's
         "@carol",  # 8 Feb, alice's before
     ]
+
+
+def test_a_taken_offer_has_no_take_it_for_anyone_after(demo_url: str) -> None:
+    """QA's steps: alice takes bob's 30 Nov and offers it again, carol takes it; erin, later
+    in the same session, is shown no Take it on the edited post."""
+    said = one_session(
+        demo_url,
+        ":as bob",
+        "/rotation swap request 2026-11-30 --project fraud",
+        ":as alice",
+        ":buttons",
+        "1",
+        "/rotation swap request 2026-11-30 --project fraud",
+        ":as carol",
+        ":buttons",
+        "1",
+        ":as erin",
+        ":buttons",
+        "1",
+    )
+    assert "(edited) ✅ @carol took @alice's 30 Nov presentation" in said["carol> 1"]
+    assert "No buttons you can press now" in said["erin> :buttons"]
+    assert "Take it" not in said["erin> :buttons"]
+    assert "[1] Take it is gone: its post in #fraud was edited since" in said["erin> 1"]

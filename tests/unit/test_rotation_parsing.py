@@ -59,6 +59,18 @@ def test_rotation_forms(text: str, expected: Command) -> None:
 BAD: list[tuple[str, str, str]] = [
     ("ooo", "ooo", "ooo needs the first and the last day away."),
     ("ooo 2026-03-16", "ooo", "ooo needs the first and the last day away."),
+    # QA: both days given with a project; the project is what is wrong (an absence is the
+    # person's, in every project), not the days.
+    (
+        "ooo 2026-12-08 2027-07-01 --project churn",
+        "ooo",
+        "ooo takes no '--project': an absence counts in every project you are in.",
+    ),
+    ("ooo --project churn 2026-12-08 2027-07-01", "ooo", "ooo takes no '--project'"),
+    ("ooo 2026-12-08 2027-07-01 —project churn", "ooo", "ooo takes no '—project'"),
+    ("ooo cancel 2026-12-08 --project churn", "ooo cancel", "ooo takes no '--project'"),
+    ("ooo list --project churn", "ooo list", "ooo list takes no '--project': name the project"),
+    ("ooo 2026-12-08 2027-07-01 churn", "ooo", "Unexpected 'churn'."),
     ("ooo list churn fraud", "ooo list", "Unexpected 'fraud'."),
     ("ooo list Not_A_Slug", "ooo list", "is not a project slug"),
     ("ooo cancel", "ooo cancel", "ooo cancel needs the first day of the absence to cancel."),

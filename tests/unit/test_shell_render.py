@@ -253,3 +253,20 @@ def test_buttons_of_a_channel_post_number_on_from_the_reply_and_restart_with_a_n
     assert board.next_number() == 1 and board.get(3) is not None  # kept until new ones show
     slack.call("chat.postMessage", request)
     assert board.get(2) is None and board.get(1) is not None
+
+
+def test_an_edit_without_buttons_takes_the_posts_buttons_away_on_screen_and_in_the_list() -> None:
+    board = Board()
+    slack = LocalSlack(_ignore, lambda: NAMES, board=board)
+    offer = {
+        "channel": "C9",
+        "text": "bob can't present",
+        "blocks": [{"type": "actions", "elements": [_button("Take it", "swap_take", "3")]}],
+    }
+    posted = slack.call("chat.postMessage", offer)
+    board.new_line()  # a line typed: the Take it stays on screen until new buttons show
+    slack.call("chat.update", {"channel": "C9", "ts": posted["ts"], "text": "✅ carol took it"})
+    pressable = board.get(1)
+    assert pressable is not None and pressable.gone  # still numbered, no longer pressable
+    assert board.visible_to("UBOB") == [] and not board
+    assert board.relist("UBOB") == []
