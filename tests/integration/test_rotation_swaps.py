@@ -511,6 +511,29 @@ def test_a_week_taken_once_can_be_offered_and_taken_again(
     assert presenters(team, 2)[1] == (SCIENCE_1, "science", "UALICE")
 
 
+def test_a_direct_swap_of_a_taken_week_names_exactly_who_was_told(
+    team: Team, dispatcher: Dispatcher
+) -> None:
+    """QA: bob took alice's 16 Mar, then a manager swapped bob and carol that week. The reply
+    said "Also moved, and told by DM: bob" (the week is still alice's due, so bob looked
+    like a third party) and left out carol, who was told too."""
+    rotation(dispatcher, "UALICE", f"swap request {SCIENCE_1}")
+    assert not take(dispatcher, "UBOB", offer_id(team)).failed
+    team.notices.calls.clear()
+
+    text = rotation(dispatcher, "UMGR", f"swap <@UBOB> <@UCAROL> {SCIENCE_1}")
+    dms = [user for user, _, _ in calls(team, "presentations_moved")]
+    assert sorted(dms) == ["UBOB", "UCAROL"]
+    assert "Also moved" not in text
+    assert text.endswith(" Nobody else's meetings move. Told by DM: <@UBOB>, <@UCAROL>.")
+
+    # Whoever asks is not DMed, and the reply says so by naming only the other.
+    team.notices.calls.clear()
+    text = rotation(dispatcher, "UCAROL", f"swap <@UCAROL> <@UBOB> {SCIENCE_1}")
+    assert [user for user, _, _ in calls(team, "presentations_moved")] == ["UBOB"]
+    assert text.endswith(" Nobody else's meetings move. Told by DM: <@UBOB>.")
+
+
 def test_a_swap_that_cannot_happen_names_the_real_reason(
     team: Team, dispatcher: Dispatcher
 ) -> None:
