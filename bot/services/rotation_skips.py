@@ -57,7 +57,7 @@ def skip(
         project.id, rot.Skip(week, reason), ctx.actor.user_id, ctx.now
     ):
         raise ValidationError(f"The {project.slug} meeting of {week} is skipped already.")
-    moved = _follow_meetings(uow, project, held, _held(uow, project, week))
+    moved = _follow_meetings(uow, ctx, project, config, planned, held)
     close_stale_offers(uow, ctx, project, config)  # this week's, and those shifted
     uow.audit.record(
         ctx.actor.team_id,
@@ -89,7 +89,7 @@ def cancel_skip(
         skipped = uow.rotations.skips(project.id, ctx.now.astimezone(config.zone).date())
         listed = ", ".join(str(s.week) for s in skipped) or "none"
         raise NotFound(f"The {project.slug} meeting of {week} is not skipped (skipped: {listed}).")
-    moved = _follow_meetings(uow, project, held, _held(uow, project, week))
+    moved = _follow_meetings(uow, ctx, project, config, planned, held)
     uow.audit.record(
         ctx.actor.team_id,
         ctx.actor.user_id,
@@ -115,13 +115,44 @@ def _held(uow: UnitOfWork, project: Project, week: date) -> list[date]:
 
 
 def _follow_meetings(
-    uow: UnitOfWork, project: Project, before: list[date], after: list[date]
+    uow: UnitOfWork,
+    ctx: Context,
+    project: Project,
+    config: RotationConfig,
+    planned: list[Slot],
+    held: list[date],
 ) -> list[list[str]]:
-    """A swap is made for a meeting: when a skip moves the meetings, its swaps move along
-    (the n-th meeting held from the skip on keeps the swaps it had). The moves made."""
-    moves = {old: new for old, new in zip(before, after, strict=False) if old != new}
+    """A swap is made for a meeting: when a skip (or its withdrawal) moves the meetings, its
+    swaps move along. ``planned`` and ``held`` are the meetings before the change. The moves
+    made.
+
+    Within ``planned`` a meeting is the one its due presenter (before any swap) was to give:
+    their n-th of that topic. Its swaps go to the n-th that person is due to give now, so a
+    trade's return half stays on the meeting of the one who traded it away even when someone
+    back from an absence now comes first. Further ahead, the n-th meeting held keeps them."""
+    weeks = [slot.week for slot in planned]
+    shifted = dict(zip(held, _held(uow, project, weeks[0]), strict=False))
+    now = _due_meetings(plan_weeks(uow, ctx, project, config, weeks))
+    for key, old in _due_meetings(planned).items():
+        shifted[old] = now.get(key, shifted.get(old, old))
+    moves = {old: new for old, new in shifted.items() if old != new}
     moved = uow.rotations.move_swaps(project.id, moves)
     return [[old.isoformat(), new.isoformat()] for old, new in moved]
+
+
+def _due_meetings(slots: list[Slot]) -> dict[tuple[str, rot.Topic, int], date]:
+    """Each meeting held by who was due to present it (before any swap): (person, topic, n)
+    for their n-th meeting of that topic in ``slots``."""
+    count: dict[tuple[str, rot.Topic], int] = {}
+    meetings: dict[tuple[str, rot.Topic, int], date] = {}
+    for slot in slots:
+        due = slot.swapped_from or slot.presenter
+        if slot.cancelled is not None or due is None:
+            continue
+        n = count.get((due, slot.topic), 0)
+        count[(due, slot.topic)] = n + 1
+        meetings[(due, slot.topic, n)] = slot.week
+    return meetings
 
 
 def _next_presentations(slots: list[Slot]) -> dict[str, Slot]:

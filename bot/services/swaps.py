@@ -28,13 +28,15 @@ HORIZON = 26  # weeks within which a swap is recorded (and its trade looked for)
 @dataclass(frozen=True)
 class Swapped:
     """A swap done: the week as it is now, the week traded back (None: a plain hand-over),
-    and everyone whose weeks changed."""
+    everyone whose weeks changed, who handed the week over, and who was told by DM."""
 
     project: Project
     config: RotationConfig
     slot: Slot
     traded: Slot | None
     moved: tuple[Moved, ...]
+    outgoing: str | None = None  # who presented the week before this swap
+    told: tuple[str, ...] = ()  # those of ``moved`` DMed (not the one who asked, nor ``told``)
 
 
 def swap(
@@ -85,13 +87,14 @@ def swap(
     )
     moved = tuple(_moved(before, after))
     skip_dm = {actor.user_id, *told}
-    for person in moved:
-        if person.user not in skip_dm:
-            for message in ctx.notices.presentations_moved(project, config, person):
-                uow.outbox.add(message, ctx.now)
+    dms = tuple(person for person in moved if person.user not in skip_dm)
+    for person in dms:
+        for message in ctx.notices.presentations_moved(project, config, person):
+            uow.outbox.add(message, ctx.now)
     close_stale_offers(uow, ctx, project, config)
     again = next((s for s in after if traded is not None and s.week == traded.week), None)
-    return Swapped(project, config, now, again, moved)
+    told_now = tuple(person.user for person in dms)
+    return Swapped(project, config, now, again, moved, target.presenter, told_now)
 
 
 def _target(

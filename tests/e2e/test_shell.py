@@ -448,7 +448,8 @@ def test_rotation_commands_take_typed_names(demo_url: str) -> None:
     swapped = said["carol> /rotation swap @bob @carol --project churn"]
     assert swapped.startswith(
         "Swapped: Mon 2026-11-30 🔬 science: @carol (swapped with @bob). In exchange @bob"
-        " presents on Mon 2026-12-14 instead of @carol. Nobody else's meetings move.\n"
+        " presents on Mon 2026-12-14 instead of @carol. Nobody else's meetings move."
+        " Told by DM: @bob.\n"
     )
     assert "[DM → @bob] 🔁 A swap changed your churn review presentations" in swapped
     shown = said["carol> /rotation show churn 1"]

@@ -31,7 +31,7 @@ from storage.models import (
 from storage.swap_requests import SwapRequests
 from tests.integration.conftest import TEAM, Team
 from tests.integration.test_concurrency import WAIT, run_together
-from tests.integration.test_rotation_services import TZ, presenters
+from tests.integration.test_rotation_services import TZ, presenters, upcoming
 
 ENGINEERING_1, SCIENCE_1 = date(2026, 3, 9), date(2026, 3, 16)
 ENGINEERING_2, SCIENCE_2 = date(2026, 3, 23), date(2026, 3, 30)
@@ -162,6 +162,49 @@ def test_a_swap_moves_with_its_meeting_when_a_skip_shifts_it_or_is_withdrawn(
         date.fromisoformat(new) - date.fromisoformat(old) == timedelta(weeks=1)
         for old, new in detail["swaps_moved"]
     ), detail
+
+
+def test_both_halves_of_a_trade_keep_applying_when_a_skip_lets_someone_back_first(
+    team: Team, dispatcher: Dispatcher
+) -> None:
+    """QA: bob is away on 30 Mar, so carol presents it; alice's trade with carol gives carol
+    16 Mar and alice carol's 30 Mar. Skipping 16 Mar brings bob (back by then) to the
+    science meeting after carol's: the return half went to bob's meeting, where it did
+    nothing, and alice lost a turn. It follows carol's meeting instead, and back on cancel."""
+    rotation(dispatcher, "UBOB", f"ooo {SCIENCE_2} {SCIENCE_2}")
+    science = [SCIENCE_1 + timedelta(weeks=2 * i) for i in range(4)]  # 16 Mar .. 27 Apr
+
+    def science_meetings() -> list[tuple[date, str | None, str | None]]:
+        held = [s for s in upcoming(team, 12) if s.cancelled is None]
+        slots = [s for s in held if s.topic.value == "science"]
+        return [(s.week, s.presenter, s.swapped_from) for s in slots][:4]
+
+    assert [p for _, p, _ in science_meetings()] == ["UALICE", "UCAROL", "UBOB", "UALICE"]
+    text = rotation(dispatcher, "UALICE", f"swap <@UALICE> <@UCAROL> {SCIENCE_1}")
+    assert f"In exchange <@UALICE> presents on Mon {SCIENCE_2}" in text
+    traded = science_meetings()
+    assert traded == [
+        (science[0], "UCAROL", "UALICE"),
+        (science[1], "UALICE", "UCAROL"),
+        (science[2], "UBOB", None),
+        (science[3], "UALICE", None),
+    ]
+    team.notices.calls.clear()
+
+    rotation(dispatcher, "UMGR", f"skip {SCIENCE_1} holiday")
+    a_week_on = [w + timedelta(weeks=1) for w in science]
+    assert science_meetings() == [
+        (a_week_on[0], "UCAROL", "UALICE"),  # carol still presents alice's meeting
+        (a_week_on[1], "UBOB", None),  # bob, back, is the one least recently up
+        (a_week_on[2], "UALICE", "UCAROL"),  # and alice still presents carol's
+        (a_week_on[3], "UALICE", None),
+    ]
+    moved = {user: (was, now) for _, _, user, was, now in calls(team, "presentation_moved")}
+    assert moved["UALICE"] == (SCIENCE_2, a_week_on[2])
+    assert "UCAROL" not in moved  # told by the skip's own message: hers is a week later
+
+    rotation(dispatcher, "UMGR", f"skip cancel {SCIENCE_1}")
+    assert science_meetings() == traded
 
 
 def test_bad_skips_are_refused_clearly_and_change_nothing(
@@ -466,6 +509,29 @@ def test_a_week_taken_once_can_be_offered_and_taken_again(
     text = rotation(dispatcher, "UMGR", f"swap <@UCAROL> <@UALICE> {SCIENCE_1}")
     assert text.startswith("Swapped:") and "UALICE" in text
     assert presenters(team, 2)[1] == (SCIENCE_1, "science", "UALICE")
+
+
+def test_a_direct_swap_of_a_taken_week_names_exactly_who_was_told(
+    team: Team, dispatcher: Dispatcher
+) -> None:
+    """QA: bob took alice's 16 Mar, then a manager swapped bob and carol that week. The reply
+    said "Also moved, and told by DM: bob" (the week is still alice's due, so bob looked
+    like a third party) and left out carol, who was told too."""
+    rotation(dispatcher, "UALICE", f"swap request {SCIENCE_1}")
+    assert not take(dispatcher, "UBOB", offer_id(team)).failed
+    team.notices.calls.clear()
+
+    text = rotation(dispatcher, "UMGR", f"swap <@UBOB> <@UCAROL> {SCIENCE_1}")
+    dms = [user for user, _, _ in calls(team, "presentations_moved")]
+    assert sorted(dms) == ["UBOB", "UCAROL"]
+    assert "Also moved" not in text
+    assert text.endswith(" Nobody else's meetings move. Told by DM: <@UBOB>, <@UCAROL>.")
+
+    # Whoever asks is not DMed, and the reply says so by naming only the other.
+    team.notices.calls.clear()
+    text = rotation(dispatcher, "UCAROL", f"swap <@UCAROL> <@UBOB> {SCIENCE_1}")
+    assert [user for user, _, _ in calls(team, "presentations_moved")] == ["UBOB"]
+    assert text.endswith(" Nobody else's meetings move. Told by DM: <@UBOB>.")
 
 
 def test_a_swap_that_cannot_happen_names_the_real_reason(

@@ -138,10 +138,13 @@ def swapped(done: Swapped) -> Reply:
         )
     else:
         then = f" <@{slot.presenter}> has no later meeting to trade: a plain hand-over."
-    others = [m.user for m in done.moved if m.user not in (slot.presenter, slot.swapped_from)]
+    traders = (slot.presenter, done.outgoing)
+    others = [m.user for m in done.moved if m.user not in traders]
     tail = " Nobody else's meetings move."
-    if others:  # should not happen (a swap credits the one due), but if so they are told
-        tail = f" Also moved, and told by DM: {', '.join(f'<@{u}>' for u in others)}."
+    if others:  # should not happen (a swap credits the one due), but if so they are named
+        tail = f" Also moved: {', '.join(f'<@{u}>' for u in others)}."
+    if done.told:
+        tail += f" Told by DM: {', '.join(f'<@{u}>' for u in done.told)}."
     return reply(f"Swapped: {slot_line(slot)}.{then}{tail}")
 
 
