@@ -403,6 +403,9 @@ class SwapRow(Base):
     week: Mapped[date] = mapped_column(Date)
     user_a: Mapped[str] = mapped_column(String(32))
     user_b: Mapped[str] = mapped_column(String(32))
+    # A trade credits the week to the one due; false: a hand-over recorded before trades
+    # existed (migration 0015), credited to whoever presented, as it was planned then.
+    trade: Mapped[bool] = mapped_column(Boolean, default=True, server_default=false())
     created_by: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 

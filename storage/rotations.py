@@ -163,7 +163,7 @@ class Rotations:
             .where(SwapRow.project_id == project_id, SwapRow.week >= since)
             .order_by(SwapRow.id)
         ).all()
-        return [Swap(r.week, r.user_a, r.user_b) for r in rows]
+        return [Swap(r.week, r.user_a, r.user_b, r.trade) for r in rows]
 
     def add_swap(self, project_id: int, swap: Swap, by: str, now: datetime) -> None:
         self.session.add(
@@ -172,6 +172,7 @@ class Rotations:
                 week=swap.week,
                 user_a=swap.a,
                 user_b=swap.b,
+                trade=swap.trade,
                 created_by=by,
                 created_at=now,
             )

@@ -6,8 +6,10 @@ Someone out of office that week is skipped and keeps their place. A swap for a w
 the slot from one of the two to the other; a week's swaps apply in the order they were
 recorded, each to whoever the ones before it left presenting. A swap moves nobody's turn:
 the one who was due counts as having presented, so no one else's week changes (a trade of
-two weeks between two people is two swaps, as bot.services.swaps records it). A topic
-whose pool is empty gives its week to the next topic of the pattern that has presenters.
+two weeks between two people is two swaps, as bot.services.swaps records it). A swap
+recorded before swaps were trades (``trade`` False) keeps the meaning it was planned with:
+a hand-over, counted for whoever presented. A topic whose pool is empty gives its week to
+the next topic of the pattern that has presenters.
 A week a manager skipped holds no meeting and counts for nobody: the weeks after it shift
 by one, topics included, and the next meeting goes to whoever the skipped one was due to
 (unless they are away then), so the meetings held are those there would have been without
@@ -88,6 +90,9 @@ class Swap:
     week: date  # the meeting date
     a: str
     b: str
+    # False: a one-sided hand-over recorded before swaps were trades; the meeting counts for
+    # whoever presented, as it was planned then, so upgrading replans nobody.
+    trade: bool = True
 
 
 @dataclass(frozen=True)
@@ -252,19 +257,22 @@ def plan(
         fact = announced.get(monday)
         if fact is not None:
             slot = _as_announced(config, pool, fact, cancelled)
+            credited = _credited_as_announced(slot, swaps_by_week.get(slot.week, []))
             due.held(slot)
         elif monday in cancelled:
             week = planned[monday]
-            due.cancelled(_choose(config, pool, last, away, [], week, cancelled, due.first))
+            would_be, _ = _choose(config, pool, last, away, [], week, cancelled, due.first)
+            due.cancelled(would_be)
             slot = Slot(week, topic_for(config, week, cancelled), None, cancelled=reasons[monday])
+            credited = None
         else:
             week = planned[monday]
             swapping = swaps_by_week.get(week, [])
-            slot = _choose(config, pool, last, away, swapping, week, cancelled, due.first)
+            slot, credited = _choose(config, pool, last, away, swapping, week, cancelled, due.first)
             due.held(slot)
-        if slot.presenter is not None:
-            # The one due is credited, not whoever swapped in: a swap moves nobody else.
-            last[(slot.swapped_from or slot.presenter, slot.topic)] = slot.week
+        if credited is not None:
+            # The one due is credited, not whoever a trade swapped in: it moves nobody else.
+            last[(credited, slot.topic)] = slot.week
         if monday in planned:
             slots.append(slot)
     return slots
@@ -319,7 +327,8 @@ def _choose(
     week: date,
     cancelled: Collection[date],
     due: Callable[[Topic], str | None] = lambda _: None,
-) -> Slot:
+) -> tuple[Slot, str | None]:
+    """The week's meeting, and whom it counts for (see _swapped)."""
     topics = topics_from(config, week, cancelled)
     topic = next((t for t in topics if _eligible(pool, t, week)), topics[0])
     first = due(topic)
@@ -342,22 +351,44 @@ def _choose(
         break
     instead_of = topics[0] if topic is not topics[0] else None
     slot = Slot(week, topic, presenter, tuple(skipped), instead_of=instead_of)
-    now_presenting = _swapped(presenter, swaps, {m.user_id for m in eligible} - absent.keys())
+    available = {m.user_id for m in eligible} - absent.keys()
+    now_presenting, credited = _swapped(presenter, swaps, available)
     if now_presenting != presenter:
         slot = replace(slot, presenter=now_presenting, swapped_from=presenter)
-    return slot
+    return slot, credited
 
 
-def _swapped(due: str | None, swaps: Sequence[Swap], available: Collection[str]) -> str | None:
+def _swapped(
+    due: str | None, swaps: Sequence[Swap], available: Collection[str] | None = None
+) -> tuple[str | None, str | None]:
     """Who presents after the week's ``swaps``, in the order recorded: each hands the week
-    from whoever presents by then to the other of its two, when they are ``available``."""
-    presenter = due
+    from whoever presents by then to the other of its two, when they are ``available``
+    (None: anyone); and whom the meeting counts for: whoever presented when the first trade
+    applied, else (no swap, or only hand-overs recorded before trades) the one presenting."""
+    presenter, credited = due, None
     for swap in swaps:
         if presenter in (swap.a, swap.b):
             other = swap.b if presenter == swap.a else swap.a
-            if other in available:
+            if available is None or other in available:
+                if swap.trade and credited is None:
+                    credited = presenter
                 presenter = other
-    return presenter
+    return presenter, credited if credited is not None else presenter
+
+
+def _credited_as_announced(fact: Slot, swaps: Sequence[Swap]) -> str | None:
+    """Whom an announced meeting counts for: its week's swaps replayed from the one due.
+
+    Who was away then is not kept, so the replay takes everyone as available; should it
+    not end with the presenter announced, the one due is credited unless the week's swaps
+    are all hand-overs recorded before trades (then the presenter, as planned then)."""
+    if fact.presenter is None or fact.swapped_from is None:
+        return fact.presenter
+    presenter, credited = _swapped(fact.swapped_from, swaps)
+    if presenter == fact.presenter:
+        return credited
+    old = bool(swaps) and not any(s.trade for s in swaps)
+    return fact.presenter if old else fact.swapped_from
 
 
 # --- fairness you can see -------------------------------------------------------------

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from datetime import date
 
 import pytest
+import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
@@ -15,11 +17,14 @@ from sqlalchemy import Engine, insert, inspect, select
 from bot.domain.availability import SlackStatus
 from bot.domain.errors import SchemaOutOfDate, StorageError
 from bot.domain.model import Workstream
+from bot.domain.rotation import Swap
 from storage import migrate
 from storage.db import SessionFactories, create_db_engine
-from storage.models import Base, ExperimentRow, ProjectRow, WorkspaceRow
+from storage.models import Base, ExperimentRow, ProjectRow, UtcDateTime, WorkspaceRow
 from storage.unit_of_work import Database
 from tests.integration.conftest import T0, TEAM
+
+WEEK = date(2026, 12, 7)  # a meeting date
 
 
 @pytest.fixture
@@ -135,6 +140,47 @@ def test_the_stored_slack_statuses_come_and_go_with_0014(engine: Engine) -> None
         uow.commit()
     with database.read() as uow:
         assert uow.slack_statuses.of(TEAM, ["UBOB"])["UBOB"].emoji == ":airplane:"
+
+
+def test_swaps_recorded_before_0015_read_back_as_hand_overs_and_new_ones_as_trades(
+    engine: Engine,
+) -> None:
+    migrate.upgrade(engine)
+    _downgrade_to(engine, "0014")
+    old = sa.table(
+        "rotation_swaps",
+        *(sa.column(c) for c in ("project_id", "week", "user_a", "user_b", "created_by")),
+        sa.column("created_at", UtcDateTime()),
+    )
+    with engine.begin() as connection:
+        connection.execute(insert(WorkspaceRow).values(team_id=TEAM, name="Acme", created_at=T0))
+        project = connection.execute(
+            insert(ProjectRow)
+            .values(team_id=TEAM, slug="churn", channel_id="CCHURN", created_at=T0)
+            .returning(ProjectRow.id)
+        ).scalar_one()
+        connection.execute(
+            insert(old).values(
+                project_id=project,
+                week=WEEK,
+                user_a="UANN",
+                user_b="UBOB",
+                created_by="UANN",
+                created_at=T0,
+            )
+        )
+    migrate.upgrade(engine)
+    database = Database(SessionFactories(engine))
+    with database.write() as uow:
+        uow.rotations.add_swap(project, Swap(WEEK, "UBOB", "UCAT"), "UBOB", T0)
+        uow.commit()
+    with database.read() as uow:
+        assert uow.rotations.swaps(project, WEEK) == [
+            Swap(WEEK, "UANN", "UBOB", trade=False),
+            Swap(WEEK, "UBOB", "UCAT", trade=True),
+        ]
+    _downgrade_to(engine, "0014")
+    assert "trade" not in _columns(engine)["rotation_swaps"]
 
 
 @pytest.mark.postgres

@@ -212,6 +212,23 @@ def test_a_swap_hands_the_slot_either_way_and_moves_nobody_elses_turn(swap: Swap
     assert [s.swapped_from for s in slots] == ["A", None, None, None, None, None]
 
 
+def test_a_swap_recorded_before_trades_keeps_crediting_whoever_presented() -> None:
+    """Upgrading replans nobody: an old one-sided hand-over counts for the one who took it,
+    planned or announced; a trade counts for the one who was due."""
+    handover, trade = Swap(W[0], "A", "B", trade=False), Swap(W[0], "A", "B")
+    # Worked by hand: B presented week 0, so A (never presented) goes next, then C.
+    assert presenters([A, B, C], swaps=[handover]) == ["B", "A", "C", "B", "A", "C"]
+    assert presenters([A, B, C], swaps=[trade]) == ["B", "B", "C", "A", "B", "C"]
+    announced = [Slot(W[0], S, "B", swapped_from="A")]
+    for swap, then in ((handover, ["A", "C", "B", "A", "C"]), (trade, ["B", "C", "A", "B", "C"])):
+        slots = plan(SCIENCE_ONLY, [A, B, C], announced, [], [swap], W[:6])
+        assert [(s.presenter, s.swapped_from) for s in slots[:1]] == [("B", "A")]
+        assert [s.presenter for s in slots[1:]] == then
+    # A hand-over then a trade of the same week: B held it when the trade applied.
+    both = [handover, Swap(W[0], "B", "C")]
+    assert presenters([A, B, C], swaps=both) == ["C", "A", "C", "B", "A", "C"]
+
+
 def test_a_trade_is_two_swaps_and_the_others_keep_their_weeks() -> None:
     # C takes A's week 0 and A takes C's week 2 in exchange; B is untouched.
     swaps = [Swap(W[0], "A", "C"), Swap(W[2], "C", "A")]
