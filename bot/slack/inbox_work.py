@@ -95,6 +95,16 @@ class InboxRunner:
                 uow.outbox.add(message, now)
             uow.commit()
 
+    def _form_opened(self, item: InboxItem) -> None:
+        """Tell the dispatcher a button's form is open (a head start on what its submission
+        reads); the request is finished already, so nothing here may fail it."""
+        try:
+            action = (item.body.get("actions") or [{}])[0]
+            origin = Origin(item.team_id, item.body["user"]["id"])
+            self.dispatcher.form_opened(origin, action["action_id"], action.get("value", ""))
+        except Exception:
+            log.exception("after opening a form for inbox row %s", item.id)
+
     def finish(self, item: InboxItem, messages: list[OutgoingMessage]) -> None:
         """Mark the row done with the messages that answer it (a second transaction)."""
         now = self.dispatcher.clock()
@@ -166,11 +176,7 @@ class InboxRunner:
             if instead is None:
                 self.finish(item, [])
                 if item.kind == "action":
-                    action = (item.body.get("actions") or [{}])[0]
-                    origin = Origin(item.team_id, item.body["user"]["id"])
-                    self.dispatcher.form_opened(
-                        origin, action["action_id"], action.get("value", "")
-                    )
+                    self._form_opened(item)
                 return
             reply = instead
         self.finish(item, self._post_now(settle.to.messages(reply)))

@@ -110,17 +110,17 @@ class SlackStatuses:
 
     def _ask_and_keep(self, team_id: str, user: str) -> None:
         """Ask for one status, keep it and store it (its own short transaction)."""
-        with self._lock:
-            failed = self._failed.get(team_id, "")
-        # After one failure those not asked yet are not: Slack is down or refuses us.
-        answer = failed or self._ask(user)
-        if isinstance(answer, SlackStatus):
-            answer = replace(answer, read_at=self._now())
-        with self._lock:
-            if isinstance(answer, str):
-                self._failed[team_id] = answer
-            self._cache[(team_id, user)] = (self._clock(), answer)
-        try:
+        try:  # whatever happens, the question is over: a later read asks again
+            with self._lock:
+                failed = self._failed.get(team_id, "")
+            # After one failure those not asked yet are not: Slack is down or refuses us.
+            answer = failed or self._ask(user)
+            if isinstance(answer, SlackStatus):
+                answer = replace(answer, read_at=self._now())
+            with self._lock:
+                if isinstance(answer, str):
+                    self._failed[team_id] = answer
+                self._cache[(team_id, user)] = (self._clock(), answer)
             if isinstance(answer, SlackStatus) and self.db is not None:
                 self._store(self.db, team_id, user, answer)
         finally:
@@ -159,6 +159,9 @@ class SlackStatuses:
             reason = slack_error(exc)
         except OSError as exc:  # URLError, a refused connection, a timeout
             reason = LATE if timed_out(exc) else "Slack was unreachable"
+        except Exception:  # a broken HTTP answer, a client error: a failure like the others
+            log.exception("users.profile.get %s failed unexpectedly", user)
+            reason = "Slack's answer could not be read"
         else:
             if isinstance(profile, dict):
                 return _status(profile)

@@ -183,6 +183,20 @@ def test_slacks_unsigned_ssl_check_is_still_answered(app: AppUnderTest) -> None:
     assert result.status == 200
 
 
+@pytest.mark.parametrize("probe", ["ssl_check=1&", "ssl_check=1&ssl_check=&"])
+def test_an_unsigned_command_dressed_as_an_ssl_check_does_nothing(
+    app: AppUnderTest, probe: str
+) -> None:
+    """Bolt does not verify signatures again behind the guard, so the guard must not hand
+    an unsigned body on: one that reads as Slack's probe is answered, and nothing runs
+    (Bolt reads a repeated ssl_check= as blank and would have run the command)."""
+    body, _ = app.command_body("UADMIN", "/mlgov", "project add evil <#CEVIL|evil>")
+    result = app.post("/slack/events", probe + body, {"Content-Type": FORM})
+    assert result.status == 200 and result.body == ""
+    assert app.count("inbox") == 0
+    assert app.count("projects") == 0
+
+
 def test_well_formed_requests_still_pass_the_guard(app: AppUnderTest) -> None:
     reply = app.command_reply("UADMIN", "/mlgov", "project add churn <#CCHURN|churn>")
     assert "Project *churn* created" in reply["text"]

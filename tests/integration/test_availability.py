@@ -209,3 +209,35 @@ def test_the_rotation_announcement_says_when_slack_could_not_be_asked(
     [announcement] = desk.posts("CCHURN", "review Thu 03 Dec")
     assert "<@UALICE> presents" in announcement["text"]
     assert "Slack statuses could not be read (Slack answered 500)" in announcement["text"]
+
+
+def test_an_unexpected_slack_failure_is_held_like_any_other_then_asked_again(
+    db: Database, fake_slack: FakeSlack, cache_clock: Monotonic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A broken HTTP answer (not an OSError) once left the question 'under way' for good:
+    every later read for that person joined it, and the team's failure was never cleared."""
+    import http.client
+
+    clock = Clock(berlin(1, 9))
+    statuses = SlackStatuses(
+        web_client("xoxb-test", fake_slack.api_url), db, clock, clock=cache_clock
+    )
+    fake_slack.set_status("UBOB", ":palm_tree:", "")
+    real = statuses.client.users_profile_get
+
+    def broken(**kwargs: object) -> object:
+        raise http.client.IncompleteRead(b"{")
+
+    monkeypatch.setattr(statuses.client, "users_profile_get", broken)
+    try:
+        statuses.fetch("T1", ["UBOB"])
+        reading = statuses.read("T1", ["UBOB"])
+        assert reading.statuses == {} and reading.problem == "Slack's answer could not be read"
+        monkeypatch.setattr(statuses.client, "users_profile_get", real)
+        cache_clock.now += 61  # the failure is held a minute, then Slack is asked again
+        assert statuses.read("T1", ["UBOB"]).missing == ("UBOB",)
+        statuses.fetch("T1", ["UBOB"])
+        reading = statuses.read("T1", ["UBOB"])
+        assert reading.problem == "" and reading.statuses["UBOB"].emoji == ":palm_tree:"
+    finally:
+        statuses.close()
