@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.processes import (
+    START_TIMEOUT_S,
     Command,
     Fleet,
     burst,
@@ -173,6 +174,14 @@ def test_two_worker_processes_never_run_one_inbox_row_twice(
     commands = experiment_commands(users, "pair")
     with fleet(tmp_path, fake_slack, migrated_pg_url) as running:
         server = running.serve("--workers", "2", "--worker-nice", "5")
+        # Both workers polling before the burst: a worker still importing when the other
+        # had run it all would leave no race to test.
+        wait_until(
+            lambda: server.output().count("inbox worker started") == 2,
+            "both worker processes to start",
+            running.logs(),
+            START_TIMEOUT_S,
+        )
         burst(server.url, fake_slack, commands)
         wait_for_everything(running, commands, "pair")
 
