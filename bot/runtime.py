@@ -252,7 +252,6 @@ class Runtime:
                     self.outbox.deliver_due(stopping=lambda: time.monotonic() > deadline)
                 except Exception:  # undelivered messages stay queued for the next start
                     log.exception("outbox: the last delivery round failed")
-        stop_reading = getattr(self.dispatcher.statuses, "close", None)
-        if callable(stop_reading):  # Slack statuses still being read are not waited for
-            stop_reading()
+        if self.dispatcher.statuses is not None:  # statuses still being read: not waited for
+            self.dispatcher.statuses.close()
         self.db.close()

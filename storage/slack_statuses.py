@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.domain.availability import SlackStatus
+from storage.sql import dialect_insert
 from storage.status_rows import SlackStatusRow
 
 EMOJI_CHARS = 100
@@ -27,8 +26,6 @@ class StoredStatuses:
         an older reading arriving late does not replace a newer one)."""
         if not statuses:
             return
-        dialect = self.session.get_bind().dialect.name
-        module: Any = postgresql if dialect == "postgresql" else sqlite
         table = SlackStatusRow.__table__
         rows = [
             {
@@ -41,7 +38,7 @@ class StoredStatuses:
             }
             for user, status in statuses.items()
         ]
-        insert = module.insert(table).values(rows)
+        insert = dialect_insert(self.session, table).values(rows)
         newer = insert.excluded.read_at >= table.c.read_at
         statement = insert.on_conflict_do_update(
             index_elements=["team_id", "user_id"],

@@ -16,6 +16,9 @@ from bot.domain.workspace_rules import WorkspaceRules
 # lasting a week from when it was read (it covers the next meeting of every rotation, not
 # later ones; read again, it lasts a week from then).
 OPEN_ENDED = timedelta(days=7)
+# How long a status read from Slack stands for the status now: a change made in Slack
+# counts within this (each process's cache, and a reading another process stored).
+FRESH = timedelta(minutes=5)
 SLACK_STATUS = "away (Slack status)"  # the reason a rotation shows for such a skip
 _SKIN_TONE = re.compile(r"::skin-tone-[2-6]:$")
 

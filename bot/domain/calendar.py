@@ -12,11 +12,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from bot.domain.review import REMIND_AFTER, add_working_days
 from bot.domain.rotation import RotationConfig, Slot, at_local
 
 FEED_WEEKS = 12
 MEETING_LENGTH = timedelta(hours=1)
-REVIEW_DUE_AFTER = 2  # working days: when reviewers are reminded (SPEC §3)
 PERSONAL = "me"  # the personal feed's name, in its URL and in /rotation calendar me
 
 
@@ -103,15 +103,6 @@ def meeting_event(
     )
 
 
-def add_working_days(day: date, days: int) -> date:
-    """The day ``days`` Monday-to-Friday days after ``day``."""
-    while days > 0:
-        day += timedelta(days=1)
-        if day.weekday() < 5:
-            days -= 1
-    return day
-
-
 def review_event(
     team_id: str,
     reviewer: str,
@@ -122,14 +113,14 @@ def review_event(
     link: str,
 ) -> CalendarEvent:
     """A review owed: an all-day event on the day it is due (today once overdue)."""
-    due = add_working_days(assigned, REVIEW_DUE_AFTER)
+    due = add_working_days(assigned, REMIND_AFTER)
     day = max(due, today)
     late = f" (overdue since {due:%a %d %b})" if due < today else ""
     return CalendarEvent(
         f"review-{team_id}-{review_id}-{reviewer}@mlgov",
         f"Review due: {title}{late}",
         f"You were asked on {assigned:%a %d %b}; reviewers are reminded after"
-        f" {REVIEW_DUE_AFTER} working days. The request is in the experiment's thread: {link}",
+        f" {REMIND_AFTER} working days. The request is in the experiment's thread: {link}",
         day,
         day + timedelta(days=1),
         link,

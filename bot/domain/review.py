@@ -184,6 +184,20 @@ def design_gate(rule: str, review: Review | None, owner: str, quorum: int) -> li
 # --- working days ---------------------------------------------------------------------
 
 
+# Working days after a request when its reviewers are reminded (SPEC §3); the personal
+# calendar feed shows a review as due then.
+REMIND_AFTER = 2
+
+
+def add_working_days(day: date, days: int) -> date:
+    """The day ``days`` Monday-to-Friday days after ``day``."""
+    while days > 0:
+        day += timedelta(days=1)
+        if day.weekday() < 5:
+            days -= 1
+    return day
+
+
 def working_days_between(start: date, end: date) -> int:
     """Monday-to-Friday days after ``start`` up to and including ``end``."""
     if end <= start:

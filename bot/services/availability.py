@@ -17,11 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-from bot.domain.availability import SlackStatus, as_absence, away_at
+from bot.domain.availability import FRESH, SlackStatus, as_absence, away_at
 from bot.domain.rotation import Absence
 from bot.domain.workspace_rules import WorkspaceRules
 from bot.services.ports import Context, Statuses, StatusesNeeded
@@ -31,8 +30,6 @@ T = TypeVar("T")
 # A use case may need statuses of several groups in turn (a project's scientists, then a
 # rotation's pool): each round fetches what the one before was missing.
 ROUNDS = 4
-# A status another process read this recently is as good as one read here.
-FRESH = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)

@@ -249,6 +249,11 @@ class Statuses(Protocol):
         wait until then at most, holding those not answered as not answered in time."""
         ...
 
+    def close(self) -> None:
+        """Stop asking Slack (the process is stopping; what is under way is not waited
+        for)."""
+        ...
+
     def prefetch(self, team_id: str, users: Sequence[str]) -> None:
         """Start reading the statuses of ``users`` not held, in the background (returns at
         once), so that a use case about to need them finds them."""

@@ -9,7 +9,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.domain.model import Actor, Experiment, Status
-from bot.domain.review import Review, ReviewKind, Verdict, select_reviewers, working_days_between
+from bot.domain.review import (
+    REMIND_AFTER,
+    Review,
+    ReviewKind,
+    Verdict,
+    select_reviewers,
+    working_days_between,
+)
 from bot.services.availability import fetching_statuses
 from bot.services.ports import Context, Notices, Statuses
 from bot.services.review_staffing import (
@@ -24,7 +31,7 @@ from storage.unit_of_work import Database, UnitOfWork
 
 log = logging.getLogger(__name__)
 OVERDUE_DAYS = 2  # working days before a reviewer is reminded
-REMIND_AFTER, REPLACE_AFTER, ESCALATE_AFTER = 2, 3, 4  # working days, in the team's zone
+REPLACE_AFTER, ESCALATE_AFTER = 3, 4  # working days, in the team's zone (REMIND_AFTER: 2)
 
 
 def waits_on_reviewers(review: Review, experiment: Experiment) -> bool:

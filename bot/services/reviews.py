@@ -7,6 +7,7 @@ that wait (:mod:`review_reminders`).
 
 from __future__ import annotations
 
+from bot.domain.review import REMIND_AFTER
 from bot.services.review_decisions import (
     Decided,
     check_reviewer,
@@ -19,7 +20,6 @@ from bot.services.review_decisions import (
 from bot.services.review_reminders import (
     ESCALATE_AFTER,
     OVERDUE_DAYS,
-    REMIND_AFTER,
     REPLACE_AFTER,
     list_reviews,
     run_review_reminders,

@@ -14,12 +14,11 @@ from bot.domain.rotation import Offer, RotationConfig, Slot, SwapRequest
 from bot.domain.snooze import WorkingDay, add_working_time
 from bot.services.ports import Context, Notices
 from bot.services.rotation import absences, config_of, managers_of, meeting_on, plan_weeks
-from bot.services.swaps import close_offer, close_stale_offers, stale_reason, swap
+from bot.services.swaps import HORIZON, close_offer, close_stale_offers, stale_reason, swap
 from storage.unit_of_work import Database, UnitOfWork
 
 log = logging.getLogger(__name__)
 UNANSWERED_AFTER = 2  # working days before the managers are told
-HORIZON = 26  # weeks searched for the actor's next presentation
 
 
 def _slot(
@@ -66,7 +65,7 @@ def request_swap(
     else:
         week = meeting_on(config, ctx.now, day, project.slug)
         if week > rot.meetings_from(config, ctx.now, HORIZON)[-1]:
-            # A swap is recorded for the next 26 weeks only (bot.services.rotation.swap).
+            # A swap is recorded for the next HORIZON weeks only (bot.services.swaps.swap).
             raise ValidationError(
                 f"{week} is more than {HORIZON} weeks ahead; offer it nearer the time."
             )

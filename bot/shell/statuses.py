@@ -40,6 +40,9 @@ class LocalStatuses:
     def fetch(self, team_id: str, users: Sequence[str], deadline: float | None = None) -> None:
         """Nothing to fetch: every status is at hand."""
 
+    def close(self) -> None:
+        """Nothing to stop: no Slack is asked."""
+
     def prefetch(self, team_id: str, users: Sequence[str]) -> None:
         """Nothing to fetch: every status is at hand."""
 

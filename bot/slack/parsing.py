@@ -198,7 +198,7 @@ def _parse_baseline(rest: list[str], usage: str) -> SetBaseline | BaselineHistor
 
 def _parse_list(rest: list[str], usage: str) -> ListExperiments:
     positional, flags = split_flags(rest, {"project"}, usage)
-    project = project_slug(flags["project"], usage) if "project" in flags else None
+    project = _project_flag(flags, usage)
     if len(positional) > 1:
         raise UsageError("list takes one filter at most.", usage)
     if not positional:
@@ -346,8 +346,7 @@ def parse_rotation(text: str) -> Command:
         if a == b:
             raise UsageError("Swap two different people.", usage)
         week = day(positional[2], usage) if len(positional) == 3 else None
-        project = project_slug(flags["project"], usage) if "project" in flags else None
-        return SwapPresenters(a, b, week, project)
+        return SwapPresenters(a, b, week, _project_flag(flags, usage))
     # config
     if not rest:
         raise UsageError("config needs a project.", usage)

@@ -22,13 +22,13 @@ from datetime import UTC, datetime
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.domain.availability import SlackStatus, StatusReading
+from bot.domain.availability import FRESH, SlackStatus, StatusReading
 from bot.domain.errors import StorageError
 from bot.slack.workspace_admins import slack_error, timed_out
 from storage.unit_of_work import Database
 
 log = logging.getLogger(__name__)
-TTL_SECONDS = 300.0  # a status set in Slack counts within five minutes
+TTL_SECONDS = FRESH.total_seconds()  # a status set in Slack counts within five minutes
 FAILURE_TTL_SECONDS = 60.0  # Slack is asked again a minute after it failed
 TIMEOUT_SECONDS = 3.0  # one users.profile.get; the work waits for it, the ack never does
 THREADS = 4  # users.profile.get calls at once (Tier 4: 100+ a minute)

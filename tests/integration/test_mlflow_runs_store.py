@@ -18,9 +18,16 @@ RUN = "0123456789abcdef0123456789abcdef"
 def follow(db: Database, experiment_id: int | None, run_id: str = RUN) -> bool:
     with db.write() as uow:
         linked = uow.mlflow_runs.link(
-            TEAM, run_id, experiment_id, tag="EXP-1", status="RUNNING",
-            url=f"http://mlflow/#/experiments/1/runs/{run_id}", name="nightly",
-            linked_by="mlflow", started_at=T0, now=T0,
+            TEAM,
+            run_id,
+            experiment_id,
+            tag="EXP-1",
+            status="RUNNING",
+            url=f"http://mlflow/#/experiments/1/runs/{run_id}",
+            name="nightly",
+            linked_by="mlflow",
+            started_at=T0,
+            now=T0,
         )
         uow.commit()
     return linked
@@ -57,12 +64,12 @@ def test_a_run_naming_no_experiment_is_kept_as_skipped(team: Team) -> None:
 
 def test_the_cursor_only_moves_forward(team: Team) -> None:
     db = team.db
-    for start_ms in (2_000, 1_000, 3_000):
+    for start_ms, expected in ((2_000, 2_000), (1_000, 2_000), (3_000, 3_000)):
         with db.write() as uow:
             uow.mlflow_runs.advance_cursor(start_ms, T0)
             uow.commit()
-    with db.read() as uow:
-        assert uow.mlflow_runs.cursor() == 3_000
+        with db.read() as uow:
+            assert uow.mlflow_runs.cursor() == expected, start_ms
 
 
 @pytest.mark.postgres
@@ -72,7 +79,7 @@ def test_replicas_finishing_the_same_run_at_once_take_the_effect_once(
     team = seed_team(pg_db, clock, notices)
     experiment = team.run("alice", exp.create_experiment, NewExperiment("churn", "Tenure"))
     follow(pg_db, experiment.id)
-    barrier = threading.Barrier(4)
+    barrier = threading.Barrier(4, timeout=30)  # a replica failing early fails the test
     took: list[bool] = []
 
     def replica() -> None:
@@ -85,5 +92,5 @@ def test_replicas_finishing_the_same_run_at_once_take_the_effect_once(
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join()
+        thread.join(60)
     assert sorted(took) == [False, False, False, True]

@@ -434,3 +434,23 @@ def test_timestamps_are_utc_whatever_the_server_session_time_zone(migrated_pg_ur
         assert (created, created.tzinfo) == (T0, UTC)
     finally:
         db.engine.dispose()
+
+
+def test_a_status_reading_arriving_late_does_not_replace_a_newer_one(db: Database) -> None:
+    """Readings are stored from several threads and processes: the newest one stays."""
+    from bot.domain.availability import SlackStatus
+
+    def save(status: SlackStatus, read_at: Any) -> None:
+        with db.write() as uow:
+            uow.slack_statuses.save(TEAM, {"UBOB": status}, read_at)
+            uow.commit()
+
+    def stored() -> SlackStatus:
+        with db.read() as uow:
+            return uow.slack_statuses.of(TEAM, ["UBOB"])["UBOB"]
+
+    save(SlackStatus(emoji=":palm_tree:", text="away"), T0 + timedelta(minutes=5))
+    save(SlackStatus(), T0)  # an older reading (a cleared status) comes in late
+    assert stored().emoji == ":palm_tree:"
+    save(SlackStatus(), T0 + timedelta(minutes=6))  # a newer one replaces it
+    assert stored().emoji == ""

@@ -609,3 +609,13 @@ def test_an_offer_unanswered_for_two_working_days_counts_working_hours(
     assert follow_up_offers(team.db, team.notices, team.clock(), TZ) == [
         f"churn: told 3 manager(s) nobody took the week of {SCIENCE_2}"
     ]
+
+
+def test_an_admin_may_swap_for_others_as_they_may_skip_and_offer(
+    team: Team, dispatcher: Dispatcher
+) -> None:
+    """A workspace admin holds a manager's rights in every project: they swap for others."""
+    assert presenters(team, 3)[1] == (SCIENCE_1, "science", "UALICE")
+    said = rotation(dispatcher, "UADMIN", f"swap <@UALICE> <@UBOB> {SCIENCE_1} --project churn")
+    assert "Swapped" in said
+    assert presenters(team, 3)[1] == (SCIENCE_1, "science", "UBOB")
