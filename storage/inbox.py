@@ -188,13 +188,16 @@ class InboxWriter:
         body: dict[str, Any],
         now: datetime,
         urgent: bool = False,
+        since: float | None = None,
     ) -> str:
         """Store a request (a repeated delivery stores nothing): "" once it is stored, else
-        why it could not be."""
+        why it could not be. Its ``wait`` counts from ``since`` (the time.monotonic() at
+        which the request arrived, when it waited for a thread first), else from now."""
         lock = self.db.factories.write_lock
         if lock is not None and lock.held():  # its own write would hold the batch up
             raise RuntimeError("InboxWriter.add inside a write unit of work of this thread")
-        mine = _Queued(new_row(team_id, key, kind, body, now, urgent), time.monotonic() + self.wait)
+        start = time.monotonic() if since is None else since
+        mine = _Queued(new_row(team_id, key, kind, body, now, urgent), start + self.wait)
         with self._lock:
             self._queue.append(mine)
             lead = not self._writing

@@ -20,7 +20,9 @@ from slack_bolt import App
 from slack_bolt.adapter.flask import SlackRequestHandler
 from slack_bolt.request.internals import parse_body
 
+from bot.server import ARRIVED
 from bot.services.inbox_worker import AcksFirst
+from bot.slack.listeners.intake import arriving
 from bot.slack.requests import body_problem
 
 log = logging.getLogger(__name__)
@@ -42,7 +44,10 @@ def mount(
     counted = acks.acking if acks is not None else nullcontext
 
     def slack_events() -> Response:
-        with counted():
+        # Slack's time for the ack started when the request arrived, before it waited
+        # for a thread (bot.server stamps it); the inbox write gets what is left of it.
+        arrived = request.environ.get(ARRIVED) or time.monotonic()
+        with counted(), arriving(arrived):
             return answer()
 
     def answer() -> Response:

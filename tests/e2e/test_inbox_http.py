@@ -5,6 +5,7 @@ answered with a failure instead of an ack."""
 from __future__ import annotations
 
 import threading
+import time
 import urllib.parse
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,9 +13,10 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from bot.server import HttpServer
 from bot.slack.dispatch import Dispatcher
-from storage.inbox import InboxWriter
-from tests.e2e.harness import TEAM, AppUnderTest
+from storage.inbox import ACK_WAIT_S, InboxWriter
+from tests.e2e.harness import TEAM, AppUnderTest, HttpResult
 from tests.waiting import wait_until
 
 
@@ -220,3 +222,45 @@ def test_a_request_counts_as_being_acknowledged_until_it_is_answered(
     assert seen == [1]
     assert app.runtime.acks.in_progress() == 0
     app.fake.wait_for("response_url", predicate=lambda c: c.params.get("_key") == key)
+
+
+def test_a_request_that_waited_for_a_thread_past_the_ack_budget_is_not_acknowledged(
+    app: AppUnderTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Slack's 3 s run from the request's arrival: one that waited 2 s for a free thread
+    (the server busy) is refused at once, not stored and acked after Slack gave up on it
+    (its user shown a failure for a command that then ran)."""
+    entered, release = threading.Event(), threading.Event()
+
+    def held_health() -> str | None:  # keeps the one thread of the server below busy
+        entered.set()
+        release.wait(30)
+        return None
+
+    monkeypatch.setattr(app.runtime, "health_problem", held_health)
+    server = HttpServer(app.runtime.web_app(app.bolt), threads=1).start()
+    try:
+        monkeypatch.setattr(app, "url", server.url)
+        busy = threading.Thread(target=app.get, args=("/healthz",))
+        busy.start()
+        assert entered.wait(10)
+        answers: list[HttpResult] = []
+        queued = threading.Thread(
+            target=lambda: answers.append(app.command("UADMIN", "/mlgov", "project add churn"))
+        )
+        sent = time.monotonic()
+        queued.start()
+        wait_until(lambda: len(server._server.task_dispatcher.queue) == 1)  # waits for the thread
+        wait_until(lambda: time.monotonic() - sent > ACK_WAIT_S + 0.1, timeout=10)
+        release.set()
+        queued.join(10)
+        busy.join(10)
+    finally:
+        release.set()
+        server.stop()
+
+    (answer,) = answers
+    assert answer.status == 503
+    assert "nothing was done" in answer.body
+    assert inbox(app) == {}
+    assert app.count("projects") == 0

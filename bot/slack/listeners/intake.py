@@ -13,7 +13,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +27,25 @@ from storage.unit_of_work import Database
 
 log = logging.getLogger(__name__)
 NOT_STORED = "mlgov could not store this request (database unavailable); nothing was done."
+_arrivals = threading.local()
+
+
+@contextmanager
+def arriving(moment: float) -> Iterator[None]:
+    """While this thread answers a request that arrived at ``moment`` (time.monotonic()):
+    bot.slack.http's guard around Bolt (listeners run on the request's thread). The
+    request may have waited for a thread; its time to be stored counts from ``moment``."""
+    _arrivals.moment = moment
+    try:
+        yield
+    finally:
+        _arrivals.moment = None
+
+
+def arrival() -> float | None:
+    """When the request this thread answers arrived (None outside the guard: Socket Mode)."""
+    moment: float | None = getattr(_arrivals, "moment", None)
+    return moment
 
 
 class Intake:
@@ -38,7 +59,9 @@ class Intake:
         """Store the request, then ack (a repeated delivery stores nothing and is acked);
         a 503 instead of the ack when it could not be stored in time."""
         urgent = answered_by_form(kind, body)  # a form to open within 3 s: runs first
-        problem = self.writer.add(team_id, key, kind, stored(body), self.clock(), urgent)
+        problem = self.writer.add(
+            team_id, key, kind, stored(body), self.clock(), urgent, since=arrival()
+        )
         if problem:
             log.error("inbox: a %s could not be stored, answering 503: %s", kind, problem)
             return BoltResponse(status=503, body=NOT_STORED)
