@@ -24,10 +24,6 @@ on SQLite, so you can try everything without Slack."""
 # Exit codes: 0 done; 1 done, but a check failed (parity, --require-criterion);
 # 2 refused (bad input or settings, nothing changed); 130 interrupted; 141 output closed.
 CHECK_FAILED = 1
-# `serve --workers`: the worker processes yield the CPU to the acknowledging process.
-# Not niced by default: a niced worker holding SQLite's write lock made every ack wait
-# (benchmarks/README.md); the CPU-heavy part of its work is niced in bot/services/computing.
-WORKER_NICE = 0
 BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a Unix tool cut off by `head`
 
 
@@ -77,9 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--worker-nice",
         dest="worker_nice",
         type=_niceness,
-        default=WORKER_NICE,
-        help=f"with --workers: the worker processes' niceness ({WORKER_NICE}); evaluations"
-        " are computed at niceness 10 in any case",
+        default=None,
+        help="with --workers: the worker processes' niceness (10 on PostgreSQL, 0 on"
+        " SQLite); evaluations are computed at niceness 10 in any case",
     )
 
     work = verbs.add_parser(

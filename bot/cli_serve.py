@@ -12,6 +12,12 @@ from typing import Any
 from bot.services import computing
 
 log = logging.getLogger("mlgov")
+# `serve --workers`: how far the worker processes yield the CPU to the acknowledging one,
+# by database. On PostgreSQL an ack's INSERT waits for no lock a worker holds, so niced
+# workers leave the CPU to the acks (closed-loop p99 1.66x the bare app's at 0, 1.3x at
+# 10: benchmarks/README.md). On SQLite a niced worker holding the one write lock made
+# every ack wait behind it; the CPU-heavy part of its work is niced in bot/services/computing.
+WORKER_NICE = {"postgresql": 10, "sqlite": 0}
 
 
 def serve(settings: Any, args: argparse.Namespace) -> int:
@@ -78,7 +84,10 @@ def _start_work(runtime: Any, client: Any, args: argparse.Namespace) -> Any:
     if workers:  # the work runs in child processes: this one only acknowledges
         from bot.cli_worker import Supervisor
 
-        supervisor = Supervisor(workers, threads, getattr(args, "worker_nice", 0))
+        nice = getattr(args, "worker_nice", None)
+        if nice is None:
+            nice = WORKER_NICE.get(runtime.db.engine.dialect.name, 0)
+        supervisor = Supervisor(workers, threads, nice)
         runtime.acks.publish(supervisor.board)  # its workers hold back while this one acks
         return supervisor.start()
     from bot.slack.web_api import WebApi

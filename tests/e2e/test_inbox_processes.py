@@ -208,3 +208,31 @@ def test_two_worker_processes_never_run_one_inbox_row_twice(
         web = os.getpriority(os.PRIO_PROCESS, server.process.pid)
         assert [os.getpriority(os.PRIO_PROCESS, pid) for pid in pids] == [min(19, web + 5)] * 2
         assert server.terminate(DRAIN_BOUND_S) == 0, server.output()
+
+
+def test_serve_workers_yield_the_cpu_to_the_acks_where_no_lock_is_shared(
+    tmp_path: Path, fake_slack: FakeSlack, migrated_database_url: str
+) -> None:
+    """`mlgov serve --workers 1` without --worker-nice: on PostgreSQL the worker runs at
+    niceness +10 (an ack's INSERT waits for nothing a worker holds, so the acks get the
+    CPU first); on SQLite at the web process's own (a niced worker holding the one write
+    lock made every ack wait)."""
+    expected = 10 if migrated_database_url.startswith("postgresql") else 0
+    with fleet(tmp_path, fake_slack, migrated_database_url) as running:
+        server = running.serve("--workers", "1")
+        wait_until(
+            lambda: "inbox worker started" in server.output(),
+            "the worker process to start",
+            running.logs(),
+            START_TIMEOUT_S,
+        )
+        pid = server.process.pid
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        workers = [int(child) for child in children if b" worker " in _command_line(child)]
+        web = os.getpriority(os.PRIO_PROCESS, pid)
+        assert [os.getpriority(os.PRIO_PROCESS, w) for w in workers] == [min(19, web + expected)]
+        assert server.terminate(DRAIN_BOUND_S) == 0, server.output()
+
+
+def _command_line(pid: str) -> bytes:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
