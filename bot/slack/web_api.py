@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import http.client
+import math
 import urllib.error
 from collections.abc import Mapping
 from typing import Any
@@ -90,6 +91,8 @@ def post_response(payload: dict[str, Any], timeout: int = RESPONSE_URL_TIMEOUT) 
         response = client.send_dict(body)  # an HTTP error status is answered, not raised
     except (OSError, http.client.HTTPException) as exc:  # timeouts and refusals are OSErrors
         raise DeliveryFailed(f"response_url: network: {exc}") from exc
+    except UnicodeDecodeError as exc:  # an answer that is not text: not Slack's
+        raise DeliveryFailed(f"response_url: unreadable answer: {exc}") from exc
     status = response.status_code
     if 200 <= status < 300:
         return {"ok": True}
@@ -121,6 +124,7 @@ def _retry_after(headers: Mapping[str, Any], default: float | None) -> float | N
     if value is None:
         return default
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except (TypeError, ValueError):
         return default
+    return max(0.0, seconds) if math.isfinite(seconds) else default

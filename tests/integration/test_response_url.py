@@ -14,7 +14,7 @@ import pytest
 from bot.domain.model import RESPONSE_URL
 from bot.services.delivery import DeliveryFailed
 from bot.slack.app import web_client
-from bot.slack.web_api import WebApi, post_response
+from bot.slack.web_api import WebApi, _retry_after, post_response
 from tests.fakes.slack_api import FakeSlack
 
 
@@ -164,3 +164,23 @@ def test_an_answer_that_is_not_http_is_tried_again_by_the_outbox(
     assert not failure.permanent and failure.retry_after is None
     assert failure.reason.startswith("response_url: network:")
     assert not_http.connections == 1  # not at once by the SDK as well: the outbox backs off
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("7", 7.0),
+        (["2"], 2.0),
+        ("-3", 0.0),
+        ("inf", None),
+        ("nan", None),
+        ("soon", None),
+        ([], None),
+    ],
+)
+def test_a_retry_after_that_is_no_finite_number_of_seconds_is_not_obeyed(
+    value: object, expected: float | None
+) -> None:
+    """An infinite or NaN Retry-After would overflow the outbox's next attempt time."""
+    assert _retry_after({"retry-after": value}, default=None) == expected
+    assert _retry_after({"Retry-After": value}, default=None) == expected
