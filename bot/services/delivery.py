@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import threading
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from bot.domain.model import RESPONSE_URL, SCRUB_AFTER_DELIVERY
+from bot.domain.model import SCRUB_AFTER_DELIVERY
 from bot.services.channel_access import CHANNEL_ERRORS, JOINABLE, channel_refused
 from bot.services.installs import (
     AUTH_ERRORS,
@@ -43,7 +40,8 @@ class DeliveryFailed(Exception):
 
 class SlackApi(Protocol):
     def call(self, method: str, payload: dict[str, Any]) -> dict[str, Any]:
-        """Call a Web API method; raise DeliveryFailed when it did not succeed."""
+        """Call a Web API method (RESPONSE_URL: post to ``payload["url"]``); raise
+        DeliveryFailed when it did not succeed."""
         ...
 
 
@@ -60,40 +58,6 @@ class RetryPolicy:
         return float(min(self.max_delay, self.first_delay * 2 ** max(0, attempts)))
 
 
-def post_response(payload: dict[str, Any]) -> dict[str, Any]:
-    """POST a reply to its response_url; raise DeliveryFailed as the Web API calls do."""
-    body = dict(payload)
-    url = str(body.pop("url"))
-    if not url.startswith(("https://", "http://")):  # a malformed request's response_url
-        raise DeliveryFailed("response_url: not an http(s) URL", permanent=True)
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json; charset=utf-8"},
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            response.read()
-    except urllib.error.HTTPError as exc:
-        exc.close()
-        if exc.code == 429 or exc.code >= 500:
-            wait = _seconds(exc.headers.get("Retry-After"))
-            raise DeliveryFailed(f"response_url: HTTP {exc.code}", retry_after=wait) from exc
-        # 404 expired_url, 410, 400 invalid_payload: trying again will not help.
-        raise DeliveryFailed(f"response_url: HTTP {exc.code}", permanent=True) from exc
-    except (TimeoutError, urllib.error.URLError, ConnectionError) as exc:
-        raise DeliveryFailed(f"response_url: network: {exc}") from exc
-    return {"ok": True}
-
-
-def _seconds(retry_after: str | None) -> float | None:
-    try:
-        return float(retry_after) if retry_after else None
-    except ValueError:
-        return None
-
-
 class OutboxDispatcher:
     """Delivers due messages; safe to run in any number of processes at once."""
 
@@ -103,7 +67,6 @@ class OutboxDispatcher:
         slack: SlackApi,
         clock: Callable[[], datetime],
         policy: RetryPolicy = RetryPolicy(),
-        respond: Callable[[dict[str, Any]], dict[str, Any]] = post_response,
         heartbeat_seconds: float = HEARTBEAT_SECONDS,
     ) -> None:
         self.store = store
@@ -111,7 +74,6 @@ class OutboxDispatcher:
         self.slack = slack
         self.clock = clock
         self.policy = policy
-        self.respond = respond
         self._probed_at: datetime | None = None
         # Found during this round: (team, method) rate-limited until, or (team, None) paused.
         # Messages of the same lease batch wait too instead of meeting the same refusal.
@@ -172,10 +134,7 @@ class OutboxDispatcher:
             return 0
         message, payload = prepared
         try:
-            if message.method == RESPONSE_URL:
-                result = self.respond(payload)
-            else:
-                result = self.slack.call(message.method, payload)
+            result = self.slack.call(message.method, payload)
         except DeliveryFailed as failure:
             if failure.reason in CHANNEL_ERRORS and message.method != "conversations.join":
                 answer = self._rejoin_and_retry(message, payload, failure)

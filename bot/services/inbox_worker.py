@@ -20,6 +20,7 @@ import os
 import tempfile
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -42,16 +43,44 @@ STORAGE_RETRY = timedelta(seconds=5)
 HOLD_BACK_S = 0.25
 
 
-class AcksFirst:
+class _HoldsBack(ABC):
+    """Worker threads held back while acks are in progress: AcksFirst and AcksElsewhere
+    count them alike and differ in how they see the acks end."""
+
+    def __init__(self) -> None:
+        self._counting = threading.Lock()
+        self._held_back = 0
+
+    @abstractmethod
+    def _until_none(self, at_most: float) -> bool:
+        """Wait for no ack in progress, ``at_most`` seconds; False if one still is."""
+
+    def held_back(self) -> int:
+        """Worker threads waiting for the acks in progress."""
+        with self._counting:
+            return self._held_back
+
+    def wait_for_none(self, at_most: float) -> bool:
+        """True when no ack is in progress (now or within ``at_most`` seconds)."""
+        with self._counting:
+            self._held_back += 1
+        try:
+            return self._until_none(at_most)
+        finally:
+            with self._counting:
+                self._held_back -= 1
+
+
+class AcksFirst(_HoldsBack):
     """Requests this process is acknowledging right now. Worker threads of the same process
     wait for none to be in progress (at most HOLD_BACK_S) before they take a new row: they
     share Python's GIL with the acks, and a burst is acknowledged before it is worked on.
     Slack gives an ack 3 s; a reply may come later (a response_url lasts 30 minutes)."""
 
     def __init__(self) -> None:
+        super().__init__()
         self._changed = threading.Condition()
         self._in_progress = 0
-        self._held_back = 0
         self._board: mmap.mmap | None = None
 
     def publish(self, board: Path) -> None:
@@ -81,19 +110,10 @@ class AcksFirst:
         with self._changed:
             return self._in_progress
 
-    def held_back(self) -> int:
-        """Worker threads waiting for the acks in progress."""
+    def _until_none(self, at_most: float) -> bool:
+        # Woken by the last ack to end: the rows wait no longer than the acks do.
         with self._changed:
-            return self._held_back
-
-    def wait_for_none(self, at_most: float) -> bool:
-        """True when no ack is in progress (now or within ``at_most`` seconds)."""
-        with self._changed:
-            self._held_back += 1
-            try:
-                return self._changed.wait_for(lambda: not self._in_progress, at_most)
-            finally:
-                self._held_back -= 1
+            return self._changed.wait_for(lambda: not self._in_progress, at_most)
 
 
 BOARD_SIZE = 8
@@ -110,38 +130,28 @@ def new_board() -> Path:
     return Path(name)
 
 
-class AcksElsewhere:
+class AcksElsewhere(_HoldsBack):
     """AcksFirst for a worker process of `serve --workers`: the acking process's count,
     read from its board. The database's and Slack's processes that a worker's requests keep
     busy run beside the acks whatever the worker's priority: holding back new rows while
     the web process answers Slack is what leaves the acks the machine."""
 
     def __init__(self, board: Path) -> None:
+        super().__init__()
         with board.open("rb") as file:
             self._board = mmap.mmap(file.fileno(), BOARD_SIZE, access=mmap.ACCESS_READ)
-        self._lock = threading.Lock()
-        self._held_back = 0
 
     def in_progress(self) -> int:
         return int.from_bytes(self._board[:BOARD_SIZE], "little")
 
-    def held_back(self) -> int:
-        with self._lock:
-            return self._held_back
-
-    def wait_for_none(self, at_most: float) -> bool:
+    def _until_none(self, at_most: float) -> bool:
+        # Another process's count: nothing wakes this one, so it looks every BOARD_POLL_S.
         deadline = time.monotonic() + at_most
-        with self._lock:
-            self._held_back += 1
-        try:
-            while self.in_progress():
-                if time.monotonic() >= deadline:
-                    return False
-                time.sleep(BOARD_POLL_S)
-            return True
-        finally:
-            with self._lock:
-                self._held_back -= 1
+        while self.in_progress():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(BOARD_POLL_S)
+        return True
 
 
 class Acks(Protocol):

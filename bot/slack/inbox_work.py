@@ -27,13 +27,13 @@ from slack_sdk import WebClient
 from bot.domain.model import RESPONSE_URL, OutgoingMessage
 from bot.domain.registry import INBOX_KIND as MLFLOW
 from bot.domain.registry import parse_delivery
-from bot.services.delivery import post_response
 from bot.services.home import publish_home
 from bot.services.registry_gate import record_event
 from bot.slack.blocks import Reply
 from bot.slack.dispatch import Dispatcher, Origin
 from bot.slack.inbox_events import EVENT_HANDLERS
 from bot.slack.inbox_replies import ReplyTo, describe, open_form, parked
+from bot.slack.web_api import post_response
 from bot.slack.workspace_admins import WorkspaceAdmins
 from storage.inbox import InboxItem, InboxStore, LeaseLost
 from storage.unit_of_work import UnitOfWork

@@ -1,15 +1,20 @@
-"""The Slack Web API behind the outbox: slack_sdk's WebClient, failures classified."""
+"""The Slack Web API behind the outbox: slack_sdk's WebClient, and its WebhookClient for
+replies to a request's response_url, failures classified."""
 
 from __future__ import annotations
 
 import base64
 import http.client
+import math
 import urllib.error
+from collections.abc import Mapping
 from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
+from slack_sdk.webhook import WebhookClient
 
+from bot.domain.model import RESPONSE_URL
 from bot.services.delivery import DeliveryFailed
 from bot.slack.notices import UPLOAD
 
@@ -19,15 +24,20 @@ TRANSIENT = frozenset(
 )
 # Errors that mean the call's purpose is already met.
 HARMLESS = frozenset({"already_in_channel", "method_not_supported_for_channel_type"})
+# Seconds a post to a response_url may take.
+RESPONSE_URL_TIMEOUT = 10
 
 
 class WebApi:
-    """Implements services.delivery.SlackApi over a WebClient that it is given."""
+    """Implements services.delivery.SlackApi over a WebClient that it is given (a reply to
+    a response_url goes through post_response)."""
 
     def __init__(self, client: WebClient) -> None:
         self.client = client
 
     def call(self, method: str, payload: dict[str, Any]) -> dict[str, Any]:
+        if method == RESPONSE_URL:
+            return post_response(payload)
         try:
             if method == UPLOAD:
                 return self._upload(payload)
@@ -68,14 +78,36 @@ class WebApi:
         return {"ok": True, "file": files[0].get("id")}
 
 
+def post_response(payload: dict[str, Any], timeout: int = RESPONSE_URL_TIMEOUT) -> dict[str, Any]:
+    """POST a reply to its response_url (``payload["url"]``); raise DeliveryFailed as the
+    Web API calls do: HTTP 429 and 5xx, or the network failing, are worth trying again."""
+    body = dict(payload)
+    url = str(body.pop("url"))
+    if not url.startswith(("https://", "http://")):  # a malformed request's response_url
+        raise DeliveryFailed("response_url: not an http(s) URL", permanent=True)
+    # One attempt: the outbox retries with backoff, and the inbox hands a failed post to it.
+    client = WebhookClient(url, timeout=timeout, retry_handlers=[])
+    try:
+        response = client.send_dict(body)  # an HTTP error status is answered, not raised
+    except (OSError, http.client.HTTPException) as exc:  # timeouts and refusals are OSErrors
+        raise DeliveryFailed(f"response_url: network: {exc}") from exc
+    except UnicodeDecodeError as exc:  # an answer that is not text: not Slack's
+        raise DeliveryFailed(f"response_url: unreadable answer: {exc}") from exc
+    status = response.status_code
+    if 200 <= status < 300:
+        return {"ok": True}
+    if status == 429 or status >= 500:
+        wait = _retry_after(response.headers, default=None)
+        raise DeliveryFailed(f"response_url: HTTP {status}", retry_after=wait)
+    # 404 expired_url, 410, 400 invalid_payload: trying again will not help.
+    raise DeliveryFailed(f"response_url: HTTP {status}", permanent=True)
+
+
 def _classify(exc: SlackApiError, error: str) -> DeliveryFailed:
     status = exc.response.status_code
     if status == 429:
-        headers = {k.lower(): v for k, v in exc.response.headers.items()}
-        retry_after = headers.get("retry-after", "1")
-        if isinstance(retry_after, list):
-            retry_after = retry_after[0]
-        return DeliveryFailed("ratelimited", retry_after=_seconds(str(retry_after)))
+        retry_after = _retry_after(exc.response.headers, default=1.0)
+        return DeliveryFailed("ratelimited", retry_after=retry_after)
     if status >= 500:
         return DeliveryFailed(f"HTTP {status} {error}".strip())
     # An unknown error retried for a day would hold back the channel's later messages.
@@ -83,8 +115,16 @@ def _classify(exc: SlackApiError, error: str) -> DeliveryFailed:
     return DeliveryFailed(error or f"HTTP {status}", permanent=permanent)
 
 
-def _seconds(value: str) -> float:
+def _retry_after(headers: Mapping[str, Any], default: float | None) -> float | None:
+    """The seconds a Retry-After header asks for (0 at least); ``default`` without one
+    that is a number. Headers come as sent (any case), a value possibly in a list."""
+    value = next((v for k, v in headers.items() if str(k).lower() == "retry-after"), None)
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if value is None:
+        return default
     try:
-        return max(0.0, float(value))
-    except ValueError:
-        return 1.0
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return default
+    return max(0.0, seconds) if math.isfinite(seconds) else default

@@ -75,6 +75,28 @@ def test_a_reads_reply_that_cannot_be_posted_at_once_reaches_its_user_later(
     assert inbox(app) == {"done": 1}
 
 
+def test_a_reply_whose_response_url_expired_is_given_up_not_retried(
+    any_app: AppUnderTest,
+) -> None:
+    """Slack answers 404 once a response_url expired: the worker's post fails, and the
+    outbox, handed the reply, tries once more and gives it up."""
+    app = any_app
+    app.fake.fail_next("response_url", status=404, body={"error": "expired_url"}, times=2)
+
+    body, key = app.command_body("UADMIN", "/exp", "list")
+    assert app.signed(body, "application/x-www-form-urlencoded").status == 200
+
+    def outbox() -> list[tuple[bool, str | None]]:
+        with app.runtime.db.engine.connect() as connection:
+            rows = connection.execute(text("SELECT dead, last_error FROM outbox"))
+            return [(bool(dead), error) for dead, error in rows]
+
+    wait_until(lambda: outbox() == [(True, "response_url: HTTP 404")])
+    wait_until(app.idle)
+    assert [c.status for c in app.fake.calls("response_url")] == [404, 404]
+    assert inbox(app) == {"done": 1}
+
+
 def test_a_request_that_keeps_failing_is_parked_and_its_user_told(
     any_app: AppUnderTest, monkeypatch: pytest.MonkeyPatch
 ) -> None:

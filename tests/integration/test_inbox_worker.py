@@ -4,6 +4,7 @@ every time is parked, and a stop gives up on a row that never ends instead of ha
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -289,5 +290,25 @@ def test_worker_processes_hold_back_while_the_web_process_acks(
             wait_until(lambda: runner.ran == [1])
         finally:
             worker.stop(drain_seconds=30)
+    finally:
+        board.unlink()
+
+
+@pytest.mark.parametrize("reader", ["this process", "a worker process"])
+def test_a_thread_held_back_goes_on_after_at_most_its_wait(reader: str) -> None:
+    """However long the acks last, a worker thread waits for them ``at_most`` seconds (one
+    reading the board as long); with none in progress it does not wait at all."""
+    board = new_board()
+    try:
+        web = AcksFirst()
+        web.publish(board)
+        acks = web if reader == "this process" else AcksElsewhere(board)
+        assert acks.wait_for_none(60.0)
+        with web.acking():
+            start = time.monotonic()
+            assert not acks.wait_for_none(0.05)
+            assert 0.04 <= time.monotonic() - start < 5.0
+            assert acks.held_back() == 0  # no longer waiting
+        assert acks.wait_for_none(60.0)
     finally:
         board.unlink()
