@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from tests.fakes.slack_api import FakeSlack
-from tests.mlflow_server import MlflowServer, mlflow_problem
+from tests.mlflow_server import MLFLOW_PYTHON, MlflowServer, mlflow_problem
 
 # slack_sdk and urllib honour HTTP(S)_PROXY; the fake Slack and the app live on loopback.
 os.environ["NO_PROXY"] = ",".join(filter(None, [os.environ.get("NO_PROXY"), "127.0.0.1,localhost"]))
@@ -151,19 +151,22 @@ def database_url(request: pytest.FixtureRequest) -> str:
     return str(request.getfixturevalue(name))
 
 
-def _require_mlflow() -> None:
-    """Fail (with MLGOV_REQUIRE_MLFLOW=1) or skip the test when MLflow's venv is missing."""
+@pytest.fixture(scope="session")
+def mlflow_environment() -> Path:
+    """MLflow's venv python; the test fails (MLGOV_REQUIRE_MLFLOW=1) or skips without it."""
     problem = mlflow_problem()
     if problem:
         if REQUIRE_MLFLOW:
             pytest.fail(problem + " (MLGOV_REQUIRE_MLFLOW=1)")
         pytest.skip(problem)
+    return MLFLOW_PYTHON
 
 
 @pytest.fixture(scope="session")
-def mlflow_server_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
+def mlflow_server_process(
+    mlflow_environment: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[MlflowServer]:
     """A real `mlflow server`, once per run (per xdist worker)."""
-    _require_mlflow()
     server = MlflowServer.start(tmp_path_factory.mktemp("mlflow"))
     try:
         yield server
@@ -188,13 +191,15 @@ def fake_slack() -> Iterator[FakeSlack]:
         yield fake
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """A test on the MLflow server is marked `mlflow` (for -m), as if written so, and
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test on the MLflow environment is marked `mlflow` (for -m), as if written so, and
     grouped on one pytest-xdist worker (`--dist loadgroup`): one server starts, not two."""
+    xdist = config.pluginmanager.hasplugin("xdist")  # its marker is unknown under -p no:xdist
     for item in items:
-        if "mlflow_server" in getattr(item, "fixturenames", ()):
+        if "mlflow_environment" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.mlflow)
-            item.add_marker(pytest.mark.xdist_group("mlflow"))
+            if xdist:
+                item.add_marker(pytest.mark.xdist_group("mlflow"))
 
 
 def pytest_report_header() -> str:

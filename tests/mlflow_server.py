@@ -14,12 +14,11 @@ venv's python and MLFLOW_TRACKING_URI set; ``log_run`` is the usual training scr
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import os
-import signal
 import socket
 import subprocess
+import sys
 import textwrap
 import time
 import urllib.parse
@@ -33,8 +32,10 @@ ROOT = Path(__file__).resolve().parents[1]
 MLFLOW_PYTHON = Path(
     os.environ.get("MLGOV_MLFLOW_PYTHON") or ROOT / ".venv-mlflow" / "bin" / "python"
 )
+WATCHDOG = Path(__file__).with_name("mlflow_watchdog.py")
 START_TIMEOUT_S = 180.0  # a first start migrates the SQLite store: ~20 s idle, more under load
 SCRIPT_TIMEOUT_S = 300.0
+STOP_TIMEOUT_S = 60.0  # the watchdog's grace for SIGTERM, then SIGKILL and reaping
 
 
 def mlflow_problem() -> str | None:
@@ -52,14 +53,20 @@ def free_port() -> int:
 
 @dataclass
 class MlflowServer:
-    """One `mlflow server` process we started; ``url`` is its tracking URI."""
+    """One `mlflow server` we started; ``url`` is its tracking URI.
+
+    The server runs under a watchdog (tests/mlflow_watchdog.py) that ends it, with every
+    process it started, when we close its lifeline (``stop``) or when the process that
+    launched it dies without a teardown (SIGKILL, a second Ctrl-C).
+    """
 
     url: str
     folder: Path
     webhook_key: str
     port: int
     experiment: str = "training"  # each test's own name (``reset``): deleted names stay taken
-    process: subprocess.Popen[bytes] | None = None
+    process: subprocess.Popen[bytes] | None = None  # the watchdog
+    lifeline: int | None = None  # the pipe's write end: the watchdog reads EOF once closed
 
     @classmethod
     def start(cls, folder: Path) -> MlflowServer:
@@ -89,11 +96,18 @@ class MlflowServer:
             "--artifacts-destination", str(self.folder / "artifacts"),
             "--serve-artifacts",
         ]
-        with (self.folder / "server.log").open("ab") as log:
-            self.process = subprocess.Popen(
-                command, cwd=self.folder, env=env, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True,  # its uvicorn workers are stopped with it
-            )
+        # Not inheritable (os.pipe's default): no other child holds the write end open.
+        watched, self.lifeline = os.pipe()
+        try:
+            with (self.folder / "server.log").open("ab") as log:
+                self.process = subprocess.Popen(
+                    [sys.executable, "-I", str(WATCHDOG), str(watched), *command],
+                    cwd=self.folder, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                    stderr=subprocess.STDOUT, pass_fds=(watched,),
+                    start_new_session=True,  # no Ctrl-C from the terminal
+                )
+        finally:
+            os.close(watched)
         self._wait_healthy()
 
     def _wait_healthy(self) -> None:
@@ -116,16 +130,16 @@ class MlflowServer:
         return (self.folder / "server.log").read_text(errors="replace")
 
     def stop(self) -> None:
-        """SIGTERM to the server's process group, SIGKILL if it lingers."""
-        if self.process is not None and self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):  # gone already
-                os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):  # gone already
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=20)
+        """End the server and every process it started; returns once all are gone.
+
+        Closing the lifeline tells the watchdog: SIGTERM to the server's process group,
+        SIGKILL to what is left after the server's grace.
+        """
+        if self.lifeline is not None:
+            os.close(self.lifeline)
+            self.lifeline = None
+        if self.process is not None:
+            self.process.wait(timeout=STOP_TIMEOUT_S)
 
     def rest(self, method: str, endpoint: str, body: dict[str, Any] | None = None) -> Any:
         """A raw call to /api/2.0/mlflow/<endpoint> (for set-up and for reading back)."""
