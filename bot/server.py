@@ -107,6 +107,9 @@ class HttpServer:
         except OSError:  # the trigger is closed already: an earlier stop, the loop ending
             pass
         thread.join(5)
+        # Its request threads outlive the sockets unless told to end (each stopped server
+        # left them waiting); one still answering finishes first (an ack takes 2 s at most).
+        self._server.task_dispatcher.shutdown(timeout=3)
 
     def _close_all(self) -> None:
         self._server.close()  # the listening socket and the trigger

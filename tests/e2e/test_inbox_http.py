@@ -286,3 +286,14 @@ def test_a_request_that_waited_for_a_thread_past_the_ack_budget_is_not_acknowled
     assert "nothing was done" in answer.body
     assert inbox(app) == {}
     assert app.count("projects") == 0
+
+
+def test_a_stopped_server_leaves_no_request_threads_behind(app: AppUnderTest) -> None:
+    """Each HttpServer started and stopped (every end-to-end test) used to leave its
+    waitress threads waiting for good: an xdist worker held a thousand of them."""
+    before = {t for t in threading.enumerate() if t.name.startswith("waitress-")}
+    server = HttpServer(app.runtime.web_app(app.bolt), threads=4).start()
+    started = {t for t in threading.enumerate() if t.name.startswith("waitress-")} - before
+    assert len(started) == 4
+    server.stop()
+    assert not [t for t in started if t.is_alive()]
