@@ -24,10 +24,12 @@ from bot.server import ARRIVED
 from bot.services.inbox_worker import AcksFirst
 from bot.slack.listeners.intake import arriving
 from bot.slack.requests import body_problem
+from storage.inbox import ACK_WAIT_S
 
 log = logging.getLogger(__name__)
 FIVE_MINUTES = 5 * 60  # Slack's replay window
 CONTENT_TYPES = ("application/json", "application/x-www-form-urlencoded")
+TOO_LATE = "mlgov was too busy to take this request in time; nothing was done."
 
 
 def mount(
@@ -48,9 +50,9 @@ def mount(
         # for a thread (bot.server stamps it); the inbox write gets what is left of it.
         arrived = request.environ.get(ARRIVED) or time.monotonic()
         with counted(), arriving(arrived):
-            return answer()
+            return answer(arrived)
 
-    def answer() -> Response:
+    def answer(arrived: float) -> Response:
         raw = request.get_data(cache=True)  # Bolt reads the same cached bytes
         timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
         signature = request.headers.get("X-Slack-Signature", "")
@@ -64,6 +66,10 @@ def mount(
         if problem:
             log.warning("refused a signed Slack request: %s", problem)
             return _answer(400, f"Malformed Slack request: {problem}.", "text/plain")
+        waited = time.monotonic() - arrived
+        if waited > ACK_WAIT_S:  # Slack gives up at 3 s: a form's effect, too, runs not at all
+            log.error("refused a Slack request that waited %.1f s for a thread", waited)
+            return _answer(503, TOO_LATE, "text/plain")
         return handler.handle(request)
 
     web.add_url_rule(path, "slack_events", slack_events, methods=["POST"])

@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 import urllib.parse
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -246,12 +247,11 @@ def test_a_request_counts_as_being_acknowledged_until_it_is_answered(
     app.fake.wait_for("response_url", predicate=lambda c: c.params.get("_key") == key)
 
 
-def test_a_request_that_waited_for_a_thread_past_the_ack_budget_is_not_acknowledged(
-    app: AppUnderTest, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Slack's 3 s run from the request's arrival: one that waited 2 s for a free thread
-    (the server busy) is refused at once, not stored and acked after Slack gave up on it
-    (its user shown a failure for a command that then ran)."""
+def queued_past_the_budget(
+    app: AppUnderTest, monkeypatch: pytest.MonkeyPatch, send: Callable[[], HttpResult]
+) -> HttpResult:
+    """``send()``'s answer when its request waits more than the ack's budget for a thread:
+    it is sent to a server whose one thread is kept busy meanwhile."""
     entered, release = threading.Event(), threading.Event()
 
     def held_health() -> str | None:  # keeps the one thread of the server below busy
@@ -267,9 +267,7 @@ def test_a_request_that_waited_for_a_thread_past_the_ack_budget_is_not_acknowled
         busy.start()
         assert entered.wait(10)
         answers: list[HttpResult] = []
-        queued = threading.Thread(
-            target=lambda: answers.append(app.command("UADMIN", "/mlgov", "project add churn"))
-        )
+        queued = threading.Thread(target=lambda: answers.append(send()))
         sent = time.monotonic()
         queued.start()
         wait_until(lambda: len(server._server.task_dispatcher.queue) == 1)  # waits for the thread
@@ -280,12 +278,40 @@ def test_a_request_that_waited_for_a_thread_past_the_ack_budget_is_not_acknowled
     finally:
         release.set()
         server.stop()
-
     (answer,) = answers
+    return answer
+
+
+def test_a_request_that_waited_for_a_thread_past_the_ack_budget_is_not_acknowledged(
+    app: AppUnderTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Slack's 3 s run from the request's arrival: one that waited 2 s for a free thread
+    (the server busy) is refused at once, not stored and acked after Slack gave up on it
+    (its user shown a failure for a command that then ran)."""
+    answer = queued_past_the_budget(
+        app, monkeypatch, lambda: app.command("UADMIN", "/mlgov", "project add churn")
+    )
     assert answer.status == 503
     assert "nothing was done" in answer.body
     assert inbox(app) == {}
     assert app.count("projects") == 0
+
+
+def test_a_form_submitted_while_the_server_was_too_busy_to_answer_in_time_saves_nothing(
+    app: AppUnderTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A form's effect runs before its ack: one that waited past the budget for a thread
+    would be saved while Slack told its user the form failed."""
+    app.setup_team()
+    assert app.command("UALICE", "/exp", "new").status == 200
+    view = app.fake.wait_for("views.open")[0].params["view"]
+    values = {"project": "churn", "title": "Too late", "hypothesis": "h", "stream": "main"}
+    answer = queued_past_the_budget(
+        app, monkeypatch, lambda: app.submit_view("UALICE", view, values)
+    )
+    assert answer.status == 503
+    assert "nothing was done" in answer.body
+    assert app.count("experiments") == 0
 
 
 def test_a_stopped_server_leaves_no_request_threads_behind(app: AppUnderTest) -> None:
