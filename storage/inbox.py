@@ -71,6 +71,8 @@ class InboxItem:
     received_at: datetime
     attempts: int
     urgent: bool = False
+    # The lease's end as this claim set it: until half of it is left, holds() needs no read.
+    leased_until: datetime | None = None
     # Set when this attempt's lease was found taken over (InboxWorker's heartbeat).
     lost: threading.Event = field(default_factory=threading.Event, compare=False, repr=False)
 
@@ -441,48 +443,49 @@ class InboxStore:
             pending = and_(pending, InboxRow.urgent)
         if received_by is not None:
             pending = and_(pending, InboxRow.received_at <= received_by)
-        with self.db.read() as uow:  # most polls find nothing: no write lock for them
-            free = select(InboxRow.id).where(pending, self._free(now)).limit(1)
-            if uow.session.scalar(free) is None:
-                return []
-        claimed: list[InboxItem] = []
+        if self.db.engine.dialect.name == "sqlite":
+            # Most polls find nothing: a read tells, without taking SQLite's one write lock.
+            # (PostgreSQL's claim below finds nothing as cheaply, with no lock to wait for.)
+            with self.db.read() as uow:
+                free = select(InboxRow.id).where(pending, self._free(now)).limit(1)
+                if uow.session.scalar(free) is None:
+                    return []
+        # One statement: choose the rows (passing over those another worker is claiming on
+        # PostgreSQL) and lease them, each one's attempt counted. The choice is a
+        # materialized CTE, run once: as `id IN (subquery)` PostgreSQL may run it again per
+        # row and lease more than ``limit``.
+        chosen = (
+            select(InboxRow.id)
+            .where(pending, self._free(now))
+            .order_by(InboxRow.urgent.desc(), InboxRow.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .cte("chosen")
+            .prefix_with("MATERIALIZED")
+        )
+        until = now + self.lease
         with self.db.write() as uow:
-            rows = uow.session.scalars(
-                select(InboxRow)
-                .where(pending, self._free(now))
-                .order_by(InboxRow.urgent.desc(), InboxRow.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            ).all()
-            for row in rows:
-                taken = affected(
-                    uow.session.execute(
-                        update(InboxRow)
-                        .where(InboxRow.id == row.id, pending, self._free(now))
-                        .values(
-                            lease_owner=self.owner,
-                            lease_until=now + self.lease,
-                            attempts=InboxRow.attempts + 1,
-                        )
-                        .execution_options(synchronize_session=False)
-                    )
+            rows = uow.session.execute(
+                update(InboxRow)
+                .where(InboxRow.id == chosen.c.id, pending, self._free(now))
+                .values(lease_owner=self.owner, lease_until=until, attempts=InboxRow.attempts + 1)
+                .returning(
+                    InboxRow.id,
+                    InboxRow.team_id,
+                    InboxRow.kind,
+                    InboxRow.body,
+                    InboxRow.received_at,
+                    InboxRow.attempts,
+                    InboxRow.urgent,
                 )
-                if taken == 1:
-                    body = json.loads(row.body)
-                    attempts = row.attempts + 1
-                    claimed.append(
-                        InboxItem(
-                            row.id,
-                            row.team_id,
-                            row.kind,
-                            body,
-                            row.received_at,
-                            attempts,
-                            row.urgent,
-                        )
-                    )
+                .execution_options(synchronize_session=False)
+            ).all()
             uow.commit()
-        return claimed
+        claimed = [
+            InboxItem(id, team, kind, json.loads(body), received, attempts, urgent, until)
+            for id, team, kind, body, received, attempts, urgent in rows
+        ]
+        return sorted(claimed, key=lambda item: (not item.urgent, item.id))  # RETURNING's is any
 
     def renew(self, ids: list[int], now: datetime) -> list[int]:
         """Extend the lease of rows still running here (the heartbeat); returns those of
@@ -507,10 +510,14 @@ class InboxStore:
 
     def holds(self, item: InboxItem, now: datetime) -> bool:
         """Whether this attempt still holds ``item``, with time left to act on it: asked
-        before anything its user would see twice. Most often a read; a lease that has run
-        low (the heartbeat fell behind, or the process stalled) is renewed if still ours."""
+        before anything its user would see twice. Within the first half of the lease its
+        claim took, nothing to read (rows are taken over only once a lease has run out);
+        later a read, and a lease that has run low (the heartbeat fell behind, or the
+        process stalled) is renewed if still ours."""
         if item.lost.is_set():
             return False
+        if item.leased_until is not None and item.leased_until - now >= self.lease / 2:
+            return True  # the lease this claim took: nobody may take the row before it ends
         with self.db.read() as uow:
             lease_until = uow.session.scalar(
                 select(InboxRow.lease_until).where(held_by(item, self.owner))
