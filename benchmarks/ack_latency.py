@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -235,9 +236,11 @@ class Bench:
                 return Delivered(good, arrived, expected, wrong)
             time.sleep(0.1)
 
-    def phase(self, port: int, target: Target, mode: str, count: int, rate: float = 0.0) -> Row:
+    def phase(
+        self, port: int, target: Target, mode: str, count: int, rate: float = 0.0, turn: str = ""
+    ) -> Row:
         """Send ``count`` requests (under load in BUSY), then wait for their replies."""
-        prefix = f"{target.prefix}{mode[0]}"  # tells this phase's replies from the others'
+        prefix = f"{target.prefix}{mode[0]}{turn}"  # tells this batch's replies from others'
         texts = [target.text] * count
         load = target.busy() if mode == BUSY else None
         with load or nullcontext():  # the load stops before the drain, which is not measured
@@ -258,24 +261,35 @@ class Bench:
                 if key in arrivals
             )
         print(
-            f"  {target.name}, {mode}: {count} requests in {result.wall_s:.1f} s,"
-            f" replies done {time.perf_counter() - drained:.1f} s later",
+            f"  {target.name}, {mode}{f' {turn}' if turn else ''}: {count} requests in"
+            f" {result.wall_s:.1f} s, replies done {time.perf_counter() - drained:.1f} s later",
             file=sys.stderr,
             flush=True,
         )
         return row
 
-    def measure(self, port: int, target: Target) -> None:
-        """Warm up; then a closed loop, an open loop, and the open loop under CPU load."""
+    def measure(self, targets: list[tuple[int, Target]]) -> None:
+        """Warm up; then the closed loop in rounds, the targets taking turns; then, target
+        by target, an open loop, and the open loop under CPU load."""
         args = self.args
         if args.warmup:  # imports, Bolt's first auth.test, pool connections: not measured
-            self.phase(port, target, WARMUP, args.warmup)
+            for port, target in targets:
+                self.phase(port, target, WARMUP, args.warmup)
         if args.requests:
-            self.rows.append(self.phase(port, target, CLOSED, args.requests))
-        if args.rate:
-            self.rows.append(self.phase(port, target, OPEN, args.open_requests, args.rate))
-        if args.rate and args.busy:
-            self.rows.append(self.phase(port, target, BUSY, args.open_requests, args.rate))
+            # A shared machine has slower and faster spells: in turns, they fall on every
+            # target alike instead of on whichever was measured then. A round's replies are
+            # drained before the next target's turn, so none is measured beside them.
+            rounds: dict[str, list[Row]] = {target.name: [] for _, target in targets}
+            for turn, count in enumerate(shares(args.requests, args.rounds), start=1):
+                for port, target in targets:
+                    label = f"{turn}/{args.rounds}" if args.rounds > 1 else ""
+                    rounds[target.name].append(self.phase(port, target, CLOSED, count, 0, label))
+            self.rows += [pooled(rows) for rows in rounds.values()]
+        for port, target in targets:
+            if args.rate:
+                self.rows.append(self.phase(port, target, OPEN, args.open_requests, args.rate))
+            if args.rate and args.busy:
+                self.rows.append(self.phase(port, target, BUSY, args.open_requests, args.rate))
 
     def seed(self, port: int, tag: str) -> None:
         """An admin adds project churn and a scientist, who proposes and starts experiments."""
@@ -295,18 +309,26 @@ class Bench:
                 raise RuntimeError(f"seeding failed at {command} {texts[0]!r}: {result.errors}")
 
     def run(self, database_url: str | None, folder: Path) -> str:
-        """Every target in turn; returns the database's description."""
+        """Every target, all serving at once (measured in turn); the database's description."""
+        with ExitStack() as stack:
+            targets, described = self.start(stack, database_url, folder)
+            self.measure(targets)
+        return described
+
+    def start(
+        self, stack: ExitStack, database_url: str | None, folder: Path
+    ) -> tuple[list[tuple[int, Target]], str]:
+        """Start and seed the chosen targets, stopped when ``stack`` closes: each one's port
+        and Target, and the database's description."""
         args, threads = self.args, self.args.threads
+        targets: list[tuple[int, Target]] = []
         if "bare" in args.targets:
             bare = Child(bare_process, "bare-bolt", self.fake_url + "/api/", threads)
-            try:
-                if not bare.conn.poll(60):
-                    raise TimeoutError("the bare Bolt app did not start within 60 s")
-                name = "(a) bare Bolt, ack only"
-                pid = bare.process.pid
-                self.measure(bare.conn.recv(), Target(name, "bare", "list", pid=pid))
-            finally:
-                bare.close()
+            stack.callback(bare.close)
+            if not bare.conn.poll(60):
+                raise TimeoutError("the bare Bolt app did not start within 60 s")
+            name, pid = "(a) bare Bolt, ack only", bare.process.pid
+            targets.append((bare.conn.recv(), Target(name, "bare", "list", pid=pid)))
         file_url = str(self.fake.ask(("host", EVALUATION_ROWS), 120))
         configurations = []
         if "embedded" in args.targets:
@@ -315,21 +337,55 @@ class Bench:
             configurations.append((args.workers, f"(c) mlgov, {args.workers} worker proc."))
         described = ""
         for workers, name in configurations:
-            with (
-                database(database_url, folder) as (url, kind),
-                mlgov_serve(
-                    self.fake_url, url, threads, workers, folder, args.worker_nice
-                ) as (port, pid),
-            ):
-                described = kind
-                self.seed(port, f"w{workers}")
+            url, described = stack.enter_context(database(database_url, folder))
+            port, pid = stack.enter_context(
+                mlgov_serve(self.fake_url, url, threads, workers, folder, args.worker_nice)
+            )
+            self.seed(port, f"w{workers}")
 
-                def uploads(port: int = port, url: str = url) -> Load:
-                    return EvaluationUploads(port, file_url, url, SCIENTIST)
+            def uploads(port: int = port, url: str = url) -> Load:
+                return EvaluationUploads(port, file_url, url, SCIENTIST)
 
-                target = Target(name, f"w{workers}", "list", LIST_NEEDLE, uploads, pid)
-                self.measure(port, target)
-        return described
+            targets.append((port, Target(name, f"w{workers}", "list", LIST_NEEDLE, uploads, pid)))
+        return targets, described
+
+
+def shares(total: int, parts: int) -> list[int]:
+    """``total`` requests in ``parts`` batches as even as can be (none empty)."""
+    parts = max(1, min(parts, total))
+    return [total // parts + int(i < total % parts) for i in range(parts)]
+
+
+def pooled(rows: list[Row]) -> Row:
+    """One target's rounds as one row: every latency and reply pooled, counts summed, CPU
+    per request averaged over all its requests."""
+    first = rows[0]
+    errors: Counter[str] = Counter()
+    for row in rows:
+        errors.update(row.result.errors)
+    result = PhaseResult(
+        [ms for row in rows for ms in row.result.latencies_ms],
+        errors,
+        sum(row.result.wall_s for row in rows),
+        sum(row.result.unsent for row in rows),
+        [ms for row in rows for ms in row.result.late_ms],
+        {key: at for row in rows for key, at in row.result.acked_at.items()},
+    )
+    merged = Row(first.target, first.mode, result)
+    sent = [len(row.result.latencies_ms) + row.result.unsent for row in rows]
+    measured = [row.cpu_ms for row in rows if row.cpu_ms is not None]
+    if len(measured) == len(rows) and any(sent):
+        merged.cpu_ms = sum(ms * n for ms, n in zip(measured, sent, strict=True)) / math.fsum(sent)
+    replies = [row.replies for row in rows if row.replies is not None]
+    if replies:
+        merged.replies = Delivered(
+            sum(r.good for r in replies),
+            sum(r.arrived for r in replies),
+            sum(r.expected for r in replies),
+            next((r.wrong for r in replies if r.wrong), ""),
+        )
+    merged.reply_ms = sorted(ms for row in rows for ms in row.reply_ms)
+    return merged
 
 
 # --- reporting ----------------------------------------------------------------------------
@@ -371,7 +427,8 @@ def _title(mode: str, args: argparse.Namespace) -> str:
     if mode == CLOSED:
         return (
             f"CLOSED LOOP: {args.clients} clients, each sends its next request as soon as the"
-            f" last is answered; {args.requests} requests per target"
+            f" last is answered; {args.requests} requests per target, in"
+            f" {len(shares(args.requests, args.rounds))} rounds taken in turn"
         )
     arrivals = "Poisson" if args.arrivals == "poisson" else "evenly spaced"
     title = (
@@ -538,6 +595,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help="passed to `mlgov serve --workers N --worker-nice` (its default)",
     )
+    add(
+        "--rounds",
+        type=int,
+        default=5,
+        help="the closed loop in this many rounds per target, the targets taking turns (5)",
+    )
     add("--phase-timeout", type=float, default=60.0, help="seconds one batch may take (60)")
     add(
         "--drain-timeout",
@@ -546,7 +609,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="seconds to wait for post-ack replies after a batch (300)",
     )
     args = parser.parse_args(argv)
-    for name in ("open_requests", "clients", "threads"):
+    for name in ("open_requests", "clients", "threads", "rounds"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     for name in ("requests", "rate", "warmup", "slack_delay_ms", "workers"):
