@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from storage.inbox import InboxItem, InboxStore, InboxWriter, LeaseLost
 from storage.unit_of_work import Database
@@ -55,6 +56,39 @@ def test_a_claimed_row_is_held_until_its_lease_runs_out(db: Database, clock: Clo
     clock.advance(seconds=2)  # w1 died: its lease ran out, and w2 resumes the row
     (resumed,) = second.claim(clock())
     assert (resumed.id, resumed.attempts) == (item.id, 2)
+
+
+def test_a_claim_leases_no_more_rows_than_asked_for(db: Database, clock: Clock) -> None:
+    for n in range(6):
+        store_request(db, clock, f"k{n}")
+    first, second = InboxStore(db, "w1", LEASE), InboxStore(db, "w2", LEASE)
+
+    assert [item.id for item in first.claim(clock(), limit=2)] == [1, 2]
+    assert [item.id for item in second.claim(clock(), limit=10)] == [3, 4, 5, 6]
+    assert first.claim(clock(), limit=10) == []
+
+
+def test_a_fresh_claim_is_known_held_without_a_query(db: Database, clock: Clock) -> None:
+    """The check before each reply is posted costs a worker no round trip while less than
+    half of its claim's lease has gone (nobody may take the row before the lease ends)."""
+    store_request(db, clock, "k1")
+    worker = InboxStore(db, "w1", LEASE)
+    (item,) = worker.claim(clock())
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        clock.advance(seconds=4)
+        assert worker.holds(item, clock()) and statements == []
+        clock.advance(seconds=2)  # half the lease gone: the database is asked, and renews it
+        assert worker.holds(item, clock()) and statements
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    clock.advance(seconds=9)  # renewed at +6 s for 10 s: still held at +15 s
+    assert InboxStore(db, "w2", LEASE).claim(clock()) == []
 
 
 def test_only_the_worker_holding_a_row_can_finish_it(db: Database, clock: Clock) -> None:
