@@ -6,17 +6,19 @@ while a worker evaluates). Run from the repository root::
 
     .venv/bin/python -m benchmarks.ack_latency
 
-Three targets, one after another, each a process of its own serving on 127.0.0.1 with
+Three targets, all serving from the start, each a process of its own on 127.0.0.1 with
 ``bot.server.HttpServer`` (waitress, same thread count): (a) a bare Bolt app whose ``/exp``
 listener only acks; (b) `mlgov serve`, embedded (its worker threads in the acking
 process); (c) `mlgov serve --workers N` (the acking process only stores each request in the
 inbox; N worker processes run them). mlgov answers ``/exp list``. Each target is measured
-three ways: a closed loop (as fast as it answers), an open loop at ``--rate`` requests per
-second, and that open loop again while 1M-row evaluations run: uploaded to mlgov one after
-another (``@mlgov eval EXP-1`` with a file) so that a worker is always computing one, and
-for the bare app computed in a process beside it. For mlgov every row also gives the
-end-to-end time from each ack to its reply reaching the (fake) response_url. The fake Slack
-and the load generator run in processes of their own (see ``benchmarks/_load.py``).
+three ways: a closed loop (as fast as it answers; in ``--rounds`` rounds, the targets
+taking turns, so that a slower spell of the machine falls on all alike), an open loop at
+``--rate`` requests per second, and that open loop again while 1M-row evaluations run:
+uploaded to mlgov one after another (``@mlgov eval EXP-1`` with a file) so that a worker
+is always computing one, and for the bare app computed in a process beside it. For mlgov
+every row also gives the end-to-end time from each ack to its reply reaching the (fake)
+response_url. The fake Slack and the load generator run in processes of their own (see
+``benchmarks/_load.py``).
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -147,11 +147,36 @@ def held_by(item: InboxItem, owner: str) -> ColumnElement[bool]:
     )
 
 
+class _Wake:
+    """A one-shot wake-up for the one thread that waits on it: a lock taken at birth and
+    released by ``set``. threading.Event builds a Condition and a waiter lock per wait;
+    with a dozen request threads woken per group commit, that was ~5% of an ack's CPU."""
+
+    __slots__ = ("_lock", "_done")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._lock.acquire()
+        self._done = False
+
+    def set(self) -> None:
+        with suppress(RuntimeError):  # set already (a lead is woken, then answered)
+            self._lock.release()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """True once set (at once, ever after); False when ``timeout`` ran out first."""
+        if self._done:
+            return True
+        if self._lock.acquire(True, -1 if timeout is None else max(0.0, timeout)):
+            self._done = True
+        return self._done
+
+
 @dataclass(eq=False)
 class _Queued:
     values: dict[str, Any]
     deadline: float  # time.monotonic() by which it is stored or given up
-    woken: threading.Event = field(default_factory=threading.Event)
+    woken: _Wake = field(default_factory=_Wake)
     lead: bool = False  # woken to write the queue, not with an answer
     why: str | None = None  # None while waiting; "" once stored, else why it was not
 
