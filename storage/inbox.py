@@ -29,6 +29,7 @@ from sqlalchemy import (
     Dialect,
     and_,
     bindparam,
+    case,
     delete,
     func,
     or_,
@@ -505,19 +506,24 @@ class InboxStore:
                 )
                 .execution_options(synchronize_session=False)
             ).all()
+            claimed = [  # read before the commit: a body that does not parse leases nothing
+                InboxItem(id, team, kind, json.loads(body), received, attempts, urgent, until)
+                for id, team, kind, body, received, attempts, urgent in rows
+            ]
             uow.commit()
-        claimed = [
-            InboxItem(id, team, kind, json.loads(body), received, attempts, urgent, until)
-            for id, team, kind, body, received, attempts, urgent in rows
-        ]
         return sorted(claimed, key=lambda item: (not item.urgent, item.id))  # RETURNING's is any
 
     def renew(self, ids: list[int], now: datetime) -> list[int]:
         """Extend the lease of rows still running here (the heartbeat); returns those of
         ``ids`` no longer held here (another worker took them over after our lease ran out,
-        or they were settled meanwhile)."""
+        or they were settled meanwhile). A lease is never shortened: a heartbeat whose
+        ``now`` was read before a slow write must not cut short the lease of a claim made
+        meanwhile by another thread of this worker (which trusts its claim's lease, see
+        holds)."""
         if not ids:
             return []
+        until = now + self.lease
+        later = case((InboxRow.lease_until > until, InboxRow.lease_until), else_=until)
         with self.db.write() as uow:
             renewed = uow.session.scalars(
                 update(InboxRow)
@@ -526,7 +532,7 @@ class InboxStore:
                     InboxRow.status == "pending",
                     InboxRow.lease_owner == self.owner,
                 )
-                .values(lease_until=now + self.lease)
+                .values(lease_until=later)
                 .returning(InboxRow.id)
                 .execution_options(synchronize_session=False)
             ).all()

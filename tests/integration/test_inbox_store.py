@@ -68,6 +68,21 @@ def test_a_claim_leases_no_more_rows_than_asked_for(db: Database, clock: Clock) 
     assert first.claim(clock(), limit=10) == []
 
 
+def test_a_late_heartbeat_never_shortens_a_lease(db: Database, clock: Clock) -> None:
+    """A heartbeat read its clock, then waited for the database; meanwhile another thread of
+    the same worker claimed the row afresh. The heartbeat's renewal keeps the later lease."""
+    store_request(db, clock, "k1")
+    worker = InboxStore(db, "w1", LEASE)
+    heartbeat_read_at = clock()
+    clock.advance(seconds=5)
+    (item,) = worker.claim(clock())  # leased until +15 s
+
+    assert worker.renew([item.id], heartbeat_read_at) == []  # still held: renewed to +15 s
+    clock.advance(seconds=6)  # +11 s: past the heartbeat's +10 s, within the claim's lease
+    assert InboxStore(db, "w2", LEASE).claim(clock()) == []
+    assert worker.holds(item, clock())
+
+
 def test_a_fresh_claim_is_known_held_without_a_query(db: Database, clock: Clock) -> None:
     """The check before each reply is posted costs a worker no round trip while less than
     half of its claim's lease has gone (nobody may take the row before the lease ends)."""
