@@ -167,6 +167,12 @@ class Row:
     cpu_ms: float | None = None  # CPU of the acking process per request, during the batch
 
     @property
+    def requests(self) -> int:
+        """Every request of the batch: answered, failed, or not sent in time."""
+        result = self.result
+        return len(result.latencies_ms) + sum(result.errors.values()) + result.unsent
+
+    @property
     def too_slow(self) -> int:
         """Acks later than Slack waits: their users were shown a failure."""
         return sum(ms > SLACK_ACK_LIMIT_MS for ms in self.result.latencies_ms)
@@ -282,9 +288,10 @@ class Bench:
             # target alike instead of on whichever was measured then. A round's replies are
             # drained before the next target's turn, so none is measured beside them.
             rounds: dict[str, list[Row]] = {target.name: [] for _, target in targets}
-            for turn, count in enumerate(shares(args.requests, args.rounds), start=1):
+            counts = shares(args.requests, args.rounds)
+            for turn, count in enumerate(counts, start=1):
                 for port, target in targets:
-                    label = f"{turn}/{args.rounds}" if args.rounds > 1 else ""
+                    label = f"{turn}/{len(counts)}" if len(counts) > 1 else ""
                     rounds[target.name].append(self.phase(port, target, CLOSED, count, 0, label))
             self.rows += [pooled(rows) for rows in rounds.values()]
         for port, target in targets:
@@ -374,10 +381,9 @@ def pooled(rows: list[Row]) -> Row:
         {key: at for row in rows for key, at in row.result.acked_at.items()},
     )
     merged = Row(first.target, first.mode, result)
-    sent = [len(row.result.latencies_ms) + row.result.unsent for row in rows]
-    measured = [row.cpu_ms for row in rows if row.cpu_ms is not None]
-    if len(measured) == len(rows) and any(sent):
-        merged.cpu_ms = sum(ms * n for ms, n in zip(measured, sent, strict=True)) / math.fsum(sent)
+    measured = [row.cpu_ms * row.requests for row in rows if row.cpu_ms is not None]
+    if len(measured) == len(rows) and merged.requests:
+        merged.cpu_ms = math.fsum(measured) / merged.requests
     replies = [row.replies for row in rows if row.replies is not None]
     if replies:
         merged.replies = Delivered(
@@ -459,13 +465,13 @@ def table(rows: list[Row], mode: str, args: argparse.Namespace) -> list[str]:
     ]
     for row in rows:
         ms = sorted(row.result.latencies_ms)
-        errors = sum(row.result.errors.values()) + row.result.unsent
+        errors = row.requests - len(ms)
         rate = len(ms) / row.result.wall_s if row.result.wall_s else math.nan
         late = f" {percentile(sorted(row.result.late_ms), 99):>8.1f}" if opened else ""
         cpu = "-" if row.cpu_ms is None else f"{row.cpu_ms:.2f}"
         replies = str(row.replies) if row.replies is not None else "none expected"
         lines.append(
-            f"{row.target:<28} {len(ms) + errors:>8} {_ms(ms, 50)} {_ms(ms, 99)} "
+            f"{row.target:<28} {row.requests:>8} {_ms(ms, 50)} {_ms(ms, 99)} "
             f"{max(ms, default=math.nan):>8.1f} {errors:>6} {rate:>7.0f}{late} {cpu:>6}"
             f"  {replies:<10} {_ms(row.reply_ms, 50):>9} {_ms(row.reply_ms, 99):>9}"
         )
