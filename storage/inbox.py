@@ -335,11 +335,20 @@ class InboxWriter:
         if not self._postgres or wait >= self.wait - SESSION_TIMEOUT_SLACK_S:
             yield
             return
-        connection.exec_driver_sql(f"SET statement_timeout = {max(1, int(wait * 1000))}")
+        self._set_timeout(connection, max(1, int(wait * 1000)))
         try:
             yield
         finally:
-            connection.exec_driver_sql(f"SET statement_timeout = {int(self.wait * 1000)}")
+            self._set_timeout(connection, int(self.wait * 1000))
+
+    def _set_timeout(self, connection: Connection, milliseconds: int) -> None:
+        """The writer's session statement_timeout (PostgreSQL), through SQLAlchemy like the
+        INSERT (a connection found dead is reported the same way)."""
+        if self._insert.raw:  # the raw cursor takes $n placeholders and a sequence
+            sql = "SELECT set_config('statement_timeout', $1, false)"
+            connection.exec_driver_sql(sql, (str(milliseconds),))
+        else:
+            connection.exec_driver_sql(f"SET statement_timeout = {milliseconds}")
 
     def _own_connection(self) -> Connection:
         """A connection set up once for the ack path's short writes (and so discarded, not
@@ -352,11 +361,17 @@ class InboxWriter:
         try:
             if self._postgres:
                 connection = connection.execution_options(isolation_level="AUTOCOMMIT")
-                connection.exec_driver_sql(f"SET statement_timeout = {int(self.wait * 1000)}")
+                if self._insert.raw:
+                    import psycopg
+
+                    # Only this connection, which never returns to the pool: see _CompiledInsert.
+                    driver: Any = connection.connection.driver_connection
+                    driver.cursor_factory = psycopg.RawCursor
+                self._set_timeout(connection, int(self.wait * 1000))
                 connection.commit()
             else:
-                driver: Any = connection.connection.driver_connection  # no transaction
-                driver.execute("PRAGMA busy_timeout=0")
+                lite: Any = connection.connection.driver_connection  # no transaction
+                lite.execute("PRAGMA busy_timeout=0")
                 connection.execution_options(**{NO_BUSY_WAIT: True})
         except Exception:
             _discard(connection)
@@ -394,10 +409,21 @@ class _CompiledInsert:
     SQLAlchemy cannot cache the compiled form of an ON CONFLICT insert, and compiling it
     for every ack took a quarter of the ack's CPU. Each value goes through its column
     type's bind processor for the dialect, which is what SQLAlchemy applies itself.
+
+    On psycopg (``raw``) the statement is compiled with PostgreSQL's own ``$n``
+    placeholders and sent through psycopg's RawCursor, which the writer's connection uses:
+    psycopg rewrites ``%(name)s`` placeholders into ``$n`` on every execute of a statement
+    with more than 50 parameters (it caches the rewrite only for smaller ones), and that
+    cost a batch of 7 rows or more (8 columns each) 0.2-0.4 ms of CPU more than a batch of
+    6: measured in benchmarks/README.md.
     """
 
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
+        self.raw = dialect.name == "postgresql" and dialect.driver == "psycopg"
+        # A dialect of the same kind only to compile with: the engine's keeps its own style.
+        style: Any = type(dialect)
+        self._compiling: Dialect = style(paramstyle="numeric_dollar") if self.raw else dialect
         self.table = InboxRow.__table__
         self.names = list(new_row("", "", "", {}, datetime.now(UTC)))
         self.processors = {
@@ -420,7 +446,7 @@ class _CompiledInsert:
         ]
         module: Any = postgresql if self.dialect.name == "postgresql" else sqlite
         statement = module.insert(self.table).values(rows).on_conflict_do_nothing()
-        compiled = statement.compile(dialect=self.dialect)
+        compiled = statement.compile(dialect=self._compiling)
         expected = {f"{name}_{i}" for name in self.names for i in range(size)}
         if set(compiled.params) != expected:  # a new column must come through new_row
             raise RuntimeError(f"inbox INSERT binds {sorted(compiled.params)}")
