@@ -346,9 +346,9 @@ class InboxWriter:
         INSERT (a connection found dead is reported the same way)."""
         if self._insert.raw:  # the raw cursor takes $n placeholders and a sequence
             sql = "SELECT set_config('statement_timeout', $1, false)"
-            connection.exec_driver_sql(sql, (str(milliseconds),))
+            connection.exec_driver_sql(sql, (str(milliseconds),)).close()
         else:
-            connection.exec_driver_sql(f"SET statement_timeout = {milliseconds}")
+            connection.exec_driver_sql(f"SET statement_timeout = {milliseconds}").close()
 
     def _own_connection(self) -> Connection:
         """A connection set up once for the ack path's short writes (and so discarded, not
