@@ -356,7 +356,9 @@ class InboxWriter:
         statement, atomic by itself: no BEGIN and COMMIT round trips) and a statement
         never waits longer than an ack may (a conflicting row still being written holds
         the INSERT). On SQLite the busy handler is off, as BEGIN polls for the lock
-        (storage.db._begin_polling)."""
+        (storage.db._begin_polling). These settings must never reach another user of the
+        pool (on PostgreSQL, every query with parameters would fail on the raw cursor):
+        the writer lives as long as its Database, whose close() discards the connection."""
         connection = self.db.factories.engine.connect()
         try:
             if self._postgres:
@@ -448,9 +450,11 @@ class _CompiledInsert:
         statement = module.insert(self.table).values(rows).on_conflict_do_nothing()
         compiled = statement.compile(dialect=self._compiling)
         expected = {f"{name}_{i}" for name in self.names for i in range(size)}
-        if set(compiled.params) != expected:  # a new column must come through new_row
-            raise RuntimeError(f"inbox INSERT binds {sorted(compiled.params)}")
-        found = (compiled.string, list(compiled.positiontup or ()) if compiled.positional else None)
+        order = list(compiled.positiontup or ()) if compiled.positional else None
+        # A new column must come through new_row; each bound once, in a known place.
+        if set(compiled.params) != expected or (order is not None and len(order) != len(expected)):
+            raise RuntimeError(f"inbox INSERT binds {sorted(compiled.params)} as {order}")
+        found = (compiled.string, order)
         with self._lock:
             self._compiled[size] = found
         return found
