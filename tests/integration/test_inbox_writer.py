@@ -95,11 +95,14 @@ def test_acks_that_arrive_during_a_write_share_the_next_transaction(
     assert keys(db) == ["a0", *late]
     assert sizes == [1, 7]  # two transactions for eight acks
     # Each row's columns are its own (the batch's 56 parameters, in the statement's order).
+    columns = (InboxRow.team_id, InboxRow.kind, InboxRow.status, InboxRow.attempts)
     with db.read() as uow:
-        stored = uow.session.execute(select(InboxRow.key, InboxRow.body)).all()
-    assert {key: json.loads(body) for key, body in stored if key in late} == {
-        name: {"text": name} for name in late
+        stored = uow.session.execute(select(InboxRow.key, InboxRow.body, *columns)).all()
+        when = uow.session.scalars(select(InboxRow.received_at)).all()
+    assert {key: (json.loads(body), *rest) for key, body, *rest in stored if key in late} == {
+        name: ({"text": name}, TEAM, "command", "pending", 0) for name in late
     }
+    assert set(when) == {clock()}
     assert len(woken) == 2  # the workers are woken once per transaction
 
 
